@@ -1,0 +1,1 @@
+"""The new-api server: client, dialects, paging, retries, the observed model."""

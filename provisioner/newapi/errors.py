@@ -1,0 +1,85 @@
+"""One exception hierarchy for everything the server can do to us.
+
+The CLI maps these to exit codes (PRODUCT §4): ``exit_code`` on each class.
+Messages never contain a credential or a key.
+"""
+
+from __future__ import annotations
+
+from provisioner.exitcodes import ExitCode
+
+
+class NewApiError(Exception):
+    """Base of every client error."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.path = path
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.path})" if self.method else ""
+        return f"{self.message}{where}"
+
+
+class NetworkError(NewApiError):
+    """A request failed in transport after the retries (timeout, reset, refused)."""
+
+
+class UnreachableError(NetworkError):
+    """The server could not be reached at all (DNS, connection refused) at the first probe."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class NotNewApiError(NewApiError):
+    """The URL answers, but not as a new-api server (HTML page, proxy error, 404 on /api/status)."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class UnsupportedError(NewApiError):
+    """The server lacks something the operation needs (a route, a dialect)."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class AuthError(NewApiError):
+    """401/403, or the legacy HTTP-200 'access token invalid' (contract §2.3)."""
+
+    exit_code = ExitCode.AUTH
+
+    def __init__(self, message: str, *, code: str = "", status: int = 0, **kw: str) -> None:
+        super().__init__(message, **kw)
+        self.code = code
+        self.status = status
+
+
+class RateLimitedError(NewApiError):
+    """429 after every retry the budget allowed (contract §10)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: str) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(NewApiError):
+    """5xx after retries, or a malformed API response."""
+
+    def __init__(self, message: str, *, status: int = 0, **kw: str) -> None:
+        super().__init__(message, **kw)
+        self.status = status
+
+
+class BusinessError(NewApiError):
+    """HTTP 200 with ``success: false``: the server refused, with its own message (contract §1)."""
+
+
+class AmbiguousWriteError(NewApiError):
+    """A non-idempotent write (create POST) may or may not have committed.
+
+    The caller must re-list to find out; the client never re-sends it (contract §12.2).
+    """

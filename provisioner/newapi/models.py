@@ -1,0 +1,152 @@
+"""Typed views of what the server returns (contract §3).
+
+The observed token never holds a full key: ``key`` is always masked on the
+way in (legacy servers send full keys; the client keeps those, if it needs
+them, as :class:`~provisioner.secrets.Secret`).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+QUOTA_PER_UNIT_DEFAULT = 500_000
+
+
+class TokenStatus(IntEnum):
+    ENABLED = 1
+    DISABLED = 2
+    EXPIRED = 3
+    EXHAUSTED = 4
+
+
+def server_mask(key: str) -> str:
+    """The server's own masking (contract §3): first 4 + 10 stars + last 4."""
+    if "*" in key:
+        return key
+    if len(key) <= 4:
+        return "*" * len(key)
+    if len(key) <= 8:
+        return key[:2] + "****" + key[-2:]
+    return key[:4] + "*" * 10 + key[-4:]
+
+
+class Token(BaseModel):
+    """A token as observed on the server. Unknown fields are ignored (forks add some)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: int
+    user_id: int = 0
+    key: str = ""  # always masked here
+    status: int = 1
+    name: str = ""
+    created_time: int = 0
+    accessed_time: int = 0
+    expired_time: int = -1
+    remain_quota: int = 0
+    unlimited_quota: bool = False
+    model_limits_enabled: bool = False
+    model_limits: str = ""
+    allow_ips: str | None = ""
+    used_quota: int = 0
+    group: str = ""
+    cross_group_retry: bool = False
+    auto_groups: list[str] | None = None
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _mask_key(cls, value: object) -> str:
+        return server_mask(str(value or ""))
+
+    @field_validator("model_limits", "group", "name", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return "" if value is None else value
+
+    # -- derived views (one place each) --
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The model allow-list, or () when the list does not apply."""
+        if not self.model_limits_enabled:
+            return ()
+        return tuple(m.strip() for m in self.model_limits.split(",") if m.strip())
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        """``allow_ips`` is newline-separated (contract §12.15); null means none."""
+        return tuple(line.strip() for line in (self.allow_ips or "").splitlines() if line.strip())
+
+    @property
+    def budget(self) -> int:
+        """Total budget = used + remaining (PRODUCT §3)."""
+        return self.used_quota + self.remain_quota
+
+    @property
+    def display_key(self) -> str:
+        return "sk-" + self.key if self.key else ""
+
+    def effective_status(self, now: int) -> TokenStatus | int:
+        """Status computed client-side (contract §6: a listed 1 can be dead)."""
+        if self.status == TokenStatus.ENABLED:
+            if self.expired_time != -1 and self.expired_time < now:
+                return TokenStatus.EXPIRED
+            if not self.unlimited_quota and self.remain_quota <= 0:
+                return TokenStatus.EXHAUSTED
+        return self.status
+
+    def write_fields(self) -> dict[str, object]:
+        """The fields a full-mode PUT carries (contract §5.5): never key, never status."""
+        body: dict[str, object] = {
+            "id": self.id,
+            "name": self.name,
+            "expired_time": self.expired_time,
+            "remain_quota": self.remain_quota,
+            "unlimited_quota": self.unlimited_quota,
+            "model_limits_enabled": self.model_limits_enabled,
+            "model_limits": self.model_limits,
+            "allow_ips": self.allow_ips or "",
+            "group": self.group,
+            "cross_group_retry": self.cross_group_retry,
+        }
+        if self.group == "auto":
+            body["auto_groups"] = list(self.auto_groups) if self.auto_groups else []
+        return body
+
+
+class ServerInfo(BaseModel):
+    """What the probes learned (contract §18)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    version: str = ""
+    quota_per_unit: int = QUOTA_PER_UNIT_DEFAULT
+    quota_display_type: str = "USD"
+    auth: Literal["bearer", "legacy", "unknown"] = "unknown"
+    list_shape: Literal["page", "array"] = "page"
+    keys_masked: bool = True
+    reveal: bool = True
+    batch_delete: bool = True
+    auto_groups_route: bool = False
+    user_id: int | None = None
+    username: str = ""
+    user_group: str = ""
+    max_user_tokens: int | None = None
+    fingerprint: str = Field(default="", description="Auth-Version header, when present")
+
+
+class User(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: int
+    username: str = ""
+    display_name: str = ""
+    role: int = 0
+    status: int = 1
+    group: str = ""
+    quota: int = 0
+    used_quota: int = 0

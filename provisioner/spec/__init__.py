@@ -1,0 +1,1 @@
+"""The token spec: YAML loading with locations, schema, validation, the desired model."""

@@ -1,0 +1,143 @@
+"""The desired state, as the rest of the tool sees it.
+
+The spec loader (``provisioner.spec.load_spec``) turns ``tokens.yaml`` into a
+:class:`Spec` whose ``tokens`` are already expanded (``count``), merged with
+``defaults`` and fully validated. Everything after loading (diff, apply,
+export, list) uses only these types.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
+
+OrphanPolicy = Literal["keep", "disable", "delete"]
+DesiredStatus = Literal["enabled", "disabled", "absent"]
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """``never`` | a duration from the token's creation | an absolute instant."""
+
+    kind: Literal["never", "relative", "absolute"]
+    seconds: int = 0  # relative: duration in seconds
+    at: int = 0  # absolute: unix seconds (UTC)
+
+    @classmethod
+    def never(cls) -> Expiry:
+        return cls("never")
+
+    def expired_time(self, created_time: int) -> int:
+        """The server value (contract §3: -1 = never) for a token created at ``created_time``."""
+        if self.kind == "never":
+            return -1
+        if self.kind == "relative":
+            return created_time + self.seconds
+        return self.at
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``unlimited`` | an amount in USD | raw quota units (contract §9)."""
+
+    unlimited: bool
+    units: int | None = None
+    usd: Decimal | None = None
+
+    @classmethod
+    def unlimited_budget(cls) -> Budget:
+        return cls(True)
+
+    def resolve(self, quota_per_unit: int) -> int | None:
+        """Quota units, or None for unlimited. USD rounds like the web UI: round(usd * qpu)."""
+        if self.unlimited:
+            return None
+        if self.units is not None:
+            return self.units
+        assert self.usd is not None
+        return int((self.usd * quota_per_unit).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+@dataclass(frozen=True)
+class RotatePolicy:
+    every: int  # seconds
+    overlap: int = 0  # seconds
+
+
+@dataclass(frozen=True)
+class DesiredToken:
+    name: str  # final name after count expansion
+    base_name: str  # the declared name
+    index: int  # 1..count
+    count: int
+    status: DesiredStatus = "enabled"
+    expires: Expiry = field(default_factory=Expiry.never)
+    quota: Budget = field(default_factory=Budget.unlimited_budget)
+    group: str = ""
+    auto_groups: tuple[str, ...] | None = None  # None = inherit the global list / not managed
+    cross_group_retry: bool = False
+    models: tuple[str, ...] = ()  # () = all models
+    allow_ips: tuple[str, ...] = ()
+    protected: bool = False
+    rotate: RotatePolicy | None = None
+    key_name: str = ""
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Manage:
+    match: tuple[str, ...] = ()
+    orphans: OrphanPolicy = "keep"
+
+
+@dataclass(frozen=True)
+class Safety:
+    max_deletes: int | None = None
+    max_disables: int | None = None
+    max_changes_pct: float | None = None
+    min_idle: int | None = None  # seconds
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    digest: str  # sha256 hex of the file bytes
+    version: int = 1
+    server_url: str | None = None
+    manage: Manage = field(default_factory=Manage)
+    safety: Safety = field(default_factory=Safety)
+    keys_to: str | None = None
+    tokens: tuple[DesiredToken, ...] = ()
+    warnings: tuple[str, ...] = ()  # already located: "FILE:LINE:COL: message"
+
+    def by_name(self) -> dict[str, DesiredToken]:
+        return {t.name: t for t in self.tokens}
+
+
+_KEY_NAME_BAD = re.compile(r"[^A-Z0-9_]")
+
+
+def derive_key_name(name: str) -> str:
+    """Default key name: ``sora-video-api`` -> ``SORA_VIDEO_API`` (a valid env var name)."""
+    candidate = _KEY_NAME_BAD.sub("_", name.upper())
+    candidate = re.sub(r"_+", "_", candidate).strip("_") or "TOKEN"
+    if candidate[0].isdigit():
+        candidate = "T_" + candidate
+    return candidate
+
+
+def expand_name(base: str, index: int) -> str:
+    """``count`` naming (PRODUCT §2): name, name-2, ... name-N."""
+    return base if index == 1 else f"{base}-{index}"
