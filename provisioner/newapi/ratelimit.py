@@ -1,0 +1,87 @@
+"""Client-side pacing modelled on the server's sliding-window limiters (contract §10).
+
+The server keeps, per IP, the timestamps of the last N accepted requests and
+refuses one when the N-th newest is younger than the window. Mirroring that
+lets a burst of up to N requests through at full speed (small runs are not
+slowed) and spaces out only what would have been refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+from provisioner.newapi.errors import RateLimitedError
+
+
+def describe_wait(seconds: float) -> str:
+    """``75.2`` -> ``"1 min 16 s"``: for messages a person reads."""
+    total = int(seconds + 0.999)
+    minutes, secs = divmod(total, 60)
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` requests in any ``window`` seconds, plus pauses asked by the server."""
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        name: str = "requests",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("a rate limit needs limit >= 1 and window > 0")
+        self.limit = limit
+        self.window = window
+        self.name = name
+        self._clock = clock
+        self._sleep = sleep
+        self._stamps: deque[float] = deque()
+        self._paused_until = 0.0
+
+    def _expire(self, now: float) -> None:
+        while self._stamps and self._stamps[0] <= now - self.window:
+            self._stamps.popleft()
+
+    def wait_needed(self) -> float:
+        """Seconds until one more request would be allowed (0 when it is now)."""
+        now = self._clock()
+        self._expire(now)
+        wait = max(0.0, self._paused_until - now)
+        if len(self._stamps) >= self.limit:
+            oldest_that_counts = self._stamps[len(self._stamps) - self.limit]
+            wait = max(wait, oldest_that_counts + self.window - now)
+        return wait
+
+    def acquire(self, max_wait: float) -> float:
+        """Take a slot, sleeping if needed; refuse rather than wait more than ``max_wait``.
+
+        Returns the seconds slept.
+        """
+        slept = 0.0
+        while True:
+            wait = self.wait_needed()
+            if wait <= 0:
+                self._stamps.append(self._clock())
+                return slept
+            if slept + wait > max_wait:
+                raise RateLimitedError(
+                    f"client-side pacing for {self.name} ({self.limit} per "
+                    f"{describe_wait(self.window)}) would have to wait {describe_wait(wait)}, "
+                    f"more than the retry budget of {describe_wait(max_wait)}; "
+                    f"try again in {describe_wait(wait)}",
+                    retry_after=wait,
+                )
+            self._sleep(wait)
+            slept += wait
+
+    def pause(self, seconds: float) -> None:
+        """The server said 429 + Retry-After: hold every request for that long."""
+        self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
