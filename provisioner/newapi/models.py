@@ -86,6 +86,14 @@ class Token(BaseModel):
         return self.used_quota + self.remain_quota
 
     @property
+    def last_used(self) -> int:
+        """``accessed_time`` when the token was used since creation, else 0.
+
+        A new token's ``accessed_time`` equals its ``created_time`` (contract §5.1 example).
+        """
+        return self.accessed_time if self.accessed_time > self.created_time else 0
+
+    @property
     def display_key(self) -> str:
         return "sk-" + self.key if self.key else ""
 

@@ -1,0 +1,402 @@
+"""``diff(spec, inventory, now) -> Plan``: the pure heart of the tool.
+
+No I/O and no clock: time comes in as ``now``. Semantics: PRODUCT §3.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+from provisioner.newapi.models import Token, TokenStatus
+from provisioner.plan.model import BUDGET, Action, Conflict, FieldChange, Notice, Plan, fingerprint
+from provisioner.spec.desired import DesiredToken, Spec
+
+# Relative expiry is measured from created_time; values within this many
+# seconds are equal, so apply followed by plan is always empty (PRODUCT §3).
+EXPIRY_TOLERANCE = 300
+
+_OLD_SUFFIX = re.compile(r"\.old-(\d{8})(?:-\d+)?$")
+
+
+def rotation_name(name: str, now: int, taken: Iterable[str] = ()) -> str:
+    """``NAME.old-YYYYMMDD``, made unique against ``taken`` (a second rotation the same day)."""
+    day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
+    candidate = f"{name}.old-{day}"
+    taken_set = set(taken)
+    suffix = 2
+    while candidate in taken_set:
+        candidate = f"{name}.old-{day}-{suffix}"
+        suffix += 1
+    return candidate
+
+
+def predecessor_of(name: str) -> str | None:
+    """The live name a ``NAME.old-YYYYMMDD`` token was rotated out of, or None."""
+    match = _OLD_SUFFIX.search(name)
+    return name[: match.start()] if match else None
+
+
+class Ownership:
+    """Which server names the file owns (PRODUCT §3 'Ownership')."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.declared = {t.name for t in spec.tokens}
+        self.counts: dict[str, int] = {}
+        for token in spec.tokens:
+            self.counts[token.base_name] = max(self.counts.get(token.base_name, 0), token.count)
+        self.globs = spec.manage.match
+
+    def owns(self, name: str) -> bool:
+        if name in self.declared:
+            return True
+        base = predecessor_of(name)
+        if base is not None and (base in self.declared or self.owns(base)):
+            return True
+        head, sep, tail = name.rpartition("-")
+        if sep and tail.isdigit() and head in self.counts and int(tail) > self.counts[head]:
+            return True
+        return any(fnmatchcase(name, glob) for glob in self.globs)
+
+
+def _iso(epoch: int) -> str:
+    if epoch == -1:
+        return "never"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _norm_list(values: Iterable[str]) -> list[str]:
+    return sorted({v.strip() for v in values if v.strip()})
+
+
+def create_body(desired: DesiredToken, now: int, quota_per_unit: int) -> dict[str, Any]:
+    """The POST body for a new token (contract §5.4)."""
+    budget = desired.quota.resolve(quota_per_unit)
+    body: dict[str, Any] = {
+        "name": desired.name,
+        "expired_time": desired.expires.expired_time(now),
+        "remain_quota": 0 if budget is None else budget,
+        "unlimited_quota": budget is None,
+        "model_limits_enabled": bool(desired.models),
+        "model_limits": ",".join(desired.models),
+        "allow_ips": "\n".join(desired.allow_ips),  # newline-separated: contract §12.15
+        "group": desired.group,
+        "cross_group_retry": desired.cross_group_retry if desired.group == "auto" else False,
+    }
+    if desired.group == "auto":
+        body["auto_groups"] = list(desired.auto_groups or [])
+    return body
+
+
+def _field_updates(
+    desired: DesiredToken, token: Token, now: int, quota_per_unit: int
+) -> tuple[dict[str, Any], list[FieldChange]]:
+    """The fields to write so ``token`` matches ``desired``, with before/after for display."""
+    updates: dict[str, Any] = {}
+    changes: list[FieldChange] = []
+
+    want_expiry = desired.expires.expired_time(token.created_time)
+    have_expiry = token.expired_time
+    if (want_expiry == -1) != (have_expiry == -1) or (
+        want_expiry != -1 and abs(want_expiry - have_expiry) > EXPIRY_TOLERANCE
+    ):
+        updates["expired_time"] = want_expiry
+        changes.append(FieldChange("expired_time", _iso(have_expiry), _iso(want_expiry)))
+
+    budget = desired.quota.resolve(quota_per_unit)
+    if budget is None:
+        if not token.unlimited_quota:
+            updates["unlimited_quota"] = True
+            changes.append(FieldChange("budget", token.budget, "unlimited"))
+    else:
+        # Budget, not counter: traffic never causes a diff (PRODUCT §3).
+        matches = not token.unlimited_quota and max(0, token.remain_quota) == max(
+            0, budget - token.used_quota
+        )
+        if not matches:
+            updates["unlimited_quota"] = False
+            updates[BUDGET] = budget
+            before: Any = "unlimited" if token.unlimited_quota else token.budget
+            changes.append(FieldChange("budget", before, budget))
+
+    if token.group != desired.group:
+        updates["group"] = desired.group
+        changes.append(FieldChange("group", token.group, desired.group))
+
+    if desired.group == "auto":
+        want_auto = list(desired.auto_groups or [])
+        have_auto = list(token.auto_groups or [])
+        if want_auto != have_auto:
+            updates["auto_groups"] = want_auto
+            changes.append(FieldChange("auto_groups", have_auto, want_auto))
+        if token.cross_group_retry != desired.cross_group_retry:
+            updates["cross_group_retry"] = desired.cross_group_retry
+            changes.append(
+                FieldChange("cross_group_retry", token.cross_group_retry, desired.cross_group_retry)
+            )
+
+    if _norm_list(token.models) != _norm_list(desired.models):
+        updates["model_limits_enabled"] = bool(desired.models)
+        updates["model_limits"] = ",".join(desired.models)
+        changes.append(FieldChange("models", list(token.models), list(desired.models)))
+
+    if _norm_list(token.ips) != _norm_list(desired.allow_ips):
+        updates["allow_ips"] = "\n".join(desired.allow_ips)
+        changes.append(FieldChange("allow_ips", list(token.ips), list(desired.allow_ips)))
+
+    return updates, changes
+
+
+def merged_write(token: Token, updates: dict[str, Any]) -> dict[str, Any]:
+    """Read-merge-write (contract §5.5): the whole record with ``updates`` applied.
+
+    ``BUDGET`` becomes ``remain_quota = max(0, budget - used_quota)`` against the
+    token as it is now, so traffic between plan and apply is accounted for.
+    """
+    body = token.write_fields()
+    for key, value in updates.items():
+        if key == BUDGET:
+            body["remain_quota"] = max(0, int(value) - token.used_quota)
+        else:
+            body[key] = value
+    if body.get("group") != "auto":
+        body.pop("auto_groups", None)
+        body["cross_group_retry"] = False
+    elif "auto_groups" not in body:
+        body["auto_groups"] = []
+    return body
+
+
+def _valid_after(token: Token, updates: dict[str, Any], now: int) -> tuple[bool, str]:
+    """Would the token be usable once ``updates`` are written? (re-enable guard, contract §5.5)"""
+    expiry = updates.get("expired_time", token.expired_time)
+    if expiry != -1 and expiry <= now:
+        return False, f"expired: expiry {_iso(expiry)} has passed"
+    unlimited = updates.get("unlimited_quota", token.unlimited_quota)
+    if not unlimited:
+        remain = (
+            max(0, int(updates[BUDGET]) - token.used_quota)
+            if BUDGET in updates
+            else token.remain_quota
+        )
+        if remain <= 0:
+            return False, f"exhausted: used {token.used_quota} of budget {token.budget} units"
+    return True, ""
+
+
+def _reconcile_one(
+    desired: DesiredToken,
+    token: Token,
+    now: int,
+    quota_per_unit: int,
+    plan: Plan,
+    *,
+    force_rotate: bool = False,
+    rotate_overlap: int | None = None,
+    taken_names: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    common = {
+        "name": token.name,
+        "token_id": token.id,
+        "fingerprint": fingerprint(token),
+        "protected": desired.protected,
+        "key_name": desired.key_name,
+        "accessed_time": token.last_used,
+    }
+    if desired.status == "absent":
+        plan.actions.append(Action("delete", reason="declared absent", **common))
+        return
+
+    if desired.status == "enabled":
+        due = desired.rotate is not None and now - token.created_time >= desired.rotate.every
+        if force_rotate or due:
+            # The replacement is created from the spec, so the old token needs no update.
+            overlap = (
+                rotate_overlap
+                if rotate_overlap is not None
+                else (desired.rotate.overlap if desired.rotate else 0)
+            )
+            taken = set(taken_names) | {a.rotation_name for a in plan.actions if a.kind == "rotate"}
+            reason = (
+                "requested"
+                if force_rotate
+                else (f"rotate.every elapsed (created {_iso(token.created_time)})")
+            )
+            plan.actions.append(
+                Action(
+                    "rotate",
+                    reason=reason,
+                    set=create_body(desired, now, quota_per_unit),
+                    rotation_name=rotation_name(token.name, now, taken),
+                    rotation_expiry=now + overlap,
+                    **common,
+                )
+            )
+            return
+
+    updates, changes = _field_updates(desired, token, now, quota_per_unit)
+    if updates:
+        plan.actions.append(Action("update", set=updates, changes=tuple(changes), **common))
+
+    stored = token.status
+    if desired.status == "disabled":
+        # A stored 1 would come back to life once its fields are fixed; 2/3/4 are not usable.
+        if stored == TokenStatus.ENABLED:
+            plan.actions.append(Action("disable", reason="declared disabled", **common))
+        return
+
+    usable, why = _valid_after(token, updates, now)
+    if not usable:
+        kind = "expired" if why.startswith("expired") else "exhausted"
+        plan.notices.append(
+            Notice(token.name, token.id, kind, f"{why}; change `expires` or `quota` to revive it")
+        )
+        return
+    # A listed 1 that is really dead (contract §6) is revived by the field update alone.
+    if stored != TokenStatus.ENABLED:
+        if stored in (TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
+            reason = f"revive: was {TokenStatus(stored).name.lower()}; fields are fixed first"
+        elif stored == TokenStatus.DISABLED:
+            reason = "declared enabled"
+        else:
+            reason = f"unknown server status {stored}"
+        plan.actions.append(Action("enable", reason=reason, **common))
+
+
+def diff(
+    spec: Spec,
+    inventory: Sequence[Token],
+    now: int,
+    *,
+    quota_per_unit: int = 500_000,
+    rotate_now: Iterable[str] = (),
+    rotate_overlap: int | None = None,
+) -> Plan:
+    """Compare the desired state with the observed inventory. Pure.
+
+    ``rotate_now`` names tokens to rotate regardless of their schedule
+    (``provisioner rotate NAME``).
+    """
+    plan = Plan(now=now, quota_per_unit=quota_per_unit)
+    ownership = Ownership(spec)
+    by_name: dict[str, list[Token]] = defaultdict(list)
+    for token in inventory:
+        if ownership.owns(token.name):
+            by_name[token.name].append(token)
+        else:
+            plan.unmanaged += 1
+    plan.owned = sum(len(v) for v in by_name.values())
+    taken_names = {t.name for t in inventory}
+
+    force_rotate = set(rotate_now)
+    for desired in spec.tokens:
+        matches = sorted(by_name.get(desired.name, []), key=lambda t: t.id)
+        if len(matches) > 1:
+            plan.conflicts.append(Conflict(desired.name, tuple(t.id for t in matches)))
+            continue
+        if not matches:
+            if desired.status != "absent":
+                body = create_body(desired, now, quota_per_unit)
+                plan.actions.append(
+                    Action(
+                        "create",
+                        desired.name,
+                        set=body,
+                        changes=_create_changes(desired, body),
+                        key_name=desired.key_name,
+                        protected=desired.protected,
+                        reason="declared" if desired.status == "enabled" else "declared disabled",
+                    )
+                )
+                if desired.status == "disabled":
+                    plan.actions.append(
+                        Action("disable", desired.name, reason="declared disabled (new token)")
+                    )
+            continue
+        _reconcile_one(
+            desired,
+            matches[0],
+            now,
+            quota_per_unit,
+            plan,
+            force_rotate=desired.name in force_rotate,
+            rotate_overlap=rotate_overlap,
+            taken_names=taken_names,
+        )
+
+    declared = ownership.declared
+    for name, tokens in sorted(by_name.items()):
+        if name in declared:
+            continue
+        for token in sorted(tokens, key=lambda t: t.id):
+            _undeclared(spec, token, now, plan)
+    return plan
+
+
+def _undeclared(spec: Spec, token: Token, now: int, plan: Plan) -> None:
+    common = {
+        "token_id": token.id,
+        "fingerprint": fingerprint(token),
+        "accessed_time": token.last_used,
+    }
+    if predecessor_of(token.name) is not None:
+        if token.expired_time != -1 and token.expired_time <= now:
+            plan.actions.append(
+                Action(
+                    "delete",
+                    token.name,
+                    reason="expired rotation predecessor",
+                    cleanup=True,
+                    **common,
+                )
+            )
+        else:
+            plan.notices.append(
+                Notice(
+                    token.name,
+                    token.id,
+                    "predecessor",
+                    f"rotated out; key works until {_iso(token.expired_time)}",
+                )
+            )
+        return
+    policy = spec.manage.orphans
+    if policy == "delete":
+        plan.actions.append(
+            Action("delete", token.name, reason="orphan (manage.orphans: delete)", **common)
+        )
+    elif policy == "disable" and token.status == TokenStatus.ENABLED:
+        plan.actions.append(
+            Action("disable", token.name, reason="orphan (manage.orphans: disable)", **common)
+        )
+    else:
+        plan.notices.append(
+            Notice(
+                token.name,
+                token.id,
+                "orphan",
+                f"owned but not declared; kept (manage.orphans: {policy})",
+            )
+        )
+
+
+def _create_changes(desired: DesiredToken, body: dict[str, Any]) -> tuple[FieldChange, ...]:
+    shown: list[FieldChange] = [
+        FieldChange("expired_time", None, _iso(body["expired_time"])),
+        FieldChange(
+            "budget", None, "unlimited" if body["unlimited_quota"] else body["remain_quota"]
+        ),
+        FieldChange("group", None, body["group"]),
+    ]
+    if desired.group == "auto":
+        shown.append(FieldChange("auto_groups", None, body.get("auto_groups", [])))
+        shown.append(FieldChange("cross_group_retry", None, body["cross_group_retry"]))
+    if desired.models:
+        shown.append(FieldChange("models", None, list(desired.models)))
+    if desired.allow_ips:
+        shown.append(FieldChange("allow_ips", None, list(desired.allow_ips)))
+    return tuple(shown)

@@ -1,0 +1,157 @@
+"""The plan: what apply will do, as data. Built by :func:`provisioner.plan.diff.diff`.
+
+Action kinds are executed in this order (PRODUCT §3): rotate and create,
+update, enable, disable, delete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from provisioner.newapi.models import Token
+
+ActionKind = Literal["create", "rotate", "update", "enable", "disable", "delete"]
+ORDER: tuple[ActionKind, ...] = ("rotate", "create", "update", "enable", "disable", "delete")
+
+# Fields whose value names a budget in quota units; at execution the
+# remaining quota is recomputed from the fresh used_quota (PRODUCT §3).
+BUDGET = "budget"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: ActionKind
+    name: str
+    token_id: int | None = None
+    # update: the fields to write (contract names, plus BUDGET); create: the POST body
+    set: dict[str, Any] = field(default_factory=dict)
+    changes: tuple[FieldChange, ...] = ()
+    reason: str = ""
+    fingerprint: str = ""  # of the observed token this action touches ("" for creates)
+    protected: bool = False
+    key_name: str = ""
+    accessed_time: int = 0  # last use of the observed token (min_idle)
+    rotation_name: str = ""  # rotate: the name the old token gets
+    rotation_expiry: int = 0  # rotate: the old token's new expired_time
+    cleanup: bool = False  # delete of an expired rotation predecessor
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "kind": self.kind,
+            "name": self.name,
+            "id": self.token_id,
+            "reason": self.reason,
+            "changes": [
+                {"field": c.field, "before": c.before, "after": c.after} for c in self.changes
+            ],
+            "set": self.set,
+            "fingerprint": self.fingerprint,
+            "protected": self.protected,
+            "key_name": self.key_name,
+            "accessed_time": self.accessed_time,
+        }
+        if self.kind == "rotate":
+            data["rotation_name"] = self.rotation_name
+            data["rotation_expiry"] = self.rotation_expiry
+        if self.cleanup:
+            data["cleanup"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Action:
+        return cls(
+            kind=data["kind"],
+            name=data["name"],
+            token_id=data.get("id"),
+            set=dict(data.get("set") or {}),
+            changes=tuple(
+                FieldChange(c["field"], c["before"], c["after"]) for c in data.get("changes", [])
+            ),
+            reason=data.get("reason", ""),
+            fingerprint=data.get("fingerprint", ""),
+            protected=bool(data.get("protected", False)),
+            key_name=data.get("key_name", ""),
+            accessed_time=int(data.get("accessed_time", 0)),
+            rotation_name=data.get("rotation_name", ""),
+            rotation_expiry=int(data.get("rotation_expiry", 0)),
+            cleanup=bool(data.get("cleanup", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Conflict:
+    name: str
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A server-driven state or an observation that needs no write (shown, not executed)."""
+
+    name: str
+    token_id: int | None
+    kind: str  # expired | exhausted | orphan | predecessor | unknown-status | warning
+    message: str
+
+
+@dataclass
+class Plan:
+    actions: list[Action] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    owned: int = 0
+    unmanaged: int = 0
+    now: int = 0
+    quota_per_unit: int = 500_000
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    def of_kind(self, kind: ActionKind) -> list[Action]:
+        return [a for a in self.actions if a.kind == kind]
+
+    def counts(self) -> dict[str, int]:
+        counts = {kind: 0 for kind in ORDER}
+        for action in self.actions:
+            counts[action.kind] += 1
+        return counts
+
+    def ordered(self) -> list[Action]:
+        rank = {kind: i for i, kind in enumerate(ORDER)}
+        return sorted(self.actions, key=lambda a: (rank[a.kind], a.name))
+
+
+# Fields that define a token's configuration. used/remain move with traffic,
+# so the fingerprint carries the budget (used + remain) instead.
+_FINGERPRINT_FIELDS = (
+    "id",
+    "name",
+    "status",
+    "expired_time",
+    "unlimited_quota",
+    "model_limits_enabled",
+    "model_limits",
+    "group",
+    "cross_group_retry",
+)
+
+
+def fingerprint(token: Token) -> str:
+    """A digest of what a plan relies on; traffic alone never changes it."""
+    data: dict[str, Any] = {f: getattr(token, f) for f in _FINGERPRINT_FIELDS}
+    data["budget"] = None if token.unlimited_quota else token.budget
+    data["allow_ips"] = sorted(token.ips)
+    data["auto_groups"] = list(token.auto_groups or [])
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

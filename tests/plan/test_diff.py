@@ -1,0 +1,358 @@
+"""Table tests of the pure diff (PRODUCT §3)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from provisioner.newapi.models import Token
+from provisioner.plan.diff import diff, merged_write, rotation_name
+from provisioner.plan.model import BUDGET, fingerprint
+from provisioner.plan.safety import check
+from provisioner.spec.desired import (
+    Budget,
+    DesiredToken,
+    Expiry,
+    Manage,
+    RotatePolicy,
+    Safety,
+    Spec,
+    derive_key_name,
+)
+
+NOW = 1_800_000_000
+DAY = 86400
+QPU = 500_000
+
+
+def want(name: str, **kw: object) -> DesiredToken:
+    base = kw.pop("base_name", name)
+    fields: dict[str, object] = {
+        "name": name,
+        "base_name": base,
+        "index": kw.pop("index", 1),
+        "count": kw.pop("count", 1),
+        "key_name": derive_key_name(name),
+    }
+    fields.update(kw)
+    return DesiredToken(**fields)  # type: ignore[arg-type]
+
+
+def spec(*tokens: DesiredToken, **kw: object) -> Spec:
+    return Spec(path="t.yaml", digest="d", tokens=tokens, **kw)  # type: ignore[arg-type]
+
+
+_next_id = iter(range(1, 10_000))
+
+
+def tok(name: str, **kw: object) -> Token:
+    fields: dict[str, object] = {
+        "id": kw.pop("id", next(_next_id)),
+        "name": name,
+        "key": "a" * 48,
+        "created_time": NOW - 10 * DAY,
+        "accessed_time": NOW - 10 * DAY,
+        "expired_time": -1,
+        "unlimited_quota": True,
+        "remain_quota": 0,
+    }
+    fields.update(kw)
+    return Token(**fields)  # type: ignore[arg-type]
+
+
+def kinds(plan) -> list[tuple[str, str]]:
+    return [(a.kind, a.name) for a in plan.ordered()]
+
+
+def test_create_when_missing() -> None:
+    plan = diff(spec(want("a")), [], NOW)
+    assert kinds(plan) == [("create", "a")]
+    body = plan.actions[0].set
+    assert body["expired_time"] == -1 and body["unlimited_quota"] is True
+    assert body["remain_quota"] == 0 and body["allow_ips"] == ""
+
+
+def test_create_body_converts_usd_relative_expiry_and_lists() -> None:
+    d = want(
+        "b",
+        quota=Budget(False, usd=Decimal("20")),
+        expires=Expiry("relative", seconds=90 * DAY),
+        models=("gpt-4o", "sora-2"),
+        allow_ips=("10.0.0.0/8", "203.0.113.7"),
+        group="auto",
+        auto_groups=("default", "vip"),
+        cross_group_retry=True,
+    )
+    body = diff(spec(d), [], NOW).actions[0].set
+    assert body["remain_quota"] == 20 * QPU and body["unlimited_quota"] is False
+    assert body["expired_time"] == NOW + 90 * DAY
+    assert body["model_limits"] == "gpt-4o,sora-2" and body["model_limits_enabled"] is True
+    assert body["allow_ips"] == "10.0.0.0/8\n203.0.113.7"  # newline-separated: contract §12.15
+    assert body["auto_groups"] == ["default", "vip"] and body["cross_group_retry"] is True
+
+
+def test_usd_converts_with_server_quota_per_unit() -> None:
+    d = want("b", quota=Budget(False, usd=Decimal("2.5")))
+    assert diff(spec(d), [], NOW, quota_per_unit=1000).actions[0].set["remain_quota"] == 2500
+
+
+def test_matching_token_is_no_change() -> None:
+    assert diff(spec(want("a")), [tok("a")], NOW).actions == []
+
+
+def test_relative_expiry_no_diff_as_time_passes() -> None:
+    d = want("a", expires=Expiry("relative", seconds=30 * DAY))
+    t = tok("a", created_time=NOW, expired_time=NOW + 30 * DAY + 2)  # created a moment later
+    for later in (NOW, NOW + DAY, NOW + 20 * DAY):
+        assert diff(spec(d), [t], later).actions == []
+
+
+def test_expiry_outside_tolerance_is_an_update() -> None:
+    d = want("a", expires=Expiry("relative", seconds=30 * DAY))
+    t = tok("a", created_time=NOW, expired_time=NOW + 7 * DAY)
+    (action,) = diff(spec(d), [t], NOW).actions
+    assert action.kind == "update" and action.set == {"expired_time": NOW + 30 * DAY}
+    assert action.changes[0].field == "expired_time"
+
+
+def test_traffic_never_causes_a_diff() -> None:
+    d = want("a", quota=Budget(False, units=1_000_000))
+    for used in (0, 1, 400_000, 999_999):
+        t = tok("a", unlimited_quota=False, used_quota=used, remain_quota=1_000_000 - used)
+        assert diff(spec(d), [t], NOW).actions == []
+
+
+def test_unlimited_ignores_negative_remain() -> None:
+    t = tok("a", unlimited_quota=True, remain_quota=-12_000, used_quota=12_000)
+    assert diff(spec(want("a")), [t], NOW).actions == []
+
+
+def test_budget_raise_tops_up_by_difference() -> None:
+    d = want("a", quota=Budget(False, units=3_000_000))
+    t = tok("a", unlimited_quota=False, used_quota=400_000, remain_quota=600_000)
+    (action,) = diff(spec(d), [t], NOW).actions
+    assert action.kind == "update" and action.set[BUDGET] == 3_000_000
+    body = merged_write(t, action.set)
+    assert body["remain_quota"] == 2_600_000  # 3,000,000 - 400,000 used
+    # traffic between plan and apply: computed against the fresh used_quota
+    fresh = t.model_copy(update={"used_quota": 500_000, "remain_quota": 500_000})
+    assert merged_write(fresh, action.set)["remain_quota"] == 2_500_000
+
+
+def test_budget_below_used_is_stable_after_apply() -> None:
+    d = want("a", quota=Budget(False, units=100))
+    t = tok("a", unlimited_quota=False, used_quota=120, remain_quota=0, status=4)
+    plan = diff(spec(d), [t], NOW)
+    assert plan.actions == []
+    assert [n.kind for n in plan.notices] == ["exhausted"]
+
+
+def test_limited_to_unlimited_and_back() -> None:
+    t = tok("a", unlimited_quota=False, used_quota=10, remain_quota=90)
+    (up,) = diff(spec(want("a")), [t], NOW).actions
+    assert up.set == {"unlimited_quota": True}
+    t2 = tok("a", unlimited_quota=True, used_quota=10, remain_quota=-10)
+    (down,) = diff(spec(want("a", quota=Budget(False, units=100))), [t2], NOW).actions
+    assert down.set == {"unlimited_quota": False, BUDGET: 100}
+    assert merged_write(t2, down.set)["remain_quota"] == 90
+
+
+def test_expired_fixed_expiry_gets_update_then_enable() -> None:
+    d = want("a", expires=Expiry("absolute", at=NOW + 30 * DAY))
+    t = tok("a", status=3, expired_time=NOW - DAY)
+    plan = diff(spec(d), [t], NOW)
+    assert kinds(plan) == [("update", "a"), ("enable", "a")]
+    assert "revive" in plan.of_kind("enable")[0].reason
+
+
+def test_listed_enabled_but_expired_needs_update_only() -> None:
+    d = want("a", expires=Expiry("absolute", at=NOW + 30 * DAY))
+    t = tok("a", status=1, expired_time=NOW - DAY)  # status set lazily: contract §6
+    assert kinds(diff(spec(d), [t], NOW)) == [("update", "a")]
+
+
+def test_relative_expiry_in_past_is_a_notice_not_a_loop() -> None:
+    d = want("a", expires=Expiry("relative", seconds=7 * DAY))
+    t = tok("a", status=3, created_time=NOW - 30 * DAY, expired_time=NOW - 23 * DAY)
+    plan = diff(spec(d), [t], NOW)
+    assert plan.actions == []
+    assert plan.notices[0].kind == "expired" and "expires" in plan.notices[0].message
+
+
+def test_exhausted_budget_raise_revives() -> None:
+    d = want("a", quota=Budget(False, units=2000))
+    t = tok("a", status=4, unlimited_quota=False, used_quota=1000, remain_quota=0)
+    assert kinds(diff(spec(d), [t], NOW)) == [("update", "a"), ("enable", "a")]
+
+
+def test_disable_and_enable() -> None:
+    assert kinds(diff(spec(want("a", status="disabled")), [tok("a")], NOW)) == [("disable", "a")]
+    assert kinds(diff(spec(want("a")), [tok("a", status=2)], NOW)) == [("enable", "a")]
+    # disabled desired, token already expired: nothing to do
+    t = tok("a", status=3, expired_time=NOW - 5)
+    gone = want("a", status="disabled", expires=Expiry("absolute", at=NOW - 5))
+    assert diff(spec(gone), [t], NOW).actions == []
+
+
+def test_absent_deletes() -> None:
+    assert kinds(diff(spec(want("a", status="absent")), [tok("a")], NOW)) == [("delete", "a")]
+    assert diff(spec(want("a", status="absent")), [], NOW).actions == []
+
+
+def test_declared_disabled_new_token_is_created_then_disabled() -> None:
+    plan = diff(spec(want("a", status="disabled")), [], NOW)
+    assert kinds(plan) == [("create", "a"), ("disable", "a")]
+
+
+def test_field_updates_group_models_ips() -> None:
+    d = want("a", group="vip", models=("gpt-4o",), allow_ips=("10.0.0.0/8",))
+    t = tok("a", group="default", model_limits_enabled=False, allow_ips=None)
+    (action,) = diff(spec(d), [t], NOW).actions
+    assert {c.field for c in action.changes} == {"group", "models", "allow_ips"}
+    body = merged_write(t, action.set)
+    assert body["model_limits"] == "gpt-4o" and body["model_limits_enabled"] is True
+    assert body["allow_ips"] == "10.0.0.0/8" and body["group"] == "vip"
+    assert "key" not in body and "status" not in body and body["expired_time"] == -1
+
+
+def test_ip_and_model_order_does_not_matter() -> None:
+    d = want("a", models=("b", "a"), allow_ips=("10.0.0.1", "10.0.0.2"))
+    t = tok("a", model_limits_enabled=True, model_limits="a,b", allow_ips="10.0.0.2\n10.0.0.1")
+    assert diff(spec(d), [t], NOW).actions == []
+
+
+def test_auto_groups_only_compared_for_auto() -> None:
+    d = want("a", group="auto", auto_groups=("vip", "default"), cross_group_retry=True)
+    t = tok("a", group="auto", auto_groups=["vip", "default"], cross_group_retry=True)
+    assert diff(spec(d), [t], NOW).actions == []
+    t2 = tok("a", group="auto", auto_groups=None, cross_group_retry=False)
+    (action,) = diff(spec(d), [t2], NOW).actions
+    assert action.set == {"auto_groups": ["vip", "default"], "cross_group_retry": True}
+    # an inherited list (null or []) matches an omitted auto_groups
+    d2 = want("a", group="auto")
+    assert diff(spec(d2), [tok("a", group="auto", auto_groups=[])], NOW).actions == []
+
+
+def test_conflict_blocks_and_is_not_overridable() -> None:
+    plan = diff(spec(want("a")), [tok("a", id=5), tok("a", id=6)], NOW)
+    assert plan.actions == [] and plan.conflicts[0].ids == (5, 6)
+    (violation,) = check(plan, Safety())
+    assert violation.rule == "conflict" and not violation.overridable
+
+
+def test_count_expansion_and_shrinking_makes_orphans() -> None:
+    three = [want(n, base_name="w", count=3, index=i) for i, n in enumerate(["w", "w-2", "w-3"], 1)]
+    assert [a.name for a in diff(spec(*three), [], NOW).actions] == ["w", "w-2", "w-3"]
+    one = spec(want("w"))
+    existing = [tok("w"), tok("w-2"), tok("w-3")]
+    plan = diff(one, existing, NOW)
+    assert plan.actions == []
+    assert sorted(n.name for n in plan.notices if n.kind == "orphan") == ["w-2", "w-3"]
+    plan = diff(replace(one, manage=Manage(orphans="delete")), existing, NOW)
+    assert kinds(plan) == [("delete", "w-2"), ("delete", "w-3")]
+
+
+def test_ownership_globs_unmanaged_and_orphan_policies() -> None:
+    s = spec(want("a"), manage=Manage(match=("video-*",), orphans="disable"))
+    inv = [tok("a"), tok("video-x"), tok("video-y", status=2), tok("other"), tok("a-2")]
+    plan = diff(s, inv, NOW)
+    # a-2 is owned too: name-K with K > count (PRODUCT §3 'Ownership')
+    assert kinds(plan) == [("disable", "a-2"), ("disable", "video-x")]
+    assert plan.unmanaged == 1
+    assert plan.owned == 4
+
+
+def test_rotation_due_and_predecessor_cleanup() -> None:
+    d = want("a", rotate=RotatePolicy(every=90 * DAY, overlap=7 * DAY))
+    young = tok("a", created_time=NOW - 10 * DAY)
+    assert diff(spec(d), [young], NOW).actions == []
+    old = tok("a", created_time=NOW - 91 * DAY)
+    (rot,) = diff(spec(d), [old], NOW).actions
+    assert rot.kind == "rotate" and rot.rotation_expiry == NOW + 7 * DAY
+    assert rot.rotation_name == rotation_name("a", NOW) and rot.rotation_name.startswith("a.old-")
+    # a live predecessor is reported; an expired one is deleted
+    live = tok("a.old-20260101", expired_time=NOW + DAY)
+    dead = tok("a.old-20251001", expired_time=NOW - DAY)
+    plan = diff(spec(d), [young, live, dead], NOW)
+    assert kinds(plan) == [("delete", "a.old-20251001")]
+    assert plan.actions[0].cleanup
+    assert [n.kind for n in plan.notices] == ["predecessor"]
+
+
+def test_forced_rotation() -> None:
+    plan = diff(spec(want("a")), [tok("a")], NOW, rotate_now=["a"], rotate_overlap=3600)
+    (rot,) = plan.actions
+    assert rot.kind == "rotate" and rot.reason == "requested" and rot.rotation_expiry == NOW + 3600
+
+
+def test_rotation_name_is_unique_per_day() -> None:
+    first = rotation_name("a", NOW)
+    assert rotation_name("a", NOW, [first]) == first + "-2"
+
+
+@pytest.mark.parametrize(
+    ("safety", "rule"),
+    [
+        (Safety(max_deletes=1), "safety.max_deletes"),
+        (Safety(max_disables=0), "safety.max_disables"),
+        (Safety(min_idle=3600), "safety.min_idle"),
+    ],
+)
+def test_safety_rules(safety: Safety, rule: str) -> None:
+    s = spec(
+        want("a", status="absent"),
+        want("b", status="absent"),
+        want("c", status="disabled"),
+    )
+    inv = [tok("a", accessed_time=NOW - 60), tok("b"), tok("c")]
+    violations = check(diff(s, inv, NOW), safety)
+    assert [v.rule for v in violations] == [rule]
+    assert "--force" in str(violations[0])
+
+
+def test_min_idle_ignores_never_used_tokens() -> None:
+    s = spec(want("a", status="absent"))
+    t = tok("a", created_time=NOW - 60, accessed_time=NOW - 60)  # never used
+    assert check(diff(s, [t], NOW), Safety(min_idle=3600)) == []
+
+
+def test_max_changes_pct_has_a_floor() -> None:
+    names = [f"t{i}" for i in range(10)]
+    s = spec(*[want(n, status="disabled" if i < 4 else "enabled") for i, n in enumerate(names)])
+    inv = [tok(n) for n in names]
+    (v,) = check(diff(s, inv, NOW), Safety(max_changes_pct=30))
+    assert v.rule == "safety.max_changes_pct" and "4 of 10" in v.message
+    small = spec(want("x", status="disabled"))
+    assert check(diff(small, [tok("x")], NOW), Safety(max_changes_pct=30)) == []
+
+
+def test_protected_refuses_disable_delete_rotate() -> None:
+    s = spec(want("a", status="absent", protected=True))
+    (v,) = check(diff(s, [tok("a")], NOW), Safety())
+    assert v.rule == "protected" and "'a'" in v.message
+
+
+def test_fingerprint_ignores_traffic_but_not_edits() -> None:
+    t = tok("a", id=1, unlimited_quota=False, used_quota=10, remain_quota=90, accessed_time=NOW)
+    moved = t.model_copy(update={"used_quota": 50, "remain_quota": 50, "accessed_time": NOW + 9})
+    assert fingerprint(t) == fingerprint(moved)
+    edited = t.model_copy(update={"expired_time": NOW + DAY})
+    assert fingerprint(t) != fingerprint(edited)
+
+
+def test_apply_then_plan_is_empty_roundtrip() -> None:
+    """Simulate apply by turning each create body into a server token; re-plan is empty."""
+    d = [
+        want("a", quota=Budget(False, usd=Decimal("20")), expires=Expiry("relative", seconds=DAY)),
+        want("b", group="auto", auto_groups=("vip",), cross_group_retry=True, models=("m",)),
+        want("c", allow_ips=("10.0.0.0/8",), expires=Expiry("absolute", at=NOW + DAY)),
+    ]
+    plan = diff(spec(*d), [], NOW)
+    created = [
+        Token(id=i, created_time=NOW + 3, accessed_time=NOW + 3, **a.set)
+        for i, a in enumerate(plan.actions, 1)
+    ]
+    for later in (NOW + 5, NOW + 3600):
+        assert diff(spec(*d), created, later).actions == []
