@@ -1,0 +1,111 @@
+"""``provisioner login``: store a management credential in the OS keyring.
+
+The credential is read with no echo from the terminal, or as one line from
+stdin when stdin is not a terminal (``printf %s "$TOKEN" | provisioner login
+--url ...``); never from argv. It is stored under service
+``provisioner:<url>``, user ``credential``; ``--user-id`` under user
+``user_id``. The server is not contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from provisioner.exitcodes import ExitCode
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def _read_credential(url: str) -> str:
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(
+            f"Management credential for {url}\n"
+            "(system access token, or an rc.41+ nap_ token; input is hidden): "
+        )
+    if sys.stdin is None:
+        return ""
+    return sys.stdin.readline()
+
+
+def run(args: argparse.Namespace) -> int:
+    from provisioner.secrets import keyring_store
+    from provisioner.secrets.credentials import (
+        CREDENTIAL_USERNAME,
+        USER_ID_USERNAME,
+        CredentialError,
+        check_credential_text,
+        check_url,
+        is_loopback_host,
+    )
+
+    url_text = getattr(args, "url", None) or os.environ.get("NEWAPI_URL", "")
+    if not url_text.strip():
+        print(
+            "error: no server URL: pass --url URL or set NEWAPI_URL "
+            "(the credential is stored per server).",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+    try:
+        # Storing a credential for an http:// server is allowed; using it
+        # needs --insecure-http on the server commands (checked there).
+        url = check_url(url_text, insecure_http=True)
+    except CredentialError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+    user_id = getattr(args, "user_id", None)
+    if user_id is not None and user_id <= 0:
+        print("error: --user-id must be a positive user id (e.g. 1).", file=sys.stderr)
+        return ExitCode.USAGE
+
+    try:
+        text = _read_credential(url)
+    except (EOFError, KeyboardInterrupt):
+        print("\nerror: no credential entered; nothing stored.", file=sys.stderr)
+        return ExitCode.USAGE
+    try:
+        credential = check_credential_text(text, "the credential entered")
+    except CredentialError as exc:
+        print(f"error: {exc} Nothing was stored.", file=sys.stderr)
+        return exc.exit_code
+
+    from provisioner.secrets.secret import Secret
+
+    service = keyring_store.service_name(url)
+    try:
+        keyring_store.set_secret(service, CREDENTIAL_USERNAME, credential)
+        if user_id is not None:
+            keyring_store.set_secret(service, USER_ID_USERNAME, Secret(str(user_id)))
+        backend = keyring_store.backend_name()
+    except keyring_store.KeyringUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.ERROR
+
+    _say(
+        args,
+        f"Stored the credential ({credential}) for {url} in the OS keyring "
+        f"[{backend}], service {service!r}, user {CREDENTIAL_USERNAME!r}"
+        + (f"; user id {user_id} under user {USER_ID_USERNAME!r}" if user_id is not None else "")
+        + ".",
+    )
+    if os.environ.get("NEWAPI_TOKEN") or os.environ.get("NEWAPI_TOKEN_FILE"):
+        _say(
+            args,
+            "note: NEWAPI_TOKEN / NEWAPI_TOKEN_FILE is set and takes precedence over the keyring.",
+        )
+    if url.startswith("http://"):
+        from urllib.parse import urlsplit
+
+        if not is_loopback_host(urlsplit(url).hostname or ""):
+            _say(
+                args, "note: this is a plain http:// server; server commands need --insecure-http."
+            )
+    return ExitCode.OK

@@ -1,0 +1,350 @@
+"""The management credential, the server URL and TLS settings (PRODUCT §4, contract §2).
+
+Order of credentials: ``NEWAPI_TOKEN``, then ``NEWAPI_TOKEN_FILE``, then the
+OS keyring entry written by ``provisioner login`` (skipped when ``CI`` is set;
+bounded by a timeout). A relay key (``sk-...``) is refused everywhere: it
+authenticates ``/v1`` calls, not the token-management API (contract §2.1).
+
+Errors never contain the credential, only where it came from.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from provisioner.exitcodes import ExitCode
+from provisioner.secrets.secret import Secret
+
+CREDENTIAL_USERNAME = "credential"
+USER_ID_USERNAME = "user_id"
+
+SOURCE_ENV = "NEWAPI_TOKEN"
+SOURCE_FILE = "NEWAPI_TOKEN_FILE"
+SOURCE_KEYRING = "keyring"
+
+HOW_TO_PROVIDE = (
+    "Provide the management credential in one of these ways: "
+    "the NEWAPI_TOKEN environment variable, "
+    "NEWAPI_TOKEN_FILE (a path to a file holding only the credential), "
+    "or `provisioner login --url URL` (stores it in the OS keyring)."
+)
+
+WHAT_CREDENTIAL = (
+    "The management API needs the system access token "
+    "(个人设置 → 系统访问令牌 / Settings → System Access Token), "
+    "or on v1.0.0-rc.41+ a `nap_` personal access token with scopes "
+    "api_key:read, api_key:write and api_key:reveal."
+)
+
+SK_REFUSAL = (
+    "{source} holds a relay API key (it starts with `sk-`). "
+    "An `sk-...` key authenticates model calls under /v1, not token management. " + WHAT_CREDENTIAL
+)
+
+
+class CredentialError(Exception):
+    """A credential, user id, URL or TLS setting that cannot be used.
+
+    ``exit_code`` is ``ExitCode.AUTH`` (77) for a missing or refused
+    credential and ``ExitCode.USAGE`` (64) for a malformed setting or a
+    refused insecure URL. The message names what to do instead.
+    """
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.AUTH) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _env_flag(env: Mapping[str, str], name: str) -> bool:
+    """A variable counts as set unless empty, ``0``, ``false`` or ``no``."""
+    return env.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _check_value(value: str, source: str) -> Secret:
+    if value.startswith("sk-"):
+        raise CredentialError(SK_REFUSAL.format(source=source), ExitCode.AUTH)
+    if any(ch.isspace() for ch in value) or not value.isprintable() or not value.isascii():
+        raise CredentialError(
+            f"{source} must hold only the credential: it contains spaces, line breaks or "
+            "non-ASCII characters (give the bare token, without `Bearer ` or `NAME=`).",
+            ExitCode.AUTH,
+        )
+    return Secret(value)
+
+
+def check_credential_text(value: str, source: str) -> Secret:
+    """Validate a credential typed or piped in (``login``); refuses ``sk-`` keys (exit 77)."""
+    value = value.strip()
+    if not value:
+        raise CredentialError(f"{source} is empty. {WHAT_CREDENTIAL}", ExitCode.USAGE)
+    return _check_value(value, source)
+
+
+# --------------------------------------------------------------------------- URL
+
+
+def normalize_url(url: str) -> str:
+    """``https://Host:443/base/`` -> ``https://host:443/base``; CredentialError (64) if malformed.
+
+    Scheme and host are lower-cased, the trailing slash is removed. A URL with
+    a user name or password, a query or a fragment is refused: the URL names
+    a server, and credentials never live in it.
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise CredentialError(f"invalid server URL: {exc}", ExitCode.USAGE) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise CredentialError(
+            f"invalid server URL {_safe(text)!r}: it must start with https:// "
+            "(or http:// for a local server)",
+            ExitCode.USAGE,
+        )
+    if parts.username is not None or parts.password is not None:
+        raise CredentialError(
+            "the server URL must not contain a user name or password; " + HOW_TO_PROVIDE,
+            ExitCode.USAGE,
+        )
+    host = parts.hostname
+    if not host:
+        raise CredentialError(f"invalid server URL {_safe(text)!r}: no host name", ExitCode.USAGE)
+    if parts.query or parts.fragment:
+        raise CredentialError(
+            f"invalid server URL {_safe(text)!r}: remove the query (?...) or fragment (#...); "
+            "give the base URL, e.g. https://api.example.com",
+            ExitCode.USAGE,
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    path = parts.path.rstrip("/")
+    return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def _safe(text: str) -> str:
+    """A URL for an error message, with any userinfo removed."""
+    if "@" not in text:
+        return text
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    host_part = rest.rsplit("@", 1)[1]
+    return f"{scheme}{sep}***@{host_part}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8, ``::1`` (and ``::ffff:127.x.x.x``)."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def check_url(url: str, *, insecure_http: bool) -> str:
+    """Normalize the server URL and refuse plain http to a non-loopback host.
+
+    Returns the normalized URL. Raises CredentialError (exit 64).
+    """
+    normalized = normalize_url(url)
+    parts = urlsplit(normalized)
+    if parts.scheme == "http" and not insecure_http and not is_loopback_host(parts.hostname or ""):
+        raise CredentialError(
+            f"refusing plain http:// to {parts.hostname}: the credential and new keys would "
+            "cross the network unencrypted. Use https://, or pass --insecure-http if you "
+            "accept that risk (plain http is allowed without it only for localhost, "
+            "127.0.0.0/8 and ::1).",
+            ExitCode.USAGE,
+        )
+    return normalized
+
+
+# --------------------------------------------------------------------------- credential
+
+
+def resolve_credential(
+    url: str,
+    env: Mapping[str, str] = os.environ,
+    *,
+    keyring_timeout: float = 5.0,
+) -> tuple[Secret, str]:
+    """The management credential and where it came from.
+
+    The source is ``NEWAPI_TOKEN``, ``NEWAPI_TOKEN_FILE`` or ``keyring``.
+
+    Raises CredentialError: exit 77 when none is found or one is refused
+    (``sk-``), exit 64 for a malformed URL.
+    """
+    value = env.get("NEWAPI_TOKEN", "").strip()
+    if value:
+        return _check_value(value, SOURCE_ENV), SOURCE_ENV
+
+    file_name = env.get("NEWAPI_TOKEN_FILE", "").strip()
+    if file_name:
+        return _read_token_file(file_name), SOURCE_FILE
+
+    normalized = normalize_url(url)
+    if _env_flag(env, "CI"):
+        raise CredentialError(
+            "no management credential: NEWAPI_TOKEN and NEWAPI_TOKEN_FILE are not set, and the "
+            "OS keyring is not consulted because CI is set. Set NEWAPI_TOKEN (a CI secret) or "
+            "NEWAPI_TOKEN_FILE. " + WHAT_CREDENTIAL,
+            ExitCode.AUTH,
+        )
+
+    from provisioner.secrets import keyring_store
+
+    service = keyring_store.service_name(normalized)
+    try:
+        stored = keyring_store.get_secret(service, CREDENTIAL_USERNAME, timeout=keyring_timeout)
+    except keyring_store.KeyringUnavailable as exc:
+        raise CredentialError(
+            f"no management credential: NEWAPI_TOKEN and NEWAPI_TOKEN_FILE are not set, and {exc}",
+            ExitCode.AUTH,
+        ) from None
+    if stored is None or not stored.reveal().strip():
+        raise CredentialError(
+            f"no management credential for {normalized}: NEWAPI_TOKEN and NEWAPI_TOKEN_FILE are "
+            f"not set and the OS keyring has no entry (service {service!r}). " + HOW_TO_PROVIDE,
+            ExitCode.AUTH,
+        )
+    return _check_value(stored.reveal().strip(), f"the keyring entry {service!r}"), SOURCE_KEYRING
+
+
+def _read_token_file(file_name: str) -> Secret:
+    path = Path(file_name).expanduser()
+    where = f"NEWAPI_TOKEN_FILE ({path})"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CredentialError(
+            f"{where} does not exist. Create it with only the credential in it, or unset "
+            "NEWAPI_TOKEN_FILE. " + HOW_TO_PROVIDE,
+            ExitCode.AUTH,
+        ) from None
+    except IsADirectoryError:
+        raise CredentialError(f"{where} is a directory, not a file.", ExitCode.AUTH) from None
+    except PermissionError:
+        raise CredentialError(
+            f"{where} cannot be read (permission denied).", ExitCode.AUTH
+        ) from None
+    except UnicodeDecodeError:
+        raise CredentialError(f"{where} is not UTF-8 text.", ExitCode.AUTH) from None
+    except OSError as exc:
+        raise CredentialError(f"{where} cannot be read: {exc.strerror}.", ExitCode.AUTH) from None
+    value = text.strip()
+    if not value:
+        raise CredentialError(
+            f"{where} is empty; put the management credential in it. " + WHAT_CREDENTIAL,
+            ExitCode.AUTH,
+        )
+    return _check_value(value, where)
+
+
+# --------------------------------------------------------------------------- user id
+
+
+def parse_user_id(text: str, source: str = "NEWAPI_USER_ID") -> int:
+    """A positive decimal user id (the ``New-Api-User`` header, contract §2.1)."""
+    value = text.strip()
+    if not (value.isascii() and value.isdecimal()) or int(value) <= 0:
+        raise CredentialError(
+            f"{source} must be a positive decimal user id (e.g. 1), got {value[:20]!r}. "
+            "The id is shown in the web UI's personal settings.",
+            ExitCode.USAGE,
+        )
+    return int(value)
+
+
+def resolve_user_id(
+    env: Mapping[str, str] = os.environ,
+    url: str | None = None,
+    *,
+    keyring_timeout: float = 5.0,
+) -> int | None:
+    """``NEWAPI_USER_ID``, else (given ``url``, outside CI) the id stored by ``login``, else None.
+
+    A malformed NEWAPI_USER_ID raises CredentialError (64). The keyring
+    fallback is best effort: an unavailable keyring gives None.
+    """
+    text = env.get("NEWAPI_USER_ID", "").strip()
+    if text:
+        return parse_user_id(text)
+    if url is None or _env_flag(env, "CI"):
+        return None
+    from provisioner.secrets import keyring_store
+
+    try:
+        stored = keyring_store.get_secret(
+            keyring_store.service_name(normalize_url(url)),
+            USER_ID_USERNAME,
+            timeout=keyring_timeout,
+        )
+    except keyring_store.KeyringUnavailable:
+        return None
+    if stored is None:
+        return None
+    return parse_user_id(stored.reveal(), "the user id stored by `provisioner login`")
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+def ssl_verify_setting(env: Mapping[str, str] = os.environ) -> bool | str | ssl.SSLContext:
+    """What to pass as httpx's ``verify=``: True, or an SSLContext for a custom CA.
+
+    Honours ``REQUESTS_CA_BUNDLE``, then ``SSL_CERT_FILE`` (a PEM bundle) and
+    ``SSL_CERT_DIR`` (a hashed directory). A custom bundle replaces the
+    default trust store, as it does for requests and OpenSSL. Verification is
+    never turned off; a variable pointing nowhere is an error (exit 64).
+    """
+    cafile = None
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = env.get(name, "").strip()
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise CredentialError(
+                    f"{name}={value} is not a file; point it at a PEM CA bundle or unset it.",
+                    ExitCode.USAGE,
+                )
+            cafile = str(path)
+            break
+    capath = None
+    dir_value = env.get("SSL_CERT_DIR", "").strip()
+    if dir_value:
+        # OpenSSL accepts a path list; use the first existing directory.
+        for candidate in dir_value.split(os.pathsep):
+            if candidate and Path(candidate).expanduser().is_dir():
+                capath = str(Path(candidate).expanduser())
+                break
+        else:
+            raise CredentialError(
+                f"SSL_CERT_DIR={dir_value} is not a directory; point it at a directory of "
+                "CA certificates or unset it.",
+                ExitCode.USAGE,
+            )
+    if cafile is None and capath is None:
+        return True
+    try:
+        context = ssl.create_default_context(cafile=cafile, capath=capath)
+    except (ssl.SSLError, OSError) as exc:
+        raise CredentialError(
+            f"the CA bundle {cafile or capath} cannot be loaded: {exc}", ExitCode.USAGE
+        ) from None
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context

@@ -1,0 +1,172 @@
+"""The OS keyring, bounded: every call runs in a worker thread with a timeout.
+
+A locked GNOME keyring, a D-Bus session that never answers or a backend
+waiting for a GUI prompt must never hang a run. Each call here runs in a
+daemon thread; if it does not finish within the timeout the caller gets
+:class:`KeyringUnavailable` and the thread is abandoned (daemon threads do not
+keep the interpreter alive). After one timeout every later call in the same
+process fails at once, so a hung backend costs the timeout only once.
+
+``keyring`` is imported lazily, inside the worker thread: importing it and
+choosing a backend can itself touch D-Bus.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from provisioner.secrets.secret import Secret
+
+DEFAULT_TIMEOUT = 5.0
+
+ALTERNATIVES = (
+    "Use NEWAPI_TOKEN or NEWAPI_TOKEN_FILE for the management credential, "
+    "and a dotenv:PATH or json:PATH sink (--keys-to, keys.to) for new keys."
+)
+
+T = TypeVar("T")
+
+# Set to a reason once a backend has hung; later calls fail fast.
+_hung_reason: str | None = None
+_hung_lock = threading.Lock()
+
+
+class KeyringUnavailable(Exception):
+    """The OS keyring cannot be used (missing backend, locked, or no answer in time).
+
+    The message is complete and names the alternatives; print it as is.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the OS keyring is unavailable: {reason}. {ALTERNATIVES}")
+
+
+def service_name(server_url: str) -> str:
+    """The keyring service for a server: ``provisioner:<url>`` (no trailing slash)."""
+    return f"provisioner:{server_url.rstrip('/')}"
+
+
+def reset() -> None:
+    """Forget an earlier timeout (for tests, or after the user unlocked the keyring)."""
+    global _hung_reason
+    with _hung_lock:
+        _hung_reason = None
+
+
+def _describe(exc: BaseException) -> str:
+    """A reason for the message, without any value that could be a secret."""
+    from keyring import errors
+
+    if isinstance(exc, errors.NoKeyringError):
+        return "no keyring backend is available on this machine"
+    if isinstance(exc, errors.KeyringLocked):
+        return "the keyring is locked"
+    if isinstance(exc, errors.InitError):
+        return "the keyring backend failed to start"
+    name = type(exc).__name__
+    # Backend errors (D-Bus, secretstorage) describe the transport, not values;
+    # keep only the first line and bound it.
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{name}: {text}" if text else name
+
+
+def _call(func: Callable[[], T], timeout: float, what: str) -> T:
+    global _hung_reason
+    with _hung_lock:
+        if _hung_reason is not None:
+            raise KeyringUnavailable(_hung_reason)
+
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def worker() -> None:
+        try:
+            box["value"] = func()
+        except BaseException as exc:  # reported to the caller, never swallowed
+            box["error"] = exc
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=worker, name=f"keyring-{what}", daemon=True)
+    thread.start()
+    if not done.wait(timeout):
+        reason = (
+            f"the keyring did not answer within {timeout:g} s "
+            "(locked, or waiting for an unlock prompt?)"
+        )
+        with _hung_lock:
+            _hung_reason = reason
+        raise KeyringUnavailable(reason)
+    if "error" in box:
+        exc = box["error"]
+        if isinstance(exc, KeyringUnavailable):
+            raise exc
+        if isinstance(exc, Exception):
+            raise KeyringUnavailable(_describe(exc)) from None
+        raise exc
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def _backend() -> Any:
+    import keyring
+    from keyring.backends import fail
+
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring):
+        from keyring.errors import NoKeyringError
+
+        raise NoKeyringError()
+    # The chainer with no usable backend behind it behaves like fail.
+    backends = getattr(backend, "backends", None)
+    if backends is not None and not backends:
+        from keyring.errors import NoKeyringError
+
+        raise NoKeyringError()
+    return backend
+
+
+def get_secret(service: str, username: str, *, timeout: float = DEFAULT_TIMEOUT) -> Secret | None:
+    """The stored value, or None when there is no entry."""
+
+    def get() -> str | None:
+        value = _backend().get_password(service, username)
+        return value if isinstance(value, str) else None
+
+    value = _call(get, timeout, "get")
+    return None if value is None else Secret(value)
+
+
+def set_secret(
+    service: str, username: str, value: Secret, *, timeout: float = DEFAULT_TIMEOUT
+) -> None:
+    """Store (or replace) an entry."""
+    _call(lambda: _backend().set_password(service, username, value.reveal()), timeout, "set")
+
+
+def delete_secret(service: str, username: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Delete an entry; False when there was none."""
+
+    def delete() -> bool:
+        from keyring.errors import PasswordDeleteError
+
+        try:
+            _backend().delete_password(service, username)
+        except PasswordDeleteError:
+            return False
+        return True
+
+    return _call(delete, timeout, "delete")
+
+
+def backend_name(*, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """A human name of the active backend, e.g. ``PlaintextKeyring (keyrings.alt.file)``."""
+
+    def name() -> str:
+        backend = _backend()
+        cls = type(backend)
+        return f"{cls.__name__} ({cls.__module__})"
+
+    return _call(name, timeout, "backend")

@@ -1,0 +1,529 @@
+"""Key sinks: where new or revealed keys go (PRODUCT §4 "Key sinks").
+
+A sink is chosen with ``--keys-to`` or ``keys.to``::
+
+    keyring            the OS keyring: service provisioner:<server url>, user = key name
+    dotenv:PATH        KEY_NAME=sk-... lines, merged into PATH (0600, atomic)
+    json:PATH          {"KEY_NAME": "sk-..."} merged into PATH (0600, atomic)
+    exec:CMD ARGS...   one run per key, the key on stdin; {name}, {key_name} in ARGS
+    stdout             KEY_NAME=sk-... on stdout (only when chosen explicitly)
+
+Every sink returns one :class:`DeliveryResult` per key, so ``apply`` can
+disable exactly the new tokens whose keys did not arrive (PRODUCT §3,
+transactional delivery). Errors never contain a key.
+
+The caller passes each key already in its delivered form (``sk-`` + the
+server's key, contract §6); sinks store what they get.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Protocol, runtime_checkable
+
+from provisioner.secrets.secret import Secret
+
+SINK_FORMS = (
+    "keyring | dotenv:PATH | json:PATH | exec:CMD ARGS... | stdout "
+    "(e.g. dotenv:.env.keys, json:~/keys.json, exec:vault kv put secret/{name} key=-)"
+)
+
+EXEC_TIMEOUT = 60.0
+ENV_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class KeyDelivery:
+    """One key to deliver: the token ``name``, the ``key_name`` it is stored under."""
+
+    name: str
+    key_name: str
+    key: Secret
+    server_url: str
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """The outcome for one key. ``error`` and ``where`` never contain the key."""
+
+    name: str
+    ok: bool
+    error: str = ""
+    where: str = ""
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Delivers keys; one result per item, in the same order."""
+
+    @property
+    def description(self) -> str:
+        """The sink as the user wrote it (for reports)."""
+        ...
+
+    def deliver(self, items: list[KeyDelivery]) -> list[DeliveryResult]: ...
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_sink(text: str) -> Sink:
+    """Parse a sink specification; ValueError with a hint listing the forms."""
+    raw = text.strip()
+    if raw == "keyring":
+        return KeyringSink()
+    if raw == "stdout":
+        return StdoutSink()
+    kind, sep, rest = raw.partition(":")
+    if not sep:
+        raise ValueError(f"unknown key sink {raw!r}; use {SINK_FORMS}")
+    if kind in ("dotenv", "json"):
+        path_text = rest.strip()
+        if not path_text:
+            example = "keys.env" if kind == "dotenv" else "keys.json"
+            raise ValueError(f"{kind}: needs a file path, e.g. {kind}:{example}")
+        path = Path(path_text).expanduser()
+        return DotenvSink(path) if kind == "dotenv" else JsonSink(path)
+    if kind == "exec":
+        try:
+            argv = shlex.split(rest)
+        except ValueError as exc:
+            raise ValueError(f"exec: cannot split the command ({exc}); check the quotes") from None
+        if not argv:
+            raise ValueError("exec: needs a command, e.g. exec:vault kv put secret/{name} key=-")
+        return ExecSink(argv)
+    raise ValueError(f"unknown key sink {raw!r}; use {SINK_FORMS}")
+
+
+def validate_sink_text(text: str) -> str | None:
+    """An error message for a bad sink specification, or None when it parses."""
+    try:
+        parse_sink(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _reveal_all(items: Iterable[KeyDelivery]) -> list[str]:
+    values: list[str] = []
+    for item in items:
+        raw = item.key.reveal()
+        values.append(raw)
+        if raw.startswith("sk-"):
+            values.append(raw[3:])
+    return [v for v in values if v]
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of a secret value in ``text`` by its masked form."""
+    from provisioner.secrets.secret import mask
+
+    for value in sorted(set(secrets), key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, mask(value))
+    return text
+
+
+def github_add_mask(
+    keys: Iterable[Secret],
+    stream: IO[str] | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> int:
+    """Under GitHub Actions print ``::add-mask::<key>`` for each key; returns lines printed.
+
+    Call it right after a reveal, before any other output, so the runner
+    masks the keys in everything that follows. For ``sk-`` keys the bare
+    server form is masked as well (it is a substring, so both forms hide).
+    """
+    if env.get("GITHUB_ACTIONS", "").lower() != "true":
+        return 0
+    out = stream if stream is not None else sys.stdout
+    printed = 0
+    for key in keys:
+        raw = key.reveal()
+        forms = [raw[3:]] if raw.startswith("sk-") and len(raw) > 3 else []
+        forms.append(raw)
+        for form in forms:
+            if form:
+                out.write(f"::add-mask::{form}\n")
+                printed += 1
+    out.flush()
+    return printed
+
+
+# --------------------------------------------------------------------------- keyring
+
+
+@dataclass
+class KeyringSink:
+    """Each key under service ``provisioner:<server url>``, user = key name."""
+
+    timeout: float = 5.0
+
+    @property
+    def description(self) -> str:
+        return "keyring"
+
+    def deliver(self, items: list[KeyDelivery]) -> list[DeliveryResult]:
+        from provisioner.secrets import keyring_store
+
+        results = []
+        for item in items:
+            service = keyring_store.service_name(item.server_url)
+            where = f"keyring service {service!r} user {item.key_name!r}"
+            try:
+                keyring_store.set_secret(service, item.key_name, item.key, timeout=self.timeout)
+            except keyring_store.KeyringUnavailable as exc:
+                results.append(DeliveryResult(item.name, False, str(exc), where))
+                continue
+            results.append(DeliveryResult(item.name, True, "", where))
+        return results
+
+
+# --------------------------------------------------------------------------- files
+
+
+class _FileSink:
+    """Shared by dotenv and json: merge, 0600, atomic replace, no symlinks."""
+
+    kind = ""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def description(self) -> str:
+        return f"{self.kind}:{self.path}"
+
+    def _accepts(self, item: KeyDelivery) -> str:
+        """An error for a key name this format cannot hold, or ``""``."""
+        return ""
+
+    def _merge(self, existing: str | None, entries: dict[str, str]) -> str:
+        raise NotImplementedError
+
+    def deliver(self, items: list[KeyDelivery]) -> list[DeliveryResult]:
+        where = str(self.path)
+        results: dict[int, DeliveryResult] = {}
+        entries: dict[str, str] = {}
+        for index, item in enumerate(items):
+            problem = self._accepts(item)
+            if problem:
+                results[index] = DeliveryResult(item.name, False, problem, where)
+            else:
+                entries[item.key_name] = item.key.reveal()
+        if entries:
+            try:
+                existing = _read_existing(self.path)
+                _atomic_write(self.path, self._merge(existing, entries))
+            except (OSError, ValueError) as exc:
+                message = scrub(_os_message(exc, self.path), _reveal_all(items))
+                for index, item in enumerate(items):
+                    results.setdefault(index, DeliveryResult(item.name, False, message, where))
+        return [
+            results.get(index, DeliveryResult(item.name, True, "", where))
+            for index, item in enumerate(items)
+        ]
+
+
+def _os_message(exc: BaseException, path: Path) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        target = exc.filename or path
+        return f"cannot write {target}: {exc.strerror}"
+    return str(exc)
+
+
+def _read_existing(path: Path) -> str | None:
+    if path.is_symlink():
+        raise ValueError(
+            f"{path} is a symbolic link; refusing to write through it or replace it. "
+            "Point the sink at the real file."
+        )
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} exists and is not a regular file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write via a 0600 temp file in the same directory, fsync, rename, fsync the directory."""
+    parent = path.parent if str(path.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)
+            data = text.encode("utf-8")
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+# dotenv --------------------------------------------------------------------
+
+_DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
+_DOTENV_PLAIN = re.compile(r"[A-Za-z0-9_\-.:/+=@%,]+\Z")
+
+
+def dotenv_quote(value: str) -> str:
+    """A value written so that shells, python-dotenv and node's dotenv read it back unchanged.
+
+    Keys (``sk-`` + alphanumerics) need no quotes and are written bare, which
+    also suits ``docker --env-file``. Anything else is single-quoted, or
+    double-quoted with escapes when it holds a single quote.
+    """
+    if "\n" in value or "\r" in value or "\0" in value:
+        raise ValueError("a value with a line break cannot be written to a dotenv file")
+    if _DOTENV_PLAIN.match(value):
+        return value
+    if "'" not in value:
+        return f"'{value}'"
+    escaped = value
+    for char in ("\\", '"', "$", "`"):
+        escaped = escaped.replace(char, "\\" + char)
+    return f'"{escaped}"'
+
+
+def dotenv_unquote(text: str) -> str:
+    """The inverse of :func:`dotenv_quote` (and plain ``KEY=value`` lines)."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1]
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", text[1:-1])
+    return text.split(" #", 1)[0].rstrip()
+
+
+def read_dotenv(text: str) -> dict[str, str]:
+    """Parse ``KEY=value`` lines (comments, blanks and ``export`` allowed)."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if match:
+            values[match.group(1)] = dotenv_unquote(line[match.end() :])
+    return values
+
+
+class DotenvSink(_FileSink):
+    """``KEY_NAME=sk-...`` lines; other lines (comments, other keys) are kept as they are."""
+
+    kind = "dotenv"
+
+    def _accepts(self, item: KeyDelivery) -> str:
+        if not ENV_KEY_NAME.match(item.key_name):
+            return (
+                f"key name {item.key_name!r} is not a valid environment variable name "
+                "(letters, digits, _; not starting with a digit); set key_name in the spec"
+            )
+        return ""
+
+    def _merge(self, existing: str | None, entries: dict[str, str]) -> str:
+        lines = existing.splitlines() if existing else []
+        pending = dict(entries)
+        out: list[str] = []
+        for line in lines:
+            match = None if line.lstrip().startswith("#") else _DOTENV_LINE.match(line)
+            if match and match.group(1) in entries:
+                name = match.group(1)
+                if name in pending:  # the first occurrence is replaced, later duplicates dropped
+                    out.append(f"{name}={dotenv_quote(pending.pop(name))}")
+                continue
+            out.append(line)
+        for name, value in pending.items():
+            out.append(f"{name}={dotenv_quote(value)}")
+        return "\n".join(out) + "\n"
+
+
+# json ----------------------------------------------------------------------
+
+
+class JsonSink(_FileSink):
+    """A JSON object ``{"KEY_NAME": "sk-..."}``, sorted keys, pretty-printed."""
+
+    kind = "json"
+
+    def _merge(self, existing: str | None, entries: dict[str, str]) -> str:
+        data: dict[str, object] = {}
+        if existing is not None and existing.strip():
+            try:
+                loaded = json.loads(existing)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"{self.path} is not valid JSON (line {exc.lineno}); refusing to overwrite it"
+                ) from None
+            if not isinstance(loaded, dict):
+                raise ValueError(
+                    f"{self.path} holds JSON that is not an object; refusing to overwrite it"
+                )
+            data = loaded
+        data.update(entries)
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------- exec
+
+
+@dataclass
+class ExecSink:
+    """Runs ``argv`` once per key with the key (and a newline) on stdin.
+
+    ``{name}`` and ``{key_name}`` are replaced in the arguments (not in the
+    command). The key is never in argv or the environment: the child gets
+    the parent's environment minus ``NEWAPI_TOKEN``, ``NEWAPI_TOKEN_FILE`` and
+    any variable whose value is the credential or a key being delivered.
+    Output is captured; on failure the last line of stderr is reported with
+    any key or credential in it masked.
+    """
+
+    argv: list[str]
+    timeout: float = EXEC_TIMEOUT
+    credential: Secret | None = None
+    env: Mapping[str, str] | None = None
+    hidden_variables: tuple[str, ...] = field(default=("NEWAPI_TOKEN", "NEWAPI_TOKEN_FILE"))
+
+    @property
+    def description(self) -> str:
+        return "exec:" + shlex.join(self.argv)
+
+    def command_for(self, item: KeyDelivery) -> list[str]:
+        return [self.argv[0]] + [
+            arg.replace("{name}", item.name).replace("{key_name}", item.key_name)
+            for arg in self.argv[1:]
+        ]
+
+    def child_env(self, secrets: Iterable[str]) -> dict[str, str]:
+        base = dict(os.environ if self.env is None else self.env)
+        hidden = set(secrets)
+        token = base.get("NEWAPI_TOKEN", "").strip()
+        if token:
+            hidden.add(token)
+        if self.credential is not None:
+            hidden.add(self.credential.reveal())
+        return {
+            name: value
+            for name, value in base.items()
+            if name not in self.hidden_variables and value.strip() not in hidden
+        }
+
+    def deliver(self, items: list[KeyDelivery]) -> list[DeliveryResult]:
+        import subprocess
+
+        secrets = _reveal_all(items)
+        if self.credential is not None:
+            secrets.append(self.credential.reveal())
+        env = self.child_env(secrets)
+        results = []
+        for item in items:
+            command = self.command_for(item)
+            where = f"exec:{command[0]}"
+            try:
+                completed = subprocess.run(
+                    command,
+                    input=(item.key.reveal() + "\n").encode("utf-8"),
+                    capture_output=True,
+                    env=env,
+                    timeout=self.timeout,
+                    check=False,
+                    close_fds=True,
+                )
+            except FileNotFoundError:
+                results.append(
+                    DeliveryResult(item.name, False, f"command not found: {command[0]}", where)
+                )
+                continue
+            except PermissionError:
+                results.append(
+                    DeliveryResult(item.name, False, f"command not executable: {command[0]}", where)
+                )
+                continue
+            except subprocess.TimeoutExpired:
+                results.append(
+                    DeliveryResult(
+                        item.name, False, f"{command[0]} timed out after {self.timeout:g} s", where
+                    )
+                )
+                continue
+            except OSError as exc:
+                results.append(
+                    DeliveryResult(
+                        item.name, False, f"cannot run {command[0]}: {exc.strerror}", where
+                    )
+                )
+                continue
+            if completed.returncode != 0:
+                stderr = completed.stderr.decode("utf-8", "replace").strip().splitlines()
+                last = scrub(stderr[-1].strip(), secrets)[:300] if stderr else ""
+                code = completed.returncode
+                status = f"killed by signal {-code}" if code < 0 else f"exited with {code}"
+                error = f"{command[0]} {status}" + (f": {last}" if last else "")
+                results.append(DeliveryResult(item.name, False, error, where))
+                continue
+            results.append(DeliveryResult(item.name, True, "", where))
+        return results
+
+
+# --------------------------------------------------------------------------- stdout
+
+
+@dataclass
+class StdoutSink:
+    """``KEY_NAME=sk-...`` lines on stdout: the only place a full key is printed."""
+
+    stream: IO[str] | None = None
+
+    @property
+    def description(self) -> str:
+        return "stdout"
+
+    def deliver(self, items: list[KeyDelivery]) -> list[DeliveryResult]:
+        out = self.stream if self.stream is not None else sys.stdout
+        results = []
+        for item in items:
+            try:
+                out.write(f"{item.key_name}={item.key.reveal()}\n")
+            except OSError as exc:
+                results.append(
+                    DeliveryResult(
+                        item.name, False, f"cannot write to stdout: {exc.strerror}", "stdout"
+                    )
+                )
+                continue
+            results.append(DeliveryResult(item.name, True, "", "stdout"))
+        with contextlib.suppress(OSError):
+            out.flush()
+        return results
