@@ -1,0 +1,201 @@
+"""Render a Plan as text (Terraform-like), JSON (schema_version 1) or Markdown."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from provisioner.plan.model import Action, FieldChange, Plan
+from provisioner.plan.safety import Violation
+from provisioner.render.style import Style, budget_text, iso_time
+from provisioner.secrets.secret import json_default
+
+SCHEMA_VERSION = 1
+
+_SYMBOL = {
+    "create": ("+", "green"),
+    "rotate": ("↻", "cyan"),
+    "update": ("~", "yellow"),
+    "enable": (">", "green"),
+    "disable": ("!", "yellow"),
+    "delete": ("-", "red"),
+}
+_PLURAL = {
+    "create": "to create",
+    "rotate": "to rotate",
+    "update": "to update",
+    "enable": "to enable",
+    "disable": "to disable",
+    "delete": "to delete",
+}
+
+
+@dataclass(frozen=True)
+class Header:
+    file: str
+    url: str
+    version: str = ""
+    user: str = ""
+
+
+def _value(change: FieldChange, value: Any, qpu: int) -> str:
+    if change.field == "budget":
+        return budget_text(value, qpu)
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]" if value else "[]"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False) if value == "" else value
+    return json.dumps(value)
+
+
+def _change_line(change: FieldChange, qpu: int) -> str:
+    after = _value(change, change.after, qpu)
+    if change.before is None:
+        return f"{change.field}: {after}"
+    return f"{change.field}: {_value(change, change.before, qpu)} -> {after}"
+
+
+def _title(action: Action) -> str:
+    ident = f" (id {action.token_id})" if action.token_id is not None else ""
+    return f"{action.name}{ident}"
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts()
+    parts = [
+        f"{counts[k]} {_PLURAL[k]}"
+        for k in ("create", "update", "enable", "disable", "delete", "rotate")
+    ]
+    orphans = sum(1 for n in plan.notices if n.kind == "orphan")
+    tail = f"; {orphans} orphans kept, {plan.unmanaged} unmanaged"
+    if plan.conflicts:
+        tail += f", {len(plan.conflicts)} conflicts"
+    if not plan.has_changes and not plan.conflicts:
+        return f"No changes. {plan.owned} owned tokens match the spec{tail}."
+    return "Plan: " + ", ".join(parts) + tail + "."
+
+
+def render_text(plan: Plan, header: Header, violations: list[Violation], style: Style) -> str:
+    lines: list[str] = []
+    who = f" as {header.user}" if header.user else ""
+    version = f" ({header.version})" if header.version else ""
+    lines.append(style(f"{header.file} -> {header.url}{version}{who}", "bold"))
+    lines.append("")
+    qpu = plan.quota_per_unit
+    for action in plan.ordered():
+        symbol, color = _SYMBOL[action.kind]
+        reason = f"  # {action.reason}" if action.reason and action.kind != "create" else ""
+        lines.append(
+            style(f"  {symbol} {action.kind:<7} {_title(action)}", color) + style(reason, "dim")
+        )
+        if action.kind == "rotate":
+            expires = iso_time(action.rotation_expiry)
+            lines.append(f"      old token -> {action.rotation_name}, expires {expires}")
+            lines.append(f"      new {action.name} created, key delivered as {action.key_name}")
+        for change in action.changes:
+            lines.append("      " + _change_line(change, qpu))
+    for conflict in plan.conflicts:
+        ids = ", ".join(str(i) for i in conflict.ids)
+        lines.append(
+            style(
+                f"  ✗ conflict {conflict.name}: {len(conflict.ids)} server tokens (ids {ids})",
+                "red",
+                "bold",
+            )
+        )
+    for notice in plan.notices:
+        ident = f" (id {notice.token_id})" if notice.token_id is not None else ""
+        lines.append(style(f"  # {notice.kind:<8} {notice.name}{ident}: {notice.message}", "dim"))
+    if plan.actions or plan.conflicts or plan.notices:
+        lines.append("")
+    for violation in violations:
+        lines.append(style(f"Refused: {violation}", "red"))
+    lines.append(style(summary_line(plan), "bold"))
+    return "\n".join(lines) + "\n"
+
+
+def plan_json(plan: Plan, header: Header, violations: list[Violation]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "plan",
+        "file": header.file,
+        "server": {"url": header.url, "version": header.version, "user": header.user},
+        "now": plan.now,
+        "quota_per_unit": plan.quota_per_unit,
+        "has_changes": plan.has_changes,
+        "summary": {
+            **plan.counts(),
+            "owned": plan.owned,
+            "unmanaged": plan.unmanaged,
+            "conflicts": len(plan.conflicts),
+        },
+        "actions": [a.to_json() for a in plan.ordered()],
+        "conflicts": [{"name": c.name, "ids": list(c.ids)} for c in plan.conflicts],
+        "notices": [
+            {"kind": n.kind, "name": n.name, "id": n.token_id, "message": n.message}
+            for n in plan.notices
+        ],
+        "violations": [
+            {"rule": v.rule, "message": v.message, "overridable": v.overridable} for v in violations
+        ],
+    }
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=json_default) + "\n"
+
+
+MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
+
+
+def render_markdown(plan: Plan, header: Header, violations: list[Violation]) -> str:
+    counts = plan.counts()
+    out = [f"### provisioner plan: `{header.file}`", ""]
+    out.append(f"Server: `{header.url}` {header.version}".rstrip())
+    out.append("")
+    out.append("| create | update | enable | disable | delete | rotate | unmanaged |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|")
+    out.append(
+        "| "
+        + " | ".join(
+            str(counts[k]) for k in ("create", "update", "enable", "disable", "delete", "rotate")
+        )
+        + f" | {plan.unmanaged} |"
+    )
+    out.append("")
+    for violation in violations:
+        out.append(f"> **Refused:** {violation}")
+        out.append("")
+    if plan.actions or plan.conflicts or plan.notices:
+        out.append("<details open><summary>Changes</summary>")
+        out.append("")
+        out.append("```diff")
+        qpu = plan.quota_per_unit
+        for action in plan.ordered():
+            symbol = {
+                "create": "+",
+                "delete": "-",
+                "update": "!",
+                "rotate": "!",
+                "enable": "+",
+                "disable": "-",
+            }[action.kind]
+            out.append(f"{symbol} {action.kind} {_title(action)}")
+            for change in action.changes:
+                out.append(f"  {_change_line(change, qpu)}")
+        for conflict in plan.conflicts:
+            out.append(f"- conflict {conflict.name}: ids {', '.join(map(str, conflict.ids))}")
+        for notice in plan.notices:
+            out.append(f"# {notice.kind} {notice.name}: {notice.message}")
+        out.append("```")
+        out.append("")
+        out.append("</details>")
+        out.append("")
+    out.append(f"**{summary_line(plan)}**")
+    text = "\n".join(out) + "\n"
+    if len(text) > MARKDOWN_LIMIT:
+        cut = text[: MARKDOWN_LIMIT - 200].rsplit("\n", 1)[0]
+        text = cut + "\n```\n\n</details>\n\n*(truncated; run `provisioner plan` for all)*\n\n"
+        text += f"**{summary_line(plan)}**\n"
+    return text

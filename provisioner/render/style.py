@@ -1,0 +1,82 @@
+"""Terminal styling and human formats shared by the renderers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from typing import IO, Any
+
+_CODES = {
+    "green": "32",
+    "yellow": "33",
+    "red": "31",
+    "cyan": "36",
+    "bold": "1",
+    "dim": "2",
+    "magenta": "35",
+}
+
+
+def use_color(stream: IO[str] | None = None, *, no_color: bool = False) -> bool:
+    """NO_COLOR, FORCE_COLOR and TERM=dumb honoured (PRODUCT §4 'Outputs')."""
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    stream = stream or sys.stdout
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+class Style:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, *names: str) -> str:
+        if not self.enabled or not names:
+            return text
+        codes = ";".join(_CODES[n] for n in names)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+def iso_time(epoch: int | None) -> str:
+    if epoch is None:
+        return "-"
+    if epoch == -1:
+        return "never"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def relative(epoch: int, now: int) -> str:
+    """'in 12 days' / '3 days ago'."""
+    delta = epoch - now
+    span = abs(delta)
+    if span < 60:
+        text = f"{span} seconds"
+    elif span < 3600:
+        text = f"{span // 60} minutes"
+    elif span < 172800:
+        text = f"{span // 3600} hours"
+    else:
+        text = f"{span // 86400} days"
+    if text.startswith("1 "):
+        text = text[:-1]
+    return f"in {text}" if delta >= 0 else f"{text} ago"
+
+
+def money(units: int, quota_per_unit: int) -> str:
+    """Quota units as USD for people: ``$12.50``."""
+    usd = units / quota_per_unit if quota_per_unit else 0
+    return f"${usd:,.2f}"
+
+
+def budget_text(value: Any, quota_per_unit: int) -> str:
+    if value is None:
+        return "-"
+    if value == "unlimited":
+        return "unlimited"
+    if isinstance(value, int):
+        return f"{money(value, quota_per_unit)} ({value:,} units)"
+    return str(value)
