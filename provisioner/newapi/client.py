@@ -147,6 +147,7 @@ class NewApiClient:
         self._info: ServerInfo | None = None
         self._user: User | None = None
         self._full_keys: dict[int, Secret] = {}
+        self._listed = False
         self._probe_page: list[dict[str, Any]] | None = None  # page 1 seen by the probe
         self._probe_page_total: int | None = None
 
@@ -253,8 +254,11 @@ class NewApiClient:
             self._probe_page = [i for i in items if isinstance(i, dict)]
             self._probe_page_total = _nonneg_int_or_none(data.get("total"))
         elif isinstance(data, list) or data is None:
+            # Bare array: p is 0-based there, so re-read the real first page (contract §18.2).
             list_shape = "array"
-            items = data or []
+            first = self._call("GET", R_LIST, "/api/token/", params={"p": 0, "size": PAGE_SIZE})
+            items = first if isinstance(first, list) else []
+            self._probe_page = [i for i in items if isinstance(i, dict)]
         else:
             raise NotNewApiError(
                 "the token list answered neither a page object nor an array: "
@@ -263,7 +267,8 @@ class NewApiClient:
                 path="/api/token/",
             )
         keys = [str(i.get("key") or "") for i in items if isinstance(i, dict)]
-        keys_masked = not keys or any("*" in k for k in keys)
+        # No keys to look at: arrays predate masking, page objects may not (contract §13).
+        keys_masked = any("*" in k for k in keys) if keys else list_shape == "page"
         if not keys_masked:
             auth = "legacy"  # unmasked keys predate v0.11.4, so header auth (contract §13)
         elif self._saw_auth_code or not header_sent:
@@ -300,6 +305,7 @@ class NewApiClient:
         """Every token of the user, newest first, over every page (contract §18.3)."""
         info = self._ensure()
         raw = self._list_page_dialect() if info.list_shape == "page" else self._list_array_dialect()
+        self._listed = True
         tokens: list[Token] = []
         seen: set[int] = set()
         unmasked = False
@@ -365,8 +371,15 @@ class NewApiClient:
         items: list[dict[str, Any]] = []
         seen: set[int] = set()
         page = 0
+        first, self._probe_page = self._probe_page, None
         while True:
-            data = self._call("GET", R_LIST, "/api/token/", params={"p": page, "size": PAGE_SIZE})
+            if first is not None:
+                data: Any = first
+                first = None
+            else:
+                data = self._call(
+                    "GET", R_LIST, "/api/token/", params={"p": page, "size": PAGE_SIZE}
+                )
             if data is None:
                 data = []
             if not isinstance(data, list):
@@ -548,7 +561,8 @@ class NewApiClient:
         return result
 
     def _keys_from_listing(self, wanted: list[int], *, refresh: bool = False) -> dict[int, Secret]:
-        if refresh or any(i not in self._full_keys for i in wanted):
+        # One listing answers every id: ids it did not show are absent, not re-asked.
+        if refresh or (not self._listed and any(i not in self._full_keys for i in wanted)):
             self.list_tokens()
         return {i: self._full_keys[i] for i in wanted if i in self._full_keys}
 
