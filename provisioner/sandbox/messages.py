@@ -1,0 +1,98 @@
+"""Server messages in English and Chinese (contract §7.1).
+
+Some messages are hard-coded Chinese in every upstream version; those are
+plain constants, not entries of :data:`MESSAGES`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["en", "zh"]
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # key: (en, zh)
+    "token.name_too_long": ("Token name is too long", "令牌名称过长"),
+    "token.quota_negative": ("Quota value cannot be negative", "额度值不能为负数"),
+    "token.quota_exceed_max": (
+        "Quota value exceeds valid range, maximum is {max}",
+        "额度值超出有效范围，最大值为 {max}",
+    ),
+    "token.generate_failed": ("Failed to generate token", "生成令牌失败"),
+    "token.expired_cannot_enable": (
+        "Token has expired and cannot be enabled. Please modify the expiration time "
+        "or set it to never expire",
+        "令牌已过期，无法启用，请先修改令牌过期时间，或者设置为永不过期",
+    ),
+    "token.exhausted_cannot_enable": (
+        "Token quota is exhausted and cannot be enabled. Please modify the remaining quota "
+        "or set it to unlimited",
+        "令牌可用额度已用尽，无法启用，请先修改令牌剩余额度，或者设置为无限额度",
+    ),
+    "token.auto_groups_too_many": (
+        "A token can select at most {max} Auto groups",
+        "每个令牌最多可选择 {max} 个 Auto 分组",
+    ),
+    "token.auto_groups_duplicate": (
+        "Auto group {group} is duplicated",
+        "Auto 分组 {group} 重复",
+    ),
+    "token.auto_groups_invalid": (
+        "Auto group {group} is unavailable or unauthorized",
+        "Auto 分组 {group} 不可用或无权访问",
+    ),
+    "common.invalid_params": ("Invalid parameters", "无效的参数"),
+    "common.batch_too_many": (
+        "Too many items in batch request, maximum is {max}",
+        "批量请求数量过多，最多 {max} 条",
+    ),
+    "auth.not_logged_in": (
+        "Unauthorized, not logged in and no access token provided",
+        "无权进行此操作，未登录且未提供 access token",
+    ),
+    "auth.access_token_invalid": (
+        "Unauthorized, invalid access token",
+        "无权进行此操作，access token 无效",
+    ),
+    "auth.user_id_not_provided": (
+        "Unauthorized, New-Api-User header not provided",
+        "无权进行此操作，未提供 New-Api-User",
+    ),
+    "auth.user_id_format_error": (
+        "Unauthorized, New-Api-User header format error",
+        "无权进行此操作，New-Api-User 格式错误",
+    ),
+    "auth.user_id_mismatch": (
+        "Unauthorized, New-Api-User does not match logged in user",
+        "无权进行此操作，New-Api-User 与登录用户不匹配",
+    ),
+    "auth.user_banned": ("User has been banned", "用户已被封禁"),
+}
+
+# Hard-coded Chinese in every version (contract §7.1).
+ID_EMPTY = "id 或 userId 为空！"
+RECORD_NOT_FOUND = "record not found"  # GORM, verbatim English
+SEARCH_CONSECUTIVE_PERCENT = "搜索模式中不允许包含连续的 % 通配符"
+SEARCH_TOO_MANY_PERCENT = "搜索模式中最多允许包含 2 个 % 通配符"
+SEARCH_TOO_SHORT = "使用模糊搜索时，关键词长度至少为 2 个字符"
+SEARCH_TOO_MANY_TOKENS = "令牌数量超过上限，仅允许精确搜索，请勿使用 % 通配符"
+
+
+def max_tokens_reached(limit: int) -> str:
+    return f"已达到最大令牌数量限制 ({limit})"
+
+
+def message(key: str, lang: Lang, **values: object) -> str:
+    en, zh = MESSAGES[key]
+    return (zh if lang == "zh" else en).format(**values)
+
+
+def pick_lang(accept_language: str | None, default: Lang) -> Lang:
+    """The first tag of Accept-Language decides (zh* -> zh, en* -> en), else the default."""
+    if accept_language:
+        first = accept_language.split(",")[0].split(";")[0].strip().lower()
+        if first.startswith("zh"):
+            return "zh"
+        if first.startswith("en"):
+            return "en"
+    return default

@@ -1,0 +1,385 @@
+"""The sandbox HTTP server and its Python API for tests (PRODUCT §6).
+
+``Sandbox`` owns the SQLite store, the clock, the fault set and a
+``ThreadingHTTPServer`` (HTTP/1.1 keep-alive) running in a daemon thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from provisioner.sandbox.api import App, AuthMode, ListShape, Request, Response
+from provisioner.sandbox.faults import Fault, FaultSet
+from provisioner.sandbox.messages import Lang
+from provisioner.sandbox.store import Store
+
+USER_ID = 1
+OTHER_USER_ID = 2  # owns a few tokens user 1 must never see or touch
+
+_FAULT_BODIES: dict[int, tuple[str, bytes]] = {
+    500: ("text/plain; charset=utf-8", b"Internal Server Error"),
+    502: (
+        "text/html",
+        b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        b"</body>\r\n</html>\r\n",
+    ),
+    503: (
+        "text/html",
+        b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title>"
+        b"</head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>"
+        b"\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+    ),
+}
+_REASONS = {429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    sandbox: Sandbox
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "new-api-sandbox"
+    sys_version = ""
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.sandbox.log_requests:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _dispatch(self) -> None:
+        sandbox = self.server.sandbox
+        split = urlsplit(self.path)
+        request = Request(
+            method=self.command,
+            path=split.path or "/",
+            query=split.query,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=self._read_body(),
+            client_ip=self.client_address[0],
+        )
+        route, _ = sandbox.app.resolve(request.method, request.path)
+        decision = sandbox.faults.decide(
+            request.method, request.path, route.method + " " + route.pattern if route else None
+        )
+        delay = sandbox.latency + decision.latency
+        if delay > 0:
+            time.sleep(delay)
+        if decision.drop == "before":
+            return self._drop(request)
+        if decision.status is not None:
+            response = _fault_response(decision.status, decision.retry_after)
+        else:
+            response = sandbox.handle(request)
+        if decision.drop == "after":
+            return self._drop(request)
+        self._send(request, response)
+
+    def _drop(self, request: Request) -> None:
+        self.server.sandbox._record(request, 0)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send(self, request: Request, response: Response) -> None:
+        self.server.sandbox._record(request, response.status)
+        self.send_response(response.status, _REASONS.get(response.status))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+        self.wfile.flush()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+
+def _fault_response(status: int, retry_after: int | None) -> Response:
+    if status == 429:
+        headers = [] if retry_after is None else [("Retry-After", str(retry_after))]
+        return Response(429, b"", headers)
+    content_type, body = _FAULT_BODIES[status]
+    return Response(status, body, [("Content-Type", content_type)])
+
+
+class Sandbox:
+    """A local new-api token server (contract §17). See docs/sandbox.md."""
+
+    def __init__(
+        self,
+        db_path: str | Path = ".provisioner/sandbox.db",
+        *,
+        auth: AuthMode = "bearer",
+        list_shape: ListShape = "page",
+        rate_limits: bool = False,
+        lang: Lang = "en",
+        max_user_tokens: int = 1000,
+        latency: float = 0.0,
+        fault_seed: int | None = 0,
+        limits: dict[str, tuple[int, float]] | None = None,
+        max_quota: int | None = None,
+        log_requests: bool = False,
+    ) -> None:
+        self.store = Store(db_path)
+        self.latency = latency
+        self.log_requests = log_requests
+        self.faults = FaultSet(fault_seed)
+        self._offset = float(self.store.get_meta("clock_offset") or 0.0)
+        self._lock = threading.RLock()
+        self._requests: list[tuple[str, str, int]] = []
+        extra = {} if max_quota is None else {"max_quota": max_quota}
+        self.app = App(
+            self.store,
+            self._clock,
+            auth=auth,
+            list_shape=list_shape,
+            lang=lang,
+            max_user_tokens=max_user_tokens,
+            rate_limits=rate_limits,
+            limits=limits,
+            **extra,
+        )
+        self._ensure_users()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --
+
+    def _ensure_users(self) -> None:
+        with self.store.lock:
+            if self.store.user(USER_ID) is None:
+                self.store.add_user(USER_ID, "sandbox", "default", 100_000_000)
+            if self.store.user(OTHER_USER_ID) is None:
+                self.store.add_user(OTHER_USER_ID, "neighbour", "default", 100_000_000)
+                now = self.now()
+                self.store.insert_tokens(
+                    {
+                        "user_id": OTHER_USER_ID,
+                        "name": f"neighbour-{i}",
+                        "created_time": now,
+                        "remain_quota": 1_000_000,
+                    }
+                    for i in range(1, 4)
+                )
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> Sandbox:
+        if self._server is not None:
+            raise RuntimeError("sandbox already started")
+        self._server = _Server((host, port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-http",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.store.close()
+
+    def __enter__(self) -> Sandbox:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        host, port = self._server.server_address[:2]
+        host = str(host)
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def credential(self) -> str:
+        user = self.store.user(USER_ID)
+        assert user is not None
+        return str(user["access_token"])
+
+    @property
+    def user_id(self) -> int:
+        return USER_ID
+
+    # -- the clock --
+
+    def _clock(self) -> float:
+        return time.time() + self._offset
+
+    def now(self) -> int:
+        return int(self._clock())
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+            self.store.set_meta("clock_offset", repr(self._offset))
+
+    # -- requests --
+
+    def handle(self, request: Request) -> Response:
+        with self._lock:  # one request at a time against the state: checks are atomic
+            return self.app.handle(request)
+
+    def _record(self, request: Request, status: int) -> None:
+        with self._lock:
+            self._requests.append((request.method, request.target, status))
+
+    @property
+    def requests(self) -> list[tuple[str, str, int]]:
+        with self._lock:
+            return list(self._requests)
+
+    # -- faults --
+
+    def inject(
+        self,
+        route: str = "POST /api/token/",
+        *,
+        status: int | None = None,
+        times: int | None = None,
+        fraction: float | None = None,
+        drop: str | None = None,
+        latency: float = 0.0,
+        retry_after: int | None = None,
+    ) -> Fault:
+        fault = Fault(
+            route=route,
+            status=status,
+            times=times,
+            fraction=fraction,
+            drop=drop,
+            latency=latency,
+            retry_after=retry_after,
+        )
+        self.faults.add(fault)
+        return fault
+
+    def add_fault(self, fault: Fault) -> None:
+        self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # -- state helpers for tests --
+
+    def seed(self, n: int, prefix: str = "seed-") -> list[int]:
+        now = self.now()
+        with self._lock:
+            start = self.store.count_tokens(USER_ID)
+            return self.store.insert_tokens(
+                {
+                    "user_id": USER_ID,
+                    "name": f"{prefix}{start + i}",
+                    "created_time": now,
+                    "remain_quota": 5_000_000,
+                }
+                for i in range(1, n + 1)
+            )
+
+    def rows(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        return self.store.all_rows(include_deleted)
+
+    def consume(self, token_id: int, quota: int) -> bool:
+        """Simulate relay traffic (contract §6, lazy status). True if it was charged."""
+        with self._lock:
+            token = self.store.token(token_id)
+            if token is None or not self._relay_check(token):
+                return False
+            remain = token["remain_quota"] - quota
+            changes: dict[str, Any] = {
+                "remain_quota": remain,
+                "used_quota": token["used_quota"] + quota,
+                "accessed_time": self.now(),
+            }
+            if not token["unlimited_quota"] and remain <= 0:
+                changes["status"] = 4
+            self.store.update_token(token_id, changes)
+            self.store.charge_user(token["user_id"], quota)
+            return True
+
+    def relay_auth(self, key: str) -> bool:
+        """What a relay call with this key would do now (contract §6)."""
+        for prefix in ("Bearer ", "bearer "):
+            key = key.removeprefix(prefix)
+        key = key.removeprefix("sk-").split("-")[0]
+        with self._lock:
+            token = self.store.token_by_key(key)
+            return token is not None and self._relay_check(token)
+
+    def _relay_check(self, token: dict[str, Any]) -> bool:
+        if token["status"] != 1:
+            return False
+        if token["expired_time"] != -1 and token["expired_time"] < self.now():
+            self.store.update_token(token["id"], {"status": 3})
+            return False
+        if not token["unlimited_quota"] and token["remain_quota"] <= 0:
+            self.store.update_token(token["id"], {"status": 4})
+            return False
+        return True
