@@ -64,12 +64,13 @@ def _describe(exc: BaseException) -> str:
         return "no keyring backend is available on this machine"
     if isinstance(exc, errors.KeyringLocked):
         return "the keyring is locked"
-    if isinstance(exc, errors.InitError):
-        return "the keyring backend failed to start"
     name = type(exc).__name__
     # Backend errors (D-Bus, secretstorage) describe the transport, not values;
     # keep only the first line and bound it.
     text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    if isinstance(exc, errors.InitError):
+        detail = f" ({text.rstrip('.')})" if text else ""
+        return f"the keyring could not be opened, perhaps it is locked{detail}"
     return f"{name}: {text}" if text else name
 
 

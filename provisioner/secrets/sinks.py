@@ -413,7 +413,7 @@ class ExecSink:
     argv: list[str]
     timeout: float = EXEC_TIMEOUT
     credential: Secret | None = None
-    env: Mapping[str, str] | None = None
+    env: Mapping[str, str] | None = field(default=None, repr=False)
     hidden_variables: tuple[str, ...] = field(default=("NEWAPI_TOKEN", "NEWAPI_TOKEN_FILE"))
 
     @property
