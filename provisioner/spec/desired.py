@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
+from provisioner.spec.diagnostics import Diagnostic
+
 OrphanPolicy = Literal["keep", "disable", "delete"]
 DesiredStatus = Literal["enabled", "disabled", "absent"]
 
@@ -121,6 +123,8 @@ class Spec:
     keys_to: str | None = None
     tokens: tuple[DesiredToken, ...] = ()
     warnings: tuple[str, ...] = ()  # already located: "FILE:LINE:COL: message"
+    warning_diagnostics: tuple[Diagnostic, ...] = ()  # the same warnings, structured
+    declared_count: int = 0  # tokens as written, before count expansion
 
     def by_name(self) -> dict[str, DesiredToken]:
         return {t.name: t for t in self.tokens}

@@ -1,0 +1,100 @@
+"""``provisioner validate``: check the spec offline; every error as FILE:LINE:COL.
+
+Text mode: diagnostics on stderr, a one-line summary last. Under GitHub
+Actions (``GITHUB_ACTIONS=true``) ``::error``/``::warning`` workflow commands
+go to stdout. ``--output json|markdown`` print the result as data on stdout.
+Exit 0 when valid, 65 when not (a missing file is an invalid spec too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from provisioner.exitcodes import ExitCode
+from provisioner.spec import Diagnostic, Spec, SpecError, load_spec
+
+
+def _escape(value: str, *, prop: bool) -> str:
+    """GitHub workflow-command escaping (data and property values differ)."""
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def _annotation(kind: str, diagnostic: Diagnostic) -> str:
+    return (
+        f"::{kind} file={_escape(diagnostic.file, prop=True)},line={diagnostic.line},"
+        f"col={diagnostic.col}::{_escape(diagnostic.message, prop=False)}"
+    )
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def run(args: argparse.Namespace) -> int:
+    filename = str(getattr(args, "file", None) or "tokens.yaml")
+    output = getattr(args, "output", "text") or "text"
+    quiet = bool(getattr(args, "quiet", False))
+    spec: Spec | None = None
+    errors: list[Diagnostic] = []
+    try:
+        spec = load_spec(filename)
+    except SpecError as exc:
+        errors = list(exc.diagnostics)
+    except Exception as exc:  # never a traceback for any input
+        errors = [
+            Diagnostic(filename, 1, 1, f"internal error while loading: {type(exc).__name__}: {exc}")
+        ]
+    warnings = list(spec.warning_diagnostics) if spec else []
+    valid = spec is not None
+    token_count = len(spec.tokens) if spec else 0
+    declared = spec.declared_count if spec else 0
+
+    if os.environ.get("GITHUB_ACTIONS") == "true" and output == "text":
+        for diagnostic in errors:
+            print(_annotation("error", diagnostic))
+        for diagnostic in warnings:
+            print(_annotation("warning", diagnostic))
+
+    if output == "json":
+        document = {
+            "schema_version": 1,
+            "file": filename,
+            "valid": valid,
+            "errors": [d.as_dict() for d in errors],
+            "warnings": [d.as_dict() for d in warnings],
+            "tokens": token_count,
+            "declared_tokens": declared,
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    elif output == "markdown":
+        status = "valid" if valid else f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+        print(f"### `{_md(filename)}`: {status}\n")
+        rows = [("error", d) for d in errors] + [("warning", d) for d in warnings]
+        if rows:
+            print("| | Location | Message |")
+            print("|---|---|---|")
+            for kind, d in rows:
+                print(f"| {kind} | `{_md(d.file)}:{d.line}:{d.col}` | {_md(d.message)} |")
+        else:
+            print(f"{token_count} tokens ({declared} declared).")
+    else:
+        for diagnostic in errors:
+            print(str(diagnostic), file=sys.stderr)
+        if not quiet:
+            for diagnostic in warnings:
+                print(f"{diagnostic} (warning)", file=sys.stderr)
+        if valid:
+            if not quiet:
+                after = f" ({token_count} after count)" if token_count != declared else ""
+                print(f"{filename}: valid, {declared} tokens{after}", file=sys.stderr)
+        else:
+            print(
+                f"{filename}: {len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr
+            )
+    return ExitCode.OK if valid else ExitCode.INVALID_SPEC

@@ -1,0 +1,90 @@
+"""Generate ``schema/tokens.schema.json`` from the file model.
+
+python -m provisioner.spec.schema > schema/tokens.schema.json
+python -m provisioner.spec.schema --write      # same, in place
+python -m provisioner.spec.schema --check      # exit 1 when the file is stale
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from provisioner.spec.model import SpecFile
+
+SCHEMA_ID = "https://github.com/provisioner/provisioner/schema/tokens.schema.json"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "tokens.schema.json"
+
+
+def _clean(node: Any) -> Any:
+    """Drop pydantic's ``default: null`` noise and the ``null`` branch of optional fields:
+    a key that is present must have a real value (an absent key is the default)."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "default" and value is None:
+                continue
+            out[key] = _clean(value)
+        any_of = out.get("anyOf")
+        if isinstance(any_of, list):
+            rest = [branch for branch in any_of if branch != {"type": "null"}]
+            if len(rest) != len(any_of):
+                if len(rest) == 1:
+                    del out["anyOf"]
+                    out = {**rest[0], **out}
+                else:
+                    out["anyOf"] = rest
+        return out
+    if isinstance(node, list):
+        return [_clean(item) for item in node]
+    return node
+
+
+def _close(node: Any) -> None:
+    """additionalProperties: false on every object (pydantic sets it per model; be sure)."""
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _close(value)
+    elif isinstance(node, list):
+        for item in node:
+            _close(item)
+
+
+def build_schema() -> dict[str, Any]:
+    body = _clean(SpecFile.model_json_schema(mode="validation"))
+    _close(body)
+    return {"$schema": DIALECT, "$id": SCHEMA_ID, **body}
+
+
+def render_schema() -> str:
+    return json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    text = render_schema()
+    if "--write" in args:
+        SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
+        SCHEMA_PATH.write_text(text, encoding="utf-8")
+        print(f"wrote {SCHEMA_PATH}", file=sys.stderr)
+        return 0
+    if "--check" in args:
+        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
+        if current != text:
+            print(
+                f"{SCHEMA_PATH} is stale: run python -m provisioner.spec.schema --write",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
