@@ -1,0 +1,51 @@
+"""Choose a renderer from the flags and write plans and reports to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from provisioner.plan.model import Plan
+from provisioner.plan.safety import Violation
+from provisioner.render.plan import Header, dumps, plan_json, render_markdown, render_text
+from provisioner.render.style import Style, use_color
+
+STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB
+
+
+def header(file: str, conn: Any) -> Header:
+    return Header(file=file, url=conn.url, version=conn.info.version, user=conn.user_label)
+
+
+def style_for(args: argparse.Namespace) -> Style:
+    return Style(use_color(sys.stdout, no_color=bool(getattr(args, "no_color", False))))
+
+
+def emit_plan(
+    args: argparse.Namespace, plan: Plan, head: Header, violations: list[Violation]
+) -> None:
+    if args.output == "json":
+        sys.stdout.write(dumps(plan_json(plan, head, violations)))
+    elif args.output == "markdown":
+        sys.stdout.write(render_markdown(plan, head, violations))
+    else:
+        sys.stdout.write(render_text(plan, head, violations, style_for(args)))
+    sys.stdout.flush()
+
+
+def step_summary(plan: Plan, head: Header, violations: list[Violation]) -> None:
+    """Under GitHub Actions, append the Markdown plan to $GITHUB_STEP_SUMMARY (size-capped)."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    text = render_markdown(plan, head, violations)
+    try:
+        current = os.path.getsize(path)
+    except OSError:
+        current = 0
+    if current + len(text.encode()) > STEP_SUMMARY_LIMIT:
+        text = "*(provisioner: plan omitted, the step summary is full)*\n"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)

@@ -1,0 +1,201 @@
+"""The imperative shell shared by server commands: load the spec, connect, log.
+
+It turns flags, environment and the spec's ``server.url`` into a connected
+client (or an embedded sandbox for ``--sandbox``), and maps every failure on
+the way to a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from provisioner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from provisioner.newapi.client import NewApiClient
+    from provisioner.newapi.models import ServerInfo
+    from provisioner.spec.desired import Spec
+
+SANDBOX_DB = ".provisioner/sandbox.db"
+
+
+class CommandError(Exception):
+    """A failure with a message for people and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = ExitCode.ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = int(exit_code)
+
+
+class Log:
+    """Logs and progress to stderr; data goes to stdout (PRODUCT §4)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.quiet = bool(getattr(args, "quiet", False))
+        self.verbose = int(getattr(args, "verbose", 0) or 0)
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr)
+
+    def debug(self, message: str, level: int = 1) -> None:
+        if self.verbose >= level:
+            print(message, file=sys.stderr)
+
+    def error(self, message: str) -> None:
+        print(f"error: {message}", file=sys.stderr)
+
+
+def load_spec_or_fail(path: str, log: Log) -> Spec:
+    """Load the spec; a file that fails to load never becomes an empty desired set."""
+    from provisioner.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(path)
+    except SpecError as exc:
+        for diagnostic in exc.diagnostics:
+            print(str(diagnostic), file=sys.stderr)
+        raise CommandError(
+            f"{path}: invalid spec ({len(exc.diagnostics)} errors); nothing was sent to the "
+            "server. Run `provisioner validate` for details.",
+            ExitCode.INVALID_SPEC,
+        ) from None
+    for warning in spec.warnings:
+        log.info(f"warning: {warning}")
+    return spec
+
+
+def _parse_rate(text: str | None) -> tuple[int, float] | None:
+    env = os.environ.get("PROVISIONER_RATE_LIMIT")
+    value = text or env or "180/180"
+    if value.lower() == "off":
+        return None
+    try:
+        count, _, seconds = value.partition("/")
+        parsed = (int(count), float(seconds or "1"))
+    except ValueError:
+        raise CommandError(
+            f"--rate-limit {value!r}: expected N/SECONDS (e.g. 180/180) or 'off'", ExitCode.USAGE
+        ) from None
+    if parsed[0] <= 0 or parsed[1] <= 0:
+        raise CommandError(f"--rate-limit {value!r}: both numbers must be positive", ExitCode.USAGE)
+    return parsed
+
+
+@dataclass
+class Connection:
+    client: NewApiClient
+    url: str
+    info: ServerInfo
+    sandbox: Any = None  # the embedded Sandbox, if any
+
+    @property
+    def user_label(self) -> str:
+        if self.info.username:
+            return f"{self.info.username} (#{self.info.user_id})"
+        return f"#{self.info.user_id}" if self.info.user_id else ""
+
+
+def _request_logger(log: Log):  # type: ignore[no-untyped-def]
+    def on_request(method: str, route: str, status: int, seconds: float) -> None:
+        log.debug(f"  {method} {route} -> {status} ({seconds * 1000:.0f} ms)", level=2)
+
+    return on_request
+
+
+@contextmanager
+def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Iterator[Connection]:
+    """A probed client for the server named by flags, env or the spec."""
+    from provisioner.newapi.client import NewApiClient
+    from provisioner.newapi.errors import NewApiError
+    from provisioner.secrets.credentials import (
+        CredentialError,
+        check_url,
+        resolve_credential,
+        resolve_user_id,
+        ssl_verify_setting,
+    )
+    from provisioner.secrets.secret import Secret
+
+    timeout = args.timeout if getattr(args, "timeout", None) else 30.0
+    sandbox = None
+    try:
+        if getattr(args, "sandbox", False):
+            from provisioner.sandbox import Sandbox
+
+            Path(SANDBOX_DB).parent.mkdir(parents=True, exist_ok=True)
+            sandbox = Sandbox(db_path=SANDBOX_DB).start(port=0)
+            url = sandbox.url
+            credential, user_id = Secret(sandbox.credential), sandbox.user_id
+            rate = _parse_rate(args.rate_limit) if args.rate_limit else None
+            verify: Any = True
+            log.info(f"sandbox: {url} (state in {SANDBOX_DB})")
+        else:
+            file_url = spec.server_url if spec else None
+            raw_url = args.url or os.environ.get("NEWAPI_URL") or file_url
+            if not raw_url:
+                raise CommandError(
+                    "no server URL: pass --url, set NEWAPI_URL, or set server.url in the file "
+                    "(or try --sandbox)",
+                    ExitCode.USAGE,
+                )
+            url = check_url(raw_url, insecure_http=args.insecure_http)
+            credential, source = resolve_credential(url)
+            user_id = resolve_user_id(os.environ, url)
+            rate = _parse_rate(args.rate_limit)
+            verify = ssl_verify_setting()
+            log.debug(f"credential from {source}")
+    except CredentialError as exc:
+        raise CommandError(str(exc), exc.exit_code) from None
+
+    client = NewApiClient(
+        url,
+        credential,
+        user_id,
+        timeout=timeout,
+        rate_limit=rate,
+        on_request=_request_logger(log),
+        **({"verify": verify} if verify is not True else {}),
+    )
+    started = time.monotonic()
+    try:
+        try:
+            info = client.probe()
+        except NewApiError as exc:
+            raise CommandError(str(exc), exc.exit_code) from None
+        log.debug(
+            f"server {url}: {info.version or 'unknown version'}, auth {info.auth}, "
+            f"list {info.list_shape}, keys {'masked' if info.keys_masked else 'full'}"
+        )
+        yield Connection(client, url, info, sandbox)
+    finally:
+        log.debug(
+            f"{client.request_count} HTTP requests in {time.monotonic() - started:.2f} s: "
+            + ", ".join(f"{k} x{v}" for k, v in sorted(client.request_counts.items())),
+        )
+        client.close()
+        if sandbox is not None:
+            sandbox.stop()
+
+
+def run_command(body, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """Run ``body(args, log)``, mapping known failures to their exit codes."""
+    from provisioner.newapi.errors import NewApiError
+
+    log = Log(args)
+    try:
+        return int(body(args, log))
+    except CommandError as exc:
+        log.error(str(exc))
+        return exc.exit_code
+    except NewApiError as exc:
+        log.error(str(exc))
+        return int(exc.exit_code)
