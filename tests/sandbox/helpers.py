@@ -1,0 +1,23 @@
+"""Helpers shared by the sandbox tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from provisioner.sandbox import Sandbox
+
+
+def client_for(sandbox: Sandbox, **kwargs: Any) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {sandbox.credential}", "New-Api-User": "1"}
+    headers.update(kwargs.pop("headers", {}))
+    return httpx.Client(base_url=sandbox.url, headers=headers, timeout=5, **kwargs)
+
+
+def create(client: httpx.Client, **fields: Any) -> int:
+    """Create a token and return its id (the newest token of that name)."""
+    body = client.post("/api/token/", json=fields).json()
+    assert body == {"success": True, "message": ""}, body
+    items = client.get("/api/token/", params={"p": 1, "size": 100}).json()["data"]["items"]
+    return max(t["id"] for t in items if t["name"] == fields.get("name", ""))
