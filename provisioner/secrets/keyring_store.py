@@ -74,8 +74,10 @@ def _describe(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-def _call(func: Callable[[], T], timeout: float, what: str) -> T:
+def _call(func: Callable[[], T], timeout: float | None, what: str) -> T:
     global _hung_reason
+    if timeout is None:
+        timeout = DEFAULT_TIMEOUT
     with _hung_lock:
         if _hung_reason is not None:
             raise KeyringUnavailable(_hung_reason)
@@ -129,7 +131,7 @@ def _backend() -> Any:
     return backend
 
 
-def get_secret(service: str, username: str, *, timeout: float = DEFAULT_TIMEOUT) -> Secret | None:
+def get_secret(service: str, username: str, *, timeout: float | None = None) -> Secret | None:
     """The stored value, or None when there is no entry."""
 
     def get() -> str | None:
@@ -140,14 +142,12 @@ def get_secret(service: str, username: str, *, timeout: float = DEFAULT_TIMEOUT)
     return None if value is None else Secret(value)
 
 
-def set_secret(
-    service: str, username: str, value: Secret, *, timeout: float = DEFAULT_TIMEOUT
-) -> None:
+def set_secret(service: str, username: str, value: Secret, *, timeout: float | None = None) -> None:
     """Store (or replace) an entry."""
     _call(lambda: _backend().set_password(service, username, value.reveal()), timeout, "set")
 
 
-def delete_secret(service: str, username: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
+def delete_secret(service: str, username: str, *, timeout: float | None = None) -> bool:
     """Delete an entry; False when there was none."""
 
     def delete() -> bool:
@@ -162,7 +162,7 @@ def delete_secret(service: str, username: str, *, timeout: float = DEFAULT_TIMEO
     return _call(delete, timeout, "delete")
 
 
-def backend_name(*, timeout: float = DEFAULT_TIMEOUT) -> str:
+def backend_name(*, timeout: float | None = None) -> str:
     """A human name of the active backend, e.g. ``PlaintextKeyring (keyrings.alt.file)``."""
 
     def name() -> str:
