@@ -96,11 +96,12 @@ class _Loader:
             if forbidden and key in forbidden:
                 self.error(entry.key, f"'{key}' is not allowed in {where}: {forbidden[key]}")
             elif key in allowed:
-                known[key] = entry
+                if entry.value.kind != "bad":  # already reported (a disallowed tag)
+                    known[key] = entry
             else:
                 self.error(entry.key, _unknown_key(key, where, allowed))
         for required in m.REQUIRED.get(model, ()):
-            if required not in node.value:
+            if required not in node.value and not (model is m.SpecFile and required == "version"):
                 self.error(node, f"{where} is missing required key '{required}'")
         return known
 
@@ -422,7 +423,7 @@ class _Loader:
             count = own["count"].value if "count" in own else 1
             self.check_name_length(base, count, name_node)
             self.check_copy_lookalike(base, name_node, base_names)
-            token_ok = self.check_token_rules(base, merged)
+            token_ok = self.check_token_rules(base, merged, own)
 
             for index in range(1, count + 1):
                 final = expand_name(base, index)
@@ -491,19 +492,23 @@ class _Loader:
             f"which owns the names {stem}-2, {stem}-3, ...; rename this token",
         )
 
-    def check_token_rules(self, base: str, merged: dict[str, _Field]) -> bool:
+    def check_token_rules(
+        self, base: str, merged: dict[str, _Field], own: dict[str, _Field]
+    ) -> bool:
         before = len(self.errors)
         group = merged["group"].value if "group" in merged else ""
         if group != "auto":
+            # Only the token's own auto_groups / cross_group_retry are errors: values
+            # inherited from defaults simply do not apply to a token outside group auto.
             shown = f"'{group}'" if "group" in merged else "not set"
-            if "auto_groups" in merged:
+            if "auto_groups" in own:
                 self.error(
-                    merged["auto_groups"].node,
+                    own["auto_groups"].node,
                     f"token '{base}': auto_groups needs group: auto (group is {shown})",
                 )
-            if "cross_group_retry" in merged and merged["cross_group_retry"].value:
+            if "cross_group_retry" in own and own["cross_group_retry"].value:
                 self.error(
-                    merged["cross_group_retry"].node,
+                    own["cross_group_retry"].node,
                     f"token '{base}': cross_group_retry needs group: auto (group is {shown})",
                 )
         status = merged["status"].value if "status" in merged else "enabled"

@@ -39,6 +39,7 @@ _KIND_WORDS = {
     "bool": "a boolean",
     "null": "nothing (null)",
     "timestamp": "a date",
+    "bad": "a value with a disallowed tag",
 }
 
 
@@ -174,8 +175,9 @@ def parse(text: str, filename: str, errors: list[Diagnostic]) -> YNode:
     tabs = _tabs_in_indentation(text, filename)
     if tabs:
         raise SpecError(tabs)
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         if not loader.check_node():
             raise SpecError(
                 [
@@ -214,7 +216,8 @@ def parse(text: str, filename: str, errors: list[Diagnostic]) -> YNode:
     except yaml.YAMLError as exc:
         raise SpecError([_yaml_error(exc, text, filename)]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return _Builder(filename, errors).build(root)
 
 
@@ -260,10 +263,12 @@ class _Builder:
             if isinstance(node, SequenceNode):
                 if node.tag != _T + "seq":
                     self._bad_tag(node)
+                    return YNode("bad", None, line, col)
                 return YNode("seq", [self.build(item) for item in node.value], line, col)
             assert isinstance(node, MappingNode)
             if node.tag != _T + "map":
                 self._bad_tag(node)
+                return YNode("bad", None, line, col)
             return YNode("map", self._mapping(node), line, col)
         finally:
             self.active.discard(id(node))
@@ -276,7 +281,7 @@ class _Builder:
         kind = _SCALAR_KINDS.get(node.tag)
         if kind is None:
             self._bad_tag(node)
-            return YNode("null", None, line, col, node.value)
+            return YNode("bad", None, line, col, node.value)
         if kind in ("str", "timestamp"):
             return YNode(kind, node.value, line, col, node.value)
         try:

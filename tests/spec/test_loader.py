@@ -1,0 +1,140 @@
+"""What the loader builds: the desired model, field by field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from provisioner.spec import (
+    Budget,
+    Expiry,
+    SpecError,
+    load_spec,
+    load_spec_text,
+    parse_duration,
+)
+
+HERE = Path(__file__).parent
+NOW = 1767225600
+
+
+def tokens(text: str):
+    return load_spec_text("version: 1\ntokens:\n" + text, "t.yaml", now=NOW).by_name()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("30m", 1800),
+        ("12h", 43200),
+        ("7d", 604800),
+        ("4w", 2419200),
+        ("30d", 2592000),
+        ("1y", 365 * 86400),
+        ("0s", 0),
+    ],
+)
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "7", "d", "7 d", "1.5h", "-1d", "7D", "7days", "101y"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "budget"),
+    [
+        ("unlimited", Budget(True)),
+        ("10 USD", Budget(False, usd=Decimal("10"))),
+        ("10.5 usd", Budget(False, usd=Decimal("10.5"))),
+        ("$10", Budget(False, usd=Decimal("10"))),
+        ("5000000", Budget(False, units=5000000)),
+        ("0", Budget(False, units=0)),
+    ],
+)
+def test_quota(value: str, budget: Budget) -> None:
+    assert tokens(f"  - name: a\n    quota: {value}\n")["a"].quota == budget
+
+
+def test_usd_resolves_at_plan_time() -> None:
+    budget = tokens("  - name: a\n    quota: 20 USD\n")["a"].quota
+    assert budget.resolve(500000) == 10_000_000
+    assert budget.resolve(1000) == 20_000
+
+
+@pytest.mark.parametrize(
+    ("value", "expiry"),
+    [
+        ("never", Expiry("never")),
+        ("90d", Expiry("relative", seconds=90 * 86400)),
+        ("2027-01-01", Expiry("absolute", at=1798761600)),
+        ('"2027-01-01"', Expiry("absolute", at=1798761600)),
+        ("2027-01-01T00:00:00Z", Expiry("absolute", at=1798761600)),
+        ("2027-01-01T08:00:00+08:00", Expiry("absolute", at=1798761600)),
+        ("2027-01-01 08:00", Expiry("absolute", at=1798761600 + 8 * 3600)),
+    ],
+)
+def test_expiry(value: str, expiry: Expiry) -> None:
+    assert tokens(f"  - name: a\n    expires: {value}\n")["a"].expires == expiry
+
+
+def test_past_expiry_depends_on_now() -> None:
+    text = "version: 1\ntokens:\n  - name: a\n    expires: 2027-01-01\n"
+    load_spec_text(text, "t.yaml", now=1798761600 - 1)
+    with pytest.raises(SpecError, match="in the past"):
+        load_spec_text(text, "t.yaml", now=1798761600)
+
+
+def test_count_and_key_names() -> None:
+    spec = tokens("  - name: ci\n    count: 3\n    key_name: CI_KEY\n  - name: sora-video-api\n")
+    assert [spec[n].key_name for n in ("ci", "ci-2", "ci-3")] == ["CI_KEY", "CI_KEY_2", "CI_KEY_3"]
+    assert spec["ci-3"].index == 3 and spec["ci-3"].count == 3 and spec["ci-3"].base_name == "ci"
+    assert spec["sora-video-api"].key_name == "SORA_VIDEO_API"
+
+
+def test_defaults_merge_token_wins() -> None:
+    spec = load_spec_text(
+        "version: 1\ndefaults:\n  quota: 5 USD\n  expires: 30d\n  group: auto\n"
+        "  auto_groups: [vip]\ntokens:\n  - name: a\n  - name: b\n    quota: unlimited\n"
+        "    group: default\n",
+        "t.yaml",
+        now=NOW,
+    ).by_name()
+    assert spec["a"].quota == Budget(False, usd=Decimal(5))
+    assert spec["a"].auto_groups == ("vip",)
+    assert spec["b"].quota == Budget(True)
+    assert spec["b"].expires == Expiry("relative", seconds=30 * 86400)
+    assert spec["b"].auto_groups is None  # inherited auto-only fields do not apply
+
+
+def test_sections() -> None:
+    spec = load_spec(HERE / "good" / "full.yaml", now=NOW)
+    assert spec.server_url == "https://api.example.com"
+    assert spec.manage.match == ("video-*", "ci-?") and spec.manage.orphans == "disable"
+    assert spec.safety.max_deletes == 0 and spec.safety.max_changes_pct == 12.5
+    assert spec.safety.min_idle == 0
+    assert spec.keys_to.startswith("exec:")
+    token = spec.by_name()["storyboard-video"]
+    assert token.rotate is not None and token.rotate.overlap == 7 * 86400
+    assert token.allow_ips == ("203.0.113.7", "10.0.0.0/8", "::1", "2001:db8::/32")
+    assert token.protected and token.cross_group_retry and token.auto_groups == ("default", "vip")
+    assert len(spec.digest) == 64
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    for path, message in ((tmp_path / "nope.yaml", "no such file"), (tmp_path, "is a directory")):
+        with pytest.raises(SpecError) as caught:
+            load_spec(path)
+        assert message in caught.value.diagnostics[0].message
+
+
+def test_all_errors_reported_at_once() -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(HERE / "bad" / "many_errors.yaml", now=NOW)
+    assert len(caught.value.diagnostics) == 4
