@@ -134,6 +134,9 @@ class FaultSet:
             for fault in self._faults:
                 if fault.times == 0 or not fault.matches(method, path, pattern):
                     continue
+                decisive = fault.drop is not None or fault.status is not None
+                if decisive and (outcome.status is not None or outcome.drop is not None):
+                    continue  # an earlier fault already decided; this one waits its turn
                 if fault.fraction is not None and self._rng.random() >= fault.fraction:
                     continue
                 if fault.times is not None:

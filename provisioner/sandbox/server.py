@@ -116,11 +116,14 @@ class _Handler(BaseHTTPRequestHandler):
         )
         route, _ = sandbox.app.resolve(request.method, request.path)
         decision = sandbox.faults.decide(
-            request.method, request.path, route.method + " " + route.pattern if route else None
+            request.method, request.path, route.pattern if route else None
         )
         delay = sandbox.latency + decision.latency
         if delay > 0:
             time.sleep(delay)
+        if sandbox.stopped:  # stopped while this request slept: just hang up
+            self.close_connection = True
+            return None
         if decision.drop == "before":
             return self._drop(request)
         if decision.status is not None:
@@ -200,6 +203,7 @@ class Sandbox:
         )
         self._ensure_users()
         self._server: _Server | None = None
+        self.stopped = False
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --
@@ -236,6 +240,7 @@ class Sandbox:
 
     def stop(self) -> None:
         server, self._server = self._server, None
+        self.stopped = True
         if server is not None:
             server.shutdown()
             server.close_connections()
@@ -293,7 +298,13 @@ class Sandbox:
 
     def handle(self, request: Request) -> Response:
         with self._lock:  # one request at a time against the state: checks are atomic
-            return self.app.handle(request)
+            try:
+                return self.app.handle(request)
+            except Exception as exc:  # gin's recovery middleware answers 500
+                return Response.json(
+                    {"error": {"message": f"Panic detected, error: {exc}", "type": "new_api_panic"}},
+                    500,
+                )
 
     def _record(self, request: Request, status: int) -> None:
         with self._lock:

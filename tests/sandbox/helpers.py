@@ -12,7 +12,8 @@ from provisioner.sandbox import Sandbox
 def client_for(sandbox: Sandbox, **kwargs: Any) -> httpx.Client:
     headers = {"Authorization": f"Bearer {sandbox.credential}", "New-Api-User": "1"}
     headers.update(kwargs.pop("headers", {}))
-    return httpx.Client(base_url=sandbox.url, headers=headers, timeout=5, **kwargs)
+    kwargs.setdefault("timeout", 5)
+    return httpx.Client(base_url=sandbox.url, headers=headers, **kwargs)
 
 
 def create(client: httpx.Client, **fields: Any) -> int:
