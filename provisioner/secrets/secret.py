@@ -73,6 +73,14 @@ class Secret:
     def __reduce__(self) -> Any:
         raise TypeError("a Secret cannot be pickled")
 
+    # Immutable, so a copy is the same object; without these, copy/deepcopy
+    # (pydantic model_copy(deep=True), dataclasses) would hit __reduce__.
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
     # pydantic v2: serialise masked, validate from str
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
