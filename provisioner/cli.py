@@ -23,43 +23,63 @@ def _add_global(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """Global flags, accepted both before and after the command name."""
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument(
-        "-f", "--file", default=default if suppress else "tokens.yaml",
+        "-f",
+        "--file",
+        default=default if suppress else "tokens.yaml",
         help="the spec file (default: tokens.yaml)",
     )
     parser.add_argument(
-        "--output", choices=("text", "json", "markdown"),
-        default=default if suppress else "text", help="output format (default: text)",
+        "--output",
+        choices=("text", "json", "markdown"),
+        default=default if suppress else "text",
+        help="output format (default: text)",
     )
     parser.add_argument(
-        "-q", "--quiet", action="store_true", default=default if suppress else False,
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default if suppress else False,
         help="only errors on stderr",
     )
     parser.add_argument(
-        "-v", "--verbose", action="count", default=default if suppress else 0,
+        "-v",
+        "--verbose",
+        action="count",
+        default=default if suppress else 0,
         help="more detail on stderr (repeat for HTTP requests)",
     )
     parser.add_argument(
-        "--no-color", action="store_true", default=default if suppress else False,
+        "--no-color",
+        action="store_true",
+        default=default if suppress else False,
         help="never colour the output (NO_COLOR, TERM=dumb are honoured too)",
     )
 
 
 def _add_server(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--sandbox", action="store_true",
+        "--sandbox",
+        action="store_true",
         help="run against an embedded local sandbox (state in .provisioner/sandbox.db)",
     )
-    parser.add_argument("--url", help="server URL (default: NEWAPI_URL, then server.url in the file)")
     parser.add_argument(
-        "--insecure-http", action="store_true",
+        "--url", help="server URL (default: NEWAPI_URL, then server.url in the file)"
+    )
+    parser.add_argument(
+        "--insecure-http",
+        action="store_true",
         help="allow plain http:// to a host other than loopback",
     )
     parser.add_argument(
-        "--rate-limit", metavar="N/SECONDS",
+        "--rate-limit",
+        metavar="N/SECONDS",
         help="client-side request pacing, e.g. 180/180 (default), or 'off'",
     )
     parser.add_argument(
-        "--timeout", type=float, default=None, metavar="SECONDS",
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help="per-request timeout (default 30)",
     )
 
@@ -85,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("plan", "show what apply would change (read-only)", server=True)
     p.add_argument("--out", metavar="PLAN", help="save the plan to a file for `apply PLAN`")
     p.add_argument(
-        "--detailed-exitcode", action="store_true",
+        "--detailed-exitcode",
+        action="store_true",
         help="exit 0 when there are no changes, 2 when there are",
     )
 
@@ -100,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
 
     p = command("list", "every token with status, usage, budget, expiry and findings", server=True)
-    p.add_argument("--sort", default="name", help="name|id|status|used|budget|expiry|created|last-used")
+    p.add_argument(
+        "--sort", default="name", help="name|id|status|used|budget|expiry|created|last-used"
+    )
     p.add_argument("--status", action="append", help="only these effective statuses (repeat)")
     p.add_argument("--match", action="append", metavar="GLOB", help="only names matching (repeat)")
     p.add_argument("--stale-after", default="30d", metavar="DURATION")
@@ -114,11 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("--keys-to", metavar="SINK", help="where the keys go (overrides keys.to)")
 
-    p = command("rotate", "replace keys now: new token, old one expires after the overlap", server=True)
+    p = command(
+        "rotate", "replace keys now: new token, old one expires after the overlap", server=True
+    )
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("--yes", "-y", action="store_true")
     p.add_argument("--keys-to", metavar="SINK")
-    p.add_argument("--overlap", metavar="DURATION", help="how long the old key keeps working")
+    p.add_argument(
+        "--overlap", metavar="DURATION",
+        help="how long the old key keeps working (default: rotate.overlap, else 1d)",
+    )
+    p.add_argument("--force", action="store_true", help="rotate even a protected token")
 
     p = command("login", "store a management credential in the OS keyring (prompted)")
     p.add_argument("--url", help="the server URL the credential is for (default: NEWAPI_URL)")
@@ -135,7 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=("en", "zh"), default="en")
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")
     p.add_argument(
-        "--fault", action="append", default=[], metavar="SPEC",
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
         help="inject a fault, e.g. 'POST /api/token/=500x2' or 'GET /api/token/=503@0.1' "
         "or 'PUT /api/token/=drop-after'",
     )
@@ -161,4 +193,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
+        return ExitCode.ERROR
+    except Exception as exc:  # a bug: say so plainly; the traceback only with -vv
+        if getattr(args, "verbose", 0) >= 2:
+            import traceback
+
+            traceback.print_exc()
+        print(
+            f"provisioner: internal error ({type(exc).__name__}); this is a bug, please report "
+            "it with the output of the same command run with -vv",
+            file=sys.stderr,
+        )
         return ExitCode.ERROR

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -199,3 +200,50 @@ def run_command(body, args: argparse.Namespace) -> int:  # type: ignore[no-untyp
     except NewApiError as exc:
         log.error(str(exc))
         return int(exc.exit_code)
+
+
+def progress_printer(log: Log):  # type: ignore[no-untyped-def]
+    """A one-line progress display on a TTY's stderr, or None."""
+    if log.quiet or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int, label: str) -> None:
+        sys.stderr.write(f"\r\x1b[2K[{done}/{total}] {label}"[:200])
+        if done == total:
+            sys.stderr.write("\r\x1b[2K")
+        sys.stderr.flush()
+
+    return show
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops an apply the way Ctrl-C does: cleanly, with a report (exit 130)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def confirm(args: argparse.Namespace) -> None:
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CommandError(
+            "refusing to apply without confirmation: stdin is not a terminal; "
+            "pass --yes to apply non-interactively",
+            ExitCode.USAGE,
+        )
+    print("\nDo you want to apply these changes? Only 'yes' will be accepted.", file=sys.stderr)
+    answer = input("  Enter a value: ").strip()
+    if answer != "yes":
+        raise CommandError("apply cancelled", ExitCode.ERROR)

@@ -14,7 +14,7 @@ from typing import Any
 
 from provisioner.newapi.models import Token, TokenStatus
 from provisioner.plan.model import BUDGET, Action, Conflict, FieldChange, Notice, Plan, fingerprint
-from provisioner.spec.desired import DesiredToken, Spec
+from provisioner.spec.desired import DesiredToken, Spec, derive_key_name
 
 # Relative expiry is measured from created_time; values within this many
 # seconds are equal, so apply followed by plan is always empty (PRODUCT §3).
@@ -400,3 +400,26 @@ def _create_changes(desired: DesiredToken, body: dict[str, Any]) -> tuple[FieldC
     if desired.allow_ips:
         shown.append(FieldChange("allow_ips", None, list(desired.allow_ips)))
     return tuple(shown)
+
+
+def clone_rotation(token: Token, now: int, overlap: int, taken: Iterable[str] = ()) -> Action:
+    """Rotate a token the spec does not declare: the new one copies the old one's settings.
+
+    Expiry stays the same instant; the budget carries over as what is left.
+    """
+    body = merged_write(token, {})
+    body.pop("id", None)
+    if not token.unlimited_quota:
+        body["remain_quota"] = max(0, token.remain_quota)
+    return Action(
+        "rotate",
+        token.name,
+        token_id=token.id,
+        reason="requested (not declared: settings copied from the old token)",
+        set=body,
+        rotation_name=rotation_name(token.name, now, taken),
+        rotation_expiry=now + overlap,
+        fingerprint=fingerprint(token),
+        key_name=derive_key_name(token.name),
+        accessed_time=token.last_used,
+    )

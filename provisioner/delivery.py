@@ -1,0 +1,32 @@
+"""Turn a sink specification into the ``deliver`` callable apply, reveal and rotate use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from provisioner.exitcodes import ExitCode
+from provisioner.secrets.secret import Secret
+from provisioner.session import CommandError
+
+Deliver = Callable[[list[tuple[str, str, Secret]]], dict[str, str]]
+
+
+def make_deliver(sink_text: str | None, server_url: str) -> tuple[Deliver | None, str]:
+    """(deliver, description); (None, "") when no sink is configured."""
+    if not sink_text:
+        return None, ""
+    from provisioner.secrets.sinks import KeyDelivery, github_add_mask, parse_sink
+
+    try:
+        sink = parse_sink(sink_text)
+    except ValueError as exc:
+        raise CommandError(f"key sink: {exc}", ExitCode.USAGE) from None
+
+    def deliver(batch: list[tuple[str, str, Secret]]) -> dict[str, str]:
+        # Under GitHub Actions, mask every key before anything else is printed.
+        github_add_mask([key for _, _, key in batch])
+        items = [KeyDelivery(name, key_name, key, server_url) for name, key_name, key in batch]
+        results = sink.deliver(items)
+        return {r.name: r.error or "delivery failed" for r in results if not r.ok}
+
+    return deliver, sink.description
