@@ -9,10 +9,13 @@ ever carries the credential or a full key.
 from __future__ import annotations
 
 import json
+import math
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -99,6 +102,7 @@ class NewApiClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         retry_policy: RetryPolicy | None = None,
+        concurrency: int = 4,
     ) -> None:
         if not isinstance(credential, Secret):
             credential = Secret(credential)
@@ -144,6 +148,8 @@ class NewApiClient:
             },
         )
         self.request_counts: Counter[str] = Counter()
+        self.concurrency = max(1, concurrency)  # list pages in flight at once
+        self._count_lock = threading.Lock()
         self._info: ServerInfo | None = None
         self._user: User | None = None
         self._full_keys: dict[int, Secret] = {}
@@ -324,37 +330,49 @@ class NewApiClient:
             self._learn(keys_masked=False, reveal=False, auth="legacy")
         return tokens
 
+    def _fetch_page(self, page: int) -> tuple[list[dict[str, Any]], int | None, int]:
+        """One page object: (items, total, page_size)."""
+        data = self._call(
+            "GET",
+            R_LIST,
+            "/api/token/",
+            params={"p": page, "size": PAGE_SIZE, "page_size": PAGE_SIZE},
+        )
+        if not isinstance(data, dict):
+            raise ServerError(
+                "the token list changed shape between pages (page object expected)",
+                method="GET",
+                path="/api/token/",
+            )
+        batch = [i for i in (data.get("items") or []) if isinstance(i, dict)]
+        return (
+            batch,
+            _nonneg_int_or_none(data.get("total")),
+            _positive_int(data.get("page_size"), PAGE_SIZE),
+        )
+
     def _list_page_dialect(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        seen: set[int] = set()
-        page = 1
-        total: int | None = None
+        # Page objects: 1-based p (never start at 0: contract §12.10); stop at total or at
+        # a short page. Once page 1 tells the total, the pages it implies are fetched a few
+        # at a time; anything beyond them (tokens created meanwhile) is read one by one.
         if self._probe_page is not None:
-            first = self._probe_page
-            total = self._probe_page_total
+            first = (self._probe_page, self._probe_page_total, PAGE_SIZE)
             self._probe_page = None
         else:
-            first = None
+            first = self._fetch_page(1)
+        fetched: dict[int, tuple[list[dict[str, Any]], int | None, int]] = {1: first}
+        total = first[1]
+        if total is not None and self.concurrency > 1 and len(first[0]) >= PAGE_SIZE:
+            planned = list(range(2, math.ceil(total / PAGE_SIZE) + 1))
+            if planned:
+                with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                    fetched.update(zip(planned, pool.map(self._fetch_page, planned), strict=True))
+        items: list[dict[str, Any]] = []
+        seen: set[Any] = set()
+        page = 1
         while True:
-            if first is not None:
-                batch, page_size = first, PAGE_SIZE
-                first = None
-            else:
-                data = self._call(
-                    "GET",
-                    R_LIST,
-                    "/api/token/",
-                    params={"p": page, "size": PAGE_SIZE, "page_size": PAGE_SIZE},
-                )
-                if not isinstance(data, dict):
-                    raise ServerError(
-                        "the token list changed shape between pages (page object expected)",
-                        method="GET",
-                        path="/api/token/",
-                    )
-                batch = [i for i in (data.get("items") or []) if isinstance(i, dict)]
-                total = _nonneg_int_or_none(data.get("total"))
-                page_size = _positive_int(data.get("page_size"), PAGE_SIZE)
+            batch, page_total, page_size = fetched.pop(page, None) or self._fetch_page(page)
+            total = page_total if page_total is not None else total
             new = [i for i in batch if _item_id(i) not in seen]
             seen.update(_item_id(i) for i in batch)
             items.extend(new)
@@ -765,7 +783,8 @@ class NewApiClient:
                 response.read()
                 status = response.status_code
             finally:
-                self.request_counts[route] += 1
+                with self._count_lock:
+                    self.request_counts[route] += 1
                 if self._on_request is not None:
                     self._on_request(method, route, status, time.perf_counter() - t0)
             if status not in (301, 302, 303, 307, 308):

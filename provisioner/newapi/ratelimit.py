@@ -8,6 +8,7 @@ slowed) and spaces out only what would have been refused.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class SlidingWindowLimiter:
         self._sleep = sleep
         self._stamps: deque[float] = deque()
         self._paused_until = 0.0
+        self._lock = threading.Lock()  # list pages may be fetched from a few threads
 
     def _expire(self, now: float) -> None:
         while self._stamps and self._stamps[0] <= now - self.window:
@@ -65,6 +67,10 @@ class SlidingWindowLimiter:
 
         Returns the seconds slept.
         """
+        with self._lock:
+            return self._acquire(max_wait)
+
+    def _acquire(self, max_wait: float) -> float:
         slept = 0.0
         while True:
             wait = self.wait_needed()
