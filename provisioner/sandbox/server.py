@@ -231,7 +231,7 @@ class Sandbox:
         self._server = _Server((host, port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="sandbox-http",
             daemon=True,
         )
@@ -302,7 +302,12 @@ class Sandbox:
                 return self.app.handle(request)
             except Exception as exc:  # gin's recovery middleware answers 500
                 return Response.json(
-                    {"error": {"message": f"Panic detected, error: {exc}", "type": "new_api_panic"}},
+                    {
+                        "error": {
+                            "message": f"Panic detected, error: {exc}",
+                            "type": "new_api_panic",
+                        }
+                    },
                     500,
                 )
 

@@ -13,7 +13,7 @@ def client_for(sandbox: Sandbox, **kwargs: Any) -> httpx.Client:
     headers = {"Authorization": f"Bearer {sandbox.credential}", "New-Api-User": "1"}
     headers.update(kwargs.pop("headers", {}))
     kwargs.setdefault("timeout", 5)
-    return httpx.Client(base_url=sandbox.url, headers=headers, **kwargs)
+    return httpx.Client(verify=False, base_url=sandbox.url, headers=headers, **kwargs)
 
 
 def create(client: httpx.Client, **fields: Any) -> int:

@@ -11,7 +11,7 @@ AUTH_VERSION = "864b7076dbcd0a3c01b5520316720ebf"
 
 
 def get(sb: Sandbox, path: str = "/api/token/", **headers: str) -> httpx.Response:
-    return httpx.get(sb.url + path, headers=headers, timeout=5)
+    return httpx.get(sb.url + path, headers=headers, timeout=5, verify=False)
 
 
 def test_credential_shape(sb: Sandbox) -> None:
@@ -83,15 +83,27 @@ def test_legacy_happy_path_full_keys(legacy: Sandbox) -> None:
     ("headers", "status", "message"),
     [
         ({}, 401, "Unauthorized, not logged in and no access token provided"),
-        ({"Authorization": "Bearer nope", "New-Api-User": "1"}, 200,
-         "Unauthorized, invalid access token"),
-        ({"Authorization": "bearer {tok}", "New-Api-User": "1"}, 200,
-         "Unauthorized, invalid access token"),  # only the exact "Bearer " is stripped
+        (
+            {"Authorization": "Bearer nope", "New-Api-User": "1"},
+            200,
+            "Unauthorized, invalid access token",
+        ),
+        (
+            {"Authorization": "bearer {tok}", "New-Api-User": "1"},
+            200,
+            "Unauthorized, invalid access token",
+        ),  # only the exact "Bearer " is stripped
         ({"Authorization": "{tok}"}, 401, "Unauthorized, New-Api-User header not provided"),
-        ({"Authorization": "{tok}", "New-Api-User": "Bearer 1"}, 401,
-         "Unauthorized, New-Api-User header format error"),
-        ({"Authorization": "{tok}", "New-Api-User": "2"}, 401,
-         "Unauthorized, New-Api-User does not match logged in user"),
+        (
+            {"Authorization": "{tok}", "New-Api-User": "Bearer 1"},
+            401,
+            "Unauthorized, New-Api-User header format error",
+        ),
+        (
+            {"Authorization": "{tok}", "New-Api-User": "2"},
+            401,
+            "Unauthorized, New-Api-User does not match logged in user",
+        ),
     ],
 )
 def test_legacy_failures(
@@ -107,13 +119,14 @@ def test_legacy_chinese_messages(legacy: Sandbox) -> None:
     response = get(legacy, Authorization="nope", **{"Accept-Language": "zh-CN"})
     assert response.json()["message"] == "无权进行此操作，access token 无效"
     assert get(legacy, **{"Accept-Language": "zh"}).json()["message"] == (
-        "无权进行此操作，未登录且未提供 access token")
+        "无权进行此操作，未登录且未提供 access token"
+    )
 
 
 def test_legacy_has_no_reveal_or_auto_groups(legacy: Sandbox) -> None:
     legacy.seed(1)
     headers = {"Authorization": legacy.credential, "New-Api-User": "1"}
-    with httpx.Client(base_url=legacy.url, headers=headers) as c:
+    with httpx.Client(verify=False, base_url=legacy.url, headers=headers) as c:
         token_id = legacy.rows()[-1]["id"]
         reveal = c.post(f"/api/token/{token_id}/key")
         assert reveal.status_code == 404
@@ -122,6 +135,8 @@ def test_legacy_has_no_reveal_or_auto_groups(legacy: Sandbox) -> None:
         auto = c.get("/api/token/auto-groups")
         assert auto.status_code == 200
         assert auto.json() == {
-            "success": False, "message": 'strconv.Atoi: parsing "auto-groups": invalid syntax'}
+            "success": False,
+            "message": 'strconv.Atoi: parsing "auto-groups": invalid syntax',
+        }
         # other routes behave as in the bearer generation
         assert c.post("/api/token/batch", json={"ids": [token_id]}).json()["data"] == 1

@@ -57,7 +57,7 @@ def test_fraction_is_seeded_and_reproducible(make_sandbox, tmp_path) -> None:
     for run in range(2):
         sb = make_sandbox(db_path=tmp_path / f"f{run}.db", fault_seed=42)
         sb.inject("GET /api/status", status=503, fraction=0.3)
-        with httpx.Client(base_url=sb.url) as c:
+        with httpx.Client(verify=False, base_url=sb.url) as c:
             outcomes.append([c.get("/api/status").status_code for _ in range(60)])
     assert outcomes[0] == outcomes[1]
     failures = outcomes[0].count(503)
@@ -91,9 +91,8 @@ def test_drop_after_put(sb: Sandbox, client: httpx.Client) -> None:
 
 def test_latency_times_out_short_client(sb: Sandbox) -> None:
     sb.inject("GET /api/token/", latency=0.5, times=1)
-    with client_for(sb, timeout=0.1) as c:
-        with pytest.raises(httpx.TimeoutException):
-            c.get("/api/token/")
+    with client_for(sb, timeout=0.1) as c, pytest.raises(httpx.TimeoutException):
+        c.get("/api/token/")
     with client_for(sb, timeout=2) as c:
         assert c.get("/api/token/").status_code == 200
 
@@ -103,7 +102,7 @@ def test_global_latency(make_sandbox) -> None:
 
     sb = make_sandbox(latency=0.2)
     start = time.monotonic()
-    assert httpx.get(sb.url + "/api/status").status_code == 200
+    assert httpx.get(sb.url + "/api/status", verify=False).status_code == 200
     assert time.monotonic() - start >= 0.2
 
 
@@ -112,7 +111,9 @@ def test_requests_log(sb: Sandbox, client: httpx.Client) -> None:
     client.get("/api/nope")
     client.get("/api/token")
     assert sb.requests == [
-        ("GET", "/api/token/?p=2", 200), ("GET", "/api/nope", 404), ("GET", "/api/token", 301),
+        ("GET", "/api/token/?p=2", 200),
+        ("GET", "/api/nope", 404),
+        ("GET", "/api/token", 301),
     ]
 
 
@@ -124,10 +125,14 @@ def test_requests_log(sb: Sandbox, client: httpx.Client) -> None:
         ("PUT /api/token/=drop-after", Fault("PUT /api/token/", drop="after")),
         ("post /api/token/=drop-beforex1", Fault("POST /api/token/", drop="before", times=1)),
         ("*=latency:0.5", Fault("*", latency=0.5)),
-        ("POST /api/token/:id/key=429:30", Fault("POST /api/token/:id/key", status=429,
-                                                  retry_after=30)),
-        ("DELETE /api/token/:id=502x3@0.5", Fault("DELETE /api/token/:id", status=502, times=3,
-                                                  fraction=0.5)),
+        (
+            "POST /api/token/:id/key=429:30",
+            Fault("POST /api/token/:id/key", status=429, retry_after=30),
+        ),
+        (
+            "DELETE /api/token/:id=502x3@0.5",
+            Fault("DELETE /api/token/:id", status=502, times=3, fraction=0.5),
+        ),
     ],
 )
 def test_parse_fault(spec: str, expected: Fault) -> None:
@@ -135,8 +140,18 @@ def test_parse_fault(spec: str, expected: Fault) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["", "POST /api/token/", "=500", "POST /api/token/=404", "FETCH /x=500",
-             "POST api/token=500", "*=latency", "*=500@2", "*=drop"],
+    "spec",
+    [
+        "",
+        "POST /api/token/",
+        "=500",
+        "POST /api/token/=404",
+        "FETCH /x=500",
+        "POST api/token=500",
+        "*=latency",
+        "*=500@2",
+        "*=drop",
+    ],
 )
 def test_parse_fault_rejects(spec: str) -> None:
     with pytest.raises(FaultSpecError):

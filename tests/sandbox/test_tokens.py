@@ -113,7 +113,7 @@ def test_list_paging_dialect(
 def test_list_array_shape_is_zero_based_with_full_keys(make_sandbox) -> None:
     sb = make_sandbox(list_shape="array")
     sb.seed(15)
-    with httpx.Client(base_url=sb.url, headers={"Authorization": sb.credential}) as c:
+    with httpx.Client(verify=False, base_url=sb.url, headers={"Authorization": sb.credential}) as c:
         first = c.get("/api/token/", params={"p": 0, "size": 10}).json()["data"]
         second = c.get("/api/token/", params={"p": 1, "size": 10}).json()["data"]
         third = c.get("/api/token/", params={"p": 2, "size": 10}).json()["data"]
@@ -168,7 +168,7 @@ def test_search_pattern_errors(client: httpx.Client, keyword: str, message: str)
 def test_search_wildcard_refused_above_max_user_tokens(make_sandbox) -> None:
     sb = make_sandbox(max_user_tokens=5)
     sb.seed(6)
-    with httpx.Client(base_url=sb.url, headers={"Authorization": sb.credential}) as c:
+    with httpx.Client(verify=False, base_url=sb.url, headers={"Authorization": sb.credential}) as c:
         refused = c.get("/api/token/search", params={"keyword": "seed%"}).json()
         exact = c.get("/api/token/search", params={"keyword": "seed-1"}).json()
     assert refused == {
@@ -244,7 +244,7 @@ def test_create_chinese_messages(client: httpx.Client) -> None:
 
 def test_lang_zh_default(make_sandbox) -> None:
     sb = make_sandbox(lang="zh")
-    with httpx.Client(base_url=sb.url, headers={"Authorization": sb.credential}) as c:
+    with httpx.Client(verify=False, base_url=sb.url, headers={"Authorization": sb.credential}) as c:
         assert c.post("/api/token/", json={"remain_quota": 3_000_000_000}).json()["message"] == (
             "额度值超出有效范围，最大值为 2147483647"
         )
@@ -257,7 +257,7 @@ def test_lang_zh_default(make_sandbox) -> None:
 def test_max_user_tokens_cap(make_sandbox) -> None:
     sb = make_sandbox(max_user_tokens=3)
     sb.seed(3)
-    with httpx.Client(base_url=sb.url, headers={"Authorization": sb.credential}) as c:
+    with httpx.Client(verify=False, base_url=sb.url, headers={"Authorization": sb.credential}) as c:
         assert c.post("/api/token/", json={"name": "x"}).json() == {
             "success": False,
             "message": "已达到最大令牌数量限制 (3)",
@@ -456,7 +456,7 @@ def test_ownership_isolation(sb: Sandbox, client: httpx.Client) -> None:
 
 
 def test_side_routes(sb: Sandbox, client: httpx.Client) -> None:
-    status = httpx.get(sb.url + "/api/status").json()  # no auth needed
+    status = httpx.get(sb.url + "/api/status", verify=False).json()  # no auth needed
     assert status["success"] is True
     data = status["data"]
     assert data["quota_per_unit"] == 500000 and data["setup"] is True

@@ -1,0 +1,94 @@
+"""Persistence, the clock, seeding and simulated relay traffic."""
+
+from __future__ import annotations
+
+import httpx
+
+from provisioner.sandbox import Sandbox
+from tests.sandbox.helpers import client_for, create
+
+
+def test_restart_keeps_credential_tokens_and_id_sequence(tmp_path) -> None:
+    db = tmp_path / "persist.db"
+    with Sandbox(db).start() as first:
+        credential = first.credential
+        with client_for(first) as c:
+            kept = create(c, name="kept")
+            gone = create(c, name="gone")
+            c.delete(f"/api/token/{gone}")
+        first.advance(3600)
+        clock = first.now()
+    with Sandbox(db).start() as second:
+        assert second.credential == credential
+        assert second.now() >= clock
+        with client_for(second) as c:
+            items = c.get("/api/token/").json()["data"]["items"]
+            assert [t["name"] for t in items] == ["kept"]
+            assert create(c, name="after") == gone + 1
+        assert len([r for r in second.rows() if r["user_id"] == 2]) == 3  # seeded once
+        assert kept in {r["id"] for r in second.rows()}
+
+
+def test_seed_many_is_functional(sb: Sandbox, client: httpx.Client) -> None:
+    ids = sb.seed(10_000)
+    assert len(ids) == 10_000 and ids == sorted(ids)
+    rows = [r for r in sb.rows() if r["user_id"] == 1]
+    assert len({r["key"] for r in rows}) == 10_000
+    assert {r["name"] for r in rows} >= {"seed-1", "seed-10000"}
+    data = client.get("/api/token/", params={"size": 100}).json()["data"]
+    assert data["total"] == 10_000 and data["items"][0]["id"] == ids[-1]
+    assert sb.seed(2, prefix="more-") == [ids[-1] + 1, ids[-1] + 2]
+
+
+def test_advance_moves_server_time(sb: Sandbox, client: httpx.Client) -> None:
+    before = sb.now()
+    sb.advance(86_400)
+    assert sb.now() - before >= 86_400
+    token_id = create(client, name="later")
+    created = client.get(f"/api/token/{token_id}").json()["data"]["created_time"]
+    assert created >= before + 86_400
+
+
+def test_consume_and_lazy_exhaustion(sb: Sandbox, client: httpx.Client) -> None:
+    token_id = create(client, name="q", remain_quota=100)
+    key = next(r["key"] for r in sb.rows() if r["id"] == token_id)
+    assert sb.relay_auth("sk-" + key) is True
+    assert sb.consume(token_id, 60) is True
+    row = next(r for r in sb.rows() if r["id"] == token_id)
+    assert (row["remain_quota"], row["used_quota"], row["status"]) == (40, 60, 1)
+    assert sb.consume(token_id, 50) is True  # goes negative, then status 4
+    row = next(r for r in sb.rows() if r["id"] == token_id)
+    assert (row["remain_quota"], row["used_quota"], row["status"]) == (-10, 110, 4)
+    assert sb.consume(token_id, 1) is False
+    assert sb.relay_auth(key) is False
+
+
+def test_unlimited_goes_negative_and_stays_enabled(sb: Sandbox, client: httpx.Client) -> None:
+    token_id = create(client, name="u", unlimited_quota=True)
+    assert sb.consume(token_id, 500) is True
+    row = next(r for r in sb.rows() if r["id"] == token_id)
+    assert (row["remain_quota"], row["status"]) == (-500, 1)
+    assert client.get("/api/user/self").json()["data"]["used_quota"] == 500
+
+
+def test_relay_auth_lazy_expiry_and_key_forms(sb: Sandbox, client: httpx.Client) -> None:
+    token_id = create(client, name="e", expired_time=sb.now() + 10, remain_quota=5)
+    key = next(r["key"] for r in sb.rows() if r["id"] == token_id)
+    for form in (key, "sk-" + key, f"Bearer sk-{key}", f"sk-{key}-3"):
+        assert sb.relay_auth(form) is True
+    assert sb.relay_auth("sk-" + "x" * 48) is False
+    # the list still shows status 1 until relay auth runs (§6)
+    sb.advance(20)
+    assert client.get(f"/api/token/{token_id}").json()["data"]["status"] == 1
+    assert sb.relay_auth(key) is False
+    assert client.get(f"/api/token/{token_id}").json()["data"]["status"] == 3
+
+
+def test_disabled_and_deleted_keys_refused(sb: Sandbox, client: httpx.Client) -> None:
+    disabled, deleted = sb.seed(2)
+    keys = {r["id"]: r["key"] for r in sb.rows()}
+    client.put("/api/token/", params={"status_only": "1"}, json={"id": disabled, "status": 2})
+    client.delete(f"/api/token/{deleted}")
+    assert sb.relay_auth(keys[disabled]) is False
+    assert sb.relay_auth(keys[deleted]) is False
+    assert sb.consume(disabled, 1) is False
