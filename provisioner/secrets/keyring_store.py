@@ -45,8 +45,19 @@ class KeyringUnavailable(Exception):
 
 
 def service_name(server_url: str) -> str:
-    """The keyring service for a server: ``provisioner:<url>`` (no trailing slash)."""
-    return f"provisioner:{server_url.rstrip('/')}"
+    """The keyring service for a server: ``provisioner:<normalized url>``.
+
+    The URL is normalized as :func:`provisioner.secrets.credentials.normalize_url`
+    does (lower-case scheme and host, no trailing slash), so ``login``, the
+    credential lookup and the keyring sink always agree on the name.
+    """
+    from provisioner.secrets.credentials import CredentialError, normalize_url
+
+    try:
+        url = normalize_url(server_url)
+    except CredentialError:
+        url = server_url.strip().rstrip("/")
+    return f"provisioner:{url}"
 
 
 def reset() -> None:

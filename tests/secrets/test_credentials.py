@@ -361,3 +361,8 @@ def test_tls_setting_accepted_by_httpx() -> None:
 def test_keyring_store_service_name() -> None:
     assert keyring_store.service_name(URL + "/") == SERVICE
     assert Secret("x") == Secret("x")
+
+
+def test_service_name_is_normalized() -> None:
+    assert keyring_store.service_name("HTTPS://API.Example.com/") == SERVICE
+    assert keyring_store.service_name("not a url/") == "provisioner:not a url"
