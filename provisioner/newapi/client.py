@@ -847,7 +847,8 @@ class NewApiClient:
                 raise (NotNewApiError if probe else UnsupportedError)(
                     f"{self._host()} answered HTTP 404 for {method} {path}"
                     + (
-                        ": this does not look like a new-api server"
+                        ": this does not look like a new-api server (the URL should be the "
+                        "server's base URL, without /api or /v1)"
                         if probe
                         else ": this server does not have that route"
                     ),

@@ -680,3 +680,49 @@ def test_no_secret_in_any_error_message() -> None:
         assert CREDENTIAL not in text
         assert FULL_KEY not in text
     assert CREDENTIAL not in repr(client.__dict__)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_listing_same_result_sequential_or_concurrent(concurrency: int) -> None:
+    server = FakeServer([token(i) for i in range(1, 1001)])
+    client = make_client(server, concurrency=concurrency)
+    assert [t.id for t in client.list_tokens()] == list(range(1000, 0, -1))
+    assert client.request_counts["GET /api/token/"] == 10
+
+
+def test_tokens_created_while_listing_are_not_lost_or_doubled() -> None:
+    server = FakeServer([token(i) for i in range(1, 201)])
+    client = make_client(server, concurrency=1)
+    client.probe()  # page 1 seen: 200..101
+    server.tokens = sorted([token(i) for i in range(1, 202)], key=lambda t: -t["id"])
+    ids = [t.id for t in client.list_tokens()]
+    assert len(ids) == len(set(ids))
+    assert set(ids) >= set(range(1, 201))
+
+
+def test_base_url_with_path_prefix() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return FakeServer().default(
+            request, f"{request.method} {request.url.path.removeprefix('/gw')}"
+        )
+
+    from provisioner.newapi.client import NewApiClient
+
+    client = NewApiClient(
+        "http://newapi.test/gw/",
+        Secret(CREDENTIAL),
+        transport=httpx.MockTransport(handler),
+        rate_limit=None,
+    )
+    client.probe()
+    assert seen[:2] == ["/gw/api/status", "/gw/api/user/self"]
+
+
+def test_url_with_api_suffix_is_explained() -> None:
+    server = FakeServer()
+    server.on("GET /api/status", httpx.Response(404, text="404 page not found"))
+    with pytest.raises(NotNewApiError, match="without /api"):
+        make_client(server).probe()

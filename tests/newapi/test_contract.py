@@ -185,8 +185,7 @@ def test_status_faults_on_reads_are_retried(bearer: Sandbox, status: int) -> Non
 def test_status_fault_beyond_attempts_is_mapped(bearer: Sandbox) -> None:
     with connect(bearer, max_attempts=3) as client:
         client.probe()
-        # Literal path: the sandbox's ":id" fault patterns did not match when this was written.
-        bearer.inject(route="GET /api/token/1", status=503, times=10)
+        bearer.inject(route="GET /api/token/:id", status=503, times=10)
         with pytest.raises(Exception) as err:
             client.get_token(1)
         assert type(err.value).__name__ == "ServerError"
@@ -260,7 +259,7 @@ def test_429_on_create_is_retried_once_created(bearer: Sandbox) -> None:
 def test_latency_beyond_timeout_is_network_error(bearer: Sandbox) -> None:
     with connect(bearer, timeout=0.2, max_attempts=2) as client:
         client.probe()
-        bearer.inject(route="GET /api/token/1", latency=0.6, times=2)
+        bearer.inject(route="GET /api/token/:id", latency=0.6, times=2)
         with pytest.raises(NetworkError, match="timeout"):
             client.get_token(1)
         assert client.request_counts["GET /api/token/:id"] == 2
