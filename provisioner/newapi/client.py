@@ -769,6 +769,7 @@ class NewApiClient:
         if json_body is not None:
             content = json.dumps(json_body, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
+        hop_params = params
         for hop in range(2):
             t0 = time.perf_counter()
             status = 0
@@ -776,7 +777,7 @@ class NewApiClient:
                 response = self._http.request(
                     method,
                     url,
-                    params=params if hop == 0 else None,
+                    params=hop_params,
                     content=content,
                     headers=headers,
                 )
@@ -806,6 +807,9 @@ class NewApiClient:
                     path=path,
                 )
             url = target
+            # Gin keeps the query in its Location; if a proxy drops it, keep ours: losing
+            # ``status_only`` would turn a status change into a full-replacement PUT (§5.5).
+            hop_params = None if urlsplit(target).query else params
         auth_version = response.headers.get("Auth-Version")
         if auth_version:
             self._last_auth_version = auth_version

@@ -726,3 +726,12 @@ def test_url_with_api_suffix_is_explained() -> None:
     server.on("GET /api/status", httpx.Response(404, text="404 page not found"))
     with pytest.raises(NotNewApiError, match="without /api"):
         make_client(server).probe()
+
+
+def test_redirect_without_query_keeps_status_only() -> None:
+    server = FakeServer()
+    server.on("PUT /api/token/", httpx.Response(307, headers={"Location": "/api/token/x/"}))
+    server.on("PUT /api/token/x/", lambda r: ok(token(3, status=2)))
+    client = make_client(server)
+    client.set_status(3, 2)
+    assert server.requests[-1].url.params["status_only"] == "true"
