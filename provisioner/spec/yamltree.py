@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from provisioner.spec.diagnostics import Diagnostic, SpecError
 
@@ -75,21 +77,44 @@ class _TooDeepError(Exception):
         self.mark = mark
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that bounds nesting depth while composing (the composer recurses)."""
+class _DepthBound(Composer):
+    """A composer that bounds nesting depth (PyYAML's composer recurses)."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
+    _depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _TooDeepError(self.peek_event().start_mark)
+                raise _TooDeepError(self.peek_event().start_mark)  # type: ignore[attr-defined]
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
         finally:
             self._depth -= 1
+
+
+class _Loader(_DepthBound, yaml.SafeLoader):
+    """The pure-Python SafeLoader: the reference for error messages and positions."""
+
+
+try:
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # pragma: no cover - libyaml is missing
+    _CParser = None
+
+if _CParser is not None:
+
+    class _FastLoader(_DepthBound, _CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        """libyaml scans and parses (about 10x faster); our Python composer builds the nodes."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    _LOADERS: tuple[type, ...] = (_FastLoader, _Loader)
+else:  # pragma: no cover - libyaml is missing
+    _LOADERS = (_Loader,)
 
 
 def _position(text: str, index: int) -> tuple[int, int]:
@@ -164,20 +189,10 @@ def _yaml_error(exc: yaml.YAMLError, text: str, filename: str) -> Diagnostic:
     return Diagnostic(filename, 1, 1, f"invalid YAML: {exc}")
 
 
-def parse(text: str, filename: str, errors: list[Diagnostic]) -> YNode:
-    """Compose one YAML document into located nodes.
-
-    Fatal problems (syntax, encoding, tabs) raise SpecError; problems that leave
-    the tree usable (a duplicate key, a disallowed tag) are appended to ``errors``.
-    """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    tabs = _tabs_in_indentation(text, filename)
-    if tabs:
-        raise SpecError(tabs)
-    loader: _Loader | None = None
+def _compose(loader_class: type, text: str, filename: str) -> Node:
+    loader: Any = None
     try:
-        loader = _Loader(text)
+        loader = loader_class(text)
         if not loader.check_node():
             raise SpecError(
                 [
@@ -213,11 +228,35 @@ def parse(text: str, filename: str, errors: list[Diagnostic]) -> YNode:
                 )
             ]
         ) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([_yaml_error(exc, text, filename)]) from None
     finally:
         if loader is not None:
-            loader.dispose()
+            getattr(loader, "dispose", lambda: None)()
+    return root
+
+
+def parse(text: str, filename: str, errors: list[Diagnostic]) -> YNode:
+    """Compose one YAML document into located nodes.
+
+    Fatal problems (syntax, encoding, tabs) raise SpecError; problems that leave
+    the tree usable (a duplicate key, a disallowed tag) are appended to ``errors``.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    tabs = _tabs_in_indentation(text, filename)
+    if tabs:
+        raise SpecError(tabs)
+    root: Node | None = None
+    for loader_class in _LOADERS:
+        try:
+            root = _compose(loader_class, text, filename)
+            break
+        except (yaml.YAMLError, SpecError) as exc:
+            if loader_class is not _LOADERS[-1]:
+                continue  # libyaml words errors differently: the Python parser reports them
+            if isinstance(exc, SpecError):
+                raise
+            raise SpecError([_yaml_error(exc, text, filename)]) from None
+    assert root is not None
     return _Builder(filename, errors).build(root)
 
 
