@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -136,3 +138,22 @@ def test_thousand_tokens(tmp_path: Path) -> None:
     result = validate("validate", "-f", str(path))
     assert result.returncode == 0, result.stderr
     assert "valid, 1000 tokens" in result.stderr
+
+
+def test_pre_commit_hook_runs_every_file() -> None:
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hook = next(h for h in hooks if h["id"] == "provisioner-validate")
+    assert hook["language"] == "python"
+    assert re.search(hook["files"], "deploy/tokens.yml") and re.search(hook["files"], "tokens.yaml")
+    entry = hook["entry"].split()
+    assert entry[0] == "python"
+    result = subprocess.run(
+        [sys.executable, *entry[1:], str(EXAMPLE), str(HERE / "bad" / "count_zero.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 65
+    assert "valid, 4 tokens" in result.stderr and "count_zero.yaml:4:12: count" in result.stderr
