@@ -92,3 +92,28 @@ def test_disabled_and_deleted_keys_refused(sb: Sandbox, client: httpx.Client) ->
     assert sb.relay_auth(keys[disabled]) is False
     assert sb.relay_auth(keys[deleted]) is False
     assert sb.consume(disabled, 1) is False
+
+
+def test_concurrent_creates_respect_the_cap(make_sandbox) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sb: Sandbox = make_sandbox(max_user_tokens=10)
+
+    def post(i: int) -> bool:
+        with client_for(sb) as c:
+            return bool(c.post("/api/token/", json={"name": f"c{i}"}).json()["success"])
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(post, range(25)))
+    assert results.count(True) == 10
+    assert len([r for r in sb.rows() if r["user_id"] == 1]) == 10
+
+
+def test_chunked_request_body(sb: Sandbox, client: httpx.Client) -> None:
+    def body():
+        yield b'{"name": '
+        yield b'"chunked"}'
+
+    response = client.post("/api/token/", content=body())
+    assert response.json() == {"success": True, "message": ""}
+    assert [r["name"] for r in sb.rows() if r["user_id"] == 1] == ["chunked"]
