@@ -164,7 +164,7 @@ def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Ite
         timeout=timeout,
         rate_limit=rate,
         on_request=_request_logger(log),
-        **({"verify": verify} if verify is not True else {}),
+        verify=verify,
     )
     started = time.monotonic()
     try:

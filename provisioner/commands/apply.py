@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from provisioner.exitcodes import ExitCode
 from provisioner.session import (
@@ -69,7 +68,7 @@ def _apply(args: argparse.Namespace, log: Log) -> int:
             safety, keys_to, file = saved_plan.safety, saved_plan.keys_to, saved_plan.spec_path
         else:
             assert spec is not None
-            plan = diff(spec, inventory, int(time.time()), quota_per_unit=conn.info.quota_per_unit)
+            plan = diff(spec, inventory, conn.client.now(), quota_per_unit=conn.info.quota_per_unit)
             safety, keys_to, file = spec.safety, spec.keys_to, args.file
         deliver, sink_name = make_deliver(args.keys_to or keys_to, conn.url)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -23,11 +22,12 @@ def _export(args: argparse.Namespace, log: Log) -> int:
         pass  # overwriting the spec on purpose is allowed; the user named it
     with connect(args, log, None) as conn:
         tokens = conn.client.list_tokens()
+        now = conn.client.now()
         url = None if args.sandbox else conn.url
     globs = args.match or []
     if globs:
         tokens = [t for t in tokens if any(fnmatchcase(t.name, g) for g in globs)]
-    result = export_tokens(tokens, int(time.time()), match=globs, url=url)
+    result = export_tokens(tokens, now, match=globs, url=url)
     for line in result.skipped:
         log.info(f"skipped {line}")
     if args.out:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 from provisioner.exitcodes import ExitCode
 from provisioner.session import Log, connect, load_spec_or_fail, run_command
@@ -23,7 +22,7 @@ def _plan(args: argparse.Namespace, log: Log) -> int:
     spec = load_spec_or_fail(args.file, log)
     with connect(args, log, spec) as conn:
         inventory = conn.client.list_tokens()
-        now = int(time.time())
+        now = conn.client.now()
         plan = diff(spec, inventory, now, quota_per_unit=conn.info.quota_per_unit)
         violations = check(plan, spec.safety)
         header = output.header(args.file, conn)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from provisioner.exitcodes import ExitCode
@@ -52,7 +51,7 @@ def _rotate(args: argparse.Namespace, log: Log) -> int:
     names = list(dict.fromkeys(args.names))
     with connect(args, log, spec) as conn:
         inventory = conn.client.list_tokens()
-        now = int(time.time())
+        now = conn.client.now()
         declared = spec.by_name() if spec else {}
         base = spec or Spec(path=args.file, digest="")
         full = diff(

@@ -8,6 +8,7 @@ ever carries the credential or a full key.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import math
 import re
@@ -103,6 +104,7 @@ class NewApiClient:
         clock: Callable[[], float] = time.monotonic,
         retry_policy: RetryPolicy | None = None,
         concurrency: int = 4,
+        verify: Any = True,  # True, a CA bundle path or an ssl.SSLContext; never False
     ) -> None:
         if not isinstance(credential, Secret):
             credential = Secret(credential)
@@ -142,12 +144,15 @@ class NewApiClient:
             transport=transport,
             timeout=timeout,
             follow_redirects=False,
+            verify=verify if verify is not False else True,
+            event_hooks={"response": [self._note_server_time]},
             headers={
                 "Accept": "application/json",
                 "User-Agent": f"provisioner/{__version__}",
             },
         )
         self.request_counts: Counter[str] = Counter()
+        self._server_offset = 0.0
         self.concurrency = max(1, concurrency)  # list pages in flight at once
         self._count_lock = threading.Lock()
         self._info: ServerInfo | None = None
@@ -156,6 +161,27 @@ class NewApiClient:
         self._listed = False
         self._probe_page: list[dict[str, Any]] | None = None  # page 1 seen by the probe
         self._probe_page_total: int | None = None
+
+    # ------------------------------------------------------------------ server time
+
+    def _note_server_time(self, response: httpx.Response) -> None:
+        """Remember how far the server's clock (its Date header) is from ours."""
+        header = response.headers.get("date")
+        if not header:
+            return
+        try:
+            stamp = email.utils.parsedate_to_datetime(header).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        self._server_offset = stamp - time.time()
+
+    def now(self) -> int:
+        """The server's current time in unix seconds (its Date header), else ours.
+
+        Expiry is judged by the server's clock (contract §6), so plans use it:
+        a laptop with a skewed clock then plans the same as CI does.
+        """
+        return int(time.time() + self._server_offset)
 
     # ------------------------------------------------------------------ lifecycle
 

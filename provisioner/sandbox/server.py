@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import socket
 import sys
 import threading
@@ -86,6 +87,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the sandbox clock, so advance() is visible to clients.
+        when = self.server.sandbox.now() if timestamp is None else timestamp
+        return email.utils.formatdate(when, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.sandbox.log_requests:

@@ -1,0 +1,94 @@
+"""End-to-end: the real CLI (``provisioner.cli.main``) against a real sandbox over HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from provisioner.cli import main
+from provisioner.sandbox import Sandbox
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+class Cli:
+    def __init__(self, sandbox: Sandbox, workdir: Path) -> None:
+        self.sandbox = sandbox
+        self.workdir = workdir
+        self.env = {
+            "NEWAPI_URL": sandbox.url,
+            "NEWAPI_TOKEN": sandbox.credential,
+            "CI": "true",
+            "NO_COLOR": "1",
+            "PROVISIONER_RATE_LIMIT": "off",
+        }
+        self.history: list[Result] = []
+
+    def spec(self, body: str, name: str = "tokens.yaml") -> Path:
+        path = self.workdir / name
+        path.write_text("version: 1\n" + textwrap.dedent(body), encoding="utf-8")
+        return path
+
+    def __call__(self, *argv: str, env: dict[str, str] | None = None) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        merged = {**self.env, **(env or {})}
+        saved = {k: os.environ.get(k) for k in merged}
+        cwd = os.getcwd()
+        try:
+            os.environ.update(merged)
+            os.chdir(self.workdir)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(list(argv))
+        finally:
+            os.chdir(cwd)
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        result = Result(code, out.getvalue(), err.getvalue())
+        self.history.append(result)
+        return result
+
+    # server-side views, for assertions
+    def rows(self) -> list[dict]:
+        return [r for r in self.sandbox.rows() if r["user_id"] == self.sandbox.user_id]
+
+    def names(self) -> list[str]:
+        return sorted(r["name"] for r in self.rows())
+
+    def row(self, name: str) -> dict:
+        (row,) = [r for r in self.rows() if r["name"] == name]
+        return row
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    sb = Sandbox(db_path=str(tmp_path / "sandbox.db")).start(port=0)
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture
+def cli(sandbox: Sandbox, tmp_path: Path) -> Cli:
+    work = tmp_path / "work"
+    work.mkdir()
+    return Cli(sandbox, work)
