@@ -138,3 +138,42 @@ def test_all_errors_reported_at_once() -> None:
     with pytest.raises(SpecError) as caught:
         load_spec(HERE / "bad" / "many_errors.yaml", now=NOW)
     assert len(caught.value.diagnostics) == 4
+
+
+def test_plain_yaml_round_trip() -> None:
+    """A spec written by yaml.safe_dump with the plain types the loader accepts loads back."""
+    import datetime
+
+    import yaml
+
+    document = {
+        "version": 1,
+        "manage": {"match": ["video-*"], "orphans": "keep"},
+        "safety": {"max_deletes": 5, "max_changes_pct": 30, "min_idle": "1h"},
+        "keys": {"to": "dotenv:.provisioner/keys.env"},
+        "tokens": [
+            {"name": "a", "expires": "2027-01-01", "quota": "$10", "group": ""},
+            {"name": "b", "expires": datetime.date(2027, 1, 1), "quota": 5000000, "count": 2},
+            {
+                "name": "c",
+                "expires": "2027-01-01T08:00:00+08:00",
+                "quota": "10.5 USD",
+                "group": "auto",
+                "auto_groups": ["default", "vip"],
+                "cross_group_retry": True,
+                "models": ["gpt-4o"],
+                "allow_ips": ["10.0.0.0/8", "::1"],
+                "protected": True,
+                "rotate": {"every": "90d", "overlap": "7d"},
+                "key_name": "C_KEY",
+                "status": "disabled",
+            },
+        ],
+    }
+    for flow in (False, True, None):
+        text = yaml.safe_dump(document, default_flow_style=flow, allow_unicode=True)
+        spec = load_spec_text(text, "dumped.yaml", now=NOW).by_name()
+        assert spec["a"].expires == spec["b"].expires == Expiry("absolute", at=1798761600)
+        assert spec["c"].expires == Expiry("absolute", at=1798761600)
+        assert spec["b-2"].quota == Budget(False, units=5000000)
+        assert spec["c"].quota == Budget(False, usd=Decimal("10.5"))
