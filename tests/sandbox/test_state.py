@@ -117,3 +117,11 @@ def test_chunked_request_body(sb: Sandbox, client: httpx.Client) -> None:
     response = client.post("/api/token/", content=body())
     assert response.json() == {"success": True, "message": ""}
     assert [r["name"] for r in sb.rows() if r["user_id"] == 1] == ["chunked"]
+
+
+def test_date_header_follows_the_sandbox_clock(sb: Sandbox, client: httpx.Client) -> None:
+    from email.utils import parsedate_to_datetime
+
+    sb.advance(10 * 86_400)
+    served = parsedate_to_datetime(client.get("/api/status").headers["date"]).timestamp()
+    assert abs(served - sb.now()) <= 2
