@@ -40,7 +40,6 @@ _KEY_NAME_RE = re.compile(f.KEY_NAME_PATTERN)
 _MODEL_RE = re.compile(f.MODEL_PATTERN)
 _GLOB_RE = re.compile(f.GLOB_PATTERN)
 _URL_RE = re.compile(f.URL_PATTERN)
-_COPY_RE = re.compile(r"^(.*)-([0-9]+)$")
 _NOT_IN_DEFAULTS = {
     "name": "each token needs its own name",
     "count": "set count on the token",
@@ -405,12 +404,6 @@ class _Loader:
             own = self.settings(item, m.Token, "token")
             parsed.append((item, own))
 
-        base_names: dict[str, tuple[int, int]] = {}  # name -> (count, line)
-        for _item, own in parsed:
-            if "name" in own:
-                count = own["count"].value if "count" in own else 1
-                base_names.setdefault(own["name"].value, (count, own["name"].node.line))
-
         result: list[DesiredToken] = []
         names_seen: dict[str, tuple[str, int]] = {}
         key_names_seen: dict[str, tuple[str, int]] = {}
@@ -422,7 +415,6 @@ class _Loader:
             name_node = own["name"].node
             count = own["count"].value if "count" in own else 1
             self.check_name_length(base, count, name_node)
-            self.check_copy_lookalike(base, name_node, base_names)
             token_ok = self.check_token_rules(base, merged, own)
 
             for index in range(1, count + 1):
@@ -475,22 +467,6 @@ class _Loader:
                 f"name '{longest}' is {size} bytes{suffix}: longer than 30 bytes, "
                 "the limit on new-api servers before v0.10.0",
             )
-
-    def check_copy_lookalike(
-        self, base: str, node: YNode, base_names: dict[str, tuple[int, int]]
-    ) -> None:
-        match = _COPY_RE.match(base)
-        if not match:
-            return
-        stem, number = match.group(1), int(match.group(2))
-        owner = base_names.get(stem)
-        if owner is None or number < 2 or number <= owner[0]:
-            return  # K <= count is reported as a duplicate name
-        self.error(
-            node,
-            f"name '{base}' looks like copy {number} of token '{stem}' (line {owner[1]}), "
-            f"which owns the names {stem}-2, {stem}-3, ...; rename this token",
-        )
 
     def check_token_rules(
         self, base: str, merged: dict[str, _Field], own: dict[str, _Field]
