@@ -91,6 +91,45 @@ def _parse_rate(text: str | None) -> tuple[int, float] | None:
     return parsed
 
 
+_RETRY_FIELDS = {
+    "attempts": "max_attempts",
+    "attempts_500": "max_500_attempts",
+    "base": "base",
+    "cap": "cap",
+    "max_time": "max_retry_time",
+}
+
+
+def _parse_retry(text: str | None) -> Any:
+    """``PROVISIONER_RETRY="attempts=3,base=0.01,max_time=2"``: a RetryPolicy, or None.
+
+    A tuning knob for CI and tests (docs/robustness.md); unset keeps the defaults.
+    """
+    if not text or not text.strip():
+        return None
+    from provisioner.newapi.retry import RetryPolicy
+
+    values: dict[str, float] = {}
+    for part in text.split(","):
+        key, sep, raw = part.strip().partition("=")
+        field_name = _RETRY_FIELDS.get(key.strip())
+        try:
+            number = float(raw)
+        except ValueError:
+            number = -1.0
+        if not sep or field_name is None or number < 0 or number != number:
+            raise CommandError(
+                f"PROVISIONER_RETRY {text!r}: expected comma-separated "
+                f"{'|'.join(_RETRY_FIELDS)}=NUMBER, e.g. attempts=3,base=0.01,max_time=2",
+                ExitCode.USAGE,
+            )
+        values[field_name] = number
+    for name in ("max_attempts", "max_500_attempts"):
+        if name in values:
+            values[name] = max(1, int(values[name]))
+    return RetryPolicy(**values)  # type: ignore[arg-type]
+
+
 @dataclass
 class Connection:
     client: NewApiClient
@@ -127,6 +166,7 @@ def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Ite
     from provisioner.secrets.secret import Secret
 
     timeout = args.timeout if getattr(args, "timeout", None) else 30.0
+    retry_policy = _parse_retry(os.environ.get("PROVISIONER_RETRY"))
     sandbox = None
     try:
         if getattr(args, "sandbox", False):
@@ -165,6 +205,7 @@ def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Ite
         rate_limit=rate,
         on_request=_request_logger(log),
         verify=verify,
+        retry_policy=retry_policy,
     )
     started = time.monotonic()
     try:
