@@ -175,7 +175,8 @@ def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Ite
             Path(SANDBOX_DB).parent.mkdir(parents=True, exist_ok=True)
             sandbox = Sandbox(db_path=SANDBOX_DB).start(port=0)
             url = sandbox.url
-            credential, user_id = Secret(sandbox.credential), sandbox.user_id
+            # bearer servers need no user id; leaving it out lets the probe see the dialect
+            credential, user_id = Secret(sandbox.credential), None
             rate = _parse_rate(args.rate_limit) if args.rate_limit else None
             verify: Any = True
             log.info(f"sandbox: {url} (state in {SANDBOX_DB})")

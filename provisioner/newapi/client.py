@@ -642,6 +642,43 @@ class NewApiClient:
             return []
         return [str(g) for g in groups]
 
+    def permissions(self) -> dict[str, str]:
+        """What the credential may do, probed without changing anything.
+
+        ``read`` is proven by the listing. ``write`` sends a PUT for id 0:
+        past the auth (and rc.41 scope) checks the server answers the business
+        error "id 为空" (contract §5.5), while a missing scope is a 403. ``reveal``
+        sends an empty batch reveal, answered "invalid parameters" when allowed
+        (contract §5.8); it spends one request of the strict reveal budget
+        (contract §10). Legacy servers have no reveal routes: keys come with
+        the list.
+        """
+        info = self._ensure()
+        result = {"read": "yes"}
+        result["write"] = self._probe_permission("PUT", R_UPDATE, "/api/token/", {"id": 0})
+        if info.reveal:
+            result["reveal"] = self._probe_permission(
+                "POST", R_BATCH_REVEAL, "/api/token/batch/keys", {"ids": []}, critical=True
+            )
+        else:
+            result["reveal"] = "not needed (the server lists full keys)"
+        return result
+
+    def _probe_permission(
+        self, method: str, route: str, path: str, body: dict[str, Any], *, critical: bool = False
+    ) -> str:
+        try:
+            self._call(method, route, path, json_body=body, critical=critical, max_attempts=2)
+        except BusinessError:
+            return "yes"  # refused on the merits, so auth and scope passed
+        except AuthError as exc:
+            return f"no ({exc.code or exc.status or 'denied'})"
+        except UnsupportedError:
+            return "no (route missing on this server)"
+        except NewApiError as exc:
+            return f"unknown ({exc.message})"
+        return "yes"
+
     # ------------------------------------------------------------------ internals: tokens
 
     def _token(self, item: Any, method: str, path: str) -> Token:

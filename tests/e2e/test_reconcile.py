@@ -142,7 +142,7 @@ def test_conflict_is_shown_and_refused(cli: Cli) -> None:
     cli.spec("tokens:\n  - name: dup\n", name="two.yaml")
     # a second copy made by hand (the server does not enforce unique names)
     cli.sandbox.seed(1, prefix="dup-seed-")
-    seeded = [r for r in cli.rows() if r["name"].startswith("dup-seed-")][0]
+    seeded = next(r for r in cli.rows() if r["name"].startswith("dup-seed-"))
     cli.sandbox.store.update_token(seeded["id"], {"name": "dup"})
     cli.spec("tokens:\n  - name: dup\n    group: vip\n")
     plan = cli("plan")
@@ -274,8 +274,12 @@ def test_json_and_markdown_plans(cli: Cli, tmp_path) -> None:
     assert data["schema_version"] == 1 and data["summary"]["create"] == 4
     assert [a["name"] for a in data["actions"]] == ["alpha", "beta", "gamma", "gamma-2"]
     summary = tmp_path / "summary.md"
-    md = cli("plan", "--output", "markdown",
-             env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    md = cli(
+        "plan",
+        "--output",
+        "markdown",
+        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert md.code == 0 and "| create |" in md.out
     assert "provisioner plan" in summary.read_text()
 
@@ -286,7 +290,10 @@ def test_apply_json_report(cli: Cli) -> None:
     assert data["kind"] == "apply"
     assert {r["status"] for r in data["results"]} == {"ok"}
     assert sorted(r["name"] for r in data["results"] if r["kind"] == "deliver") == [
-        "alpha", "beta", "gamma", "gamma-2"
+        "alpha",
+        "beta",
+        "gamma",
+        "gamma-2",
     ]
 
 
