@@ -11,16 +11,24 @@ from provisioner.session import CommandError
 Deliver = Callable[[list[tuple[str, str, Secret]]], dict[str, str]]
 
 
-def make_deliver(sink_text: str | None, server_url: str) -> tuple[Deliver | None, str]:
-    """(deliver, description); (None, "") when no sink is configured."""
+def make_deliver(
+    sink_text: str | None, server_url: str, credential: Secret | None = None
+) -> tuple[Deliver | None, str]:
+    """(deliver, description); (None, "") when no sink is configured.
+
+    ``credential`` lets an ``exec:`` sink keep any variable holding it out of
+    the child's environment.
+    """
     if not sink_text:
         return None, ""
-    from provisioner.secrets.sinks import KeyDelivery, github_add_mask, parse_sink
+    from provisioner.secrets.sinks import ExecSink, KeyDelivery, github_add_mask, parse_sink
 
     try:
         sink = parse_sink(sink_text)
     except ValueError as exc:
         raise CommandError(f"key sink: {exc}", ExitCode.USAGE) from None
+    if isinstance(sink, ExecSink):
+        sink.credential = credential
 
     def deliver(batch: list[tuple[str, str, Secret]]) -> dict[str, str]:
         # Under GitHub Actions, mask every key before anything else is printed.

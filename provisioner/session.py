@@ -23,6 +23,7 @@ from provisioner.exitcodes import ExitCode
 if TYPE_CHECKING:
     from provisioner.newapi.client import NewApiClient
     from provisioner.newapi.models import ServerInfo
+    from provisioner.secrets.secret import Secret
     from provisioner.spec.desired import Spec
 
 SANDBOX_DB = ".provisioner/sandbox.db"
@@ -135,6 +136,7 @@ class Connection:
     client: NewApiClient
     url: str
     info: ServerInfo
+    credential: Secret
     sandbox: Any = None  # the embedded Sandbox, if any
 
     @property
@@ -218,7 +220,7 @@ def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Ite
             f"server {url}: {info.version or 'unknown version'}, auth {info.auth}, "
             f"list {info.list_shape}, keys {'masked' if info.keys_masked else 'full'}"
         )
-        yield Connection(client, url, info, sandbox)
+        yield Connection(client, url, info, credential, sandbox)
     finally:
         log.debug(
             f"{client.request_count} HTTP requests in {time.monotonic() - started:.2f} s: "

@@ -70,7 +70,7 @@ def _apply(args: argparse.Namespace, log: Log) -> int:
             assert spec is not None
             plan = diff(spec, inventory, conn.client.now(), quota_per_unit=conn.info.quota_per_unit)
             safety, keys_to, file = spec.safety, spec.keys_to, args.file
-        deliver, sink_name = make_deliver(args.keys_to or keys_to, conn.url)
+        deliver, sink_name = make_deliver(args.keys_to or keys_to, conn.url, conn.credential)
 
         violations = check(plan, safety)
         head = output.header(file, conn)

@@ -30,7 +30,7 @@ def _reveal(args: argparse.Namespace, log: Log) -> int:
         )
     names = list(dict.fromkeys(args.names))
     with connect(args, log, spec) as conn:
-        deliver, sink_name = make_deliver(sink_text, conn.url)
+        deliver, sink_name = make_deliver(sink_text, conn.url, conn.credential)
         assert deliver is not None
         by_name: dict[str, list[int]] = {}
         for token in conn.client.list_tokens():

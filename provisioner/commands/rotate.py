@@ -93,7 +93,7 @@ def _rotate(args: argparse.Namespace, log: Log) -> int:
                 "rotate refused: " + "; ".join(str(v) for v in blocking), ExitCode.REFUSED
             )
         sink_text = args.keys_to or (spec.keys_to if spec else None)
-        deliver, sink_name = make_deliver(sink_text, conn.url)
+        deliver, sink_name = make_deliver(sink_text, conn.url, conn.credential)
         if deliver is None:
             raise CommandError(
                 "rotate needs a key sink for the new keys: pass --keys-to or set keys.to",
