@@ -132,9 +132,16 @@ class Executor:
             creates = [a for a in ordered if a.kind in ("rotate", "create")]
             if creates:
                 self._create_phase(creates, pending)
+            enabled: list[tuple[Action, OpResult]] = []
             for action in ordered:
                 if action.kind in ("update", "enable", "disable"):
-                    self._simple(action, pending.pop(id(action)))
+                    result = pending.pop(id(action))
+                    self._simple(action, result)
+                    if action.kind == "enable" and result.status == "ok":
+                        enabled.append((action, result))
+            # A token coming back to life gets its key delivered too: it may have been
+            # disabled because an earlier delivery failed (the server has no labels).
+            self._deliver_keys(enabled)
             deletes = [a for a in ordered if a.kind == "delete"]
             if deletes:
                 self._delete_phase(deletes, pending)
@@ -244,7 +251,7 @@ class Executor:
         if not created:
             return
         if self.deliver is None:
-            self.report.keys_pending.extend(a.name for a, _ in created)
+            self.report.keys_pending.extend(a.name for a, _ in created if a.kind != "enable")
             return
         ids = [r.token_id for _, r in created if r.token_id is not None]
         try:

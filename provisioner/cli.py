@@ -186,8 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.USAGE
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         args.no_color = True
-    module = importlib.import_module(f"provisioner.commands.{args.command}")
     try:
+        module = importlib.import_module(f"provisioner.commands.{args.command}")
         return int(module.run(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
