@@ -56,7 +56,11 @@ def test_every_command_has_help_and_a_module(command: str) -> None:
     assert exc.value.code == 0
 
 
-def test_usage_errors_are_64(capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_are_64(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWAPI_TOKEN", "x" * 32)
+    monkeypatch.setenv("CI", "true")
     assert main(["plan", "--no-such-flag"]) == 64
     assert main([]) == 64
     assert main(["check", "--rate-limit", "lots", "--url", "http://127.0.0.1:9"]) == 64
