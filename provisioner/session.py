@@ -174,7 +174,7 @@ def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Ite
         if getattr(args, "sandbox", False):
             from provisioner.sandbox import Sandbox
 
-            Path(SANDBOX_DB).parent.mkdir(parents=True, exist_ok=True)
+            Path(SANDBOX_DB).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             sandbox = Sandbox(db_path=SANDBOX_DB).start(port=0)
             url = sandbox.url
             # bearer servers need no user id; leaving it out lets the probe see the dialect
