@@ -156,6 +156,7 @@ class Executor:
     def _create_phase(self, actions: list[Action], pending: dict[int, OpResult]) -> None:
         ambiguous: list[tuple[Action, OpResult]] = []
         attempted: list[tuple[Action, OpResult]] = []
+        timed_out: set[int] = set()  # id() of actions whose POST got no answer in time
         for action in actions:
             result = pending.pop(id(action))
             if action.kind == "rotate" and not self._rename_old(action, result):
@@ -166,6 +167,8 @@ class Executor:
             except AmbiguousWriteError as exc:
                 result.detail = f"outcome unknown ({_error_text(exc)}); checked by re-listing"
                 ambiguous.append((action, result))
+                if exc.timed_out:
+                    timed_out.add(id(action))
             except NewApiError as exc:
                 result.status = "failed"
                 result.error = _error_text(exc)
@@ -180,6 +183,16 @@ class Executor:
         # Create returns nothing (contract §5.4): re-list once and match exact names.
         listing = self._relist()
         missing = [(a, r) for a, r in ambiguous if not self._new_tokens(listing, a.name)]
+        # A POST that got no answer in time may still be running on the server: a re-list
+        # that misses it proves nothing, and a second POST would make a duplicate when the
+        # first one lands (tests/faults/test_matrix.py, create x timeout).
+        for action, result in [(a, r) for a, r in missing if id(a) in timed_out]:
+            result.error = (
+                "no answer in time and not listed yet: the server may still create it; "
+                f"rerun apply later (if it then shows no change for {action.name}, fetch its "
+                f"key with `provisioner reveal {action.name}`)"
+            )
+        missing = [(a, r) for a, r in missing if id(a) not in timed_out]
         if missing and listing is not None:
             # The POST never committed: the re-list proves it, so a second POST is not blind.
             for action, result in missing:
@@ -240,8 +253,8 @@ class Executor:
         result.status = "failed"
         self.failed_names.add(action.name)
         if not found:
-            result.error = (result.error or "the token did not appear after create") + (
-                "; rerun apply to create it"
+            result.error = result.error or (
+                "the token did not appear after create; rerun apply to create it"
             )
         else:
             ids = ", ".join(str(t.id) for t in found)

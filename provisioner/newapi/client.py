@@ -755,6 +755,7 @@ class NewApiClient:
                         "made the change; re-list to find out (the client does not re-send it)",
                         method=method,
                         path=path,
+                        timed_out=isinstance(exc, httpx.TimeoutException),
                     ) from None
                 error: NewApiError = NetworkError(reason, method=method, path=path)
                 if self._wait_before_retry(attempt, attempts_cap, None, deadline):

@@ -82,4 +82,12 @@ class AmbiguousWriteError(NewApiError):
     """A non-idempotent write (create POST) may or may not have committed.
 
     The caller must re-list to find out; the client never re-sends it (contract §12.2).
+    ``timed_out`` is True when no answer came in time: the server may still be working
+    on the request, so a re-list that does not show it yet proves nothing.
     """
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", timed_out: bool = False
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.timed_out = timed_out
