@@ -163,10 +163,11 @@ def render_table(listing: Listing, quota_per_unit: int, style: Style, width: int
 
 def summary_line(listing: Listing) -> str:
     statuses = ", ".join(f"{n} {s}" for s, n in listing.by_status().items())
+    noun = "token" if listing.total == 1 else "tokens"
     shown = (
-        f"{len(listing.rows)} tokens"
+        f"{len(listing.rows)} {noun}"
         if len(listing.rows) == listing.total
-        else f"{len(listing.rows)} of {listing.total} tokens"
+        else f"{len(listing.rows)} of {listing.total} {noun}"
     )
     count = len(listing.findings)
     findings = "no findings" if not count else f"{count} finding{'s' if count != 1 else ''}"

@@ -328,3 +328,13 @@ def test_traffic_makes_a_token_exhausted_and_used(cli: Cli) -> None:
     assert row["status"] == "exhausted" and row["listed_status"] == 4
     assert row["last_used"] is not None and row["used_pct"] == 100.0
     assert _findings(data) == {("budget", "meter")}
+
+
+def test_unknown_status_from_a_fork(cli: Cli) -> None:
+    token_id = _insert(cli, name="forked", remain_quota=QPU)
+    cli.sandbox.store.update_token(token_id, {"status": 5})
+    data = _json(cli)
+    (row,) = data["tokens"]
+    assert row["status"] == "status 5" and row["listed_status"] == 5
+    text = cli("list")
+    assert "status 5" in text.out and "1 token (1 status 5)" in text.out
