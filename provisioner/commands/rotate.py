@@ -23,8 +23,6 @@ from provisioner.session import (
     sigterm_interrupts,
 )
 
-DEFAULT_OVERLAP = "1d"
-
 
 def run(args: argparse.Namespace) -> int:
     return run_command(_rotate, args)
@@ -33,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 def _rotate(args: argparse.Namespace, log: Log) -> int:
     from provisioner.apply import execute
     from provisioner.delivery import make_deliver
-    from provisioner.plan.diff import clone_rotation, diff
+    from provisioner.plan.diff import DEFAULT_ROTATE_OVERLAP, clone_rotation, diff
     from provisioner.plan.model import Plan
     from provisioner.plan.safety import check
     from provisioner.render import output
@@ -82,7 +80,7 @@ def _rotate(args: argparse.Namespace, log: Log) -> int:
                     f"{name!r} is declared {declared[name].status}; only enabled tokens rotate",
                     ExitCode.USAGE,
                 )
-            fallback = overlap if overlap is not None else parse_duration(DEFAULT_OVERLAP)
+            fallback = overlap if overlap is not None else DEFAULT_ROTATE_OVERLAP
             plan.actions.append(clone_rotation(matches[0], now, fallback, taken))
         violations = check(plan, Safety())
         blocking = [v for v in violations if not v.overridable or not args.force]

@@ -20,6 +20,10 @@ from provisioner.spec.desired import DesiredToken, Spec, derive_key_name
 # seconds are equal, so apply followed by plan is always empty (PRODUCT §3).
 EXPIRY_TOLERANCE = 300
 
+# How long a rotated-out key keeps working when neither the spec's
+# rotate.overlap nor --overlap says.
+DEFAULT_ROTATE_OVERLAP = 86400
+
 _OLD_SUFFIX = re.compile(r"\.old-(\d{8})(?:-\d+)?$")
 
 
@@ -218,7 +222,7 @@ def _reconcile_one(
             overlap = (
                 rotate_overlap
                 if rotate_overlap is not None
-                else (desired.rotate.overlap if desired.rotate else 0)
+                else (desired.rotate.overlap if desired.rotate else DEFAULT_ROTATE_OVERLAP)
             )
             taken = set(taken_names) | {a.rotation_name for a in plan.actions if a.kind == "rotate"}
             reason = (

@@ -356,3 +356,10 @@ def test_apply_then_plan_is_empty_roundtrip() -> None:
     ]
     for later in (NOW + 5, NOW + 3600):
         assert diff(spec(*d), created, later).actions == []
+
+
+def test_forced_rotation_without_policy_uses_default_overlap() -> None:
+    from provisioner.plan.diff import DEFAULT_ROTATE_OVERLAP
+
+    (rot,) = diff(spec(want("a")), [tok("a")], NOW, rotate_now=["a"]).actions
+    assert rot.rotation_expiry == NOW + DEFAULT_ROTATE_OVERLAP
