@@ -53,6 +53,7 @@ class Report:
     interrupted: bool = False
     keys_delivered: int = 0
     keys_pending: list[str] = field(default_factory=list)  # new tokens whose keys were not fetched
+    keys_undelivered: list[str] = field(default_factory=list)  # created, then interrupted
     sink: str = ""
 
     @property
@@ -98,6 +99,7 @@ class Executor:
         self.created: dict[str, int] = {}  # name -> new id
         self.failed_names: set[str] = set()
         self._done = 0
+        self._posting: tuple[Action, OpResult] | None = None  # the create POST in flight
         self._total = len(plan.actions)
 
     # -- bookkeeping --
@@ -157,11 +159,44 @@ class Executor:
         ambiguous: list[tuple[Action, OpResult]] = []
         attempted: list[tuple[Action, OpResult]] = []
         timed_out: set[int] = set()  # id() of actions whose POST got no answer in time
+        try:
+            self._post_creates(actions, pending, ambiguous, attempted, timed_out)
+        except KeyboardInterrupt:
+            # Say what really happened: a POST that was answered created its token, even
+            # though the re-list and the key delivery never ran (the rerun sees it as done).
+            keys = self.report.keys_undelivered if self.deliver else self.report.keys_pending
+            unknown = {id(a) for a, _ in ambiguous}
+            for action, result in attempted:
+                if id(action) in unknown:
+                    result.status = "failed"
+                    result.error = "outcome unknown; interrupted before re-listing"
+                else:
+                    result.status = "ok"
+                    result.detail = "created; interrupted before its key was delivered"
+                keys.append(action.name)
+            if self._posting is not None:
+                action, result = self._posting
+                result.status = "failed"
+                result.error = "interrupted while creating: the server may have created it"
+                keys.append(action.name)
+            raise
+        self._posting = None
+        self._finish_creates(ambiguous, attempted, timed_out)
+
+    def _post_creates(
+        self,
+        actions: list[Action],
+        pending: dict[int, OpResult],
+        ambiguous: list[tuple[Action, OpResult]],
+        attempted: list[tuple[Action, OpResult]],
+        timed_out: set[int],
+    ) -> None:
         for action in actions:
             result = pending.pop(id(action))
             if action.kind == "rotate" and not self._rename_old(action, result):
                 self._tick(action.name)
                 continue
+            self._posting = (action, result)
             try:
                 self.client.create_token(action.set)
             except AmbiguousWriteError as exc:
@@ -170,14 +205,22 @@ class Executor:
                 if exc.timed_out:
                     timed_out.add(id(action))
             except NewApiError as exc:
+                self._posting = None
                 result.status = "failed"
                 result.error = _error_text(exc)
                 self.failed_names.add(action.name)
                 self._tick(action.name)
                 continue
+            self._posting = None
             attempted.append((action, result))
             self._tick(action.name)
 
+    def _finish_creates(
+        self,
+        ambiguous: list[tuple[Action, OpResult]],
+        attempted: list[tuple[Action, OpResult]],
+        timed_out: set[int],
+    ) -> None:
         if not attempted:
             return
         # Create returns nothing (contract §5.4): re-list once and match exact names.

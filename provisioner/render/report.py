@@ -36,6 +36,13 @@ def render_text(report: Report, style: Style) -> str:
             f"  provisioner reveal {names} --keys-to dotenv:.env.keys   (or keyring, json:PATH, "
             "exec:CMD)"
         )
+    if report.keys_undelivered:
+        names = " ".join(report.keys_undelivered)
+        lines.append(
+            "Interrupted after creating tokens whose keys were not delivered. A rerun sees "
+            f"them as done; fetch their keys with:\n  provisioner reveal {names}"
+            + (f" --keys-to {report.sink}" if report.sink else "")
+        )
     lines.append(style(summary_line(report), "bold"))
     return "\n".join(lines) + "\n"
 
@@ -61,5 +68,6 @@ def report_json(report: Report) -> dict[str, Any]:
             "keys_delivered": report.keys_delivered,
         },
         "keys_pending": report.keys_pending,
+        "keys_undelivered": report.keys_undelivered,
         "sink": report.sink,
     }
