@@ -1,0 +1,110 @@
+"""SIGINT and SIGTERM during an apply: exit 130, a report of what was done, a rerun converges.
+
+The CLI runs as a real subprocess (signals go to its main thread); the sandbox runs here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from provisioner.sandbox import Sandbox
+from tests.faults.helpers import assert_no_secrets, report_lines
+
+NAMES = [f"job-{i:02d}" for i in range(1, 11)]
+SPEC = "version: 1\nkeys:\n  to: json:keys.json\ntokens:\n" + "".join(
+    f"  - name: {name}\n" for name in NAMES
+)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _env(sandbox: Sandbox) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWAPI_", "PROVISIONER_"))}
+    env.update(
+        NEWAPI_URL=sandbox.url,
+        NEWAPI_TOKEN=sandbox.credential,
+        CI="true",
+        NO_COLOR="1",
+        PROVISIONER_RATE_LIMIT="off",
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+def _run(sandbox: Sandbox, workdir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "provisioner", *argv],
+        cwd=workdir,
+        env=_env(sandbox),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _creates(sandbox: Sandbox) -> int:
+    return sum(1 for m, target, _ in sandbox.requests if m == "POST" and target == "/api/token/")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_mid_apply(sandbox: Sandbox, tmp_path: Path, signum: int) -> None:
+    (tmp_path / "tokens.yaml").write_text(SPEC, encoding="utf-8")
+    sandbox.seed(2, prefix="other-")
+    outside = [r for r in sandbox.rows() if not r["name"].startswith("job-")]
+    sandbox.inject("POST /api/token/", latency=0.2)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provisioner", "apply", "--yes"],
+        cwd=tmp_path,
+        env=_env(sandbox),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while _creates(sandbox) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the apply finished before the signal"
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert "Interrupted:" in out and "Rerun apply to finish" in out, out
+    lines = report_lines(out)
+    done = [name for mark, kind, name in lines if mark == "✓" and kind == "create"]
+    assert len(done) >= 2, out  # three POSTs were answered before the signal
+    not_run = [name for mark, _, name in lines if mark == "·"]
+    assert not_run, out  # it stopped before the end and says what did not run
+    assert {name for _, _, name in lines} == set(NAMES), out
+
+    time.sleep(0.3)  # the POST in flight at the signal may still land
+    sandbox.clear_faults()
+    for name in done:  # whatever the report calls done is on the server
+        assert name in {r["name"] for r in sandbox.rows()}
+    rerun = _run(sandbox, tmp_path, "apply", "--yes")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    again = _run(sandbox, tmp_path, "plan", "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    # Tokens created before the signal: the rerun sees them as done, and the report
+    # printed the command that fetches their keys; follow it.
+    assert "provisioner reveal" in out, out
+    command = out.split("provisioner reveal ", 1)[1].splitlines()[0].split()
+    fetched = _run(sandbox, tmp_path, "reveal", *command)
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+
+    mine = sorted(r["name"] for r in sandbox.rows() if r["name"].startswith("job-"))
+    assert mine == NAMES  # every one exactly once: no duplicate, none lost
+    assert [r for r in sandbox.rows() if not r["name"].startswith("job-")] == outside
+    keys = json.loads((tmp_path / "keys.json").read_text())
+    by_name = {r["name"]: r["key"] for r in sandbox.rows()}
+    missing = [n for n in NAMES if keys.get(n.upper().replace("-", "_")) != "sk-" + by_name[n]]
+    assert not missing, f"keys never delivered for {missing}\n{out}\n{rerun.stdout}"
+    assert_no_secrets(sandbox, out, err, rerun.stdout, rerun.stderr, again.stdout, again.stderr)
