@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+from provisioner.humanize import human_span
 from provisioner.newapi.models import Token, TokenStatus
 from provisioner.plan.diff import Ownership, predecessor_of
 from provisioner.spec.desired import Spec
@@ -63,20 +64,6 @@ SORT_KEYS: tuple[str, ...] = (
 def status_name(status: int) -> str:
     """``enabled`` ... ``exhausted``; a fork's unknown value is ``status N`` (contract §8)."""
     return STATUS_NAMES.get(int(status), f"status {int(status)}")
-
-
-def human_span(seconds: int) -> str:
-    """A duration for reasons: ``45 minutes``, ``5 hours``, ``12 days``."""
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        text = f"{seconds} seconds"
-    elif seconds < 7200:
-        text = f"{seconds // 60} minutes"
-    elif seconds < 172800:
-        text = f"{seconds // 3600} hours"
-    else:
-        text = f"{seconds // 86400} days"
-    return text[:-1] if text.startswith("1 ") else text
 
 
 @dataclass(frozen=True)

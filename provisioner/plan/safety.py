@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from provisioner.humanize import human_span
 from provisioner.plan.model import Plan
 from provisioner.spec.desired import Safety
 
@@ -23,16 +24,6 @@ class Violation:
     def __str__(self) -> str:
         hint = " (override: --force)" if self.overridable else ""
         return f"{self.rule}: {self.message}{hint}"
-
-
-def _human_age(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 172800:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
 
 
 def check(plan: Plan, safety: Safety) -> list[Violation]:
@@ -96,8 +87,8 @@ def check(plan: Plan, safety: Safety) -> list[Violation]:
                 out.append(
                     Violation(
                         "safety.min_idle",
-                        f"{action.name!r} was used {_human_age(max(0, idle))} ago, less than "
-                        f"min_idle {_human_age(safety.min_idle)}; the plan would "
+                        f"{action.name!r} was used {human_span(max(0, idle))} ago, less than "
+                        f"min_idle {human_span(safety.min_idle)}; the plan would "
                         f"{action.kind} it",
                     )
                 )

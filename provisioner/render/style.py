@@ -7,6 +7,10 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from provisioner.humanize import relative
+
+__all__ = ["Style", "budget_text", "iso_time", "money", "relative", "use_color"]
+
 _CODES = {
     "green": "32",
     "yellow": "33",
@@ -47,23 +51,6 @@ def iso_time(epoch: int | None) -> str:
     if epoch == -1:
         return "never"
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def relative(epoch: int, now: int) -> str:
-    """'in 12 days' / '3 days ago'."""
-    delta = epoch - now
-    span = abs(delta)
-    if span < 60:
-        text = f"{span} seconds"
-    elif span < 3600:
-        text = f"{span // 60} minutes"
-    elif span < 172800:
-        text = f"{span // 3600} hours"
-    else:
-        text = f"{span // 86400} days"
-    if text.startswith("1 "):
-        text = text[:-1]
-    return f"in {text}" if delta >= 0 else f"{text} ago"
 
 
 def money(units: int, quota_per_unit: int) -> str:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, quote
 from provisioner.sandbox import messages as msg
 from provisioner.sandbox.messages import Lang
 from provisioner.sandbox.ratelimit import SlidingWindow
-from provisioner.sandbox.store import Store, generate_key
+from provisioner.sandbox.store import TOKEN_COLUMNS, Store, generate_key
 
 AuthMode = Literal["bearer", "legacy"]
 ListShape = Literal["page", "array"]
@@ -431,24 +431,7 @@ class App:
     def view(self, token: dict[str, Any]) -> dict[str, Any]:
         """A token as emitted, in the server's field order (§3)."""
         out: dict[str, Any] = {}
-        for name in (
-            "id",
-            "user_id",
-            "key",
-            "status",
-            "name",
-            "created_time",
-            "accessed_time",
-            "expired_time",
-            "remain_quota",
-            "unlimited_quota",
-            "model_limits_enabled",
-            "model_limits",
-            "allow_ips",
-            "used_quota",
-            "group",
-            "cross_group_retry",
-        ):
+        for name in TOKEN_COLUMNS:
             out[name] = token[name]
         if self.masked:
             out["key"] = server_mask(token["key"])
