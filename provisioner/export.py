@@ -104,7 +104,8 @@ def export_tokens(
 
     key_names = Counter(derive_key_name(t.name) for t in kept)
     lines = [
-        "# yaml-language-server: $schema=https://provisioner.dev/schema/tokens.schema.json",
+        "# For editor completion add a modeline pointing at provisioner's",
+        "# schema/tokens.schema.json (see docs/spec.md).",
         f"# Exported by `provisioner export` on {datetime.fromtimestamp(now, UTC):%Y-%m-%d}.",
         "# Budgets are raw quota units (used + remaining); review, then commit.",
         "version: 1",
