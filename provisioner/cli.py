@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true")
     p.add_argument("--keys-to", metavar="SINK")
     p.add_argument(
-        "--overlap", metavar="DURATION",
+        "--overlap",
+        metavar="DURATION",
         help="how long the old key keeps working (default: rotate.overlap, else 1d)",
     )
     p.add_argument("--force", action="store_true", help="rotate even a protected token")
