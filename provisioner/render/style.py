@@ -39,7 +39,7 @@ class Style:
         self.enabled = enabled
 
     def __call__(self, text: str, *names: str) -> str:
-        if not self.enabled or not names:
+        if not self.enabled or not names or not text:
             return text
         codes = ";".join(_CODES[n] for n in names)
         return f"\x1b[{codes}m{text}\x1b[0m"

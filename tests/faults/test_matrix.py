@@ -119,7 +119,7 @@ def test_fault_matrix(cli: Cli, op: str, fault: str, mode: str) -> None:
     first = cli("apply", "--yes", *extra)
     sandbox.clear_faults()
     wait_idle(sandbox, time.monotonic(), FAULTS[fault].get("latency", 0.0))
-    first_requests = sandbox.requests[before:]  # a request still sleeping through the latency lands now, not mid-rerun
+    first_requests = sandbox.requests[before:]  # late requests (latency) included
 
     # -- the first run told the truth --
     lines = report_lines(first.out)
