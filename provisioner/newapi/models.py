@@ -95,7 +95,14 @@ class Token(BaseModel):
 
     @property
     def display_key(self) -> str:
-        return "sk-" + self.key if self.key else ""
+        """The key as the product prints it: ``sk-abcd...wxyz`` (PRODUCT §4 'Outputs')."""
+        if not self.key:
+            return ""
+        head, _, tail = self.key.partition("*")
+        tail = tail.strip("*")
+        if len(head) >= 4 and len(tail) >= 4:
+            return f"sk-{head}...{tail}"
+        return "sk-" + self.key
 
     def effective_status(self, now: int) -> TokenStatus | int:
         """Status computed client-side (contract §6: a listed 1 can be dead)."""
