@@ -161,9 +161,7 @@ def test_rows_quota_views() -> None:
     unlimited = make_row(tok(2, "b", unlimited_quota=True, remain_quota=-99, used_quota=99), NOW)
     assert unlimited.budget_quota is None and unlimited.remain_quota is None
     assert unlimited.used_pct is None and unlimited.used_quota == 99
-    assert (
-        make_row(tok(3, "c", key="abcdefghijklmnopqrstuvwxyz"), NOW).key == "sk-abcd...wxyz"
-    )
+    assert make_row(tok(3, "c", key="abcdefghijklmnopqrstuvwxyz"), NOW).key == "sk-abcd...wxyz"
 
 
 @pytest.mark.parametrize(
