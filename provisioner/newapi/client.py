@@ -42,6 +42,9 @@ from provisioner.newapi.retry import RetryPolicy, parse_retry_after
 from provisioner.secrets.secret import Secret
 
 PAGE_SIZE = 100  # the server's cap (contract §5.1)
+# A list that never ends (a total that lies, ids that never repeat) must still stop:
+# 2,000 pages is 200,000 tokens, 200 times the default MaxUserTokens (contract §5.4).
+MAX_PAGES = 2000
 REVEAL_CHUNK = 100  # batch reveal takes 1..100 ids (contract §5.8)
 DELETE_CHUNK = 100
 CRITICAL_RATE_LIMIT = (20, 1200.0)  # reveal routes share the per-IP critical window (contract §10)
@@ -282,15 +285,15 @@ class NewApiClient:
         items: list[Any]
         if isinstance(data, dict):
             list_shape = "page"
-            items = data.get("items") or []
-            self._probe_page = [i for i in items if isinstance(i, dict)]
+            items = _page_items(data.get("items"))
+            self._probe_page = items
             self._probe_page_total = _nonneg_int_or_none(data.get("total"))
         elif isinstance(data, list) or data is None:
             # Bare array: p is 0-based there, so re-read the real first page (contract §18.2).
             list_shape = "array"
             first = self._call("GET", R_LIST, "/api/token/", params={"p": 0, "size": PAGE_SIZE})
-            items = first if isinstance(first, list) else []
-            self._probe_page = [i for i in items if isinstance(i, dict)]
+            items = _page_items(first if isinstance(first, list) else None)
+            self._probe_page = items
         else:
             raise NotNewApiError(
                 "the token list answered neither a page object nor an array: "
@@ -370,7 +373,7 @@ class NewApiClient:
                 method="GET",
                 path="/api/token/",
             )
-        batch = [i for i in (data.get("items") or []) if isinstance(i, dict)]
+        batch = _page_items(data.get("items"))
         return (
             batch,
             _nonneg_int_or_none(data.get("total")),
@@ -389,7 +392,7 @@ class NewApiClient:
         fetched: dict[int, tuple[list[dict[str, Any]], int | None, int]] = {1: first}
         total = first[1]
         if total is not None and self.concurrency > 1 and len(first[0]) >= PAGE_SIZE:
-            planned = list(range(2, math.ceil(total / PAGE_SIZE) + 1))
+            planned = list(range(2, min(math.ceil(total / PAGE_SIZE), MAX_PAGES) + 1))
             if planned:
                 with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
                     fetched.update(zip(planned, pool.map(self._fetch_page, planned), strict=True))
@@ -407,6 +410,7 @@ class NewApiClient:
             if total is not None and page * PAGE_SIZE >= total:
                 break
             page += 1
+            _check_page_bound(page)
         return items
 
     def _list_array_dialect(self) -> list[dict[str, Any]]:
@@ -432,13 +436,14 @@ class NewApiClient:
                     method="GET",
                     path="/api/token/",
                 )
-            batch = [i for i in data if isinstance(i, dict)]
+            batch = _page_items(data)
             new = [i for i in batch if _item_id(i) not in seen]
             if not batch or not new:
                 break  # empty page, or a server that ignores p and repeats itself
             seen.update(_item_id(i) for i in batch)
             items.extend(new)
             page += 1
+            _check_page_bound(page + 1)
         return items
 
     def get_token(self, token_id: int) -> Token:
@@ -1028,6 +1033,41 @@ def _transport_reason(exc: httpx.TransportError, timeout: float | None) -> str:
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the connection was dropped without an answer"
     return f"network error ({type(exc).__name__})"
+
+
+def _page_items(value: Any) -> list[dict[str, Any]]:
+    """The token records of one list page; anything else is a broken server, not 'no tokens'.
+
+    Treating a malformed page as empty would plan creates for tokens that exist.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
+        raise ServerError(
+            "the token list holds something that is not a list of token records; "
+            "nothing was changed",
+            method="GET",
+            path="/api/token/",
+        )
+    for item in value:
+        if not isinstance(item.get("name"), str):
+            raise ServerError(
+                f"the token list holds a token without a name (id {str(item.get('id'))[:20]}); "
+                "nothing was changed",
+                method="GET",
+                path="/api/token/",
+            )
+    return value
+
+
+def _check_page_bound(page: int) -> None:
+    if page > MAX_PAGES:
+        raise ServerError(
+            f"the token list did not end after {MAX_PAGES} pages of {PAGE_SIZE} "
+            "(the server's total or paging is wrong); nothing was changed",
+            method="GET",
+            path="/api/token/",
+        )
 
 
 def _route_of(path: str) -> str:
