@@ -485,6 +485,18 @@ class App:
             return None, fail(error)
         return value, None
 
+    def _owned_token(self, ctx: Context) -> tuple[dict[str, Any], Response | None]:
+        """The caller's token named by ``:id``, or the error the server answers (§5.3)."""
+        token_id, error = self._id_param(ctx)
+        if error:
+            return {}, error
+        if not token_id:
+            return {}, fail(msg.ID_EMPTY)
+        token = self.store.token(int(token_id), ctx.user_id)
+        if token is None:
+            return {}, fail(msg.RECORD_NOT_FOUND)
+        return token, None
+
     # -- handlers --
 
     def status(self, ctx: Context) -> Response:
@@ -581,14 +593,9 @@ class App:
         return self._page(page, size, total, [self.view(t) for t in tokens])
 
     def get_token(self, ctx: Context) -> Response:
-        token_id, error = self._id_param(ctx)
+        token, error = self._owned_token(ctx)
         if error:
             return error
-        if not token_id:
-            return fail(msg.ID_EMPTY)
-        token = self.store.token(int(token_id), ctx.user_id)
-        if token is None:
-            return fail(msg.RECORD_NOT_FOUND)
         return ok(self.view(token))
 
     def create_token(self, ctx: Context) -> Response:
@@ -701,14 +708,9 @@ class App:
         return ok(self.store.soft_delete(sorted(set(ids)), ctx.user_id, self.now()))
 
     def reveal_key(self, ctx: Context) -> Response:
-        token_id, error = self._id_param(ctx)
+        token, error = self._owned_token(ctx)
         if error:
             return error
-        if not token_id:
-            return fail(msg.ID_EMPTY)
-        token = self.store.token(int(token_id), ctx.user_id)
-        if token is None:
-            return fail(msg.RECORD_NOT_FOUND)
         return ok({"key": token["key"]})
 
     def batch_keys(self, ctx: Context) -> Response:
