@@ -23,14 +23,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace, log: Log) -> int:
-    from provisioner.apply import execute
     from provisioner.delivery import make_deliver
     from provisioner.plan import saved
     from provisioner.plan.diff import diff
     from provisioner.plan.safety import check
     from provisioner.render import output
-    from provisioner.render.plan import dumps, plan_json
-    from provisioner.render.report import render_text, report_json
 
     saved_plan = None
     spec = None
@@ -74,48 +71,52 @@ def _apply(args: argparse.Namespace, log: Log) -> int:
 
         violations = check(plan, safety)
         head = output.header(file, conn)
-        blocking = [v for v in violations if not v.overridable or not args.force]
-        if args.output != "json":
-            output.emit_plan(args, plan, head, blocking)
-        if blocking:
-            if args.output == "json":
-                sys.stdout.write(dumps(plan_json(plan, head, blocking)))
-            raise CommandError(
-                "apply refused: " + "; ".join(str(v) for v in blocking), ExitCode.REFUSED
-            )
-        if not plan.has_changes:
-            if args.output == "json":
-                sys.stdout.write(
-                    dumps(
-                        {
-                            **plan_json(plan, head, []),
-                            "kind": "apply",
-                            **report_json(_empty_report()),
-                        }
-                    )
-                )
-            return ExitCode.OK
+        return carry_out(args, log, conn, plan, inventory, head, violations, deliver, sink_name)
+
+
+def carry_out(  # type: ignore[no-untyped-def]
+    args: argparse.Namespace,
+    log: Log,
+    conn,
+    plan,
+    inventory,
+    head,
+    violations,
+    deliver,
+    sink_name: str,
+    *,
+    verb: str = "apply",
+) -> int:
+    """Show the plan, enforce safety, confirm, execute and report (apply and rotate)."""
+    from provisioner.apply import Report, execute
+    from provisioner.render import output
+    from provisioner.render.plan import dumps, plan_json
+    from provisioner.render.report import render_text, report_json
+
+    blocking = [v for v in violations if not v.overridable or not args.force]
+    if args.output != "json":
+        output.emit_plan(args, plan, head, blocking)
+    if blocking:
+        if args.output == "json":
+            sys.stdout.write(dumps(plan_json(plan, head, blocking)))
+        raise CommandError(
+            f"{verb} refused: " + "; ".join(str(v) for v in blocking), ExitCode.REFUSED
+        )
+    report = Report(sink=sink_name)
+    if plan.has_changes:
         confirm(args)
         with sigterm_interrupts():
             report = execute(
                 plan, conn.client, inventory, deliver=deliver, progress=progress_printer(log)
             )
         report.sink = sink_name
-        if args.output == "json":
-            sys.stdout.write(
-                dumps({**plan_json(plan, head, []), "kind": "apply", **report_json(report)})
-            )
-        else:
-            sys.stdout.write("\n" + render_text(report, output.style_for(args)))
-        sys.stdout.flush()
+    if args.output == "json":
+        sys.stdout.write(dumps({**plan_json(plan, head, []), "kind": verb, **report_json(report)}))
+    elif plan.has_changes:
+        sys.stdout.write("\n" + render_text(report, output.style_for(args)))
+    sys.stdout.flush()
     if report.interrupted:
         return ExitCode.INTERRUPTED
     if report.failed:
         return ExitCode.PARTIAL
     return ExitCode.OK
-
-
-def _empty_report():  # type: ignore[no-untyped-def]
-    from provisioner.apply import Report
-
-    return Report()

@@ -8,19 +8,15 @@ later apply deletes the expired predecessor.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from provisioner.exitcodes import ExitCode
 from provisioner.session import (
     CommandError,
     Log,
-    confirm,
     connect,
     load_spec_or_fail,
-    progress_printer,
     run_command,
-    sigterm_interrupts,
 )
 
 
@@ -29,13 +25,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace, log: Log) -> int:
-    from provisioner.apply import execute
+    from provisioner.commands.apply import carry_out
     from provisioner.delivery import make_deliver
     from provisioner.plan.diff import DEFAULT_ROTATE_OVERLAP, clone_rotation, diff
     from provisioner.plan.model import Plan
     from provisioner.plan.safety import check
     from provisioner.render import output
-    from provisioner.render.report import render_text
     from provisioner.spec import parse_duration
     from provisioner.spec.desired import Safety, Spec
 
@@ -82,14 +77,6 @@ def _rotate(args: argparse.Namespace, log: Log) -> int:
                 )
             fallback = overlap if overlap is not None else DEFAULT_ROTATE_OVERLAP
             plan.actions.append(clone_rotation(matches[0], now, fallback, taken))
-        violations = check(plan, Safety())
-        blocking = [v for v in violations if not v.overridable or not args.force]
-        head = output.header(args.file, conn)
-        output.emit_plan(args, plan, head, blocking)
-        if blocking:
-            raise CommandError(
-                "rotate refused: " + "; ".join(str(v) for v in blocking), ExitCode.REFUSED
-            )
         sink_text = args.keys_to or (spec.keys_to if spec else None)
         deliver, sink_name = make_deliver(sink_text, conn.url, conn.credential)
         if deliver is None:
@@ -97,13 +84,8 @@ def _rotate(args: argparse.Namespace, log: Log) -> int:
                 "rotate needs a key sink for the new keys: pass --keys-to or set keys.to",
                 ExitCode.USAGE,
             )
-        confirm(args)
-        with sigterm_interrupts():
-            report = execute(
-                plan, conn.client, inventory, deliver=deliver, progress=progress_printer(log)
-            )
-        report.sink = sink_name
-    sys.stdout.write("\n" + render_text(report, output.style_for(args)))
-    if report.interrupted:
-        return ExitCode.INTERRUPTED
-    return ExitCode.PARTIAL if report.failed else ExitCode.OK
+        head = output.header(args.file, conn)
+        violations = check(plan, Safety())
+        return carry_out(
+            args, log, conn, plan, inventory, head, violations, deliver, sink_name, verb="rotate"
+        )
