@@ -91,7 +91,7 @@ def carry_out(  # type: ignore[no-untyped-def]
     from provisioner.apply import Report, execute
     from provisioner.render import output
     from provisioner.render.plan import dumps, plan_json
-    from provisioner.render.report import render_text, report_json
+    from provisioner.render.report import render_text, report_json, summary_line
 
     blocking = [v for v in violations if not v.overridable or not args.force]
     if args.output != "json":
@@ -110,6 +110,7 @@ def carry_out(  # type: ignore[no-untyped-def]
                 plan, conn.client, inventory, deliver=deliver, progress=progress_printer(log)
             )
         report.sink = sink_name
+    output.step_summary(plan, head, [], summary_line(report) if plan.has_changes else "")
     if args.output == "json":
         sys.stdout.write(dumps({**plan_json(plan, head, []), "kind": verb, **report_json(report)}))
     elif plan.has_changes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from provisioner.exitcodes import ExitCode
 from provisioner.session import Log, connect, load_spec_or_fail, run_command
@@ -40,8 +39,7 @@ def _plan(args: argparse.Namespace, log: Log) -> int:
                 keys_to=spec.keys_to,
             )
             log.info(f"plan saved to {args.out}; apply it with `provisioner apply {args.out}`")
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        output.step_summary(plan, header, violations)
+    output.step_summary(plan, header, violations)
     if args.detailed_exitcode and (plan.has_changes or plan.conflicts):
         return ExitCode.CHANGES_PENDING
     return ExitCode.OK

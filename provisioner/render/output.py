@@ -35,12 +35,17 @@ def emit_plan(
     sys.stdout.flush()
 
 
-def step_summary(plan: Plan, head: Header, violations: list[Violation]) -> None:
-    """Under GitHub Actions, append the Markdown plan to $GITHUB_STEP_SUMMARY (size-capped)."""
+def step_summary(plan: Plan, head: Header, violations: list[Violation], outcome: str = "") -> None:
+    """Under GitHub Actions, append the Markdown plan to $GITHUB_STEP_SUMMARY (size-capped).
+
+    ``outcome`` (apply's summary line) follows the plan when given.
+    """
     path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not path:
+    if os.environ.get("GITHUB_ACTIONS") != "true" or not path:
         return
     text = render_markdown(plan, head, violations)
+    if outcome:
+        text += f"\n**{outcome}**\n"
     try:
         current = os.path.getsize(path)
     except OSError:

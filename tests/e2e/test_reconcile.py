@@ -302,3 +302,12 @@ def test_invalid_spec_sends_nothing(cli: Cli) -> None:
     result = cli("apply", "--yes")
     assert result.code == 65 and "tokens.yaml:4:5" in result.err
     assert cli.sandbox.requests == []
+
+
+def test_apply_appends_plan_and_outcome_to_the_step_summary(cli: Cli, tmp_path) -> None:
+    cli.spec("tokens:\n  - name: summed\n")
+    summary = tmp_path / "summary.md"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    assert cli("apply", "--yes", env=env).code == 0
+    text = summary.read_text()
+    assert "+ create summed" in text and "Apply complete" in text
