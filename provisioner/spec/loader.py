@@ -47,6 +47,9 @@ _NOT_IN_DEFAULTS = {
 }
 
 
+DEFAULT_OVERLAP = 86400  # rotate.overlap when omitted (capped at half of rotate.every)
+
+
 class _Invalid(Exception):
     """A field value is wrong; the message is for a person."""
 
@@ -373,7 +376,9 @@ class _Loader:
         if entries is None or "every" not in entries:
             raise _Silent()
         every = _duration(entries["every"].value, "rotate.every", positive=True)
-        overlap = 0
+        # Omitted: a day of overlap (half of `every` when that is shorter), so a scheduled
+        # rotation never cuts off the old key before its users can pick up the new one.
+        overlap = min(DEFAULT_OVERLAP, every // 2)
         if "overlap" in entries:
             overlap_node = entries["overlap"].value
             overlap = _duration(overlap_node, "rotate.overlap", positive=False)

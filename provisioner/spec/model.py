@@ -124,7 +124,7 @@ class Rotate(BaseModel):
         None,
         title="Overlap",
         description="How long the old key keeps working after a rotation (shorter than every; "
-        "default 0).",
+        "default 1d, or half of every when that is shorter).",
         examples=["7d"],
     )
 

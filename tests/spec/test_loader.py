@@ -177,3 +177,16 @@ def test_plain_yaml_round_trip() -> None:
         assert spec["c"].expires == Expiry("absolute", at=1798761600)
         assert spec["b-2"].quota == Budget(False, units=5000000)
         assert spec["c"].quota == Budget(False, usd=Decimal("10.5"))
+
+
+def test_rotate_overlap_defaults_to_a_day_or_half_of_every() -> None:
+    from provisioner.spec import load_spec_text
+
+    spec = load_spec_text(
+        "version: 1\ntokens:\n"
+        "  - name: a\n    rotate: {every: 90d}\n"
+        "  - name: b\n    rotate: {every: 12h}\n"
+        "  - name: c\n    rotate: {every: 30d, overlap: 0s}\n",
+        "t.yaml",
+    )
+    assert [t.rotate.overlap for t in spec.tokens if t.rotate] == [86400, 6 * 3600, 0]
