@@ -27,6 +27,30 @@ class Result:
         return self.out + self.err
 
 
+def run_main(
+    argv: list[str], env: dict[str, str], cwd: Path, *, unset: tuple[str, ...] = ()
+) -> Result:
+    """Run the real CLI in-process with ``env`` set (``unset`` removed) inside ``cwd``."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in [*env, *unset]}
+    before = os.getcwd()
+    try:
+        os.environ.update(env)
+        for key in unset:
+            os.environ.pop(key, None)
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        os.chdir(before)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return Result(int(code), out.getvalue(), err.getvalue())
+
+
 class Cli:
     def __init__(self, sandbox: Sandbox, workdir: Path) -> None:
         self.sandbox = sandbox
@@ -46,23 +70,7 @@ class Cli:
         return path
 
     def __call__(self, *argv: str, env: dict[str, str] | None = None) -> Result:
-        out, err = io.StringIO(), io.StringIO()
-        merged = {**self.env, **(env or {})}
-        saved = {k: os.environ.get(k) for k in merged}
-        cwd = os.getcwd()
-        try:
-            os.environ.update(merged)
-            os.chdir(self.workdir)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main(list(argv))
-        finally:
-            os.chdir(cwd)
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-        result = Result(code, out.getvalue(), err.getvalue())
+        result = run_main(list(argv), {**self.env, **(env or {})}, self.workdir)
         self.history.append(result)
         return result
 

@@ -8,9 +8,7 @@ and the credential never reaches another host.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from provisioner.cli import main
 from provisioner.sandbox import Sandbox
+from tests.e2e.conftest import run_main
 from tests.faults.helpers import assert_no_secrets
 
 Rewrite = Callable[[dict[str, Any], str], tuple[int, dict[str, str], bytes] | None]
@@ -92,7 +90,6 @@ def hostile(sandbox: Sandbox, rewrite: Rewrite, log: Recorder) -> Iterator[str]:
 
 
 def run_cli(url: str, sandbox: Sandbox, workdir: Path, *argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
     env = {
         "NEWAPI_TOKEN": sandbox.credential,
         "CI": "true",
@@ -100,22 +97,8 @@ def run_cli(url: str, sandbox: Sandbox, workdir: Path, *argv: str) -> tuple[int,
         "PROVISIONER_RATE_LIMIT": "off",
         "PROVISIONER_RETRY": "attempts=2,base=0.01,max_time=1",
     }
-    saved = {k: os.environ.get(k) for k in [*env, "NEWAPI_URL"]}
-    cwd = os.getcwd()
-    try:
-        os.environ.update(env)
-        os.environ.pop("NEWAPI_URL", None)
-        os.chdir(workdir)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = int(main([*argv, "--url", url]))
-    finally:
-        os.chdir(cwd)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return code, out.getvalue(), err.getvalue()
+    result = run_main([*argv, "--url", url], env, workdir, unset=("NEWAPI_URL",))
+    return result.code, result.out, result.err
 
 
 SPEC = "version: 1\ntokens:\n  - name: seed-1\n    quota: 3 USD\n  - name: brand-new\n"
