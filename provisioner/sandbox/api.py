@@ -497,6 +497,16 @@ class App:
             return {}, fail(msg.RECORD_NOT_FOUND)
         return token, None
 
+    def _bind_checked(self, ctx: Context) -> tuple[dict[str, Any], Response | None]:
+        """Create checks 1-3 (§5.4), which every PUT runs too (§5.5)."""
+        body, error = bind_token(ctx.request.body)
+        if error:
+            return {}, fail(error)
+        error = self._check_fields(body, ctx.lang)
+        if error:
+            return {}, fail(error)
+        return body, None
+
     # -- handlers --
 
     def status(self, ctx: Context) -> Response:
@@ -599,12 +609,9 @@ class App:
         return ok(self.view(token))
 
     def create_token(self, ctx: Context) -> Response:
-        body, error = bind_token(ctx.request.body)
-        if error:
-            return fail(error)
-        error = self._check_fields(body, ctx.lang)
-        if error:
-            return fail(error)
+        body, failure = self._bind_checked(ctx)
+        if failure:
+            return failure
         if self.store.count_tokens(ctx.user_id) >= self.max_user_tokens:
             return fail(msg.max_tokens_reached(self.max_user_tokens))
         group = body.get("group") or ""
@@ -643,12 +650,9 @@ class App:
         return ok(with_data=False)
 
     def update_token(self, ctx: Context) -> Response:
-        body, error = bind_token(ctx.request.body)
-        if error:
-            return fail(error)
-        error = self._check_fields(body, ctx.lang)
-        if error:
-            return fail(error)
+        body, failure = self._bind_checked(ctx)
+        if failure:
+            return failure
         token_id = body.get("id") or 0
         if not token_id:
             return fail(msg.ID_EMPTY)
