@@ -29,7 +29,7 @@ from pathlib import Path
 
 from provisioner.newapi.client import NewApiClient
 from provisioner.sandbox import Sandbox
-from provisioner.secrets.secret import Secret
+from provisioner.secret import Secret
 
 
 @dataclass

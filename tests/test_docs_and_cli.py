@@ -50,7 +50,7 @@ def test_readme_commands_are_the_ci_commands() -> None:
 def test_every_command_has_help_and_a_module(command: str) -> None:
     import importlib
 
-    assert importlib.import_module(f"provisioner.commands.{command}").run
+    assert importlib.import_module(f"provisioner.cli.commands.{command}").run
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args([command, "--help"])
     assert exc.value.code == 0

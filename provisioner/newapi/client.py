@@ -36,10 +36,10 @@ from provisioner.newapi.errors import (
     UnreachableError,
     UnsupportedError,
 )
-from provisioner.newapi.models import ServerInfo, Token, User
 from provisioner.newapi.ratelimit import SlidingWindowLimiter, describe_wait
 from provisioner.newapi.retry import RetryPolicy, parse_retry_after
-from provisioner.secrets.secret import Secret
+from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ServerInfo, Token, User
+from provisioner.secret import Secret
 
 PAGE_SIZE = 100  # the server's cap (contract §5.1)
 # A list that never ends (a total that lies, ids that never repeat) must still stop:
@@ -239,7 +239,7 @@ class NewApiClient:
                 path="/api/status",
             )
         version = str(status_data.get("version") or "")
-        quota_per_unit = _positive_int(status_data.get("quota_per_unit"), 500_000)
+        quota_per_unit = _positive_int(status_data.get("quota_per_unit"), QUOTA_PER_UNIT_DEFAULT)
         display_type = str(status_data.get("quota_display_type") or "USD")
 
         header_sent = self.user_id is not None

@@ -1,22 +1,20 @@
 """One exception hierarchy for everything the server can do to us.
 
-The CLI maps these to exit codes (PRODUCT §4): ``exit_code`` on each class.
-Messages never contain a credential or a key.
+Each is a :class:`~provisioner.errors.ProvisionerError` whose class sets the
+exit code. Messages never contain a credential or a key.
 """
 
 from __future__ import annotations
 
+from provisioner.errors import ProvisionerError
 from provisioner.exitcodes import ExitCode
 
 
-class NewApiError(Exception):
+class NewApiError(ProvisionerError):
     """Base of every client error."""
-
-    exit_code: ExitCode = ExitCode.ERROR
 
     def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
         super().__init__(message)
-        self.message = message
         self.method = method
         self.path = path
 

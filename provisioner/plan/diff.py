@@ -5,66 +5,19 @@ No I/O and no clock: time comes in as ``now``. Semantics: PRODUCT §3.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from typing import Any
 
-from provisioner.newapi.models import Token, TokenStatus
+from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, Token, TokenStatus
 from provisioner.plan.model import BUDGET, Action, Conflict, FieldChange, Notice, Plan, fingerprint
-from provisioner.spec.desired import DesiredToken, Spec, derive_key_name
+from provisioner.plan.ownership import Ownership, predecessor_of, rotation_name
+from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, DesiredToken, Spec
 
 # Relative expiry is measured from created_time; values within this many
 # seconds are equal, so apply followed by plan is always empty (PRODUCT §3).
 EXPIRY_TOLERANCE = 300
-
-# How long a rotated-out key keeps working when neither the spec's
-# rotate.overlap nor --overlap says.
-DEFAULT_ROTATE_OVERLAP = 86400
-
-_OLD_SUFFIX = re.compile(r"\.old-(\d{8})(?:-\d+)?$")
-
-
-def rotation_name(name: str, now: int, taken: Iterable[str] = ()) -> str:
-    """``NAME.old-YYYYMMDD``, made unique against ``taken`` (a second rotation the same day)."""
-    day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
-    candidate = f"{name}.old-{day}"
-    taken_set = set(taken)
-    suffix = 2
-    while candidate in taken_set:
-        candidate = f"{name}.old-{day}-{suffix}"
-        suffix += 1
-    return candidate
-
-
-def predecessor_of(name: str) -> str | None:
-    """The live name a ``NAME.old-YYYYMMDD`` token was rotated out of, or None."""
-    match = _OLD_SUFFIX.search(name)
-    return name[: match.start()] if match else None
-
-
-class Ownership:
-    """Which server names the file owns (PRODUCT §3 'Ownership')."""
-
-    def __init__(self, spec: Spec) -> None:
-        self.declared = {t.name for t in spec.tokens}
-        self.counts: dict[str, int] = {}
-        for token in spec.tokens:
-            self.counts[token.base_name] = max(self.counts.get(token.base_name, 0), token.count)
-        self.globs = spec.manage.match
-
-    def owns(self, name: str) -> bool:
-        if name in self.declared:
-            return True
-        base = predecessor_of(name)
-        if base is not None and (base in self.declared or self.owns(base)):
-            return True
-        head, sep, tail = name.rpartition("-")
-        if sep and tail.isdigit() and head in self.counts and int(tail) > self.counts[head]:
-            return True
-        return any(fnmatchcase(name, glob) for glob in self.globs)
 
 
 def _iso(epoch: int) -> str:
@@ -276,7 +229,7 @@ def diff(
     inventory: Sequence[Token],
     now: int,
     *,
-    quota_per_unit: int = 500_000,
+    quota_per_unit: int = QUOTA_PER_UNIT_DEFAULT,
     rotate_now: Iterable[str] = (),
     rotate_overlap: int | None = None,
 ) -> Plan:
@@ -404,26 +357,3 @@ def _create_changes(desired: DesiredToken, body: dict[str, Any]) -> tuple[FieldC
     if desired.allow_ips:
         shown.append(FieldChange("allow_ips", None, list(desired.allow_ips)))
     return tuple(shown)
-
-
-def clone_rotation(token: Token, now: int, overlap: int, taken: Iterable[str] = ()) -> Action:
-    """Rotate a token the spec does not declare: the new one copies the old one's settings.
-
-    Expiry stays the same instant; the budget carries over as what is left.
-    """
-    body = merged_write(token, {})
-    body.pop("id", None)
-    if not token.unlimited_quota:
-        body["remain_quota"] = max(0, token.remain_quota)
-    return Action(
-        "rotate",
-        token.name,
-        token_id=token.id,
-        reason="requested (not declared: settings copied from the old token)",
-        set=body,
-        rotation_name=rotation_name(token.name, now, taken),
-        rotation_expiry=now + overlap,
-        fingerprint=fingerprint(token),
-        key_name=derive_key_name(token.name),
-        accessed_time=token.last_used,
-    )

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from provisioner.newapi.models import Token
+from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, Token
 
 ActionKind = Literal["create", "rotate", "update", "enable", "disable", "delete"]
 ORDER: tuple[ActionKind, ...] = ("rotate", "create", "update", "enable", "disable", "delete")
@@ -112,7 +112,7 @@ class Plan:
     owned: int = 0
     unmanaged: int = 0
     now: int = 0
-    quota_per_unit: int = 500_000
+    quota_per_unit: int = QUOTA_PER_UNIT_DEFAULT
 
     @property
     def has_changes(self) -> bool:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from provisioner import __version__
-from provisioner.newapi.models import Token
+from provisioner.errors import UsageError
+from provisioner.observed import Token
 from provisioner.plan.model import Action, Conflict, Notice, Plan, fingerprint
 from provisioner.spec.desired import Safety
 
@@ -21,7 +22,7 @@ KIND = "provisioner-plan"
 FORMAT_VERSION = 1
 
 
-class SavedPlanError(Exception):
+class SavedPlanError(UsageError):
     """The file is not a plan this version can apply."""
 
 

@@ -1,4 +1,4 @@
-"""Render a :class:`~provisioner.findings.Listing` as a table, JSON or Markdown.
+"""Render a :class:`~provisioner.plan.findings.Listing` as a table, JSON or Markdown.
 
 The text table fits a width: when the terminal is narrow, less important
 columns are dropped (key, created, units, group, ...) and long names are
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from provisioner.findings import Finding, Listing, Row
+from provisioner.plan.findings import Finding, Listing, Row
 from provisioner.render.plan import Header, dumps
 from provisioner.render.style import Style, relative
 

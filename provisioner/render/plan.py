@@ -9,7 +9,7 @@ from typing import Any
 from provisioner.plan.model import Action, FieldChange, Plan
 from provisioner.plan.safety import Violation
 from provisioner.render.style import Style, budget_text, iso_time
-from provisioner.secrets.secret import json_default
+from provisioner.secret import json_default
 
 SCHEMA_VERSION = 1
 

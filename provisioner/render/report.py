@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.apply import Report
+from provisioner.plan.report import Report
 from provisioner.render.style import Style
 
 _MARK = {

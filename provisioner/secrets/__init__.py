@@ -1,5 +1,1 @@
-"""Secrets: the masked Secret type, credentials, key sinks."""
-
-from provisioner.secrets.secret import Secret, mask
-
-__all__ = ["Secret", "mask"]
+"""Secrets in the shell: the management credential, the server URL, key sinks, the OS keyring."""

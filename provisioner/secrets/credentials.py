@@ -10,15 +10,16 @@ Errors never contain the credential, only where it came from.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
+from provisioner.errors import CredentialError
 from provisioner.exitcodes import ExitCode
-from provisioner.secrets.secret import Secret
+from provisioner.secret import Secret
+from provisioner.secrets import keyring_store
+from provisioner.secrets.urls import HOW_TO_PROVIDE, normalize_url
 
 CREDENTIAL_USERNAME = "credential"
 USER_ID_USERNAME = "user_id"
@@ -27,12 +28,6 @@ SOURCE_ENV = "NEWAPI_TOKEN"
 SOURCE_FILE = "NEWAPI_TOKEN_FILE"
 SOURCE_KEYRING = "keyring"
 
-HOW_TO_PROVIDE = (
-    "Provide the management credential in one of these ways: "
-    "the NEWAPI_TOKEN environment variable, "
-    "NEWAPI_TOKEN_FILE (a path to a file holding only the credential), "
-    "or `provisioner login --url URL` (stores it in the OS keyring)."
-)
 
 WHAT_CREDENTIAL = (
     "The management API needs the system access token "
@@ -45,19 +40,6 @@ SK_REFUSAL = (
     "{source} holds a relay API key (it starts with `sk-`). "
     "An `sk-...` key authenticates model calls under /v1, not token management. " + WHAT_CREDENTIAL
 )
-
-
-class CredentialError(Exception):
-    """A credential, user id, URL or TLS setting that cannot be used.
-
-    ``exit_code`` is ``ExitCode.AUTH`` (77) for a missing or refused
-    credential and ``ExitCode.USAGE`` (64) for a malformed setting or a
-    refused insecure URL. The message names what to do instead.
-    """
-
-    def __init__(self, message: str, exit_code: ExitCode = ExitCode.AUTH) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def _env_flag(env: Mapping[str, str], name: str) -> bool:
@@ -83,93 +65,6 @@ def check_credential_text(value: str, source: str) -> Secret:
     if not value:
         raise CredentialError(f"{source} is empty. {WHAT_CREDENTIAL}", ExitCode.USAGE)
     return _check_value(value, source)
-
-
-# --------------------------------------------------------------------------- URL
-
-
-def normalize_url(url: str) -> str:
-    """``https://Host:443/base/`` -> ``https://host:443/base``; CredentialError (64) if malformed.
-
-    Scheme and host are lower-cased, the trailing slash is removed. A URL with
-    a user name or password, a query or a fragment is refused: the URL names
-    a server, and credentials never live in it.
-    """
-    text = url.strip()
-    try:
-        parts = urlsplit(text)
-        port = parts.port  # raises ValueError on a bad port
-    except ValueError as exc:
-        raise CredentialError(f"invalid server URL: {exc}", ExitCode.USAGE) from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise CredentialError(
-            f"invalid server URL {_safe(text)!r}: it must start with https:// "
-            "(or http:// for a local server)",
-            ExitCode.USAGE,
-        )
-    if parts.username is not None or parts.password is not None:
-        raise CredentialError(
-            "the server URL must not contain a user name or password; " + HOW_TO_PROVIDE,
-            ExitCode.USAGE,
-        )
-    host = parts.hostname
-    if not host:
-        raise CredentialError(f"invalid server URL {_safe(text)!r}: no host name", ExitCode.USAGE)
-    if parts.query or parts.fragment:
-        raise CredentialError(
-            f"invalid server URL {_safe(text)!r}: remove the query (?...) or fragment (#...); "
-            "give the base URL, e.g. https://api.example.com",
-            ExitCode.USAGE,
-        )
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc = f"{netloc}:{port}"
-    path = parts.path.rstrip("/")
-    return urlunsplit((scheme, netloc, path, "", ""))
-
-
-def _safe(text: str) -> str:
-    """A URL for an error message, with any userinfo removed."""
-    if "@" not in text:
-        return text
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "", text
-    host_part = rest.rsplit("@", 1)[1]
-    return f"{scheme}{sep}***@{host_part}"
-
-
-def is_loopback_host(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8, ``::1`` (and ``::ffff:127.x.x.x``)."""
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
-def check_url(url: str, *, insecure_http: bool) -> str:
-    """Normalize the server URL and refuse plain http to a non-loopback host.
-
-    Returns the normalized URL. Raises CredentialError (exit 64).
-    """
-    normalized = normalize_url(url)
-    parts = urlsplit(normalized)
-    if parts.scheme == "http" and not insecure_http and not is_loopback_host(parts.hostname or ""):
-        raise CredentialError(
-            f"refusing plain http:// to {parts.hostname}: the credential and new keys would "
-            "cross the network unencrypted. Use https://, or pass --insecure-http if you "
-            "accept that risk (plain http is allowed without it only for localhost, "
-            "127.0.0.0/8 and ::1).",
-            ExitCode.USAGE,
-        )
-    return normalized
 
 
 # --------------------------------------------------------------------------- credential
@@ -204,8 +99,6 @@ def resolve_credential(
             "NEWAPI_TOKEN_FILE. " + WHAT_CREDENTIAL,
             ExitCode.AUTH,
         )
-
-    from provisioner.secrets import keyring_store
 
     service = keyring_store.service_name(normalized)
     try:
@@ -285,7 +178,6 @@ def resolve_user_id(
         return parse_user_id(text)
     if url is None or _env_flag(env, "CI"):
         return None
-    from provisioner.secrets import keyring_store
 
     try:
         stored = keyring_store.get_secret(

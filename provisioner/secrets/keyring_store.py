@@ -17,7 +17,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from provisioner.secrets.secret import Secret
+from provisioner.errors import CredentialError
+from provisioner.secret import Secret
+from provisioner.secrets.urls import normalize_url
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -47,12 +49,10 @@ class KeyringUnavailable(Exception):
 def service_name(server_url: str) -> str:
     """The keyring service for a server: ``provisioner:<normalized url>``.
 
-    The URL is normalized as :func:`provisioner.secrets.credentials.normalize_url`
+    The URL is normalized as :func:`provisioner.secrets.urls.normalize_url`
     does (lower-case scheme and host, no trailing slash), so ``login``, the
     credential lookup and the keyring sink always agree on the name.
     """
-    from provisioner.secrets.credentials import CredentialError, normalize_url
-
     try:
         url = normalize_url(server_url)
     except CredentialError:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
-from provisioner.secrets.secret import Secret
+from provisioner.secret import Secret
 
 SINK_FORMS = (
     "keyring | dotenv:PATH | json:PATH | exec:CMD ARGS... | stdout "
@@ -127,7 +127,7 @@ def _reveal_all(items: Iterable[KeyDelivery]) -> list[str]:
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Replace every occurrence of a secret value in ``text`` by its masked form."""
-    from provisioner.secrets.secret import mask
+    from provisioner.secret import mask
 
     for value in sorted(set(secrets), key=len, reverse=True):
         if len(value) >= 4:

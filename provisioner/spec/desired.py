@@ -15,6 +15,10 @@ from typing import Literal
 
 from provisioner.spec.diagnostics import Diagnostic
 
+# How long a rotated-out key keeps working when neither rotate.overlap nor
+# --overlap says (a declared rotate.every shorter than 2 days gets half of it).
+DEFAULT_ROTATE_OVERLAP = 86400
+
 OrphanPolicy = Literal["keep", "disable", "delete"]
 DesiredStatus = Literal["enabled", "disabled", "absent"]
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from provisioner.errors import ProvisionerError
+from provisioner.exitcodes import ExitCode
+
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
@@ -23,8 +26,10 @@ class Diagnostic:
         return {"file": self.file, "line": self.line, "col": self.col, "message": self.message}
 
 
-class SpecError(Exception):
+class SpecError(ProvisionerError):
     """The spec file is invalid. ``diagnostics`` lists every error found (sorted by position)."""
+
+    exit_code = ExitCode.INVALID_SPEC
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = sorted(diagnostics, key=lambda d: (d.file, d.line, d.col, d.message))

@@ -12,13 +12,12 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
+from provisioner.observed import MAX_QUOTA_UNITS
 from provisioner.spec.desired import Budget, Expiry
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 MAX_DURATION_SECONDS = 100 * 365 * 86400
-MAX_QUOTA_UNITS = 2147483647  # contract §3/§5.4: the server clamps remain_quota here
 MAX_USD = Decimal(1_000_000)
-DEFAULT_QUOTA_PER_UNIT = 500000  # contract §9
 
 DURATION_PATTERN = r"^[0-9]+[smhdwy]$"
 POSITIVE_DURATION_PATTERN = r"^0*[1-9][0-9]*[smhdwy]$"

@@ -14,9 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from provisioner.observed import (
+    MAX_NAME_BYTES,
+    MAX_QUOTA_UNITS,
+    OLD_SERVER_NAME_BYTES,
+    QUOTA_PER_UNIT_DEFAULT,
+)
 from provisioner.spec import fields as f
 from provisioner.spec import model as m
 from provisioner.spec.desired import (
+    DEFAULT_ROTATE_OVERLAP,
     Budget,
     DesiredToken,
     Expiry,
@@ -32,8 +39,6 @@ from provisioner.spec.diagnostics import Diagnostic, SpecError
 from provisioner.spec.yamltree import YEntry, YNode, decode, parse
 
 SUPPORTED_VERSION = 1
-MAX_NAME_BYTES = 50  # contract §3 / §12
-OLD_SERVER_NAME_BYTES = 30  # before new-api v0.10.0
 MAX_COUNT = 100
 MAX_AUTO_GROUPS = 5
 _KEY_NAME_RE = re.compile(f.KEY_NAME_PATTERN)
@@ -45,9 +50,6 @@ _NOT_IN_DEFAULTS = {
     "count": "set count on the token",
     "key_name": "key names must be unique; set key_name on the token",
 }
-
-
-DEFAULT_OVERLAP = 86400  # rotate.overlap when omitted (capped at half of rotate.every)
 
 
 class _Invalid(Exception):
@@ -334,11 +336,11 @@ class _Loader:
             budget = f.parse_amount(node.value)
         except ValueError as exc:
             raise _Invalid(str(exc)) from None
-        if budget.usd is not None and budget.usd * f.DEFAULT_QUOTA_PER_UNIT > f.MAX_QUOTA_UNITS:
+        if budget.usd is not None and budget.usd * QUOTA_PER_UNIT_DEFAULT > MAX_QUOTA_UNITS:
             self.warn(
                 node,
-                f"quota {node.value} is more than {f.MAX_QUOTA_UNITS} units at the default "
-                f"{f.DEFAULT_QUOTA_PER_UNIT} units per USD; recent servers refuse that",
+                f"quota {node.value} is more than {MAX_QUOTA_UNITS} units at the default "
+                f"{QUOTA_PER_UNIT_DEFAULT} units per USD; recent servers refuse that",
             )
         return budget
 
@@ -378,7 +380,7 @@ class _Loader:
         every = _duration(entries["every"].value, "rotate.every", positive=True)
         # Omitted: a day of overlap (half of `every` when that is shorter), so a scheduled
         # rotation never cuts off the old key before its users can pick up the new one.
-        overlap = min(DEFAULT_OVERLAP, every // 2)
+        overlap = min(DEFAULT_ROTATE_OVERLAP, every // 2)
         if "overlap" in entries:
             overlap_node = entries["overlap"].value
             overlap = _duration(overlap_node, "rotate.overlap", positive=False)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from provisioner.observed import MAX_QUOTA_UNITS
 from provisioner.spec import fields as f
 
 _STRICT = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
@@ -33,7 +34,7 @@ Amount = (
     ]
     | Annotated[
         int,
-        Field(ge=0, le=f.MAX_QUOTA_UNITS, description="Raw quota units (500000 = $1 by default)."),
+        Field(ge=0, le=MAX_QUOTA_UNITS, description="Raw quota units (500000 = $1 by default)."),
     ]
 )
 

@@ -10,7 +10,7 @@ import pytest
 
 from provisioner.newapi.client import NewApiClient
 from provisioner.sandbox.faults import Fault
-from provisioner.secrets.secret import Secret
+from provisioner.secret import Secret
 from tests.e2e.conftest import Cli
 from tests.faults.helpers import FAST_RETRY, assert_no_secrets, report_lines, writes
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.findings import (
+from provisioner.observed import Token
+from provisioner.plan.findings import (
     FINDING_KINDS,
     Thresholds,
     build_listing,
@@ -14,7 +15,6 @@ from provisioner.findings import (
     parse_fail_on,
     status_name,
 )
-from provisioner.newapi.models import Token
 from provisioner.spec import load_spec_text
 
 NOW = 1_800_000_000

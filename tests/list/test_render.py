@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from provisioner.findings import build_listing
-from provisioner.newapi.models import Token
+from provisioner.observed import Token
+from provisioner.plan.findings import build_listing
 from provisioner.render.listing import listing_json, render_markdown, render_text
 from provisioner.render.plan import Header
 from provisioner.render.style import Style

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from provisioner.newapi.client import NewApiClient
-from provisioner.secrets.secret import Secret
+from provisioner.secret import Secret
 
 CREDENTIAL = "Zm9vYmFyLXNlY3JldC1hY2Nlc3MtdG9rZW4x"  # base64-looking, 36 chars
 FULL_KEY = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V2w3X4"

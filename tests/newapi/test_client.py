@@ -18,7 +18,7 @@ from provisioner.newapi.errors import (
     UnreachableError,
     UnsupportedError,
 )
-from provisioner.secrets.secret import Secret
+from provisioner.secret import Secret
 from tests.newapi.fakes import (
     CREDENTIAL,
     FULL_KEY,

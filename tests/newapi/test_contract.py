@@ -22,7 +22,7 @@ from provisioner.newapi.errors import (
     UnreachableError,
 )
 from provisioner.sandbox import Sandbox
-from provisioner.secrets.secret import Secret
+from provisioner.secret import Secret
 
 DIALECTS = [("bearer", "page"), ("bearer", "array"), ("legacy", "page"), ("legacy", "array")]
 

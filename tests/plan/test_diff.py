@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from provisioner.newapi.models import Token
+from provisioner.observed import Token
 from provisioner.plan.diff import diff, merged_write, rotation_name
 from provisioner.plan.model import BUDGET, fingerprint
 from provisioner.plan.safety import check

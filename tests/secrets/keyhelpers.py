@@ -7,7 +7,7 @@ from pathlib import Path
 
 from keyring.backend import KeyringBackend
 
-from provisioner.secrets.secret import Secret
+from provisioner.secret import Secret
 
 # Known values a leak check can look for. Never put them in assertion messages
 # raw: compare Secret objects or use `in` checks on captured text.

@@ -8,19 +8,17 @@ from pathlib import Path
 import pytest
 from keyhelpers import CREDENTIAL, KEY, RecordingKeyring
 
+from provisioner.errors import CredentialError
 from provisioner.exitcodes import ExitCode
+from provisioner.secret import Secret
 from provisioner.secrets import keyring_store
 from provisioner.secrets.credentials import (
-    CredentialError,
-    check_url,
-    is_loopback_host,
-    normalize_url,
     parse_user_id,
     resolve_credential,
     resolve_user_id,
     ssl_verify_setting,
 )
-from provisioner.secrets.secret import Secret
+from provisioner.secrets.urls import check_url, is_loopback_host, normalize_url
 
 URL = "https://api.example.com"
 SERVICE = "provisioner:https://api.example.com"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from keyhelpers import CREDENTIAL, KEY, KEY2, RecordingKeyring
 
+from provisioner.secret import Secret
 from provisioner.secrets import keyring_store
-from provisioner.secrets.secret import Secret
 from provisioner.secrets.sinks import (
     DeliveryResult,
     DotenvSink,

@@ -62,7 +62,7 @@ def test_hanging_backend_times_out_within_bound(use_backend) -> None:
 
 
 def test_hanging_backend_through_resolve_credential(use_backend) -> None:
-    from provisioner.secrets.credentials import CredentialError
+    from provisioner.errors import CredentialError
 
     use_backend(HangingKeyring())
     started = time.monotonic()

@@ -130,7 +130,7 @@ def test_login_in_process_with_hanging_keyring(tmp_path: Path, monkeypatch, use_
 
     from keyhelpers import HangingKeyring
 
-    from provisioner.commands import login as login_command
+    from provisioner.cli.commands import login as login_command
 
     use_backend(HangingKeyring())
     monkeypatch.setattr(keyring_store, "DEFAULT_TIMEOUT", 0.3)

@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 from provisioner.secrets import keyring_store
 from provisioner.secrets.credentials import resolve_credential, resolve_user_id
-from provisioner.secrets.secret import Secret
+from provisioner.secret import Secret
 from provisioner.secrets.sinks import KeyDelivery, KeyringSink
 
 expected = Secret(Path(sys.argv[1]).read_text().strip())

@@ -11,7 +11,7 @@ import pydantic
 import pytest
 from keyhelpers import CREDENTIAL, KEY, KEY_BODY
 
-from provisioner.secrets.secret import Secret, json_default, mask
+from provisioner.secret import Secret, json_default, mask
 
 
 def assert_hidden(text: str) -> None:

@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from provisioner.newapi.models import Token, TokenStatus
-from provisioner.plan.diff import predecessor_of
+from provisioner.observed import MAX_NAME_BYTES, Token, TokenStatus
+from provisioner.plan.ownership import predecessor_of
 from provisioner.spec.desired import derive_key_name
 
-MAX_NAME_BYTES = 50
 _UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 

@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
-from provisioner.exitcodes import ExitCode
-from provisioner.secrets.secret import Secret
-from provisioner.session import CommandError
-
-Deliver = Callable[[list[tuple[str, str, Secret]]], dict[str, str]]
+from provisioner.errors import UsageError
+from provisioner.execute.executor import Deliver
+from provisioner.secret import Secret
 
 
-def make_deliver(
+@dataclass(frozen=True)
+class Delivery:
+    """Where keys go: the callable the executor calls, and the sink's description."""
+
+    deliver: Deliver
+    sink: str
+
+
+def make_delivery(
     sink_text: str | None, server_url: str, credential: Secret | None = None
-) -> tuple[Deliver | None, str]:
-    """(deliver, description); (None, "") when no sink is configured.
+) -> Delivery | None:
+    """The configured delivery, or None when no sink is configured.
 
     ``credential`` lets an ``exec:`` sink keep any variable holding it out of
     the child's environment.
     """
     if not sink_text:
-        return None, ""
+        return None
     from provisioner.secrets.sinks import ExecSink, KeyDelivery, github_add_mask, parse_sink
 
     try:
         sink = parse_sink(sink_text)
     except ValueError as exc:
-        raise CommandError(f"key sink: {exc}", ExitCode.USAGE) from None
+        raise UsageError(f"key sink: {exc}") from None
     if isinstance(sink, ExecSink):
         sink.credential = credential
 
@@ -37,4 +43,4 @@ def make_deliver(
         results = sink.deliver(items)
         return {r.name: r.error or "delivery failed" for r in results if not r.ok}
 
-    return deliver, sink.description
+    return Delivery(deliver, sink.description)

@@ -7,7 +7,6 @@ the way to a message and an exit code.
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
@@ -18,31 +17,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from provisioner.cli.options import Common, ServerOptions
+from provisioner.errors import ProvisionerError, UsageError
 from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.newapi.client import NewApiClient
-    from provisioner.newapi.models import ServerInfo
-    from provisioner.secrets.secret import Secret
+    from provisioner.observed import ServerInfo
+    from provisioner.secret import Secret
     from provisioner.spec.desired import Spec
 
 SANDBOX_DB = ".provisioner/sandbox.db"
 
 
-class CommandError(Exception):
-    """A failure with a message for people and an exit code."""
-
-    def __init__(self, message: str, exit_code: int = ExitCode.ERROR) -> None:
-        super().__init__(message)
-        self.exit_code = int(exit_code)
-
-
 class Log:
     """Logs and progress to stderr; data goes to stdout (PRODUCT §4)."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.quiet = bool(getattr(args, "quiet", False))
-        self.verbose = int(getattr(args, "verbose", 0) or 0)
+    def __init__(self, common: Common) -> None:
+        self.quiet = common.quiet
+        self.verbose = common.verbose
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -65,7 +58,7 @@ def load_spec_or_fail(path: str, log: Log) -> Spec:
     except SpecError as exc:
         for diagnostic in exc.diagnostics:
             print(str(diagnostic), file=sys.stderr)
-        raise CommandError(
+        raise ProvisionerError(
             f"{path}: invalid spec ({len(exc.diagnostics)} errors); nothing was sent to the "
             "server. Run `provisioner validate` for details.",
             ExitCode.INVALID_SPEC,
@@ -84,11 +77,11 @@ def _parse_rate(text: str | None) -> tuple[int, float] | None:
         count, _, seconds = value.partition("/")
         parsed = (int(count), float(seconds or "1"))
     except ValueError:
-        raise CommandError(
-            f"--rate-limit {value!r}: expected N/SECONDS (e.g. 180/180) or 'off'", ExitCode.USAGE
+        raise UsageError(
+            f"--rate-limit {value!r}: expected N/SECONDS (e.g. 180/180) or 'off'"
         ) from None
     if parsed[0] <= 0 or parsed[1] <= 0:
-        raise CommandError(f"--rate-limit {value!r}: both numbers must be positive", ExitCode.USAGE)
+        raise UsageError(f"--rate-limit {value!r}: both numbers must be positive")
     return parsed
 
 
@@ -119,10 +112,9 @@ def _parse_retry(text: str | None) -> Any:
         except ValueError:
             number = -1.0
         if not sep or field_name is None or number < 0 or number != number:
-            raise CommandError(
+            raise UsageError(
                 f"PROVISIONER_RETRY {text!r}: expected comma-separated "
                 f"{'|'.join(_RETRY_FIELDS)}=NUMBER, e.g. attempts=3,base=0.01,max_time=2",
-                ExitCode.USAGE,
             )
         values[field_name] = number
     for name in ("max_attempts", "max_500_attempts"):
@@ -148,57 +140,51 @@ class Connection:
 
 def _request_logger(log: Log):  # type: ignore[no-untyped-def]
     def on_request(method: str, route: str, status: int, seconds: float) -> None:
-        log.debug(f"  {method} {route} -> {status} ({seconds * 1000:.0f} ms)", level=2)
+        log.debug(f"  {route} -> {status} ({seconds * 1000:.0f} ms)", level=2)
 
     return on_request
 
 
 @contextmanager
-def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Iterator[Connection]:
+def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterator[Connection]:
     """A probed client for the server named by flags, env or the spec."""
     from provisioner.newapi.client import NewApiClient
-    from provisioner.newapi.errors import NewApiError
+    from provisioner.secret import Secret
     from provisioner.secrets.credentials import (
-        CredentialError,
-        check_url,
         resolve_credential,
         resolve_user_id,
         ssl_verify_setting,
     )
-    from provisioner.secrets.secret import Secret
+    from provisioner.secrets.urls import check_url
 
-    timeout = args.timeout if getattr(args, "timeout", None) else 30.0
+    timeout = server.timeout or 30.0
     retry_policy = _parse_retry(os.environ.get("PROVISIONER_RETRY"))
     sandbox = None
-    try:
-        if getattr(args, "sandbox", False):
-            from provisioner.sandbox import Sandbox
+    if server.sandbox:
+        from provisioner.sandbox import Sandbox
 
-            Path(SANDBOX_DB).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            sandbox = Sandbox(db_path=SANDBOX_DB).start(port=0)
-            url = sandbox.url
-            # bearer servers need no user id; leaving it out lets the probe see the dialect
-            credential, user_id = Secret(sandbox.credential), None
-            rate = _parse_rate(args.rate_limit) if args.rate_limit else None
-            verify: Any = True
-            log.info(f"sandbox: {url} (state in {SANDBOX_DB})")
-        else:
-            file_url = spec.server_url if spec else None
-            raw_url = args.url or os.environ.get("NEWAPI_URL") or file_url
-            if not raw_url:
-                raise CommandError(
-                    "no server URL: pass --url, set NEWAPI_URL, or set server.url in the file "
-                    "(or try --sandbox)",
-                    ExitCode.USAGE,
-                )
-            url = check_url(raw_url, insecure_http=args.insecure_http)
-            credential, source = resolve_credential(url)
-            user_id = resolve_user_id(os.environ, url)
-            rate = _parse_rate(args.rate_limit)
-            verify = ssl_verify_setting()
-            log.debug(f"credential from {source}")
-    except CredentialError as exc:
-        raise CommandError(str(exc), exc.exit_code) from None
+        Path(SANDBOX_DB).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        sandbox = Sandbox(db_path=SANDBOX_DB).start(port=0)
+        url = sandbox.url
+        # bearer servers need no user id; leaving it out lets the probe see the dialect
+        credential, user_id = Secret(sandbox.credential), None
+        rate = _parse_rate(server.rate_limit) if server.rate_limit else None
+        verify: Any = True
+        log.info(f"sandbox: {url} (state in {SANDBOX_DB})")
+    else:
+        file_url = spec.server_url if spec else None
+        raw_url = server.url or os.environ.get("NEWAPI_URL") or file_url
+        if not raw_url:
+            raise UsageError(
+                "no server URL: pass --url, set NEWAPI_URL, or set server.url in the file "
+                "(or try --sandbox)",
+            )
+        url = check_url(raw_url, insecure_http=server.insecure_http)
+        credential, source = resolve_credential(url)
+        user_id = resolve_user_id(os.environ, url)
+        rate = _parse_rate(server.rate_limit)
+        verify = ssl_verify_setting()
+        log.debug(f"credential from {source}")
 
     client = NewApiClient(
         url,
@@ -212,10 +198,7 @@ def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Ite
     )
     started = time.monotonic()
     try:
-        try:
-            info = client.probe()
-        except NewApiError as exc:
-            raise CommandError(str(exc), exc.exit_code) from None
+        info = client.probe()
         log.debug(
             f"server {url}: {info.version or 'unknown version'}, auth {info.auth}, "
             f"list {info.list_shape}, keys {'masked' if info.keys_masked else 'full'}"
@@ -229,21 +212,6 @@ def connect(args: argparse.Namespace, log: Log, spec: Spec | None = None) -> Ite
         client.close()
         if sandbox is not None:
             sandbox.stop()
-
-
-def run_command(body, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    """Run ``body(args, log)``, mapping known failures to their exit codes."""
-    from provisioner.newapi.errors import NewApiError
-
-    log = Log(args)
-    try:
-        return int(body(args, log))
-    except CommandError as exc:
-        log.error(str(exc))
-        return exc.exit_code
-    except NewApiError as exc:
-        log.error(str(exc))
-        return int(exc.exit_code)
 
 
 def progress_printer(log: Log):  # type: ignore[no-untyped-def]
@@ -278,16 +246,16 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def confirm(args: argparse.Namespace) -> None:
-    if args.yes:
+def confirm(yes: bool) -> None:
+    """Ask on a terminal; refuse (64) without ``--yes`` when stdin is not one."""
+    if yes:
         return
     if not sys.stdin.isatty():
-        raise CommandError(
+        raise UsageError(
             "refusing to apply without confirmation: stdin is not a terminal; "
-            "pass --yes to apply non-interactively",
-            ExitCode.USAGE,
+            "pass --yes to apply non-interactively"
         )
     print("\nDo you want to apply these changes? Only 'yes' will be accepted.", file=sys.stderr)
     answer = input("  Enter a value: ").strip()
     if answer != "yes":
-        raise CommandError("apply cancelled", ExitCode.ERROR)
+        raise ProvisionerError("apply cancelled")

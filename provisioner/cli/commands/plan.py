@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
-
+from provisioner.cli.options import PlanOptions
+from provisioner.cli.session import Log, connect, load_spec_or_fail
 from provisioner.exitcodes import ExitCode
-from provisioner.session import Log, connect, load_spec_or_fail, run_command
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_command(_plan, args)
-
-
-def _plan(args: argparse.Namespace, log: Log) -> int:
+def run(opts: PlanOptions) -> int:
+    from provisioner.cli import output
     from provisioner.plan import saved
     from provisioner.plan.diff import diff
     from provisioner.plan.safety import check
-    from provisioner.render import output
 
-    spec = load_spec_or_fail(args.file, log)
-    with connect(args, log, spec) as conn:
+    log = Log(opts.common)
+    spec = load_spec_or_fail(opts.common.file, log)
+    with connect(opts.server, log, spec) as conn:
         inventory = conn.client.list_tokens()
         now = conn.client.now()
         plan = diff(spec, inventory, now, quota_per_unit=conn.info.quota_per_unit)
         violations = check(plan, spec.safety)
-        header = output.header(args.file, conn)
-        output.emit_plan(args, plan, header, violations)
-        if args.out:
+        header = output.header(opts.common.file, conn)
+        output.emit_plan(opts.common, plan, header, violations)
+        if opts.out:
             saved.save(
-                args.out,
+                opts.out,
                 plan,
-                spec_path=args.file,
+                spec_path=opts.common.file,
                 spec_digest=spec.digest,
                 server_url=conn.url,
                 user_id=conn.info.user_id,
@@ -38,8 +34,8 @@ def _plan(args: argparse.Namespace, log: Log) -> int:
                 safety=spec.safety,
                 keys_to=spec.keys_to,
             )
-            log.info(f"plan saved to {args.out}; apply it with `provisioner apply {args.out}`")
+            log.info(f"plan saved to {opts.out}; apply it with `provisioner apply {opts.out}`")
     output.step_summary(plan, header, violations)
-    if args.detailed_exitcode and (plan.has_changes or plan.conflicts):
+    if opts.detailed_exitcode and (plan.has_changes or plan.conflicts):
         return ExitCode.CHANGES_PENDING
     return ExitCode.OK

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from provisioner.humanize import human_span
-from provisioner.newapi.models import Token, TokenStatus
-from provisioner.plan.diff import Ownership, predecessor_of
+from provisioner.observed import Token, TokenStatus
+from provisioner.plan.ownership import Ownership, predecessor_of
 from provisioner.spec.desired import Spec
 
 # Every finding kind, in the order they are reported.

@@ -4,23 +4,22 @@ pre-commit passes every matching staged file at once (``FILE...``), which
 ``provisioner validate -f FILE`` cannot take; this runs ``validate`` on each
 and exits 65 if any is invalid.
 
-    python -m provisioner.spec.precommit tokens.yaml other/tokens.yml
+    python -m provisioner.cli.precommit tokens.yaml other/tokens.yml
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from provisioner.commands import validate
+from provisioner.cli.commands import validate
+from provisioner.cli.options import Common, ValidateOptions
 
 
 def main(argv: list[str] | None = None) -> int:
     files = sys.argv[1:] if argv is None else argv
     worst = 0
     for path in files or ["tokens.yaml"]:
-        args = argparse.Namespace(file=path, output="text", quiet=False, verbose=0, no_color=True)
-        worst = max(worst, validate.run(args))
+        worst = max(worst, validate.run(ValidateOptions(Common(file=path, no_color=True))))
     return worst
 
 

@@ -1,20 +1,14 @@
-"""Command line: parse flags, call a command module, map errors to exit codes.
+"""The command line's grammar: every command, flag and help text, in one place.
 
-Each command lives in ``provisioner/commands/<name>.py`` with a
-``run(args) -> int`` function; this module imports only the one that runs, so
-``provisioner --help`` stays fast (heavy imports are lazy).
+Only argparse here: building the parser imports no command module, so
+``provisioner --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
-import sys
-from collections.abc import Sequence
 
 from provisioner import __version__
-from provisioner.exitcodes import ExitCode
 
 SERVER_COMMANDS = ("plan", "apply", "export", "list", "check", "reveal", "rotate")
 
@@ -173,36 +167,3 @@ def build_parser() -> argparse.ArgumentParser:
         "or 'PUT /api/token/=drop-after'",
     )
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors; the product says 64
-        code = exc.code if isinstance(exc.code, int) else 1
-        return ExitCode.USAGE if code == 2 else code
-    if not args.command:
-        parser.print_help(sys.stderr)
-        return ExitCode.USAGE
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        args.no_color = True
-    try:
-        module = importlib.import_module(f"provisioner.commands.{args.command}")
-        return int(module.run(args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        return ExitCode.ERROR
-    except Exception as exc:  # a bug: say so plainly; the traceback only with -vv
-        if getattr(args, "verbose", 0) >= 2:
-            import traceback
-
-            traceback.print_exc()
-        print(
-            f"provisioner: internal error ({type(exc).__name__}); this is a bug, please report "
-            "it with the output of the same command run with -vv",
-            file=sys.stderr,
-        )
-        return ExitCode.ERROR

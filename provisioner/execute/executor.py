@@ -8,14 +8,14 @@ updates, enables, disables, deletes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from provisioner.newapi.errors import AmbiguousWriteError, NewApiError
-from provisioner.newapi.models import Token, TokenStatus
+from provisioner.observed import Token, TokenStatus
 from provisioner.plan.diff import merged_write
 from provisioner.plan.model import Action, Plan
-from provisioner.secrets.secret import Secret
+from provisioner.plan.report import OpResult, Report
+from provisioner.secret import Secret
 
 
 class Client(Protocol):  # what apply needs of provisioner.newapi.client.NewApiClient
@@ -25,50 +25,6 @@ class Client(Protocol):  # what apply needs of provisioner.newapi.client.NewApiC
     def set_status(self, token_id: int, status: int) -> Token: ...
     def delete_tokens(self, ids: Sequence[int]) -> int: ...
     def reveal_keys(self, ids: Sequence[int]) -> dict[int, Secret]: ...
-
-
-@dataclass
-class OpResult:
-    kind: str  # create | rotate | update | enable | disable | delete | deliver
-    name: str
-    token_id: int | None = None
-    status: str = "not-run"  # ok | failed | skipped | not-run
-    error: str = ""
-    detail: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "id": self.token_id,
-            "status": self.status,
-            "error": self.error,
-            "detail": self.detail,
-        }
-
-
-@dataclass
-class Report:
-    results: list[OpResult] = field(default_factory=list)
-    interrupted: bool = False
-    keys_delivered: int = 0
-    keys_pending: list[str] = field(default_factory=list)  # new tokens whose keys were not fetched
-    keys_undelivered: list[str] = field(default_factory=list)  # created, then interrupted
-    sink: str = ""
-
-    @property
-    def failed(self) -> list[OpResult]:
-        return [r for r in self.results if r.status == "failed"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.interrupted
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for result in self.results:
-            out[result.status] = out.get(result.status, 0) + 1
-        return out
 
 
 Deliver = Callable[[list[tuple[str, str, Secret]]], dict[str, str]]

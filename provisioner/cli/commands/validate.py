@@ -8,11 +8,11 @@ Exit 0 when valid, 65 when not (a missing file is an invalid spec too).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
+from provisioner.cli.options import ValidateOptions
 from provisioner.exitcodes import ExitCode
 from provisioner.spec import Diagnostic, Spec, SpecError, load_spec
 
@@ -36,10 +36,10 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def run(args: argparse.Namespace) -> int:
-    filename = str(getattr(args, "file", None) or "tokens.yaml")
-    output = getattr(args, "output", "text") or "text"
-    quiet = bool(getattr(args, "quiet", False))
+def run(opts: ValidateOptions) -> int:
+    filename = opts.common.file
+    output = opts.common.output
+    quiet = opts.common.quiet
     spec: Spec | None = None
     errors: list[Diagnostic] = []
     try:

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
+from provisioner.cli.options import CheckOptions
+from provisioner.cli.session import Log, connect
 from provisioner.exitcodes import ExitCode
 from provisioner.render.plan import dumps
-from provisioner.session import Log, connect, run_command
 
 # MaxUserTokens default since v0.10.8 (contract §5.4 check 4); not readable through the API.
 DEFAULT_TOKEN_CAP = 1000
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_command(_check, args)
-
-
-def _check(args: argparse.Namespace, log: Log) -> int:
+def run(opts: CheckOptions) -> int:
+    log = Log(opts.common)
     spec = None
-    if not args.url and not args.sandbox:
+    if not opts.server.url and not opts.server.sandbox:
         # server.url in the file is a fallback for the URL; a broken file is not fatal here
         from provisioner.spec import SpecError, load_spec
 
         try:
-            spec = load_spec(args.file)
+            spec = load_spec(opts.common.file)
         except (SpecError, OSError):
             spec = None
-    with connect(args, log, spec) as conn:
+    with connect(opts.server, log, spec) as conn:
         info = conn.info
         client = conn.client
         tokens = client.list_tokens()
@@ -54,7 +51,7 @@ def _check(args: argparse.Namespace, log: Log) -> int:
         "permissions": permissions,
         "requests": requests,
     }
-    if args.output == "json":
+    if opts.common.output == "json":
         sys.stdout.write(dumps(report))
         return ExitCode.OK
     perms = ", ".join(f"{k}: {v}" for k, v in permissions.items())
@@ -70,7 +67,7 @@ def _check(args: argparse.Namespace, log: Log) -> int:
         f"tokens      {len(tokens)} of {DEFAULT_TOKEN_CAP} (the server's default cap)",
         f"permissions {perms}",
     ]
-    sep = "\n" if args.output == "text" else "  \n"
+    sep = "\n" if opts.common.output == "text" else "  \n"
     sys.stdout.write(sep.join(lines) + "\n")
     sys.stdout.write("OK: the credential works.\n")
     return ExitCode.OK

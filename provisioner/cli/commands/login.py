@@ -9,15 +9,15 @@ stdin when stdin is not a terminal (``printf %s "$TOKEN" | provisioner login
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from provisioner.cli.options import LoginOptions
 from provisioner.exitcodes import ExitCode
 
 
-def _say(args: argparse.Namespace, message: str) -> None:
-    if not getattr(args, "quiet", False):
+def _say(opts: LoginOptions, message: str) -> None:
+    if not opts.common.quiet:
         print(message, file=sys.stderr)
 
 
@@ -34,18 +34,17 @@ def _read_credential(url: str) -> str:
     return sys.stdin.readline()
 
 
-def run(args: argparse.Namespace) -> int:
+def run(opts: LoginOptions) -> int:
+    from provisioner.errors import CredentialError
     from provisioner.secrets import keyring_store
     from provisioner.secrets.credentials import (
         CREDENTIAL_USERNAME,
         USER_ID_USERNAME,
-        CredentialError,
         check_credential_text,
-        check_url,
-        is_loopback_host,
     )
+    from provisioner.secrets.urls import check_url, is_loopback_host
 
-    url_text = getattr(args, "url", None) or os.environ.get("NEWAPI_URL", "")
+    url_text = opts.url or os.environ.get("NEWAPI_URL", "")
     if not url_text.strip():
         print(
             "error: no server URL: pass --url URL or set NEWAPI_URL "
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
 
-    user_id = getattr(args, "user_id", None)
+    user_id = opts.user_id
     if user_id is not None and user_id <= 0:
         print("error: --user-id must be a positive user id (e.g. 1).", file=sys.stderr)
         return ExitCode.USAGE
@@ -77,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc} Nothing was stored.", file=sys.stderr)
         return exc.exit_code
 
-    from provisioner.secrets.secret import Secret
+    from provisioner.secret import Secret
 
     service = keyring_store.service_name(url)
     try:
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.ERROR
 
     _say(
-        args,
+        opts,
         f"Stored the credential ({credential}) for {url} in the OS keyring "
         f"[{backend}], service {service!r}, user {CREDENTIAL_USERNAME!r}"
         + (f"; user id {user_id} under user {USER_ID_USERNAME!r}" if user_id is not None else "")
@@ -98,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if os.environ.get("NEWAPI_TOKEN") or os.environ.get("NEWAPI_TOKEN_FILE"):
         _say(
-            args,
+            opts,
             "note: NEWAPI_TOKEN / NEWAPI_TOKEN_FILE is set and takes precedence over the keyring.",
         )
     if url.startswith("http://"):
@@ -106,6 +105,6 @@ def run(args: argparse.Namespace) -> int:
 
         if not is_loopback_host(urlsplit(url).hostname or ""):
             _say(
-                args, "note: this is a plain http:// server; server commands need --insecure-http."
+                opts, "note: this is a plain http:// server; server commands need --insecure-http."
             )
     return ExitCode.OK

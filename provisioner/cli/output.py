@@ -1,12 +1,12 @@
-"""Choose a renderer from the flags and write plans and reports to stdout."""
+"""Output routing: pick a renderer from the options; write plans to stdout and the step summary."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import Any
 
+from provisioner.cli.options import Common
 from provisioner.plan.model import Plan
 from provisioner.plan.safety import Violation
 from provisioner.render.plan import Header, dumps, plan_json, render_markdown, render_text
@@ -19,19 +19,17 @@ def header(file: str, conn: Any) -> Header:
     return Header(file=file, url=conn.url, version=conn.info.version, user=conn.user_label)
 
 
-def style_for(args: argparse.Namespace) -> Style:
-    return Style(use_color(sys.stdout, no_color=bool(getattr(args, "no_color", False))))
+def style_for(common: Common, stream: Any = None) -> Style:
+    return Style(use_color(stream or sys.stdout, no_color=common.no_color))
 
 
-def emit_plan(
-    args: argparse.Namespace, plan: Plan, head: Header, violations: list[Violation]
-) -> None:
-    if args.output == "json":
+def emit_plan(common: Common, plan: Plan, head: Header, violations: list[Violation]) -> None:
+    if common.output == "json":
         sys.stdout.write(dumps(plan_json(plan, head, violations)))
-    elif args.output == "markdown":
+    elif common.output == "markdown":
         sys.stdout.write(render_markdown(plan, head, violations))
     else:
-        sys.stdout.write(render_text(plan, head, violations, style_for(args)))
+        sys.stdout.write(render_text(plan, head, violations, style_for(common)))
     sys.stdout.flush()
 
 

@@ -12,7 +12,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-QUOTA_PER_UNIT_DEFAULT = 500_000
+QUOTA_PER_UNIT_DEFAULT = 500_000  # quota units per USD unless /api/status says otherwise
+# The largest remain_quota current new-api accepts (docs/server-contract.md).
+MAX_QUOTA_UNITS = 2_147_483_647
+MAX_NAME_BYTES = 50  # token names, in bytes (30 on older servers: docs/server-contract.md)
+OLD_SERVER_NAME_BYTES = 30
 
 
 class TokenStatus(IntEnum):

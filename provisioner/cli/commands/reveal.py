@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from provisioner.cli.options import RevealOptions
+from provisioner.cli.session import Log, connect, load_spec_or_fail
+from provisioner.errors import UsageError
 from provisioner.exitcodes import ExitCode
-from provisioner.session import CommandError, Log, connect, load_spec_or_fail, run_command
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_command(_reveal, args)
-
-
-def _reveal(args: argparse.Namespace, log: Log) -> int:
-    from provisioner.delivery import make_deliver
-    from provisioner.render.style import Style, use_color
+def run(opts: RevealOptions) -> int:
+    from provisioner.cli.delivery import make_delivery
+    from provisioner.cli.output import style_for
+    from provisioner.secret import Secret
     from provisioner.spec.desired import derive_key_name
 
-    spec = load_spec_or_fail(args.file, log) if Path(args.file).exists() else None
+    log = Log(opts.common)
+    file = opts.common.file
+    spec = load_spec_or_fail(file, log) if Path(file).exists() else None
     key_names = {t.name: t.key_name for t in spec.tokens} if spec else {}
-    sink_text = args.keys_to or (spec.keys_to if spec else None)
+    sink_text = opts.keys_to or (spec.keys_to if spec else None)
     if not sink_text:
-        raise CommandError(
+        raise UsageError(
             "reveal needs a key sink: pass --keys-to (keyring, dotenv:PATH, json:PATH, "
-            "exec:CMD..., stdout) or set keys.to in the file",
-            ExitCode.USAGE,
+            "exec:CMD..., stdout) or set keys.to in the file"
         )
-    names = list(dict.fromkeys(args.names))
-    with connect(args, log, spec) as conn:
-        deliver, sink_name = make_deliver(sink_text, conn.url, conn.credential)
-        assert deliver is not None
+    names = list(dict.fromkeys(opts.names))
+    with connect(opts.server, log, spec) as conn:
+        delivery = make_delivery(sink_text, conn.url, conn.credential)
+        assert delivery is not None
         by_name: dict[str, list[int]] = {}
         for token in conn.client.list_tokens():
             by_name.setdefault(token.name, []).append(token.id)
@@ -47,8 +46,6 @@ def _reveal(args: argparse.Namespace, log: Log) -> int:
                 wanted[ids[0]] = name
         # One batch call per 100 ids: reveals share a strict limit (contract §10).
         keys = conn.client.reveal_keys(list(wanted)) if wanted else {}
-        from provisioner.secrets.secret import Secret
-
         batch = []
         for token_id, name in wanted.items():
             key = keys.get(token_id)
@@ -57,16 +54,16 @@ def _reveal(args: argparse.Namespace, log: Log) -> int:
             else:
                 key_name = key_names.get(name) or derive_key_name(name)
                 batch.append((name, key_name, Secret("sk-" + key.reveal())))
-        problems.update(deliver(batch) if batch else {})
-    style = Style(use_color(sys.stderr, no_color=args.no_color))
+        problems.update(delivery.deliver(batch) if batch else {})
+    style = style_for(opts.common, sys.stderr)
     delivered = 0
     for name in names:
         if name in problems:
             print(style(f"  ✗ {name}: {problems[name]}", "red"), file=sys.stderr)
         else:
             delivered += 1
-            log.info(style(f"  ✓ {name} -> {sink_name}", "green"))
-    log.info(f"{delivered} of {len(names)} keys delivered to {sink_name}.")
+            log.info(style(f"  ✓ {name} -> {delivery.sink}", "green"))
+    log.info(f"{delivered} of {len(names)} keys delivered to {delivery.sink}.")
     if problems:
         return ExitCode.PARTIAL if delivered else ExitCode.ERROR
     return ExitCode.OK

@@ -1,0 +1,81 @@
+"""The path apply and rotate share: show the plan, enforce safety, confirm, execute, report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from provisioner.cli import output
+from provisioner.cli.delivery import Delivery
+from provisioner.cli.options import Common
+from provisioner.cli.session import Connection, Log, confirm, progress_printer, sigterm_interrupts
+from provisioner.errors import RefusedError
+from provisioner.exitcodes import ExitCode
+from provisioner.observed import Token
+from provisioner.plan.model import Plan
+from provisioner.plan.safety import Violation
+from provisioner.render.plan import Header
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A plan ready to carry out, with what it was made from."""
+
+    plan: Plan
+    inventory: Sequence[Token]
+    head: Header
+    violations: list[Violation]
+    delivery: Delivery | None
+
+
+def carry_out(
+    common: Common,
+    log: Log,
+    conn: Connection,
+    prepared: Prepared,
+    *,
+    yes: bool,
+    force: bool,
+    verb: Literal["apply", "rotate"] = "apply",
+) -> int:
+    """Show the plan, refuse what safety refuses, confirm, execute and report."""
+    from provisioner.execute.executor import execute
+    from provisioner.plan.report import Report
+    from provisioner.render.plan import dumps, plan_json
+    from provisioner.render.report import render_text, report_json, summary_line
+
+    plan, head = prepared.plan, prepared.head
+    blocking = [v for v in prepared.violations if not v.overridable or not force]
+    if common.output != "json":
+        output.emit_plan(common, plan, head, blocking)
+    if blocking:
+        if common.output == "json":
+            sys.stdout.write(dumps(plan_json(plan, head, blocking)))
+        raise RefusedError(f"{verb} refused: " + "; ".join(str(v) for v in blocking))
+    delivery = prepared.delivery
+    sink = delivery.sink if delivery else ""
+    report = Report(sink=sink)
+    if plan.has_changes:
+        confirm(yes)
+        with sigterm_interrupts():
+            report = execute(
+                plan,
+                conn.client,
+                prepared.inventory,
+                deliver=delivery.deliver if delivery else None,
+                progress=progress_printer(log),
+            )
+        report.sink = sink
+    output.step_summary(plan, head, [], summary_line(report) if plan.has_changes else "")
+    if common.output == "json":
+        sys.stdout.write(dumps({**plan_json(plan, head, []), "kind": verb, **report_json(report)}))
+    elif plan.has_changes:
+        sys.stdout.write("\n" + render_text(report, output.style_for(common)))
+    sys.stdout.flush()
+    if report.interrupted:
+        return ExitCode.INTERRUPTED
+    if report.failed:
+        return ExitCode.PARTIAL
+    return ExitCode.OK

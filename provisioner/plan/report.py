@@ -1,0 +1,50 @@
+"""What an apply did: one result per operation, as data (rendered by provisioner.render.report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class OpResult:
+    kind: str  # create | rotate | update | enable | disable | delete | deliver
+    name: str
+    token_id: int | None = None
+    status: str = "not-run"  # ok | failed | skipped | not-run
+    error: str = ""
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "id": self.token_id,
+            "status": self.status,
+            "error": self.error,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Report:
+    results: list[OpResult] = field(default_factory=list)
+    interrupted: bool = False
+    keys_delivered: int = 0
+    keys_pending: list[str] = field(default_factory=list)  # new tokens whose keys were not fetched
+    keys_undelivered: list[str] = field(default_factory=list)  # created, then interrupted
+    sink: str = ""
+
+    @property
+    def failed(self) -> list[OpResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for result in self.results:
+            out[result.status] = out.get(result.status, 0) + 1
+        return out

@@ -1,0 +1,83 @@
+"""Rotation planning (docs/reconcile.md#rotation): rotate-now plans and clones. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from provisioner.errors import ProvisionerError, UsageError
+from provisioner.observed import Token
+from provisioner.plan.diff import diff, merged_write
+from provisioner.plan.model import Action, Plan, fingerprint
+from provisioner.plan.ownership import rotation_name
+from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, Spec, derive_key_name
+
+
+def clone_rotation(token: Token, now: int, overlap: int, taken: Iterable[str] = ()) -> Action:
+    """Rotate a token the spec does not declare: the new one copies the old one's settings.
+
+    Expiry stays the same instant; the budget carries over as what is left.
+    """
+    body = merged_write(token, {})
+    body.pop("id", None)
+    if not token.unlimited_quota:
+        body["remain_quota"] = max(0, token.remain_quota)
+    return Action(
+        "rotate",
+        token.name,
+        token_id=token.id,
+        reason="requested (not declared: settings copied from the old token)",
+        set=body,
+        rotation_name=rotation_name(token.name, now, taken),
+        rotation_expiry=now + overlap,
+        fingerprint=fingerprint(token),
+        key_name=derive_key_name(token.name),
+        accessed_time=token.last_used,
+    )
+
+
+def rotation_plan(
+    spec: Spec | None,
+    inventory: Sequence[Token],
+    names: Sequence[str],
+    now: int,
+    *,
+    quota_per_unit: int,
+    overlap: int | None = None,
+) -> Plan:
+    """The plan of ``provisioner rotate NAME...``: rotate these tokens now.
+
+    A declared token is rotated into the spec's settings; an undeclared one into a
+    copy of its own. Raises a :class:`ProvisionerError` for a name that cannot rotate.
+    """
+    declared = spec.by_name() if spec else {}
+    base = spec or Spec(path="", digest="")
+    full = diff(
+        base,
+        inventory,
+        now,
+        quota_per_unit=quota_per_unit,
+        rotate_now=[n for n in names if n in declared],
+        rotate_overlap=overlap,
+    )
+    plan = Plan(
+        now=now, quota_per_unit=full.quota_per_unit, owned=full.owned, unmanaged=full.unmanaged
+    )
+    plan.conflicts = [c for c in full.conflicts if c.name in names]
+    rotations = {a.name: a for a in full.actions if a.kind == "rotate"}
+    taken = {t.name for t in inventory}
+    for name in names:
+        if name in rotations:
+            plan.actions.append(rotations[name])
+            continue
+        if any(c.name == name for c in plan.conflicts):
+            continue
+        matches = [t for t in inventory if t.name == name]
+        if not matches:
+            raise ProvisionerError(f"no token named {name!r} on the server")
+        if name in declared and declared[name].status != "enabled":
+            raise UsageError(
+                f"{name!r} is declared {declared[name].status}; only enabled tokens rotate"
+            )
+        fallback = overlap if overlap is not None else DEFAULT_ROTATE_OVERLAP
+        plan.actions.append(clone_rotation(matches[0], now, fallback, taken))
+    return plan
