@@ -1,8 +1,9 @@
-"""Typed views of what the server returns (contract §3).
+"""What the server holds and can do, as the core sees it (docs/server-contract.md#token-record).
 
 The observed token never holds a full key: ``key`` is always masked on the
-way in (legacy servers send full keys; the client keeps those, if it needs
-them, as :class:`~provisioner.secrets.Secret`).
+way in (older servers send full keys; the client keeps those, if it needs
+them, as :class:`~provisioner.secret.Secret`). Records arrive here already in
+the canonical field names: the client maps one-api's ``models``/``subnet``.
 """
 
 from __future__ import annotations
@@ -37,10 +38,21 @@ def server_mask(key: str) -> str:
     return key[:4] + "*" * 10 + key[-4:]
 
 
-class Token(BaseModel):
-    """A token as observed on the server. Unknown fields are ignored (forks add some)."""
+# Fields a full-mode PUT must not carry back: read-only or managed elsewhere.
+READ_ONLY_FIELDS = frozenset(
+    {"key", "status", "user_id", "created_time", "accessed_time", "used_quota", "DeletedAt"}
+)
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+
+class Token(BaseModel):
+    """A token as observed on the server.
+
+    Fields the tool does not know (forks add some) are kept, so that an update,
+    which replaces the whole record (docs/server-contract.md#updating-a-token),
+    writes them back unchanged.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: int
     user_id: int = 0
@@ -118,8 +130,16 @@ class Token(BaseModel):
         return self.status
 
     def write_fields(self) -> dict[str, object]:
-        """The fields a full-mode PUT carries (contract §5.5): never key, never status."""
+        """The fields a full-mode PUT carries: never key, never status.
+
+        Server fields the tool does not manage come first, as they were read.
+        """
         body: dict[str, object] = {
+            name: value
+            for name, value in (self.model_extra or {}).items()
+            if name not in READ_ONLY_FIELDS
+        }
+        body |= {
             "id": self.id,
             "name": self.name,
             "expired_time": self.expired_time,
@@ -136,8 +156,16 @@ class Token(BaseModel):
         return body
 
 
+Known = bool | None  # None: not learned yet (an empty account shows no record to look at)
+
+
 class ServerInfo(BaseModel):
-    """What the probes learned (contract §18)."""
+    """What the probes learned about the server (docs/server-contract.md#probing).
+
+    Capabilities come from evidence (the records' fields, routes that answer or
+    404, the auth failures' shape, the ``Auth-Version`` header), never from the
+    version string: self-built servers report ``v0.0.0``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -145,17 +173,41 @@ class ServerInfo(BaseModel):
     version: str = ""
     quota_per_unit: int = QUOTA_PER_UNIT_DEFAULT
     quota_display_type: str = "USD"
-    auth: Literal["bearer", "legacy", "unknown"] = "unknown"
+    # bearer: 2026-07-20+ (New-Api-User ignored); header: needs New-Api-User;
+    # access-token: one-api (no user header); unknown: the user id was sent, so either.
+    auth: Literal["bearer", "header", "access-token", "unknown"] = "unknown"
     list_shape: Literal["page", "array"] = "page"
-    keys_masked: bool = True
-    reveal: bool = True
-    batch_delete: bool = True
-    auto_groups_route: bool = False
+    keys_masked: Known = None
+    reveal: Known = None  # POST /api/token/:id/key and /batch/keys exist
+    batch_delete: Known = None  # POST /api/token/batch exists
+    groups_route: Known = None  # GET /api/user/self/groups exists
+    auto_groups: Known = None  # the auto_groups field and GET /api/token/auto-groups
+    cross_group_retry: Known = None  # the cross_group_retry field
+    group_field: Known = None  # the token group (one-api has none)
+    oneapi_fields: bool = False  # models/subnet instead of model_limits/allow_ips
+    name_max_bytes: int | None = None
+    token_cap: Known = None  # a per-user token cap (MaxUserTokens) exists
     user_id: int | None = None
     username: str = ""
     user_group: str = ""
-    max_user_tokens: int | None = None
     fingerprint: str = Field(default="", description="Auth-Version header, when present")
+
+    @property
+    def generation(self) -> str:
+        """A short description of the generation, from the capabilities (for people)."""
+        if self.oneapi_fields:
+            return "one-api"
+        if self.auto_groups:
+            return "new-api 2026-08 or later"
+        if self.keys_masked:
+            return "new-api 2026-03 to 2026-07"
+        if self.list_shape == "array":
+            return "new-api before 2025-06"
+        if self.cross_group_retry is False:
+            return "new-api 2025-06 to 2025-12"
+        if self.keys_masked is False:
+            return "new-api 2025-12 to 2026-03"
+        return "new-api"
 
 
 class User(BaseModel):

@@ -23,7 +23,7 @@ from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.newapi.client import NewApiClient
-    from provisioner.observed import ServerInfo
+    from provisioner.observed import ServerInfo, Token
     from provisioner.secret import Secret
     from provisioner.spec.desired import Spec
 
@@ -91,6 +91,7 @@ _RETRY_FIELDS = {
     "base": "base",
     "cap": "cap",
     "max_time": "max_retry_time",
+    "rate_wait": "max_rate_limit_wait",
 }
 
 
@@ -125,11 +126,20 @@ def _parse_retry(text: str | None) -> Any:
 
 @dataclass
 class Connection:
+    """A probed client, and every token of the account as read right after the probe."""
+
     client: NewApiClient
     url: str
-    info: ServerInfo
     credential: Secret
+    inventory: list[Token]
     sandbox: Any = None  # the embedded Sandbox, if any
+
+    @property
+    def info(self) -> ServerInfo:
+        """What the client has learned about the server so far (it learns as it goes)."""
+        info = self.client.info
+        assert info is not None
+        return info
 
     @property
     def user_label(self) -> str:
@@ -198,12 +208,13 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
     )
     started = time.monotonic()
     try:
-        info = client.probe()
+        info, first_page = client.open()
         log.debug(
-            f"server {url}: {info.version or 'unknown version'}, auth {info.auth}, "
-            f"list {info.list_shape}, keys {'masked' if info.keys_masked else 'full'}"
+            f"server {url}: {info.version or 'unknown version'}, {info.generation}, "
+            f"auth {info.auth}, list {info.list_shape}"
         )
-        yield Connection(client, url, info, credential, sandbox)
+        inventory = client.list_tokens(first_page)
+        yield Connection(client, url, credential, inventory, sandbox)
     finally:
         log.debug(
             f"{client.request_count} HTTP requests in {time.monotonic() - started:.2f} s: "

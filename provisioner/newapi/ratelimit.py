@@ -1,4 +1,6 @@
-"""Client-side pacing modelled on the server's sliding-window limiters (contract §10).
+"""Client-side pacing modelled on the server's sliding-window limiters.
+
+docs/server-contract.md#rate-limits describes the server's side.
 
 The server keeps, per IP, the timestamps of the last N accepted requests and
 refuses one when the N-th newest is younger than the window. Mirroring that
@@ -12,8 +14,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-
-from provisioner.newapi.errors import RateLimitedError
 
 
 def describe_wait(seconds: float) -> str:
@@ -62,31 +62,21 @@ class SlidingWindowLimiter:
             wait = max(wait, oldest_that_counts + self.window - now)
         return wait
 
-    def acquire(self, max_wait: float) -> float:
-        """Take a slot, sleeping if needed; refuse rather than wait more than ``max_wait``.
+    def acquire(self) -> float:
+        """Take a slot, sleeping as long as the window needs; returns the seconds slept.
 
-        Returns the seconds slept.
+        Pacing never fails: the window always frees a slot in at most ``window`` seconds
+        (plus any pause a 429 asked for).
         """
         with self._lock:
-            return self._acquire(max_wait)
-
-    def _acquire(self, max_wait: float) -> float:
-        slept = 0.0
-        while True:
-            wait = self.wait_needed()
-            if wait <= 0:
-                self._stamps.append(self._clock())
-                return slept
-            if slept + wait > max_wait:
-                raise RateLimitedError(
-                    f"client-side pacing for {self.name} ({self.limit} per "
-                    f"{describe_wait(self.window)}) would have to wait {describe_wait(wait)}, "
-                    f"more than the retry budget of {describe_wait(max_wait)}; "
-                    f"try again in {describe_wait(wait)}",
-                    retry_after=wait,
-                )
-            self._sleep(wait)
-            slept += wait
+            slept = 0.0
+            while True:
+                wait = self.wait_needed()
+                if wait <= 0:
+                    self._stamps.append(self._clock())
+                    return slept
+                self._sleep(wait)
+                slept += wait
 
     def pause(self, seconds: float) -> None:
         """The server said 429 + Retry-After: hold every request for that long."""

@@ -25,6 +25,8 @@ class RetryPolicy:
     factor: float = 2.0
     cap: float = 10.0
     max_500_attempts: int = 3
+    # Waiting for the rate limit (HTTP 429) is not a failure and has its own, longer bound.
+    max_rate_limit_wait: float = 1800.0
     rng: Callable[[float, float], float] = field(default=random.uniform)
 
     def backoff(self, attempt: int) -> float:

@@ -11,7 +11,7 @@ from provisioner.sandbox import Sandbox
 from provisioner.sandbox.faults import Fault
 
 # Small retry budget: real sleeps stay in milliseconds (docs/robustness.md).
-FAST_RETRY = "attempts=3,base=0.01,cap=0.05,max_time=1.5"
+FAST_RETRY = "attempts=3,base=0.01,cap=0.05,max_time=1.5,rate_wait=2"
 
 REPORT_LINE = re.compile(r"^\s+(?P<mark>[✓✗·-]) (?P<kind>\w+)\s+(?P<name>[^\s:]+)", re.M)
 

@@ -211,8 +211,8 @@ def test_hostile_list(
     seeded: Sandbox, tmp_path: Path, case: str, command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rewrite, accepted = CASES[case]
-    # The real bound is 2,000 pages (provisioner.newapi.client.MAX_PAGES); 30 keeps it quick.
-    monkeypatch.setattr("provisioner.newapi.client.MAX_PAGES", 30)
+    # The real bound is 2,000 pages (provisioner.newapi.dialect.MAX_PAGES); 30 keeps it quick.
+    monkeypatch.setattr("provisioner.newapi.dialect.MAX_PAGES", 30)
     (tmp_path / "tokens.yaml").write_text(SPEC, encoding="utf-8")
     log = Recorder()
     before = seeded.rows()

@@ -160,3 +160,9 @@ def make_client(server: Handler, *, clock: FakeClock | None = None, **kwargs: An
         clock=clock,
         **kwargs,
     )
+
+
+def open_and_list(client: NewApiClient) -> list[Any]:
+    """Probe, then list from the page the probe read (what a command does)."""
+    _, first = client.open()
+    return client.list_tokens(first)

@@ -29,7 +29,7 @@ def run(opts: ApplyOptions) -> int:
         spec = load_spec_or_fail(opts.common.file, log)
 
     with connect(server, log, spec) as conn:
-        inventory = conn.client.list_tokens()
+        inventory = conn.inventory
         if saved_plan is not None:
             if not server.sandbox and (
                 conn.url != saved_plan.server_url or conn.info.user_id != saved_plan.user_id

@@ -28,7 +28,7 @@ def run(opts: CheckOptions) -> int:
     with connect(opts.server, log, spec) as conn:
         info = conn.info
         client = conn.client
-        tokens = client.list_tokens()
+        tokens = conn.inventory
         groups = client.user_groups()
         permissions = client.permissions()
         requests = client.request_count

@@ -17,7 +17,7 @@ def run(opts: ExportOptions) -> int:
 
     log = Log(opts.common)
     with connect(opts.server, log, None) as conn:
-        tokens = conn.client.list_tokens()
+        tokens = conn.inventory
         now = conn.client.now()
         url = None if opts.server.sandbox else conn.url
     globs = list(opts.match)

@@ -60,7 +60,7 @@ def run(opts: ListOptions) -> int:
     file = opts.common.file
 
     with connect(opts.server, log, spec) as conn:
-        tokens = conn.client.list_tokens()  # every page once; nothing per token
+        tokens = conn.inventory  # every page once; nothing per token
         now = conn.client.now()
         head = header(file if spec else "", conn)
         qpu = conn.info.quota_per_unit

@@ -16,7 +16,7 @@ def run(opts: PlanOptions) -> int:
     log = Log(opts.common)
     spec = load_spec_or_fail(opts.common.file, log)
     with connect(opts.server, log, spec) as conn:
-        inventory = conn.client.list_tokens()
+        inventory = conn.inventory
         now = conn.client.now()
         plan = diff(spec, inventory, now, quota_per_unit=conn.info.quota_per_unit)
         violations = check(plan, spec.safety)

@@ -32,7 +32,7 @@ def run(opts: RevealOptions) -> int:
         delivery = make_delivery(sink_text, conn.url, conn.credential)
         assert delivery is not None
         by_name: dict[str, list[int]] = {}
-        for token in conn.client.list_tokens():
+        for token in conn.inventory:
             by_name.setdefault(token.name, []).append(token.id)
         problems: dict[str, str] = {}
         wanted: dict[int, str] = {}

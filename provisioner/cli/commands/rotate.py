@@ -34,7 +34,7 @@ def run(opts: RotateOptions) -> int:
     spec = load_spec_or_fail(file, log) if Path(file).exists() else None
     names = list(dict.fromkeys(opts.names))
     with connect(opts.server, log, spec) as conn:
-        inventory = conn.client.list_tokens()
+        inventory = conn.inventory
         plan = rotation_plan(
             spec,
             inventory,
