@@ -1,4 +1,4 @@
-"""The exit-code table (PRODUCT §4). One source of truth: docs are checked against it."""
+"""The exit-code table (README.md#exit-codes). One source of truth: docs are checked against it."""
 
 from __future__ import annotations
 

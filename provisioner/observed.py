@@ -28,7 +28,10 @@ class TokenStatus(IntEnum):
 
 
 def server_mask(key: str) -> str:
-    """The server's own masking (contract §3): first 4 + 10 stars + last 4."""
+    """The server's own masking: first 4 + 10 stars + last 4.
+
+    docs/server-contract.md#token-record
+    """
     if "*" in key:
         return key
     if len(key) <= 4:
@@ -93,25 +96,29 @@ class Token(BaseModel):
 
     @property
     def ips(self) -> tuple[str, ...]:
-        """``allow_ips`` is newline-separated (contract §12.15); null means none."""
+        """``allow_ips`` is newline-separated; null means none.
+
+        docs/server-contract.md#token-record
+        """
         return tuple(line.strip() for line in (self.allow_ips or "").splitlines() if line.strip())
 
     @property
     def budget(self) -> int:
-        """Total budget = used + remaining (PRODUCT §3)."""
+        """Total budget = used + remaining (docs/reconcile.md)."""
         return self.used_quota + self.remain_quota
 
     @property
     def last_used(self) -> int:
         """``accessed_time`` when the token was used since creation, else 0.
 
-        A new token's ``accessed_time`` equals its ``created_time`` (contract §5.1 example).
+        A new token's ``accessed_time`` equals its ``created_time``
+        (docs/server-contract.md#token-record).
         """
         return self.accessed_time if self.accessed_time > self.created_time else 0
 
     @property
     def display_key(self) -> str:
-        """The key as the product prints it: ``sk-abcd...wxyz`` (PRODUCT §4 'Outputs')."""
+        """The key as the product prints it: ``sk-abcd...wxyz`` (docs/commands.md#commands)."""
         if not self.key:
             return ""
         head, _, tail = self.key.partition("*")
@@ -121,7 +128,10 @@ class Token(BaseModel):
         return "sk-" + self.key
 
     def effective_status(self, now: int) -> TokenStatus | int:
-        """Status computed client-side (contract §6: a listed 1 can be dead)."""
+        """Status computed client-side: a listed 1 can be dead.
+
+        docs/server-contract.md#lazy-status
+        """
         if self.status == TokenStatus.ENABLED:
             if self.expired_time != -1 and self.expired_time < now:
                 return TokenStatus.EXPIRED

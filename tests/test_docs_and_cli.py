@@ -38,6 +38,59 @@ def test_doc_links_resolve() -> None:
             assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
 
 
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes."""
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", markdown, re.MULTILINE):
+        text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+        anchors.add(text.replace(" ", "-"))
+    return anchors
+
+
+def _repo_files() -> list[Path]:
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [ROOT / name for name in tracked if (ROOT / name).is_file()]
+
+
+def test_no_file_cites_a_document_outside_the_repo() -> None:
+    # Citations name a file and heading in the repo (docs/server-contract.md#paging),
+    # never a section number of a document a clone does not have.
+    outside = re.compile(r"§ ?\d|\.\./shared|newapi-contract\.md|\bPRODUCT\.md")
+    offenders = []
+    for path in _repo_files():
+        if path.suffix not in (".py", ".md", ".yml", ".yaml", ".toml", ".json", ".txt", ""):
+            continue
+        if path.suffix == ".json" and "recordings" in path.parts:
+            continue  # recorded server answers, kept byte for byte
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            if outside.search(line) and path.name != "test_docs_and_cli.py":
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:80]}")
+    assert offenders == []
+
+
+def test_cited_doc_anchors_exist() -> None:
+    cited = re.compile(r"\b(docs/[\w-]+\.md|README\.md)#([\w-]+)")
+    missing = []
+    anchors: dict[str, set[str]] = {}
+    for path in _repo_files():
+        if path.suffix not in (".py", ".md"):
+            continue
+        for doc, anchor in cited.findall(path.read_text(encoding="utf-8", errors="replace")):
+            if doc not in anchors:
+                target = ROOT / doc
+                anchors[doc] = _anchors(target.read_text()) if target.exists() else set()
+            if anchor not in anchors[doc]:
+                missing.append(f"{path.relative_to(ROOT)} cites {doc}#{anchor}")
+    assert missing == []
+
+
 def test_readme_commands_are_the_ci_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```sh\n(.+?)\n```", readme)

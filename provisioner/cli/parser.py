@@ -154,7 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=".provisioner/sandbox.db", help="SQLite state file")
     p.add_argument("--auth", choices=("bearer", "legacy"), default="bearer")
     p.add_argument("--list-shape", choices=("page", "array"), default="page")
-    p.add_argument("--rate-limits", action="store_true", help="enforce contract §10 limits")
+    p.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="enforce docs/server-contract.md#rate-limits limits",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="pre-fill N tokens")
     p.add_argument("--lang", choices=("en", "zh"), default="en")
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")

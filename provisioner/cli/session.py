@@ -31,7 +31,7 @@ SANDBOX_DB = ".provisioner/sandbox.db"
 
 
 class Log:
-    """Logs and progress to stderr; data goes to stdout (PRODUCT §4)."""
+    """Logs and progress to stderr; data goes to stdout (docs/commands.md#commands)."""
 
     def __init__(self, common: Common) -> None:
         self.quiet = common.quiet

@@ -1,6 +1,6 @@
 """Execute a Plan against the server and report every operation.
 
-Apply walks the plan; it does not re-decide what to do. Order (PRODUCT §3):
+Apply walks the plan; it does not re-decide what to do. Order (docs/reconcile.md):
 rotations and creates, one re-list to learn the new ids, key delivery,
 updates, enables, disables, deletes.
 """
@@ -179,7 +179,8 @@ class Executor:
     ) -> None:
         if not attempted:
             return
-        # Create returns nothing (contract §5.4): re-list once and match exact names.
+        # Create returns nothing: re-list once and match exact names
+        # (docs/server-contract.md#creating-a-token).
         listing = self._relist()
         missing = [(a, r) for a, r in ambiguous if not self._new_tokens(listing, a.name)]
         # A POST that got no answer in time may still be running on the server: a re-list
@@ -268,7 +269,9 @@ class Executor:
         ids = [r.token_id for _, r in created if r.token_id is not None]
         try:
             keys: dict[int, Secret] = {}
-            for start in range(0, len(ids), 100):  # batch reveal, at most 100 (contract §5.8)
+            for start in range(
+                0, len(ids), 100
+            ):  # batch reveal, at most 100 (docs/server-contract.md#masked-keys-and-reveal)
                 keys.update(self.client.reveal_keys(ids[start : start + 100]))
         except NewApiError as exc:
             keys = {}
@@ -292,7 +295,7 @@ class Executor:
                 delivery.status = "ok"
                 self.report.keys_delivered += 1
                 continue
-            # Transactional delivery (PRODUCT §3): a key nobody received must not stay live.
+            # Transactional delivery (docs/reconcile.md): a key nobody received must not stay live.
             delivery.status = "failed"
             delivery.error = errors[action.name]
             self.failed_names.add(action.name)
@@ -339,7 +342,8 @@ class Executor:
             for _, result in results:
                 result.status = "ok"
         else:
-            # Find out which are really gone; batch delete skips silently (contract §12.18).
+            # Find out which are really gone; batch delete skips silently
+            # (docs/server-contract.md#batch-delete).
             listing = self._relist()
             remaining = {t.id for t in listing} if listing is not None else set(ids)
             for action, result in results:

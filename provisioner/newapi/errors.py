@@ -46,7 +46,10 @@ class UnsupportedError(NewApiError):
 
 
 class AuthError(NewApiError):
-    """401/403, or the legacy HTTP-200 'access token invalid' (contract §2.3)."""
+    """401/403, or the header generation's HTTP-200 'access token invalid'.
+
+    docs/server-contract.md#auth-failures
+    """
 
     exit_code = ExitCode.AUTH
 
@@ -57,7 +60,7 @@ class AuthError(NewApiError):
 
 
 class RateLimitedError(NewApiError):
-    """429 after every retry the budget allowed (contract §10)."""
+    """429 after every retry the budget allowed (docs/server-contract.md#rate-limits)."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: str) -> None:
         super().__init__(message, **kw)
@@ -73,13 +76,17 @@ class ServerError(NewApiError):
 
 
 class BusinessError(NewApiError):
-    """HTTP 200 with ``success: false``: the server refused, with its own message (contract §1)."""
+    """HTTP 200 with ``success: false``: the server refused, with its own message.
+
+    docs/server-contract.md#envelope-and-errors
+    """
 
 
 class AmbiguousWriteError(NewApiError):
     """A non-idempotent write (create POST) may or may not have committed.
 
-    The caller must re-list to find out; the client never re-sends it (contract §12.2).
+    The caller must re-list to find out; the client never re-sends it
+    (docs/server-contract.md#creating-a-token).
     ``timed_out`` is True when no answer came in time: the server may still be working
     on the request, so a re-list that does not show it yet proves nothing.
     """

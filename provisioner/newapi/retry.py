@@ -1,4 +1,6 @@
-"""Retry policy: jittered exponential backoff bounded in attempts and time (contract §10, §18.8).
+"""Retry policy: jittered exponential backoff bounded in attempts and time.
+
+docs/server-contract.md#rate-limits.
 
 Pure arithmetic; the client owns the loop, the clock and the sleep.
 """
@@ -11,7 +13,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 #: Statuses worth retrying for an idempotent call. 500 is a panic or a DB error
-#: (contract §1): retried, but fewer times (see ``RetryPolicy.max_500_attempts``).
+#: (docs/server-contract.md#envelope-and-errors): retried, but fewer times
+#: (see ``RetryPolicy.max_500_attempts``).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 

@@ -1,6 +1,6 @@
 """``diff(spec, inventory, now) -> Plan``: the pure heart of the tool.
 
-No I/O and no clock: time comes in as ``now``. Semantics: PRODUCT §3.
+No I/O and no clock: time comes in as ``now``. Semantics: docs/reconcile.md.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from provisioner.plan.ownership import Ownership, predecessor_of, rotation_name
 from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, DesiredToken, Spec
 
 # Relative expiry is measured from created_time; values within this many
-# seconds are equal, so apply followed by plan is always empty (PRODUCT §3).
+# seconds are equal, so apply followed by plan is always empty (docs/reconcile.md).
 EXPIRY_TOLERANCE = 300
 
 
@@ -31,7 +31,7 @@ def _norm_list(values: Iterable[str]) -> list[str]:
 
 
 def create_body(desired: DesiredToken, now: int, quota_per_unit: int) -> dict[str, Any]:
-    """The POST body for a new token (contract §5.4)."""
+    """The POST body for a new token (docs/server-contract.md#creating-a-token)."""
     budget = desired.quota.resolve(quota_per_unit)
     body: dict[str, Any] = {
         "name": desired.name,
@@ -40,7 +40,9 @@ def create_body(desired: DesiredToken, now: int, quota_per_unit: int) -> dict[st
         "unlimited_quota": budget is None,
         "model_limits_enabled": bool(desired.models),
         "model_limits": ",".join(desired.models),
-        "allow_ips": "\n".join(desired.allow_ips),  # newline-separated: contract §12.15
+        "allow_ips": "\n".join(
+            desired.allow_ips
+        ),  # newline-separated: docs/server-contract.md#token-record
         "group": desired.group,
         "cross_group_retry": desired.cross_group_retry if desired.group == "auto" else False,
     }
@@ -70,7 +72,7 @@ def _field_updates(
             updates["unlimited_quota"] = True
             changes.append(FieldChange("budget", token.budget, "unlimited"))
     else:
-        # Budget, not counter: traffic never causes a diff (PRODUCT §3).
+        # Budget, not counter: traffic never causes a diff (docs/reconcile.md).
         matches = not token.unlimited_quota and max(0, token.remain_quota) == max(
             0, budget - token.used_quota
         )
@@ -109,7 +111,9 @@ def _field_updates(
 
 
 def merged_write(token: Token, updates: dict[str, Any]) -> dict[str, Any]:
-    """Read-merge-write (contract §5.5): the whole record with ``updates`` applied.
+    """Read-merge-write: the whole record with ``updates`` applied.
+
+    docs/server-contract.md#updating-a-token: a PUT replaces every field.
 
     ``BUDGET`` becomes ``remain_quota = max(0, budget - used_quota)`` against the
     token as it is now, so traffic between plan and apply is accounted for.
@@ -129,7 +133,10 @@ def merged_write(token: Token, updates: dict[str, Any]) -> dict[str, Any]:
 
 
 def _valid_after(token: Token, updates: dict[str, Any], now: int) -> tuple[bool, str]:
-    """Would the token be usable once ``updates`` are written? (re-enable guard, contract §5.5)"""
+    """Would the token be usable once ``updates`` are written?
+
+    The server's re-enable guard: docs/server-contract.md#re-enable-guard.
+    """
     expiry = updates.get("expired_time", token.expired_time)
     if expiry != -1 and expiry <= now:
         return False, f"expired: expiry {_iso(expiry)} has passed"
@@ -213,7 +220,8 @@ def _reconcile_one(
             Notice(token.name, token.id, kind, f"{why}; change `expires` or `quota` to revive it")
         )
         return
-    # A listed 1 that is really dead (contract §6) is revived by the field update alone.
+    # A listed 1 that is really dead is revived by the field update alone
+    # (docs/server-contract.md#lazy-status).
     if stored != TokenStatus.ENABLED:
         if stored in (TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
             reason = f"revive: was {TokenStatus(stored).name.lower()}; fields are fixed first"

@@ -62,7 +62,10 @@ SORT_KEYS: tuple[str, ...] = (
 
 
 def status_name(status: int) -> str:
-    """``enabled`` ... ``exhausted``; a fork's unknown value is ``status N`` (contract §8)."""
+    """``enabled`` ... ``exhausted``; a fork's unknown value is ``status N``.
+
+    docs/server-contract.md#status-values
+    """
     return STATUS_NAMES.get(int(status), f"status {int(status)}")
 
 
@@ -75,12 +78,17 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Row:
-    """One token as ``list`` shows it. Quotas are raw units (contract §9)."""
+    """One token as ``list`` shows it. Quotas are raw units.
+
+    docs/server-contract.md#quota-units
+    """
 
     name: str
     id: int
     status: str  # effective: enabled | disabled | expired | exhausted | status N
-    listed_status: int  # what the server stores (a listed 1 can be dead: contract §6)
+    listed_status: (
+        int  # what the server stores (a listed 1 can be dead: docs/server-contract.md#lazy-status)
+    )
     ownership: str | None  # managed | orphan | unmanaged; None without a spec
     group: str
     unlimited: bool

@@ -1,6 +1,6 @@
 """The plan: what apply will do, as data. Built by :func:`provisioner.plan.diff.diff`.
 
-Action kinds are executed in this order (PRODUCT §3): rotate and create,
+Action kinds are executed in this order (docs/reconcile.md): rotate and create,
 update, enable, disable, delete.
 """
 
@@ -17,7 +17,7 @@ ActionKind = Literal["create", "rotate", "update", "enable", "disable", "delete"
 ORDER: tuple[ActionKind, ...] = ("rotate", "create", "update", "enable", "disable", "delete")
 
 # Fields whose value names a budget in quota units; at execution the
-# remaining quota is recomputed from the fresh used_quota (PRODUCT §3).
+# remaining quota is recomputed from the fresh used_quota (docs/reconcile.md).
 BUDGET = "budget"
 
 

@@ -1,4 +1,4 @@
-"""Which server tokens the file owns (docs/reconcile.md#ownership). Pure."""
+"""Which server tokens the file owns (docs/reconcile.md#identity-and-ownership). Pure."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def predecessor_of(name: str) -> str | None:
 
 
 class Ownership:
-    """Which server names the file owns (PRODUCT §3 'Ownership')."""
+    """Which server names the file owns (docs/reconcile.md#identity-and-ownership)."""
 
     def __init__(self, spec: Spec) -> None:
         self.declared = {t.name for t in spec.tokens}

@@ -1,4 +1,4 @@
-"""Safety rules a plan must pass before apply writes anything (PRODUCT §3 'Safety').
+"""Safety rules a plan must pass before apply writes anything (docs/reconcile.md#safety).
 
 Each violation names the rule, the numbers and the override.
 """

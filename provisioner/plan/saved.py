@@ -1,4 +1,4 @@
-"""Saved plans: ``plan --out PLAN`` and ``apply PLAN`` (PRODUCT §3 'Saved plans').
+"""Saved plans: ``plan --out PLAN`` and ``apply PLAN`` (docs/reconcile.md#saved-plans).
 
 The file holds the actions, the spec digest, the server identity and the
 fingerprint of every token the plan touches; never a key or credential.

@@ -23,7 +23,7 @@ _CODES = {
 
 
 def use_color(stream: IO[str] | None = None, *, no_color: bool = False) -> bool:
-    """NO_COLOR, FORCE_COLOR and TERM=dumb honoured (PRODUCT §4 'Outputs')."""
+    """NO_COLOR, FORCE_COLOR and TERM=dumb honoured (docs/commands.md#commands)."""
     if no_color or os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):

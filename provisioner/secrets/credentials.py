@@ -1,9 +1,9 @@
-"""The management credential, the server URL and TLS settings (PRODUCT §4, contract §2).
+"""The management credential and TLS settings (docs/credentials.md).
 
 Order of credentials: ``NEWAPI_TOKEN``, then ``NEWAPI_TOKEN_FILE``, then the
 OS keyring entry written by ``provisioner login`` (skipped when ``CI`` is set;
 bounded by a timeout). A relay key (``sk-...``) is refused everywhere: it
-authenticates ``/v1`` calls, not the token-management API (contract §2.1).
+authenticates ``/v1`` calls, not the token-management API (docs/server-contract.md#authentication).
 
 Errors never contain the credential, only where it came from.
 """
@@ -151,7 +151,10 @@ def _read_token_file(file_name: str) -> Secret:
 
 
 def parse_user_id(text: str, source: str = "NEWAPI_USER_ID") -> int:
-    """A positive decimal user id (the ``New-Api-User`` header, contract §2.1)."""
+    """A positive decimal user id (the ``New-Api-User`` header).
+
+    docs/server-contract.md#authentication
+    """
     value = text.strip()
     if not (value.isascii() and value.isdecimal()) or int(value) <= 0:
         raise CredentialError(

@@ -1,4 +1,4 @@
-"""Key sinks: where new or revealed keys go (PRODUCT §4 "Key sinks").
+"""Key sinks: where new or revealed keys go (docs/sinks.md#key-sinks-where-new-keys-go).
 
 A sink is chosen with ``--keys-to`` or ``keys.to``::
 
@@ -9,11 +9,11 @@ A sink is chosen with ``--keys-to`` or ``keys.to``::
     stdout             KEY_NAME=sk-... on stdout (only when chosen explicitly)
 
 Every sink returns one :class:`DeliveryResult` per key, so ``apply`` can
-disable exactly the new tokens whose keys did not arrive (PRODUCT §3,
+disable exactly the new tokens whose keys did not arrive (docs/reconcile.md,
 transactional delivery). Errors never contain a key.
 
 The caller passes each key already in its delivered form (``sk-`` + the
-server's key, contract §6); sinks store what they get.
+server's key, docs/server-contract.md#lazy-status); sinks store what they get.
 """
 
 from __future__ import annotations

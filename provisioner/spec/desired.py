@@ -46,7 +46,10 @@ class Expiry:
         return cls("never")
 
     def expired_time(self, created_time: int) -> int:
-        """The server value (contract §3: -1 = never) for a token created at ``created_time``."""
+        """The server value (-1 = never) for a token created at ``created_time``.
+
+        docs/server-contract.md#token-record
+        """
         if self.kind == "never":
             return -1
         if self.kind == "relative":
@@ -56,7 +59,7 @@ class Expiry:
 
 @dataclass(frozen=True)
 class Budget:
-    """``unlimited`` | an amount in USD | raw quota units (contract §9)."""
+    """``unlimited`` | an amount in USD | raw quota units (docs/server-contract.md#quota-units)."""
 
     unlimited: bool
     units: int | None = None
@@ -147,5 +150,5 @@ def derive_key_name(name: str) -> str:
 
 
 def expand_name(base: str, index: int) -> str:
-    """``count`` naming (PRODUCT §2): name, name-2, ... name-N."""
+    """``count`` naming (docs/spec.md#the-spec-file-tokensyaml): name, name-2, ... name-N."""
     return base if index == 1 else f"{base}-{index}"

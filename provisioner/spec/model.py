@@ -3,7 +3,7 @@
 ``schema/tokens.schema.json`` is generated from these classes
 (``python -m provisioner.spec.schema --write``) and the loader takes its key
 sets from them, so the schema, the loader and the docs cannot drift apart.
-Field names are exactly PRODUCT §2's. The loader (``loader.py``) adds what a
+Field names are exactly those of docs/spec.md. The loader (``loader.py``) adds what a
 schema cannot say: byte lengths, uniqueness after ``count``, dates in the past,
 host bits in a CIDR, and so on.
 """

@@ -1,4 +1,4 @@
-"""`apply` on a terminal asks for 'yes' (PRODUCT §4), through a real pseudo-terminal."""
+"""`apply` on a terminal asks for 'yes' (docs/commands.md), through a real pseudo-terminal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The whole story in every server dialect the sandbox speaks (contract §2.3, §5.1, §13)."""
+"""The whole story in every server dialect the sandbox speaks.
+
+docs/server-contract.md#generations
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Key delivery, reveal and rotation end to end (PRODUCT §3 'Delivery', 'Rotation')."""
+"""Key delivery, reveal and rotation end to end (docs/reconcile.md#rotation)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""No full key or credential in any output, log, plan file or report (PRODUCT §4 'Outputs').
+"""No full key or credential in any output, log, plan file or report (docs/commands.md#commands).
 
 Every command runs at the highest verbosity in every output format, against
 both auth generations (legacy servers list full keys), with faults that put

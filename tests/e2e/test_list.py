@@ -35,7 +35,7 @@ def account(cli: Cli) -> dict[str, int]:
             accessed_time=now - 3600,
             expired_time=now + 60 * DAY + 600,
         ),
-        # listed status 1, but its expiry passed two days ago (contract §6)
+        # listed status 1, but its expiry passed two days ago (docs/server-contract.md#lazy-status)
         "lapsed": _insert(
             cli,
             name="lapsed",

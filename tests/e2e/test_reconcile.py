@@ -1,4 +1,4 @@
-"""Plan and apply end to end: the README's story and every reconcile rule (PRODUCT §3)."""
+"""Plan and apply end to end: the README's story and every reconcile rule (docs/reconcile.md)."""
 
 from __future__ import annotations
 

@@ -134,7 +134,8 @@ def test_token_moves_during_apply(cli: Cli, move: str) -> None:
         assert "Apply partly failed" in first.out
     else:
         # Full-mode PUT of app-b lands after the other client's change (last writer wins
-        # on fields; status is never written by a full PUT: contract §5.5).
+        # on fields; status is never written by a full PUT:
+        # docs/server-contract.md#updating-a-token).
         assert first.code == 0, first.all
     second = cli("apply", "--yes")
     assert second.code == 0, second.all

@@ -1,7 +1,7 @@
 """Contract tests: the client against the real sandbox over HTTP on loopback.
 
 Every route in both auth generations and both list shapes, and each injected
-fault (contract §10, §12; issue 2 "Must show").
+fault (docs/server-contract.md#rate-limits, docs/server-contract.md#pitfalls; issue 2 "Must show").
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def test_trailing_slash_redirect_followed_same_origin(bearer: Sandbox) -> None:
     [token_id] = bearer.seed(1)
     with connect(bearer) as client:
         client.probe()
-        # The UI's form (contract §4): the server answers 307 to /api/token/:id.
+        # The UI's form (docs/server-contract.md#routes): the server answers 307 to /api/token/:id.
         client._call(Call("DELETE", "DELETE /api/token/:id", f"/api/token/{token_id}/"))
     assert live_rows(bearer) == []
 

@@ -1,4 +1,4 @@
-"""Table tests of the pure diff (PRODUCT §3)."""
+"""Table tests of the pure diff (docs/reconcile.md)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,9 @@ def test_create_body_converts_usd_relative_expiry_and_lists() -> None:
     assert body["remain_quota"] == 20 * QPU and body["unlimited_quota"] is False
     assert body["expired_time"] == NOW + 90 * DAY
     assert body["model_limits"] == "gpt-4o,sora-2" and body["model_limits_enabled"] is True
-    assert body["allow_ips"] == "10.0.0.0/8\n203.0.113.7"  # newline-separated: contract §12.15
+    assert (
+        body["allow_ips"] == "10.0.0.0/8\n203.0.113.7"
+    )  # newline-separated: docs/server-contract.md#token-record
     assert body["auto_groups"] == ["default", "vip"] and body["cross_group_retry"] is True
 
 
@@ -169,7 +171,9 @@ def test_expired_fixed_expiry_gets_update_then_enable() -> None:
 
 def test_listed_enabled_but_expired_needs_update_only() -> None:
     d = want("a", expires=Expiry("absolute", at=NOW + 30 * DAY))
-    t = tok("a", status=1, expired_time=NOW - DAY)  # status set lazily: contract §6
+    t = tok(
+        "a", status=1, expired_time=NOW - DAY
+    )  # status set lazily: docs/server-contract.md#lazy-status
     assert kinds(diff(spec(d), [t], NOW)) == [("update", "a")]
 
 
@@ -258,7 +262,7 @@ def test_ownership_globs_unmanaged_and_orphan_policies() -> None:
     s = spec(want("a"), manage=Manage(match=("video-*",), orphans="disable"))
     inv = [tok("a"), tok("video-x"), tok("video-y", status=2), tok("other"), tok("a-2")]
     plan = diff(s, inv, NOW)
-    # a-2 is owned too: name-K with K > count (PRODUCT §3 'Ownership')
+    # a-2 is owned too: name-K with K > count (docs/reconcile.md#identity-and-ownership)
     assert kinds(plan) == [("disable", "a-2"), ("disable", "video-x")]
     assert plan.unmanaged == 1
     assert plan.owned == 4

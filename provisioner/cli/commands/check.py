@@ -10,7 +10,8 @@ from provisioner.cli.session import Log, connect
 from provisioner.exitcodes import ExitCode
 from provisioner.render.plan import dumps
 
-# MaxUserTokens default since v0.10.8 (contract §5.4 check 4); not readable through the API.
+# MaxUserTokens default since v0.10.8; not readable through the API
+# (docs/server-contract.md#creating-a-token).
 DEFAULT_TOKEN_CAP = 1000
 
 

@@ -44,7 +44,8 @@ def run(opts: RevealOptions) -> int:
                 problems[name] = f"{len(ids)} tokens share this name (ids {sorted(ids)}): conflict"
             else:
                 wanted[ids[0]] = name
-        # One batch call per 100 ids: reveals share a strict limit (contract §10).
+        # One batch call per 100 ids: reveals share a strict limit
+        # (docs/server-contract.md#rate-limits).
         keys = conn.client.reveal_keys(list(wanted)) if wanted else {}
         batch = []
         for token_id, name in wanted.items():
