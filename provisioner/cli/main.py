@@ -45,8 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = int(getattr(namespace, "verbose", 0) or 0)
     try:
         module = importlib.import_module(f"provisioner.cli.commands.{namespace.command}")
-        if namespace.command == "sandbox":
-            return int(module.run(namespace))
+        if namespace.command == "sandbox":  # the sandbox builds its own options
+            return int(module.run(module.options(namespace)))
         options = o.from_namespace(OPTIONS[namespace.command], namespace)
         if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
             options = replace(options, common=replace(options.common, no_color=True))

@@ -67,7 +67,9 @@ def _add_server(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate-limit",
         metavar="N/SECONDS",
-        help="client-side request pacing, e.g. 180/180 (default), or 'off'",
+        help="pace requests to the server's rate limit: N requests per SECONDS "
+        "(default 180/180, the most cautious new-api default; 360/180 on new-api since "
+        "2026-06; 'off' for a server without a limit). Waits are shown, never failures",
     )
     parser.add_argument(
         "--timeout",
@@ -109,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--force", action="store_true", help="override safety thresholds and min_idle")
     p.add_argument("--keys-to", metavar="SINK", help="where new keys go (overrides keys.to)")
+    p.add_argument(
+        "--lock-timeout",
+        metavar="DURATION",
+        default="0s",
+        help="when another apply holds the account's lock, wait this long for it "
+        "(e.g. 10m) before giving up with exit 4 (default: 0s, do not wait)",
+    )
 
     p = command("export", "write the account's tokens as a tokens.yaml (no keys)", server=True)
     p.add_argument("--match", action="append", metavar="GLOB", help="only names matching (repeat)")
@@ -148,26 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="the server URL the credential is for (default: NEWAPI_URL)")
     p.add_argument("--user-id", type=int, help="user id for servers that need New-Api-User")
 
-    p = command("sandbox", "run a local new-api-compatible server")
-    p.add_argument("--port", type=int, default=3000, help="0 picks a free port (default 3000)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--db", default=".provisioner/sandbox.db", help="SQLite state file")
-    p.add_argument("--auth", choices=("bearer", "legacy"), default="bearer")
-    p.add_argument("--list-shape", choices=("page", "array"), default="page")
-    p.add_argument(
-        "--rate-limits",
-        action="store_true",
-        help="enforce docs/server-contract.md#rate-limits limits",
-    )
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="pre-fill N tokens")
-    p.add_argument("--lang", choices=("en", "zh"), default="en")
-    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")
-    p.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="inject a fault, e.g. 'POST /api/token/=500x2' or 'GET /api/token/=503@0.1' "
-        "or 'PUT /api/token/=drop-after'",
-    )
+    from provisioner.sandbox.options import add_arguments as sandbox_arguments
+
+    sandbox_arguments(command("sandbox", "run a local new-api-compatible server"))
     return parser

@@ -1,111 +1,60 @@
-"""The new-api token API as pure request -> response logic (contract §1-§5, §10).
+"""The new-api token API as pure request -> response logic, one generation at a time.
 
 No sockets here: :class:`App` takes a :class:`Request` and returns a
 :class:`Response`; ``server.py`` speaks HTTP and injects faults around it.
-Behaviour follows upstream U-0815 unless a mode switch says otherwise.
+What differs between generations is a switch of the :class:`Profile`
+(profiles.py); the relay side (``/v1``) lives in relay.py.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
-from urllib.parse import parse_qs, quote
+import ipaddress
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
 from provisioner.sandbox import messages as msg
+from provisioner.sandbox import profiles
 from provisioner.sandbox.messages import Lang
+from provisioner.sandbox.profiles import CRITICAL_LIMIT, MODELS, SEARCH_LIMIT, Profile
 from provisioner.sandbox.ratelimit import SlidingWindow
-from provisioner.sandbox.store import TOKEN_COLUMNS, Store, generate_key
+from provisioner.sandbox.relay import Relay
+from provisioner.sandbox.store import Store, generate_key
+from provisioner.sandbox.wire import (
+    INT64_MAX,
+    INT64_MIN,
+    Request,
+    Response,
+    fail,
+    go_atoi,
+    json_kind,
+    lenient_atoi,
+    ok,
+    parse_json,
+    server_mask,
+    too_many,
+)
 
-AuthMode = Literal["bearer", "legacy"]
-ListShape = Literal["page", "array"]
+__all__ = ["MODELS", "App", "Request", "Response", "server_mask"]
 
-AUTH_VERSION = "864b7076dbcd0a3c01b5520316720ebf"  # §2.3 fingerprint header
-MAX_QUOTA = 2147483647  # §5.4 check 3 (since 2026-08-10)
+AUTH_VERSION = "864b7076dbcd0a3c01b5520316720ebf"  # new-api's fingerprint header
 MAX_AUTO_GROUPS = 5
 MAX_BATCH = 100
+ONE_API_PAGE_SIZE = 10  # one-api's ItemsPerPage: the size parameters are ignored
 AUTO_GROUPS = ("default", "vip")  # the global auto order; user 1 may use both
 USER_GROUPS: dict[str, dict[str, Any]] = {
-    "default": {"ratio": 1, "desc": "默认分组"},
-    "vip": {"ratio": 1.5, "desc": "VIP 分组"},
-    "auto": {"ratio": "自动", "desc": "根据可用性自动选择分组"},  # §12.21: a string
+    "auto": {"desc": "根据可用性自动选择分组", "ratio": "自动"},  # the ratio is a string
+    "default": {"desc": "默认分组", "ratio": 1},
+    "vip": {"desc": "VIP 分组", "ratio": 1.5},
 }
-MODELS = ("gpt-4o-mini", "gpt-4o", "claude-3-5-haiku", "claude-3-5-sonnet", "deepseek-chat")
-VERSION = "v1.0.0-sandbox"
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+ONE_API_ORDERS = {
+    "remain_quota": "remain_quota DESC, id DESC",
+    "used_quota": "used_quota DESC, id DESC",
+}
 
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: str = ""
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
-    body: bytes = b""
-    client_ip: str = "127.0.0.1"
-
-    def arg(self, name: str) -> str:
-        values = parse_qs(self.query, keep_blank_values=True).get(name)
-        return values[0] if values else ""
-
-    @property
-    def target(self) -> str:
-        return self.path + ("?" + self.query if self.query else "")
-
-
-@dataclass
-class Response:
-    status: int = 200
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-    @classmethod
-    def json(cls, payload: Any, status: int = 200) -> Response:
-        # Go's encoder keeps non-ASCII as UTF-8 and emits compact JSON.
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls(status, data, [("Content-Type", "application/json; charset=utf-8")])
-
-
-def ok(data: Any = None, *, with_data: bool = True) -> Response:
-    payload: dict[str, Any] = {"success": True, "message": ""}
-    if with_data:
-        payload["data"] = data
-    return Response.json(payload)
-
-
-def fail(message: str, status: int = 200, **extra: Any) -> Response:
-    return Response.json({"success": False, "message": message, **extra}, status)
-
-
-def server_mask(key: str) -> str:
-    """§3: first 4 + 10 stars + last 4; short legacy keys differently."""
-    if len(key) <= 4:
-        return "*" * len(key)
-    if len(key) <= 8:
-        return key[:2] + "****" + key[-2:]
-    return key[:4] + "*" * 10 + key[-4:]
-
-
-def go_atoi(text: str) -> tuple[int | None, str]:
-    """Go's strconv.Atoi: the value, or None and Go's error text."""
-    if re.fullmatch(r"[+-]?[0-9]+", text):
-        value = int(text)
-        if INT64_MIN <= value <= INT64_MAX:
-            return value, ""
-        return None, f"strconv.Atoi: parsing {json.dumps(text)}: value out of range"
-    return None, f"strconv.Atoi: parsing {json.dumps(text)}: invalid syntax"
-
-
-def lenient_atoi(text: str) -> int:
-    value, _ = go_atoi(text)
-    return value or 0
-
-
-# -- JSON binding the way Go's encoding/json reports errors (§5.4 check 1) --
-
-_TOKEN_FIELDS: dict[str, str] = {
+# JSON binding: the Go type of each model.Token field, per family.
+_NEW_API_FIELDS: dict[str, str] = {
     "id": "int",
     "user_id": "int",
     "key": "string",
@@ -125,24 +74,71 @@ _TOKEN_FIELDS: dict[str, str] = {
     "auto_groups": "[]string",
     "DeletedAt": "any",
 }
+_ONE_API_FIELDS: dict[str, str] = {
+    "id": "int",
+    "user_id": "int",
+    "key": "string",
+    "status": "int",
+    "name": "string",
+    "created_time": "int64",
+    "accessed_time": "int64",
+    "expired_time": "int64",
+    "remain_quota": "int64",
+    "unlimited_quota": "bool",
+    "used_quota": "int64",
+    "models": "string",
+    "subnet": "string",
+}
+_NEW_API_COLUMNS = (
+    "id",
+    "user_id",
+    "key",
+    "status",
+    "name",
+    "created_time",
+    "accessed_time",
+    "expired_time",
+    "remain_quota",
+    "unlimited_quota",
+    "model_limits_enabled",
+    "model_limits",
+    "allow_ips",
+    "used_quota",
+    "group",
+)
+_ONE_API_COLUMNS = (
+    "id",
+    "user_id",
+    "key",
+    "status",
+    "name",
+    "created_time",
+    "accessed_time",
+    "expired_time",
+    "remain_quota",
+    "unlimited_quota",
+    "used_quota",
+    "models",
+    "subnet",
+)
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+def token_fields(profile: Profile) -> dict[str, str]:
+    """The fields a body binds into on this generation (others are ignored, as Go does)."""
+    if profile.one_api_fields:
+        return _ONE_API_FIELDS
+    fields = dict(_NEW_API_FIELDS)
+    if not profile.cross_group_retry:
+        del fields["cross_group_retry"]
+    if not profile.auto_groups:
+        del fields["auto_groups"]
+    return fields
 
 
 def _check_value(value: Any, go_type: str, where: str) -> str | None:
     if value is None or go_type == "any":
         return None
-    kind = _json_kind(value)
+    kind = json_kind(value)
     if go_type in ("int", "int64"):
         if kind != "number":
             return f"json: cannot unmarshal {kind} into {where} of type {go_type}"
@@ -154,27 +150,14 @@ def _check_value(value: Any, go_type: str, where: str) -> str | None:
             return f"json: cannot unmarshal {kind} into {where} of type []string"
         for item in value:
             if item is not None and not isinstance(item, str):
-                return f"json: cannot unmarshal {_json_kind(item)} into {where} of type string"
+                return f"json: cannot unmarshal {json_kind(item)} into {where} of type string"
         return None
     if kind != go_type:
         return f"json: cannot unmarshal {kind} into {where} of type {go_type}"
     return None
 
 
-def parse_json(body: bytes) -> tuple[Any, str | None]:
-    text = body.decode("utf-8", errors="replace").strip()
-    if not text:
-        return None, "EOF"
-    try:
-        return json.loads(text), None
-    except json.JSONDecodeError as exc:
-        bad = text[exc.pos] if exc.pos < len(text) else ""
-        if not bad:
-            return None, "unexpected EOF"
-        return None, f"invalid character {bad!r} looking for beginning of value"
-
-
-def bind_token(body: bytes) -> tuple[dict[str, Any], str | None]:
+def bind_token(body: bytes, fields: dict[str, str]) -> tuple[dict[str, Any], str | None]:
     """Bind a body into model.Token: present fields (canonical names) or Go's error."""
     data, error = parse_json(body)
     if error:
@@ -182,14 +165,14 @@ def bind_token(body: bytes) -> tuple[dict[str, Any], str | None]:
     if data is None:
         return {}, None
     if not isinstance(data, dict):
-        return {}, f"json: cannot unmarshal {_json_kind(data)} into Go value of type model.Token"
+        return {}, f"json: cannot unmarshal {json_kind(data)} into Go value of type model.Token"
     bound: dict[str, Any] = {}
-    lowered = {name.lower(): name for name in _TOKEN_FIELDS}
+    lowered = {name.lower(): name for name in fields}
     for raw_name, value in data.items():
-        name = raw_name if raw_name in _TOKEN_FIELDS else lowered.get(raw_name.lower())
+        name = raw_name if raw_name in fields else lowered.get(raw_name.lower())
         if name is None:
             continue  # unknown fields are ignored
-        error = _check_value(value, _TOKEN_FIELDS[name], f"Go struct field Token.{name}")
+        error = _check_value(value, fields[name], f"Go struct field Token.{name}")
         if error:
             return {}, error
         bound[name] = value
@@ -197,7 +180,7 @@ def bind_token(body: bytes) -> tuple[dict[str, Any], str | None]:
 
 
 def bind_ids(body: bytes) -> list[int] | None:
-    """``{"ids":[int...]}``; None when it does not bind or is empty (§5.7)."""
+    """``{"ids":[int...]}``; None when it does not bind or is empty."""
     data, error = parse_json(body)
     if error or not isinstance(data, dict):
         return None
@@ -207,6 +190,16 @@ def bind_ids(body: bytes) -> list[int] | None:
     if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
         return None
     return list(ids)
+
+
+def _is_cidr(text: str) -> bool:
+    if "/" not in text:
+        return False
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 # -- routing --
@@ -252,70 +245,77 @@ class Context:
 
 
 class App:
+    """One generation's token API (and relay side) over a :class:`Store`."""
+
     def __init__(
         self,
         store: Store,
         clock: Callable[[], float],
         *,
-        auth: AuthMode = "bearer",
-        list_shape: ListShape = "page",
+        profile: str | Profile | None = None,
+        auth: str | None = None,
+        list_shape: str | None = None,
         lang: Lang = "en",
-        max_user_tokens: int = 1000,
-        max_quota: int = MAX_QUOTA,
+        max_user_tokens: int | None = None,
+        max_quota: int | None = None,
         rate_limits: bool = False,
         limits: dict[str, tuple[int, float]] | None = None,
+        channels: Iterable[str] | None = None,
+        redis: bool = False,
     ) -> None:
-        if auth not in ("bearer", "legacy"):
-            raise ValueError(f"auth must be 'bearer' or 'legacy', not {auth!r}")
-        if list_shape not in ("page", "array"):
-            raise ValueError(f"list_shape must be 'page' or 'array', not {list_shape!r}")
+        self.profile = profiles.resolve(profile, auth=auth, list_shape=list_shape)
+        p = self.profile
         self.store = store
         self.clock = clock
-        self.auth = auth
-        self.list_shape = list_shape
         self.lang: Lang = lang
-        self.max_user_tokens = max_user_tokens
-        self.max_quota = max_quota
+        # A cap or a maximum given here exists even where the generation had none.
+        self.max_user_tokens = p.max_user_tokens if max_user_tokens is None else max_user_tokens
+        self.max_quota = p.max_quota if max_quota is None else max_quota
         self.rate_limits = rate_limits
-        from provisioner.sandbox.ratelimit import DEFAULT_LIMITS
-
-        merged = {**DEFAULT_LIMITS, **(limits or {})}
+        defaults = {"global": p.global_limit, "critical": CRITICAL_LIMIT}
+        if p.search_limited:
+            defaults["search"] = SEARCH_LIMIT
+        merged = {**defaults, **(limits or {})}
         self.limiters = {name: SlidingWindow(n, w) for name, (n, w) in merged.items()}
+        self.channels = tuple(MODELS if channels is None else channels)
+        self.relay = Relay(store, clock, p, channels=self.channels, redis=redis)
+        self.started = int(clock())
         self.routes = self._routes()
 
-    # Keys are shown in full by older generations (legacy, bare-array lists).
-    @property
-    def masked(self) -> bool:
-        return self.auth == "bearer" and self.list_shape == "page"
-
-    @property
-    def modern(self) -> bool:
-        """auto_groups, the auto-groups route and the reveal routes exist (2026-08+)."""
-        return self.auth == "bearer"
-
     def _routes(self) -> list[Route]:
+        p = self.profile
         routes = [
             Route("GET", "/api/status", self.status, auth=False),
             Route("GET", "/api/user/self", self.user_self),
-            Route("GET", "/api/user/self/groups", self.user_groups),
-            Route("GET", "/api/user/models", self.user_models),
-            Route("GET", "/api/token/", self.list_tokens),
-            Route("GET", "/api/token/search", self.search_tokens, limiter="search"),
         ]
-        if self.modern:
+        if p.user_groups_route:
+            routes.append(Route("GET", "/api/user/self/groups", self.user_groups))
+        if not p.one_api_fields:
+            routes.append(Route("GET", "/api/user/models", self.user_models))
+        search_limiter = "search" if p.search_limited else None
+        routes += [
+            Route("GET", "/api/token/", self.list_tokens),
+            Route("GET", "/api/token/search", self.search_tokens, limiter=search_limiter),
+        ]
+        if p.auto_groups:  # without it, /:id catches the path (step "auto groups")
             routes.append(Route("GET", "/api/token/auto-groups", self.auto_groups))
         routes += [
             Route("GET", "/api/token/:id", self.get_token),
             Route("POST", "/api/token/", self.create_token),
             Route("PUT", "/api/token/", self.update_token),
             Route("DELETE", "/api/token/:id", self.delete_token),
-            Route("POST", "/api/token/batch", self.batch_delete),
         ]
-        if self.modern:
+        if p.batch_delete:
+            routes.append(Route("POST", "/api/token/batch", self.batch_delete))
+        if p.reveal_routes:
             routes += [
                 Route("POST", "/api/token/batch/keys", self.batch_keys, limiter="critical"),
                 Route("POST", "/api/token/:id/key", self.reveal_key, limiter="critical"),
             ]
+        routes += [
+            Route("GET", "/v1/models", self.relay_models, auth=False),
+            Route("POST", "/v1/chat/completions", self.relay_chat, auth=False),
+        ]
         return routes  # static routes come before :id ones, as gin prefers them
 
     def resolve(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
@@ -327,8 +327,13 @@ class App:
 
     # -- entry point --
 
+    def lang_of(self, request: Request) -> Lang:
+        if not self.profile.i18n:
+            return "zh"
+        return msg.pick_lang(request.headers.get("accept-language"), self.lang)
+
     def handle(self, request: Request) -> Response:
-        lang = msg.pick_lang(request.headers.get("accept-language"), self.lang)
+        lang = self.lang_of(request)
         route, params = self.resolve(request.method, request.path)
         if route is None:
             return self._no_route(request)
@@ -336,25 +341,29 @@ class App:
         if self.rate_limits and request.path.startswith("/api/"):
             retry = self.limiters["global"].hit(request.client_ip, now)
             if retry is not None:
-                return too_many(retry)
+                return self._too_many(retry)
         ctx = Context(request, lang, params)
         extra_headers: list[tuple[str, str]] = []
         if route.auth:
             denied = self._authenticate(ctx)
             if denied is not None:
                 return denied
-            extra_headers.append(("Auth-Version", AUTH_VERSION))
-        if self.rate_limits and route.limiter:
+            if self.profile.auth_version_header:
+                extra_headers.append(("Auth-Version", AUTH_VERSION))
+        if self.rate_limits and route.limiter and route.limiter in self.limiters:
             key = str(ctx.user_id) if route.limiter == "search" else request.client_ip
             retry = self.limiters[route.limiter].hit(key, now)
             if retry is not None:
-                return too_many(retry)
+                return self._too_many(retry)
         response = route.handler(ctx)
         response.headers.extend(extra_headers)
         return response
 
+    def _too_many(self, retry_after: int) -> Response:
+        return too_many(retry_after if self.profile.retry_after else None)
+
     def _no_route(self, request: Request) -> Response:
-        # gin's RedirectTrailingSlash (§4): 301 for GET, 307 otherwise.
+        # gin's RedirectTrailingSlash: 301 for GET, 307 otherwise.
         path = request.path
         alternative = path[:-1] if path.endswith("/") and len(path) > 1 else path + "/"
         route, _ = self.resolve(request.method, alternative)
@@ -379,11 +388,11 @@ class App:
             404,
         )
 
-    # -- auth (§2.3) --
+    # -- dashboard auth, per generation --
 
     def _authenticate(self, ctx: Context) -> Response | None:
         header = ctx.request.headers.get("authorization", "")
-        if self.auth == "bearer":
+        if self.profile.auth == "bearer":
             fields = header.split()
             token = ""
             if len(fields) == 1:
@@ -403,7 +412,7 @@ class App:
                 )
             ctx.user = user
             return None
-        # legacy (2025-01 .. 2026-07): exact "Bearer " stripped, New-Api-User required
+        # one-api and legacy-header: only the exact "Bearer " is stripped
         token = header[len("Bearer ") :] if header.startswith("Bearer ") else header
         if not token:
             return fail(msg.message("auth.not_logged_in", ctx.lang), 401)
@@ -412,14 +421,15 @@ class App:
             return fail(msg.message("auth.access_token_invalid", ctx.lang))  # HTTP 200
         if user["status"] != 1:
             return fail(msg.message("auth.user_banned", ctx.lang))
-        claimed = ctx.request.headers.get("new-api-user", "")
-        if not claimed:
-            return fail(msg.message("auth.user_id_not_provided", ctx.lang), 401)
-        claimed_id, error = go_atoi(claimed)
-        if error:
-            return fail(msg.message("auth.user_id_format_error", ctx.lang), 401)
-        if claimed_id != user["id"]:
-            return fail(msg.message("auth.user_id_mismatch", ctx.lang), 401)
+        if self.profile.auth == "legacy-header":
+            claimed = ctx.request.headers.get("new-api-user", "")
+            if not claimed:
+                return fail(msg.message("auth.user_id_not_provided", ctx.lang), 401)
+            claimed_id, error = go_atoi(claimed)
+            if error:
+                return fail(msg.message("auth.user_id_format_error", ctx.lang), 401)
+            if claimed_id != user["id"]:
+                return fail(msg.message("auth.user_id_mismatch", ctx.lang), 401)
         ctx.user = user
         return None
 
@@ -429,19 +439,23 @@ class App:
         return int(self.clock())
 
     def view(self, token: dict[str, Any]) -> dict[str, Any]:
-        """A token as emitted, in the server's field order (§3)."""
-        out: dict[str, Any] = {}
-        for name in TOKEN_COLUMNS:
-            out[name] = token[name]
-        if self.masked:
+        """A token as this generation emits it, in its field order."""
+        p = self.profile
+        columns = _ONE_API_COLUMNS if p.one_api_fields else _NEW_API_COLUMNS
+        out = {name: token[name] for name in columns}
+        if p.masked_keys:
             out["key"] = server_mask(token["key"])
+        if p.one_api_fields:
+            return out
+        if p.cross_group_retry:
+            out["cross_group_retry"] = token["cross_group_retry"]
         out["DeletedAt"] = None
-        if self.modern:
+        if p.auto_groups:
             out["auto_groups"] = token["auto_groups"]
         return out
 
     def _page_query(self, request: Request) -> tuple[int, int]:
-        """common.GetPageQuery (§5.1): page only from p; size page_size|ps|size."""
+        """common.GetPageQuery: page only from p; size from page_size, ps or size."""
         page = lenient_atoi(request.arg("p")) or 1
         size = 0
         for name in ("page_size", "ps", "size"):
@@ -455,10 +469,22 @@ class App:
         return ok({"page": page, "page_size": size, "total": total, "items": items})
 
     def _check_fields(self, body: dict[str, Any], lang: Lang) -> str | None:
-        """Checks 2-3 of §5.4 (run on create and on every PUT)."""
-        if len(str(body.get("name") or "").encode("utf-8")) > 50:
+        """The name and quota checks, run on create and on every PUT."""
+        p = self.profile
+        name_bytes = len(str(body.get("name") or "").encode("utf-8"))
+        if p.one_api_fields:
+            reason = None
+            subnet = body.get("subnet")
+            if name_bytes > p.name_max_bytes:
+                reason = msg.message("token.name_too_long", "zh")
+            elif subnet:
+                bad = [s for s in (x.strip() for x in subnet.split(",")) if not _is_cidr(s)]
+                if bad:
+                    reason = msg.ONE_API_BAD_SUBNET.format(subnet=bad[0])
+            return None if reason is None else msg.ONE_API_PARAM_ERROR.format(reason=reason)
+        if name_bytes > p.name_max_bytes:
             return msg.message("token.name_too_long", lang)
-        if not body.get("unlimited_quota"):
+        if p.quota_checks and not body.get("unlimited_quota"):
             quota = body.get("remain_quota") or 0
             if quota < 0:
                 return msg.message("token.quota_negative", lang)
@@ -479,17 +505,16 @@ class App:
                 return msg.message("token.auto_groups_invalid", lang, group=group)
         return None
 
-    def _id_param(self, ctx: Context) -> tuple[int | None, Response | None]:
-        value, error = go_atoi(ctx.params["id"])
-        if error:
-            return None, fail(error)
-        return value, None
+    def _invalid_params(self, lang: Lang) -> Response:
+        if not self.profile.i18n:
+            return fail(msg.INVALID_PARAMS_BEFORE_I18N)
+        return fail(msg.message("common.invalid_params", lang))
 
     def _owned_token(self, ctx: Context) -> tuple[dict[str, Any], Response | None]:
-        """The caller's token named by ``:id``, or the error the server answers (§5.3)."""
-        token_id, error = self._id_param(ctx)
+        """The caller's token named by ``:id``, or the error the server answers."""
+        token_id, error = go_atoi(ctx.params["id"])
         if error:
-            return {}, error
+            return {}, fail(error)
         if not token_id:
             return {}, fail(msg.ID_EMPTY)
         token = self.store.token(int(token_id), ctx.user_id)
@@ -498,8 +523,8 @@ class App:
         return token, None
 
     def _bind_checked(self, ctx: Context) -> tuple[dict[str, Any], Response | None]:
-        """Create checks 1-3 (§5.4), which every PUT runs too (§5.5)."""
-        body, error = bind_token(ctx.request.body)
+        """Bind, then the name and quota checks (create and every PUT)."""
+        body, error = bind_token(ctx.request.body, token_fields(self.profile))
         if error:
             return {}, fail(error)
         error = self._check_fields(body, ctx.lang)
@@ -507,53 +532,75 @@ class App:
             return {}, fail(error)
         return body, None
 
-    # -- handlers --
+    # -- side routes --
 
     def status(self, ctx: Context) -> Response:
-        return ok(
-            {
-                "version": VERSION,
-                "system_name": "New API (sandbox)",
-                "quota_per_unit": 500000,
-                "quota_display_type": "USD",
-                "usd_exchange_rate": 7.3,
-                "custom_currency_exchange_rate": 1,
-                "display_in_currency": True,
-                "default_use_auto_group": False,
-                "setup": True,
-                "start_time": 0,
-            }
-        )
+        p = self.profile
+        known: dict[str, Any] = {
+            "version": p.version,
+            "system_name": "One API (sandbox)" if p.one_api_fields else "New API (sandbox)",
+            "quota_per_unit": 500000,
+            "quota_display_type": "USD",
+            "usd_exchange_rate": 7.3,
+            "custom_currency_exchange_rate": 1,
+            "custom_currency_symbol": "¤",
+            "display_in_currency": True,
+            "default_use_auto_group": False,
+            "setup": True,
+            "start_time": self.started,
+            "price": 7.3,
+            "stripe_unit_price": 8.0,
+            "linuxdo_minimum_trust_level": 0,
+            "data_export_default_time": "hour",
+            "theme": "default",
+        }
+        return ok({name: known.get(name, _default_of(name)) for name in sorted(p.status_fields)})
 
     def user_self(self, ctx: Context) -> Response:
         user = ctx.user or {}
-        return ok(
-            {
-                "id": user["id"],
-                "username": user["username"],
-                "display_name": user["display_name"],
-                "role": user["role"],
-                "status": user["status"],
-                "email": "",
-                "group": user["group"],
-                "quota": user["quota"],
-                "used_quota": user["used_quota"],
-                "request_count": 0,
-            }
-        )
+        known: dict[str, Any] = {
+            "id": user["id"],
+            "username": user["username"],
+            "display_name": user["display_name"],
+            "role": user["role"],
+            "status": user["status"],
+            "group": user["group"],
+            "quota": user["quota"],
+            "used_quota": user["used_quota"],
+            "request_count": 0,
+            "aff_count": 0,
+            "aff_quota": 0,
+            "aff_history_quota": 0,
+            "inviter_id": 0,
+            "permissions": {},
+        }
+        return ok({name: known.get(name, "") for name in sorted(self.profile.user_fields)})
 
     def user_groups(self, ctx: Context) -> Response:
         return ok(USER_GROUPS)
 
     def user_models(self, ctx: Context) -> Response:
-        return ok(list(MODELS))
+        return ok(list(self.channels))
 
     def auto_groups(self, ctx: Context) -> Response:
         return ok({"groups": list(AUTO_GROUPS), "max_count": MAX_AUTO_GROUPS})
 
+    # -- reading tokens --
+
     def list_tokens(self, ctx: Context) -> Response:
         request = ctx.request
-        if self.list_shape == "array":
+        dialect = self.profile.list_dialect
+        if dialect == "one-api":
+            page = max(lenient_atoi(request.arg("p")), 0)
+            order = ONE_API_ORDERS.get(request.arg("order"), "id DESC")
+            tokens, _ = self.store.query_tokens(
+                ctx.user_id,
+                offset=page * ONE_API_PAGE_SIZE,
+                limit=ONE_API_PAGE_SIZE,
+                order=order,
+            )
+            return ok([self.view(t) for t in tokens])
+        if dialect == "array":
             # before v0.8.4.0: 0-based p, size default 10 (max 100), bare array
             page = max(lenient_atoi(request.arg("p")), 0)
             size = lenient_atoi(request.arg("size"))
@@ -570,11 +617,20 @@ class App:
         request = ctx.request
         keyword = request.arg("keyword")
         token = request.arg("token")
-        if self.list_shape == "array":
+        dialect = self.profile.search
+        if dialect == "prefix":  # one-api: the name only, a prefix, unpaged, no ORDER BY
+            tokens, _ = self.store.query_tokens(
+                ctx.user_id, "name LIKE ?", (f"{keyword}%",), order="id"
+            )
+            return ok([self.view(t) for t in tokens])
+        if dialect == "substring":
             # before v0.10.8: substring match, AND, unpaged; Trim strips s/k/- at both ends
             token = token.strip("sk-")
             tokens, _ = self.store.query_tokens(
-                ctx.user_id, "name LIKE ? AND key LIKE ?", (f"%{keyword}%", f"%{token}%")
+                ctx.user_id,
+                "name LIKE ? AND key LIKE ?",
+                (f"%{keyword}%", f"%{token}%"),
+                order="id",
             )
             return ok([self.view(t) for t in tokens])
         token = token.removeprefix("sk-")
@@ -587,7 +643,8 @@ class App:
                 error = _wildcard_error(value)
                 if error:
                     return fail(error)
-                if self.store.count_tokens(ctx.user_id) > self.max_user_tokens:
+                cap = self.max_user_tokens
+                if cap is not None and self.store.count_tokens(ctx.user_id) > cap:
                     return fail(msg.SEARCH_TOO_MANY_TOKENS)
                 escaped = value.replace("!", "!!").replace("_", "!_")
                 clauses.append(f"{column} LIKE ? ESCAPE '!'")
@@ -608,16 +665,20 @@ class App:
             return error
         return ok(self.view(token))
 
+    # -- writing tokens --
+
     def create_token(self, ctx: Context) -> Response:
+        p = self.profile
         body, failure = self._bind_checked(ctx)
         if failure:
             return failure
-        if self.store.count_tokens(ctx.user_id) >= self.max_user_tokens:
-            return fail(msg.max_tokens_reached(self.max_user_tokens))
-        group = body.get("group") or ""
+        cap = self.max_user_tokens
+        if cap is not None and self.store.count_tokens(ctx.user_id) >= cap:
+            return fail(msg.max_tokens_reached(cap))
+        group = "" if p.one_api_fields else body.get("group") or ""
         auto_groups: list[str] | None = None
-        cross_group_retry = bool(body.get("cross_group_retry"))
-        if group == "auto" and self.modern:
+        cross_group_retry = bool(body.get("cross_group_retry")) and p.cross_group_retry
+        if group == "auto" and p.auto_groups:
             error = self._check_auto_groups(body.get("auto_groups"), ctx.lang)
             if error:
                 return fail(error)
@@ -626,12 +687,13 @@ class App:
             cross_group_retry = False
         now = self.now()
         allow_ips = body.get("allow_ips")
-        self.store.insert_tokens(
+        subnet = body.get("subnet")
+        (token_id,) = self.store.insert_tokens(
             [
                 {
                     "user_id": ctx.user_id,
                     "key": generate_key(),
-                    "status": 1,  # GORM default: whatever was sent (§12.5)
+                    "status": 1,  # GORM's default replaces whatever was sent
                     "name": body.get("name") or "",
                     "created_time": now,
                     "accessed_time": now,
@@ -644,12 +706,20 @@ class App:
                     "group": group,
                     "cross_group_retry": cross_group_retry,
                     "auto_groups": auto_groups,
+                    "models": body.get("models"),  # nullable, no default (one-api)
+                    "subnet": "" if subnet is None else subnet,
                 }
-            ]
+            ],
+            reuse_ids=p.hard_delete,
         )
+        if p.create_returns_token:
+            created = self.store.token(token_id)
+            assert created is not None
+            return ok(self.view(created))
         return ok(with_data=False)
 
     def update_token(self, ctx: Context) -> Response:
+        p = self.profile
         body, failure = self._bind_checked(ctx)
         if failure:
             return failure
@@ -659,7 +729,7 @@ class App:
         stored = self.store.token(token_id, ctx.user_id)
         if stored is None:
             return fail(msg.RECORD_NOT_FOUND)
-        if body.get("status") == 1:  # the re-enable guard, in both modes (§5.5)
+        if body.get("status") == 1:  # the re-enable guard, in both modes
             now = self.now()
             expired = stored["expired_time"]
             if stored["status"] == 3 and expired <= now and expired != -1:
@@ -670,8 +740,18 @@ class App:
                 and not stored["unlimited_quota"]
             ):
                 return fail(msg.message("token.exhausted_cannot_enable", ctx.lang))
+        changes: dict[str, Any]
         if ctx.request.arg("status_only"):
-            changes: dict[str, Any] = {"status": body.get("status") or 0}  # not validated
+            changes = {"status": body.get("status") or 0}  # not validated
+        elif p.one_api_fields:
+            changes = {
+                "name": body.get("name") or "",
+                "expired_time": body.get("expired_time") or 0,
+                "remain_quota": body.get("remain_quota") or 0,
+                "unlimited_quota": bool(body.get("unlimited_quota")),
+                "models": body.get("models"),  # omitted -> null (step "put partial body")
+                "subnet": body.get("subnet"),
+            }
         else:
             group = body.get("group") or ""
             changes = {
@@ -681,13 +761,16 @@ class App:
                 "unlimited_quota": bool(body.get("unlimited_quota")),
                 "model_limits_enabled": bool(body.get("model_limits_enabled")),
                 "model_limits": body.get("model_limits") or "",
-                "allow_ips": body.get("allow_ips"),  # omitted -> null (§12.4)
+                "allow_ips": body.get("allow_ips"),  # omitted -> null (step "put partial body")
                 "group": group,
-                "cross_group_retry": bool(body.get("cross_group_retry")) and group == "auto",
             }
+            if p.cross_group_retry:
+                changes["cross_group_retry"] = bool(body.get("cross_group_retry")) and (
+                    group == "auto"
+                )
             if group != "auto":
                 changes["auto_groups"] = None
-            elif self.modern and "auto_groups" in body:
+            elif p.auto_groups and "auto_groups" in body:
                 error = self._check_auto_groups(body["auto_groups"], ctx.lang)
                 if error:
                     return fail(error)
@@ -698,18 +781,23 @@ class App:
         return ok(self.view(updated))
 
     def delete_token(self, ctx: Context) -> Response:
-        token_id = lenient_atoi(ctx.params["id"])  # non-numeric reads as 0 (§5.6)
+        token_id = lenient_atoi(ctx.params["id"])  # non-numeric reads as 0
         if not token_id:
             return fail(msg.ID_EMPTY)
-        if not self.store.soft_delete([token_id], ctx.user_id, self.now()):
+        if not self._delete([token_id], ctx.user_id):
             return fail(msg.RECORD_NOT_FOUND)
         return ok(with_data=False)
+
+    def _delete(self, token_ids: list[int], user_id: int) -> int:
+        if self.profile.hard_delete:
+            return self.store.hard_delete(token_ids, user_id)
+        return self.store.soft_delete(token_ids, user_id, self.now())
 
     def batch_delete(self, ctx: Context) -> Response:
         ids = bind_ids(ctx.request.body)
         if ids is None:
-            return fail(msg.message("common.invalid_params", ctx.lang))
-        return ok(self.store.soft_delete(sorted(set(ids)), ctx.user_id, self.now()))
+            return self._invalid_params(ctx.lang)
+        return ok(self._delete(sorted(set(ids)), ctx.user_id))
 
     def reveal_key(self, ctx: Context) -> Response:
         token, error = self._owned_token(ctx)
@@ -720,20 +808,32 @@ class App:
     def batch_keys(self, ctx: Context) -> Response:
         ids = bind_ids(ctx.request.body)
         if ids is None:
-            return fail(msg.message("common.invalid_params", ctx.lang))
+            return self._invalid_params(ctx.lang)
         if len(ids) > MAX_BATCH:
             return fail(msg.message("common.batch_too_many", ctx.lang, max=MAX_BATCH))
         keys = self.store.keys_for(sorted(set(ids)), ctx.user_id)
-        return ok({"keys": {str(i): k for i, k in keys.items()}})
+        # A Go map[string]string: the JSON object's keys come out in string order.
+        return ok({"keys": {str(i): keys[i] for i in sorted(keys, key=str)}})
+
+    # -- the relay side --
+
+    def relay_models(self, ctx: Context) -> Response:
+        return self.relay.list_models(ctx.request, ctx.lang)
+
+    def relay_chat(self, ctx: Context) -> Response:
+        return self.relay.chat(ctx.request, ctx.lang)
 
 
-def too_many(retry_after: int) -> Response:
-    """§10: HTTP 429 with an empty body and Retry-After."""
-    return Response(429, b"", [("Retry-After", str(retry_after))])
+def _default_of(status_field: str) -> Any:
+    """A harmless value for a status field the sandbox has no opinion on."""
+    flags = ("_enabled", "_oauth", "_login", "_check", "_verification", "_mode", "_insecure")
+    if status_field.endswith(flags) or status_field.startswith(("enable_", "default_")):
+        return False
+    return ""
 
 
 def _wildcard_error(value: str) -> str | None:
-    """§5.2 pattern rules (messages hard-coded Chinese)."""
+    """The search pattern rules of exact-search servers (messages hard-coded Chinese)."""
     if "%%" in value:
         return msg.SEARCH_CONSECUTIVE_PERCENT
     if value.count("%") > 2:

@@ -1,4 +1,9 @@
-"""``provisioner sandbox``: run the sandbox in the foreground until SIGINT/SIGTERM."""
+"""``provisioner sandbox``: run the sandbox in the foreground until SIGINT/SIGTERM.
+
+The command's parser owner calls :func:`add_arguments`; flags become a typed
+:class:`SandboxOptions` once (:func:`options_from`), and :func:`serve` runs it.
+``python -m provisioner.sandbox`` does the same on its own.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +11,61 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
 from types import FrameType
 
 from provisioner.exitcodes import ExitCode
-from provisioner.sandbox.faults import Fault, FaultSpecError, parse_fault
+from provisioner.sandbox.options import (
+    SandboxOptions,
+    SandboxUsageError,
+    add_arguments,
+    options_from,
+)
 from provisioner.sandbox.server import Sandbox
 
+__all__ = [
+    "SandboxOptions",
+    "SandboxUsageError",
+    "add_arguments",
+    "build",
+    "main",
+    "options_from",
+    "serve",
+]
 
-def main(args: argparse.Namespace) -> int:
-    try:
-        faults: list[Fault] = [parse_fault(spec) for spec in (args.fault or [])]
-    except FaultSpecError as exc:
-        print(f"provisioner sandbox: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
-    if args.seed < 0 or args.latency < 0:
-        print("provisioner sandbox: --seed and --latency must be >= 0", file=sys.stderr)
-        return ExitCode.USAGE
-    db = Path(args.db)
-    db.parent.mkdir(parents=True, exist_ok=True)
+
+def build(opts: SandboxOptions) -> Sandbox:
+    """The sandbox these options describe, not started."""
+    opts.db.parent.mkdir(parents=True, exist_ok=True)
     sandbox = Sandbox(
-        db,
-        auth=args.auth,
-        list_shape=args.list_shape,
-        rate_limits=args.rate_limits,
-        lang=args.lang,
-        latency=args.latency,
-        log_requests=getattr(args, "verbose", 0) > 0,
+        opts.db,
+        profile=opts.profile,
+        rate_limits=opts.rate_limits,
+        limits=None if opts.global_limit is None else {"global": opts.global_limit},
+        max_user_tokens=opts.max_tokens,
+        neighbour=opts.neighbour,
+        channels=opts.channels,
+        redis=opts.redis,
+        lang=opts.lang,
+        latency=opts.latency,
+        log_requests=opts.verbose > 0,
     )
-    for fault in faults:
+    for fault in opts.faults:
         sandbox.add_fault(fault)
-    if args.seed:
-        sandbox.seed(args.seed)
+    if opts.seed:
+        sandbox.seed(opts.seed)
+    return sandbox
+
+
+def serve(opts: SandboxOptions) -> int:
+    """Serve until SIGINT or SIGTERM; print url=, token=, user_id= and profile= first."""
+    sandbox = build(opts)
     try:
-        sandbox.start(host=args.host, port=args.port)
+        sandbox.start(host=opts.host, port=opts.port)
     except OSError as exc:
         sandbox.stop()
         print(
-            f"provisioner sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+            f"provisioner sandbox: cannot listen on {opts.host}:{opts.port}: {exc}",
+            file=sys.stderr,
         )
         return ExitCode.UNAVAILABLE
     stop = threading.Event()
@@ -56,6 +78,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"url={sandbox.url}", flush=True)
         print(f"token={sandbox.credential}", flush=True)
         print(f"user_id={sandbox.user_id}", flush=True)
+        print(f"profile={sandbox.profile.name}", flush=True)
         while not stop.wait(0.2):
             pass
     finally:
@@ -63,6 +86,15 @@ def main(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return ExitCode.OK
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        opts = options_from(args)
+    except SandboxUsageError as exc:
+        print(f"provisioner sandbox: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    return serve(opts)
 
 
 run = main

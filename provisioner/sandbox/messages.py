@@ -1,4 +1,4 @@
-"""Server messages in English and Chinese (contract §7.1).
+"""Server messages in English and Chinese (docs/server-contract.md#messages-and-language).
 
 Some messages are hard-coded Chinese in every upstream version; those are
 plain constants, not entries of :data:`MESSAGES`.
@@ -67,15 +67,45 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无权进行此操作，New-Api-User 与登录用户不匹配",
     ),
     "auth.user_banned": ("User has been banned", "用户已被封禁"),
+    # relay (/v1), servers with i18n messages
+    "relay.invalid_token": ("Invalid token", "无效的令牌"),
+    "relay.no_channel": (
+        "No available channel for model {model} under group {group} (distributor)",
+        "分组 {group} 下模型 {model} 无可用渠道（distributor）",
+    ),
 }
 
-# Hard-coded Chinese in every version (contract §7.1).
+# Hard-coded Chinese in every version (docs/server-contract.md#messages-and-language).
 ID_EMPTY = "id 或 userId 为空！"
 RECORD_NOT_FOUND = "record not found"  # GORM, verbatim English
 SEARCH_CONSECUTIVE_PERCENT = "搜索模式中不允许包含连续的 % 通配符"
 SEARCH_TOO_MANY_PERCENT = "搜索模式中最多允许包含 2 个 % 通配符"
 SEARCH_TOO_SHORT = "使用模糊搜索时，关键词长度至少为 2 个字符"
 SEARCH_TOO_MANY_TOKENS = "令牌数量超过上限，仅允许精确搜索，请勿使用 % 通配符"
+
+
+# Older generations, Chinese only (recording steps "create name 31 bytes", "batch delete").
+ONE_API_PARAM_ERROR = "参数错误：{reason}"
+ONE_API_BAD_SUBNET = "无效的网段：failed to parse subnet: invalid CIDR address: {subnet}"
+INVALID_PARAMS_BEFORE_I18N = "参数错误"
+
+# The relay side (/v1) before i18n; one-api and new-api word some of them differently.
+RELAY_NO_KEY = "未提供令牌"
+RELAY_UNKNOWN_KEY = "无效的令牌"
+RELAY_DISABLED = "该令牌状态不可用"
+RELAY_EXPIRED = "该令牌已过期"
+RELAY_EXHAUSTED = "该令牌额度已用尽"  # one-api, the call that finds it
+RELAY_EXHAUSTED_MARKED_ONE_API = "令牌 {name}（#{id}）额度已用尽"
+RELAY_EXHAUSTED_NEW_API = (
+    "[sk-{head}***{tail}] 该令牌额度已用尽 !token.UnlimitedQuota && token.RemainQuota = {remain}"
+)
+RELAY_EXHAUSTED_MARKED_NEW_API = "该令牌额度已用尽 TokenStatusExhausted[sk-{head}***{tail}]"
+RELAY_IP_DENIED_ONE_API = "该令牌只能在指定网段使用：{subnet}，当前 ip：{ip}"
+RELAY_IP_DENIED = "您的 IP 不在令牌允许访问的列表中"  # Chinese in every new-api recording
+RELAY_NO_CHANNEL_ONE_API = "当前分组 {group} 下对于模型 {model} 无可用渠道"
+RELAY_MODEL_DENIED_ONE_API = "该令牌无权使用模型：{model}"
+RELAY_MODEL_DENIED = "该令牌无权访问模型 {model}"
+RELAY_USER_BANNED = "用户已被封禁"
 
 
 def max_tokens_reached(limit: int) -> str:

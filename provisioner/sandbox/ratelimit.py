@@ -1,16 +1,13 @@
-"""Sliding-window rate limiters (contract §10): in-memory timestamps, rejected calls not counted."""
+"""Sliding-window rate limiters: in-memory timestamps, rejected calls not counted.
+
+Each generation's default limits are in profiles.py.
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 from collections import deque
-
-DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
-    "global": (360, 180.0),  # every /api/* request, per client IP
-    "search": (10, 60.0),  # GET /api/token/search, per user
-    "critical": (20, 1200.0),  # reveal routes (shared counter), per client IP
-}
 
 
 class SlidingWindow:

@@ -1,4 +1,4 @@
-"""The sandbox HTTP server and its Python API for tests (PRODUCT §6).
+"""The sandbox HTTP server and its Python API for tests (docs/sandbox.md).
 
 ``Sandbox`` owns the SQLite store, the clock, the fault set and a
 ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive) running in a daemon thread.
@@ -12,15 +12,18 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from provisioner.sandbox.api import App, AuthMode, ListShape, Request, Response
+from provisioner.sandbox.api import App, Request, Response
 from provisioner.sandbox.faults import Fault, FaultSet
 from provisioner.sandbox.messages import Lang
+from provisioner.sandbox.profiles import Profile
+from provisioner.sandbox.relay import Relay
 from provisioner.sandbox.store import Store
 
 USER_ID = 1
@@ -174,22 +177,31 @@ def _fault_response(status: int, retry_after: int | None) -> Response:
 
 
 class Sandbox:
-    """A local new-api token server (contract §17). See docs/sandbox.md."""
+    """A local new-api-family token server answering as one generation (docs/sandbox.md).
+
+    ``profile`` names the generation (profiles.py; default the newest). The
+    deprecated ``auth``/``list_shape`` switches pick one instead: ``auth="legacy"``
+    is new-api-2026-07, ``list_shape="array"`` new-api-2025-05.
+    """
 
     def __init__(
         self,
         db_path: str | Path = ".provisioner/sandbox.db",
         *,
-        auth: AuthMode = "bearer",
-        list_shape: ListShape = "page",
+        profile: str | Profile | None = None,
+        auth: str | None = None,
+        list_shape: str | None = None,
         rate_limits: bool = False,
         lang: Lang = "en",
-        max_user_tokens: int = 1000,
+        max_user_tokens: int | None = None,
         latency: float = 0.0,
         fault_seed: int | None = 0,
         limits: dict[str, tuple[int, float]] | None = None,
         max_quota: int | None = None,
         log_requests: bool = False,
+        neighbour: bool = True,
+        channels: Iterable[str] | None = None,
+        redis: bool = False,
     ) -> None:
         self.store = Store(db_path)
         self.latency = latency
@@ -198,30 +210,36 @@ class Sandbox:
         self._offset = float(self.store.get_meta("clock_offset") or 0.0)
         self._lock = threading.RLock()
         self._requests: list[tuple[str, str, int]] = []
-        extra = {} if max_quota is None else {"max_quota": max_quota}
         self.app = App(
             self.store,
             self._clock,
+            profile=profile,
             auth=auth,
             list_shape=list_shape,
             lang=lang,
             max_user_tokens=max_user_tokens,
+            max_quota=max_quota,
             rate_limits=rate_limits,
             limits=limits,
-            **extra,
+            channels=channels,
+            redis=redis,
         )
-        self._ensure_users()
+        self._ensure_users(neighbour)
         self._server: _Server | None = None
         self.stopped = False
         self._thread: threading.Thread | None = None
 
+    @property
+    def profile(self) -> Profile:
+        return self.app.profile
+
     # -- lifecycle --
 
-    def _ensure_users(self) -> None:
+    def _ensure_users(self, neighbour: bool) -> None:
         with self.store.lock:
             if self.store.user(USER_ID) is None:
                 self.store.add_user(USER_ID, "sandbox", "default", 100_000_000)
-            if self.store.user(OTHER_USER_ID) is None:
+            if neighbour and self.store.user(OTHER_USER_ID) is None:
                 self.store.add_user(OTHER_USER_ID, "neighbour", "default", 100_000_000)
                 now = self.now()
                 self.store.insert_tokens(
@@ -367,52 +385,42 @@ class Sandbox:
         with self._lock:
             start = self.store.count_tokens(USER_ID)
             return self.store.insert_tokens(
-                {
-                    "user_id": USER_ID,
-                    "name": f"{prefix}{start + i}",
-                    "created_time": now,
-                    "remain_quota": 5_000_000,
-                }
-                for i in range(1, n + 1)
+                (
+                    {
+                        "user_id": USER_ID,
+                        "name": f"{prefix}{start + i}",
+                        "created_time": now,
+                        "remain_quota": 5_000_000,
+                    }
+                    for i in range(1, n + 1)
+                ),
+                reuse_ids=self.profile.hard_delete,
             )
 
     def rows(self, include_deleted: bool = False) -> list[dict[str, Any]]:
         return self.store.all_rows(include_deleted)
 
-    def consume(self, token_id: int, quota: int) -> bool:
-        """Simulate relay traffic (contract §6, lazy status). True if it was charged."""
+    def consume(self, token_id: int, quota: int, *, client_ip: str = "127.0.0.1") -> bool:
+        """A relay call spending ``quota`` with this token's key; True if it was charged.
+
+        The same code as ``POST /v1/chat/completions``: the key checks (with their
+        lazy status flips), then the spending.
+        """
         with self._lock:
             token = self.store.token(token_id)
-            if token is None or not self._relay_check(token):
+            if token is None:
                 return False
-            remain = token["remain_quota"] - quota
-            changes: dict[str, Any] = {
-                "remain_quota": remain,
-                "used_quota": token["used_quota"] + quota,
-                "accessed_time": self.now(),
-            }
-            if not token["unlimited_quota"] and remain <= 0:
-                changes["status"] = 4
-            self.store.update_token(token_id, changes)
-            self.store.charge_user(token["user_id"], quota)
+            checked, refusal = self.app.relay.check(token["key"], client_ip, self.app.lang)
+            if refusal is not None:
+                return False
+            self.app.relay.spend(checked, quota)
             return True
 
-    def relay_auth(self, key: str) -> bool:
-        """What a relay call with this key would do now (contract §6)."""
-        for prefix in ("Bearer ", "bearer "):
-            key = key.removeprefix(prefix)
-        key = key.removeprefix("sk-").split("-")[0]
-        with self._lock:
-            token = self.store.token_by_key(key)
-            return token is not None and self._relay_check(token)
+    def relay_auth(self, key: str, *, client_ip: str = "127.0.0.1") -> bool:
+        """Would a relay call with this key (``sk-``, ``Bearer`` or bare) pass its checks now?
 
-    def _relay_check(self, token: dict[str, Any]) -> bool:
-        if token["status"] != 1:
-            return False
-        if token["expired_time"] != -1 and token["expired_time"] < self.now():
-            self.store.update_token(token["id"], {"status": 3})
-            return False
-        if not token["unlimited_quota"] and token["remain_quota"] <= 0:
-            self.store.update_token(token["id"], {"status": 4})
-            return False
-        return True
+        The same checks as ``GET /v1/models``, lazy status flips included.
+        """
+        with self._lock:
+            _, refusal = self.app.relay.check(Relay.key_from(key), client_ip, self.app.lang)
+            return refusal is None

@@ -1,4 +1,4 @@
-"""SQLite state of the sandbox: users and tokens (contract §3, §17 "State").
+"""SQLite state of the sandbox: users and tokens (docs/server-contract.md#token-record).
 
 One connection guarded by a re-entrant lock; callers that need several
 statements to be atomic hold :attr:`Store.lock` themselves.
@@ -19,7 +19,8 @@ from typing import Any
 KEY_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 KEY_LENGTH = 48
 
-# Order as emitted by the server (contract §3); DeletedAt and auto_groups follow.
+# Order as new-api emits it (docs/server-contract.md#token-record); DeletedAt and
+# auto_groups follow.
 TOKEN_COLUMNS = (
     "id",
     "user_id",
@@ -54,9 +55,9 @@ CREATE TABLE IF NOT EXISTS users (
     access_token TEXT NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS tokens (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids never reused (§3)
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: new-api never reuses ids
     user_id INTEGER NOT NULL,
-    key TEXT NOT NULL UNIQUE,              -- unique across soft-deleted rows too (§6)
+    key TEXT NOT NULL UNIQUE,              -- unique across soft-deleted rows too
     status INTEGER NOT NULL DEFAULT 1,
     name TEXT NOT NULL DEFAULT '',
     created_time INTEGER NOT NULL,
@@ -71,14 +72,19 @@ CREATE TABLE IF NOT EXISTS tokens (
     "group" TEXT NOT NULL DEFAULT '',
     cross_group_retry INTEGER NOT NULL DEFAULT 0,
     auto_groups TEXT,                      -- JSON array or NULL
-    deleted_at INTEGER                     -- soft delete (GORM DeletedAt)
+    deleted_at INTEGER,                    -- soft delete (GORM DeletedAt)
+    models TEXT,                           -- one-api's model list (nullable)
+    subnet TEXT                            -- one-api's comma-separated CIDR list (nullable)
 );
 CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user_id, deleted_at, id);
 """
+# Columns added after the first release: a database made before gets them on open.
+_LATER_COLUMNS = {"models": "TEXT", "subnet": "TEXT"}
+ORDERS = {"id DESC", "id", "remain_quota DESC, id DESC", "used_quota DESC, id DESC"}
 
 
 def generate_key() -> str:
-    """48 characters of [0-9A-Za-z] from the OS CSPRNG (contract §6)."""
+    """48 characters of [0-9A-Za-z] from the OS CSPRNG."""
     chars: list[str] = []
     while len(chars) < KEY_LENGTH:
         for byte in secrets.token_bytes(64):
@@ -90,7 +96,7 @@ def generate_key() -> str:
 
 
 def generate_access_token() -> str:
-    """A system access token: base64 of 24 random bytes, 32 characters (contract §2.2)."""
+    """A system access token: base64 of 24 random bytes, 32 characters."""
     return base64.b64encode(secrets.token_bytes(24)).decode("ascii")
 
 
@@ -101,6 +107,8 @@ def _row_to_token(row: sqlite3.Row) -> dict[str, Any]:
         token[column] = bool(value) if column in _BOOL_COLUMNS else value
     token["auto_groups"] = json.loads(row["auto_groups"]) if row["auto_groups"] else None
     token["deleted_at"] = row["deleted_at"]
+    token["models"] = row["models"]
+    token["subnet"] = row["subnet"]
     return token
 
 
@@ -120,6 +128,10 @@ class Store:
                 self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(SCHEMA)
+            present = {row["name"] for row in self.conn.execute("PRAGMA table_info(tokens)")}
+            for column, kind in _LATER_COLUMNS.items():
+                if column not in present:
+                    self.conn.execute(f"ALTER TABLE tokens ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self.lock:
@@ -179,8 +191,14 @@ class Store:
 
     # -- tokens --
 
-    def insert_tokens(self, rows: Iterable[dict[str, Any]]) -> list[int]:
-        """Insert tokens in one transaction; returns their ids in insertion order."""
+    def insert_tokens(
+        self, rows: Iterable[dict[str, Any]], *, reuse_ids: bool = False
+    ) -> list[int]:
+        """Insert tokens in one transaction; returns their ids in insertion order.
+
+        ``reuse_ids`` numbers them from the highest id present plus one, as a table
+        without AUTOINCREMENT does (one-api), so ids of deleted rows come back.
+        """
         params = [
             (
                 r["user_id"],
@@ -199,22 +217,27 @@ class Store:
                 r.get("group", ""),
                 int(r.get("cross_group_retry", False)),
                 None if r.get("auto_groups") is None else json.dumps(r["auto_groups"]),
+                r.get("models"),
+                r.get("subnet", ""),  # one-api's GORM default
             )
             for r in rows
         ]
         if not params:
             return []
+        columns = (
+            "user_id, key, status, name, created_time, accessed_time, expired_time, remain_quota, "
+            'unlimited_quota, model_limits_enabled, model_limits, allow_ips, used_quota, "group", '
+            "cross_group_retry, auto_groups, models, subnet"
+        )
+        marks = ", ".join("?" * 18)
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 before = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM tokens").fetchone()[0]
-                self.conn.executemany(
-                    "INSERT INTO tokens (user_id, key, status, name, created_time, accessed_time, "
-                    "expired_time, remain_quota, unlimited_quota, model_limits_enabled, "
-                    'model_limits, allow_ips, used_quota, "group", cross_group_retry, auto_groups) '
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    params,
-                )
+                if reuse_ids:
+                    params = [(before + n, *row) for n, row in enumerate(params, start=1)]
+                    columns, marks = "id, " + columns, "?, " + marks
+                self.conn.executemany(f"INSERT INTO tokens ({columns}) VALUES ({marks})", params)
                 ids = [
                     row[0]
                     for row in self.conn.execute(
@@ -260,8 +283,11 @@ class Store:
         params: Sequence[Any] = (),
         offset: int = 0,
         limit: int = -1,
+        order: str = "id DESC",
     ) -> tuple[list[dict[str, Any]], int]:
-        """Visible tokens of a user, id descending, with the total before paging."""
+        """Visible tokens of a user, newest first unless ``order`` says, with the total."""
+        if order not in ORDERS:
+            raise ValueError(f"unsupported order {order!r}")
         base = "FROM tokens WHERE user_id=? AND deleted_at IS NULL" + (
             f" AND {where}" if where else ""
         )
@@ -270,7 +296,7 @@ class Store:
                 self.conn.execute(f"SELECT COUNT(*) {base}", (user_id, *params)).fetchone()[0]
             )
             rows = self.conn.execute(
-                f"SELECT * {base} ORDER BY id DESC LIMIT ? OFFSET ?",
+                f"SELECT * {base} ORDER BY {order} LIMIT ? OFFSET ?",
                 (user_id, *params, limit, max(offset, 0)),
             ).fetchall()
         return [_row_to_token(r) for r in rows], total
@@ -315,6 +341,22 @@ class Store:
                 self.conn.execute("ROLLBACK")
                 raise
         return deleted
+
+    def hard_delete(self, token_ids: Sequence[int], user_id: int) -> int:
+        """Remove the rows among ``token_ids`` owned by ``user_id`` (one-api deletes)."""
+        if not token_ids:
+            return 0
+        marks = ",".join("?" * len(token_ids))
+        with self.lock:
+            cursor = self.conn.execute(
+                f"DELETE FROM tokens WHERE user_id=? AND deleted_at IS NULL AND id IN ({marks})",
+                (user_id, *token_ids),
+            )
+        return int(cursor.rowcount)
+
+    def set_user_status(self, user_id: int, status: int) -> None:
+        with self.lock:
+            self.conn.execute("UPDATE users SET status=? WHERE id=?", (status, user_id))
 
     def keys_for(self, token_ids: Sequence[int], user_id: int) -> dict[int, str]:
         if not token_ids:

@@ -1,4 +1,4 @@
-"""Dashboard auth per generation (contract §2.3)."""
+"""Dashboard auth per generation: bearer (2026-08), legacy header (2025-10, 2026-07), one-api."""
 
 from __future__ import annotations
 
@@ -65,18 +65,75 @@ def test_other_users_credential_sees_only_its_tokens(sb: Sandbox) -> None:
 
 @pytest.fixture
 def legacy(make_sandbox) -> Sandbox:
-    return make_sandbox(auth="legacy")
+    return make_sandbox(auth="legacy")  # the deprecated alias: new-api-2026-07
 
 
-def test_legacy_happy_path_full_keys(legacy: Sandbox) -> None:
+def test_deprecated_switches_pick_a_profile(make_sandbox, tmp_path) -> None:
+    picked = {
+        (None, None): "new-api-2026-08",
+        ("bearer", "page"): "new-api-2026-08",
+        ("legacy", None): "new-api-2026-07",
+        ("legacy", "array"): "new-api-2025-05",
+        (None, "array"): "new-api-2025-05",
+    }
+    for (auth, shape), name in picked.items():
+        sb = Sandbox(":memory:", auth=auth, list_shape=shape)
+        assert sb.profile.name == name
+        sb.stop()
+    with pytest.raises(ValueError, match="either profile= or"):
+        Sandbox(tmp_path / "x.db", profile="new-api-2025-10", auth="legacy")
+    with pytest.raises(ValueError, match="unknown sandbox profile 'nope'"):
+        Sandbox(tmp_path / "y.db", profile="nope")
+
+
+def test_legacy_happy_path_masked_keys(legacy: Sandbox) -> None:
     legacy.seed(2)
     for authorization in (f"Bearer {legacy.credential}", legacy.credential):
         response = get(legacy, Authorization=authorization, **{"New-Api-User": "1"})
         assert response.status_code == 200
+        assert response.headers["Auth-Version"] == AUTH_VERSION
         items = response.json()["data"]["items"]
-        keys = {r["id"]: r["key"] for r in legacy.rows()}
-        assert [t["key"] for t in items] == [keys[t["id"]] for t in items]
-        assert "auto_groups" not in items[0] and items[0]["DeletedAt"] is None
+        assert all("**********" in t["key"] for t in items)
+        assert list(items[0])[-2:] == ["cross_group_retry", "DeletedAt"]  # no auto_groups
+
+
+def test_2025_10_full_keys_chinese_only_no_fingerprint(make_sandbox) -> None:
+    sb = make_sandbox(profile="new-api-2025-10")
+    sb.seed(2)
+    headers = {"Authorization": sb.credential, "New-Api-User": "1", "Accept-Language": "en"}
+    response = get(sb, **headers)
+    assert response.status_code == 200 and "Auth-Version" not in response.headers
+    items = response.json()["data"]["items"]
+    keys = {r["id"]: r["key"] for r in sb.rows()}
+    assert [t["key"] for t in items] == [keys[t["id"]] for t in items]
+    assert list(items[0])[-2:] == ["group", "DeletedAt"]  # no cross_group_retry yet
+    missing = get(sb, Authorization=sb.credential, **{"Accept-Language": "en"})
+    assert missing.status_code == 401
+    assert missing.json()["message"] == "无权进行此操作，未提供 New-Api-User"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "message"),
+    [
+        ({}, 401, "无权进行此操作，未登录且未提供 access token"),
+        ({"Authorization": "Bearer nope"}, 200, "无权进行此操作，access token 无效"),
+        ({"Authorization": "bearer {tok}"}, 200, "无权进行此操作，access token 无效"),
+    ],
+)
+def test_one_api_failures(make_sandbox, headers: dict[str, str], status: int, message: str) -> None:
+    sb = make_sandbox(profile="one-api-2025-02")
+    headers = {k: v.format(tok=sb.credential) for k, v in headers.items()}
+    response = get(sb, **headers, **{"Accept-Language": "en-US"})
+    assert response.status_code == status
+    assert list(response.json().items()) == [("message", message), ("success", False)]
+
+
+def test_one_api_needs_no_user_header(make_sandbox) -> None:
+    sb = make_sandbox(profile="one-api-2025-02")
+    for authorization in (sb.credential, f"Bearer {sb.credential}"):
+        response = get(sb, Authorization=authorization, **{"New-Api-User": "2"})
+        assert response.status_code == 200 and response.json()["data"] == []
+        assert "Auth-Version" not in response.headers
 
 
 @pytest.mark.parametrize(
@@ -123,7 +180,8 @@ def test_legacy_chinese_messages(legacy: Sandbox) -> None:
     )
 
 
-def test_legacy_has_no_reveal_or_auto_groups(legacy: Sandbox) -> None:
+def test_2025_10_has_no_reveal_or_auto_groups(make_sandbox) -> None:
+    legacy = make_sandbox(profile="new-api-2025-10")
     legacy.seed(1)
     headers = {"Authorization": legacy.credential, "New-Api-User": "1"}
     with httpx.Client(verify=False, base_url=legacy.url, headers=headers) as c:

@@ -77,7 +77,7 @@ def test_relay_auth_lazy_expiry_and_key_forms(sb: Sandbox, client: httpx.Client)
     for form in (key, "sk-" + key, f"Bearer sk-{key}", f"sk-{key}-3"):
         assert sb.relay_auth(form) is True
     assert sb.relay_auth("sk-" + "x" * 48) is False
-    # the list still shows status 1 until relay auth runs (§6)
+    # the list still shows status 1 until relay auth runs (docs/server-contract.md#lazy-status)
     sb.advance(20)
     assert client.get(f"/api/token/{token_id}").json()["data"]["status"] == 1
     assert sb.relay_auth(key) is False
@@ -125,3 +125,28 @@ def test_date_header_follows_the_sandbox_clock(sb: Sandbox, client: httpx.Client
     sb.advance(10 * 86_400)
     served = parsedate_to_datetime(client.get("/api/status").headers["date"]).timestamp()
     assert abs(served - sb.now()) <= 2
+
+
+def test_no_neighbour(make_sandbox) -> None:
+    sb: Sandbox = make_sandbox(neighbour=False)
+    assert sb.store.user(2) is None and sb.rows() == []
+    assert sb.seed(1) == [1]
+
+
+def test_a_database_from_before_profiles_gets_the_new_columns(tmp_path) -> None:
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    with Sandbox(db) as first:
+        first.seed(1)
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE tokens DROP COLUMN subnet")
+    conn.execute("ALTER TABLE tokens DROP COLUMN models")
+    conn.commit()
+    conn.close()
+    with Sandbox(db, profile="one-api-2025-02").start() as again:
+        (row,) = [r for r in again.rows() if r["user_id"] == 1]
+        assert (row["models"], row["subnet"]) == (None, None)
+        with client_for(again) as c:
+            items = c.get("/api/token/", params={"p": 0}).json()["data"]
+        assert [(t["name"], t["subnet"]) for t in items] == [("seed-1", None)]

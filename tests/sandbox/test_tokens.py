@@ -1,4 +1,4 @@
-"""The token routes over real HTTP (contract §3-§5, bearer generation, page shape)."""
+"""The token routes over real HTTP (docs/server-contract.md; the default profile)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from provisioner.sandbox import Sandbox
-from tests.sandbox.helpers import create
+from tests.sandbox.helpers import client_for, create
 
 FIELD_ORDER = [
     "id",
@@ -112,8 +112,9 @@ def test_list_paging_dialect(
 
 def test_list_array_shape_is_zero_based_with_full_keys(make_sandbox) -> None:
     sb = make_sandbox(list_shape="array")
+    assert sb.profile.name == "new-api-2025-05"
     sb.seed(15)
-    with httpx.Client(verify=False, base_url=sb.url, headers={"Authorization": sb.credential}) as c:
+    with client_for(sb) as c:
         first = c.get("/api/token/", params={"p": 0, "size": 10}).json()["data"]
         second = c.get("/api/token/", params={"p": 1, "size": 10}).json()["data"]
         third = c.get("/api/token/", params={"p": 2, "size": 10}).json()["data"]
@@ -460,7 +461,8 @@ def test_side_routes(sb: Sandbox, client: httpx.Client) -> None:
     assert status["success"] is True
     data = status["data"]
     assert data["quota_per_unit"] == 500000 and data["setup"] is True
-    assert data["version"] == "v1.0.0-sandbox" and data["quota_display_type"] == "USD"
+    assert data["version"] == sb.profile.version and data["quota_display_type"] == "USD"
+    assert sorted(data) == sorted(sb.profile.status_fields)
     assert data["usd_exchange_rate"] == 7.3 and data["default_use_auto_group"] is False
     user = client.get("/api/user/self").json()["data"]
     assert (user["id"], user["username"], user["role"], user["group"]) == (

@@ -1,11 +1,21 @@
-"""``provisioner sandbox``: delegates to :mod:`provisioner.sandbox.cli`."""
+"""``provisioner sandbox``: run the local server (:mod:`provisioner.sandbox.cli`)."""
 
 from __future__ import annotations
 
-import argparse
+from provisioner.errors import UsageError
+from provisioner.sandbox.options import SandboxOptions
 
 
-def run(args: argparse.Namespace) -> int:
-    from provisioner.sandbox.cli import main
+def run(opts: SandboxOptions) -> int:
+    from provisioner.sandbox.cli import serve
 
-    return main(args)
+    return serve(opts)
+
+
+def options(namespace: object) -> SandboxOptions:
+    from provisioner.sandbox.options import SandboxUsageError, options_from
+
+    try:
+        return options_from(namespace)  # type: ignore[arg-type]
+    except SandboxUsageError as exc:
+        raise UsageError(str(exc)) from None

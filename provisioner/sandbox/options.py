@@ -1,0 +1,205 @@
+"""The options of ``provisioner sandbox``: flags, parsed once into :class:`SandboxOptions`.
+
+Light on purpose: the command line's parser imports this to build ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from provisioner.sandbox import profiles
+from provisioner.sandbox.faults import Fault, FaultSpecError, parse_fault
+from provisioner.sandbox.messages import Lang
+from provisioner.sandbox.profiles import MODELS
+
+DEFAULT_DB = ".provisioner/sandbox.db"
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*$")
+
+
+class SandboxUsageError(ValueError):
+    """A flag value the sandbox cannot use; the message says what is expected."""
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    port: int = 3000
+    host: str = "127.0.0.1"
+    db: Path = Path(DEFAULT_DB)
+    profile: str = profiles.DEFAULT
+    rate_limits: bool = False
+    global_limit: tuple[int, float] | None = None  # None: the generation's own
+    max_tokens: int | None = None  # None: the generation's cap, if it has one
+    neighbour: bool = True
+    channels: tuple[str, ...] = MODELS
+    redis: bool = False
+    seed: int = 0
+    lang: Lang = "en"
+    latency: float = 0.0
+    faults: tuple[Fault, ...] = ()
+    verbose: int = 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every flag of ``provisioner sandbox``."""
+    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port (default 3000)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        metavar="FILE",
+        help=f"SQLite state file, kept across restarts (default {DEFAULT_DB})",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=profiles.RECORDED,
+        default=None,
+        metavar="NAME",
+        help="answer as this server generation: "
+        + ", ".join(profiles.RECORDED)
+        + f" (default {profiles.DEFAULT}, the newest)",
+    )
+    parser.add_argument(
+        "--rate-limits",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="N/SECONDS",
+        help="enforce rate limits: bare, the generation's defaults; with N/SECONDS, "
+        "a global limit of N requests per SECONDS per client address (default: off)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="per-user token cap, even on a generation that has none "
+        "(default: 1000 from new-api-2026-07, none before)",
+    )
+    parser.add_argument(
+        "--no-neighbour",
+        dest="neighbour",
+        action="store_false",
+        help="start without the second user and its three tokens",
+    )
+    parser.add_argument(
+        "--channels",
+        default=None,
+        metavar="MODELS",
+        help="models the relay's channels serve, comma-separated, or 'none' (chat then "
+        "answers 503, as recorded); default: five common models (docs/sandbox.md)",
+    )
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="behave as a server running Redis: relay calls never mark keys expired or "
+        "exhausted (as recorded for new-api-2026-08)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="add N tokens named seed-K on start"
+    )
+    parser.add_argument(
+        "--lang",
+        choices=("en", "zh"),
+        default="en",
+        help="message language when Accept-Language does not say, on generations that "
+        "translate (2026-07 and later; older ones answer Chinese)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="sleep this long before answering every request",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault, e.g. 'POST /api/token/=500x2' or 'GET /api/token/=503@0.1' "
+        "or 'PUT /api/token/=drop-after'; repeatable",
+    )
+    parser.add_argument(
+        "--auth",
+        choices=("bearer", "legacy"),
+        default=None,
+        help="deprecated, use --profile: legacy is new-api-2026-07, bearer new-api-2026-08",
+    )
+    parser.add_argument(
+        "--list-shape",
+        choices=("page", "array"),
+        default=None,
+        help="deprecated, use --profile: array is new-api-2025-05 (before v0.8.4.0, unrecorded)",
+    )
+
+
+def options_from(ns: argparse.Namespace) -> SandboxOptions:
+    """Typed options from parsed flags; :class:`SandboxUsageError` says what is wrong.
+
+    Reads only what is there, so an older parser's namespace works too.
+    """
+    get = lambda name, default=None: getattr(ns, name, default)  # noqa: E731
+    try:
+        faults = tuple(parse_fault(spec) for spec in (get("fault") or []))
+    except FaultSpecError as exc:
+        raise SandboxUsageError(str(exc)) from None
+    seed, latency = int(get("seed", 0) or 0), float(get("latency", 0.0) or 0.0)
+    if seed < 0 or latency < 0:
+        raise SandboxUsageError("--seed and --latency must be >= 0")
+    max_tokens = get("max_tokens")
+    if max_tokens is not None and max_tokens < 1:
+        raise SandboxUsageError("--max-tokens must be at least 1")
+    auth, list_shape = get("auth"), get("list_shape")
+    if get("profile") is not None and (auth is not None or list_shape is not None):
+        raise SandboxUsageError(
+            "--auth and --list-shape are deprecated aliases that pick a profile: "
+            "give --profile alone"
+        )
+    chosen = profiles.resolve(get("profile"), auth=auth, list_shape=list_shape)
+    enabled, global_limit = _rate_limits(get("rate_limits"))
+    return SandboxOptions(
+        port=int(get("port", 3000)),
+        host=str(get("host", "127.0.0.1")),
+        db=Path(get("db") or DEFAULT_DB),
+        profile=chosen.name,
+        rate_limits=enabled,
+        global_limit=global_limit,
+        max_tokens=max_tokens,
+        neighbour=bool(get("neighbour", True)),
+        channels=_channels(get("channels")),
+        redis=bool(get("redis", False)),
+        seed=seed,
+        lang="zh" if get("lang") == "zh" else "en",
+        latency=latency,
+        faults=faults,
+        verbose=int(get("verbose", 0) or 0),
+    )
+
+
+def _rate_limits(value: Any) -> tuple[bool, tuple[int, float] | None]:
+    if value is None or value is False:
+        return False, None
+    if value is True or value == "":  # a bare flag (or an older parser's store_true)
+        return True, None
+    match = _RATE.match(str(value))
+    if match is None or int(match[1]) < 1 or float(match[2]) <= 0:
+        raise SandboxUsageError(
+            f"bad --rate-limits {value!r}: expected N/SECONDS, e.g. 180/180, or no value "
+            "for the generation's defaults"
+        )
+    return True, (int(match[1]), float(match[2]))
+
+
+def _channels(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return MODELS
+    text = str(value).strip()
+    if text.lower() in ("", "none"):
+        return ()
+    return tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))

@@ -1,0 +1,338 @@
+"""Server generations the sandbox answers as, one frozen :class:`Profile` each.
+
+Four are modelled on recordings of real servers (tests/conformance/recordings/,
+provenance in tests/conformance/README.md); ``new-api-2025-05`` is the page-less
+generation before v0.8.4.0, which the deprecated ``list_shape="array"`` picks.
+docs/sandbox.md#profiles has the table people read; docs/server-contract.md#sandbox
+says what each switch stands for on a real server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# The models the newcomer sandbox's channels serve (the recordings had no channel).
+MODELS = ("gpt-4o-mini", "gpt-4o", "claude-3-5-haiku", "claude-3-5-sonnet", "deepseek-chat")
+
+
+AuthGeneration = Literal["one-api", "legacy-header", "bearer"]
+ListDialect = Literal["one-api", "array", "page"]
+SearchDialect = Literal["prefix", "substring", "exact"]
+
+DEFAULT = "new-api-2026-08"
+RECORDED = ("one-api-2025-02", "new-api-2025-10", "new-api-2026-07", "new-api-2026-08")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# /api/status and /api/user/self field sets, as each recorded server answered them.
+_ONE_API_STATUS = _names(
+    "chat_link display_in_currency email_verification footer_html github_client_id "
+    "github_oauth lark_client_id logo oidc oidc_authorization_endpoint oidc_client_id "
+    "oidc_token_endpoint oidc_userinfo_endpoint oidc_well_known quota_per_unit "
+    "server_address start_time system_name top_up_link turnstile_check turnstile_site_key "
+    "version wechat_login wechat_qrcode"
+)
+_NEW_API_2025_STATUS = _names(
+    "HeaderNavModules SidebarModulesAdmin announcements announcements_enabled api_info "
+    "api_info_enabled chats custom_currency_exchange_rate custom_currency_symbol "
+    "data_export_default_time default_collapse_sidebar default_use_auto_group "
+    "demo_site_enabled display_in_currency docs_link email_verification "
+    "enable_batch_update enable_data_export enable_drawing enable_task faq faq_enabled "
+    "footer_html github_client_id github_oauth linuxdo_client_id "
+    "linuxdo_minimum_trust_level linuxdo_oauth logo mj_notify_enabled "
+    "oidc_authorization_endpoint oidc_client_id oidc_enabled passkey_allow_insecure "
+    "passkey_attachment passkey_display_name passkey_login passkey_origins passkey_rp_id "
+    "passkey_user_verification price privacy_policy_enabled quota_display_type "
+    "quota_per_unit self_use_mode_enabled server_address setup start_time "
+    "stripe_unit_price system_name telegram_bot_name telegram_oauth top_up_link "
+    "turnstile_check turnstile_site_key uptime_kuma_enabled usd_exchange_rate "
+    "user_agreement_enabled version wechat_login wechat_qrcode"
+)
+_NEW_API_2026_07_STATUS = sorted(
+    (
+        {*_NEW_API_2025_STATUS, "checkin_enabled", "discord_client_id", "discord_oauth"}
+        | {"password_login_enabled", "password_register_enabled", "register_enabled", "theme"}
+    )
+    - {"top_up_link"}
+)
+_NEW_API_2026_08_STATUS = sorted(
+    {*_NEW_API_2026_07_STATUS, "group_monitor_enabled", "oidc_display_name"}
+)
+_ONE_API_USER = _names(
+    "access_token aff_code display_name email github_id group id inviter_id lark_id "
+    "oidc_id password quota request_count role status used_quota username "
+    "verification_code wechat_id"
+)
+_NEW_API_2025_USER = _names(
+    "aff_code aff_count aff_history_quota aff_quota display_name email github_id group id "
+    "inviter_id linux_do_id oidc_id permissions quota request_count role setting "
+    "sidebar_modules status stripe_customer telegram_id used_quota username wechat_id"
+)
+_NEW_API_2026_USER = sorted({*_NEW_API_2025_USER, "discord_id"})
+
+CRITICAL_LIMIT = (20, 1200.0)  # reveal routes, per client IP, one shared counter
+SEARCH_LIMIT = (10, 60.0)  # GET /api/token/search per user, exact-search servers only
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one server generation does, as switches the sandbox reads."""
+
+    name: str
+    server: str  # what it models: the build that was recorded, or the era
+    recorded: bool
+    version: str  # /api/status data.version: the release line, -sandbox, the recorded commit
+    # -- the dashboard API --
+    auth: AuthGeneration
+    list_dialect: ListDialect
+    search: SearchDialect
+    masked_keys: bool
+    reveal_routes: bool  # POST /api/token/:id/key and /batch/keys
+    batch_delete: bool  # POST /api/token/batch
+    user_groups_route: bool  # GET /api/user/self/groups
+    auto_groups: bool  # GET /api/token/auto-groups and the auto_groups field
+    cross_group_retry: bool
+    one_api_fields: bool  # models/subnet; no group, DeletedAt, model_limits*, allow_ips
+    create_returns_token: bool  # one-api answers the created token, full key included
+    hard_delete: bool  # one-api: rows go, and ids come from max(id)+1, so they come back
+    name_max_bytes: int
+    i18n: bool  # English by default, Accept-Language zh; otherwise every message is Chinese
+    quota_checks: bool  # remain_quota >= 0 and <= max_quota when limited
+    max_quota: int
+    max_user_tokens: int | None  # the per-user token cap, None: no cap
+    auth_version_header: bool
+    status_fields: tuple[str, ...]
+    user_fields: tuple[str, ...]
+    # -- rate limits (off unless asked for) --
+    global_limit: tuple[int, float]  # every /api/* request, per client IP
+    retry_after: bool  # 429 answers carry Retry-After
+    # -- the relay side --
+    relay_reasons: bool  # a refused key is told why; otherwise "Invalid token"
+    ip_cidr: bool  # allow_ips entries may be CIDR blocks, not only addresses
+    ip_denied_code: str  # error.code of the 403 for an address outside allow_ips
+    limited_models_need_channel: bool  # a model limit lists only models a channel serves
+    unserved_owner: str | None  # owned_by of a listed model no channel serves; None: vendor
+    charges_unlimited: bool  # relay spending lowers remain_quota of unlimited tokens too
+    recorded_with_redis: bool  # the recorded server ran Redis: relay auth wrote no statuses
+
+    @property
+    def search_limited(self) -> bool:
+        return self.search == "exact"
+
+    @property
+    def family(self) -> str:
+        return "one-api" if self.one_api_fields else "new-api"
+
+
+_NEW_API_COMMON = {
+    "one_api_fields": False,
+    "create_returns_token": False,
+    "hard_delete": False,
+    "user_groups_route": True,
+    "charges_unlimited": True,
+}
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            name="one-api-2025-02",
+            server="one-api 8df4a26 (2025-02-21)",
+            recorded=True,
+            version="v0.0.0-sandbox+8df4a26",
+            auth="one-api",
+            list_dialect="one-api",
+            search="prefix",
+            masked_keys=False,
+            reveal_routes=False,
+            batch_delete=False,
+            user_groups_route=False,
+            auto_groups=False,
+            cross_group_retry=False,
+            one_api_fields=True,
+            create_returns_token=True,
+            hard_delete=True,
+            name_max_bytes=30,
+            i18n=False,
+            quota_checks=False,
+            max_quota=0,
+            max_user_tokens=None,
+            auth_version_header=False,
+            status_fields=_ONE_API_STATUS,
+            user_fields=_ONE_API_USER,
+            global_limit=(480, 180.0),
+            retry_after=False,
+            relay_reasons=True,
+            ip_cidr=True,
+            ip_denied_code="",
+            limited_models_need_channel=False,
+            unserved_owner=None,
+            charges_unlimited=False,
+            recorded_with_redis=False,
+        ),
+        Profile(
+            name="new-api-2025-05",
+            server="new-api before v0.8.4.0 (not recorded)",
+            recorded=False,
+            version="v0.8.3-sandbox",
+            auth="legacy-header",
+            list_dialect="array",
+            search="substring",
+            masked_keys=False,
+            reveal_routes=False,
+            batch_delete=False,
+            auto_groups=False,
+            cross_group_retry=False,
+            name_max_bytes=30,
+            i18n=False,
+            quota_checks=False,
+            max_quota=0,
+            max_user_tokens=None,
+            auth_version_header=False,
+            status_fields=_NEW_API_2025_STATUS,
+            user_fields=_NEW_API_2025_USER,
+            global_limit=(180, 180.0),
+            retry_after=False,
+            relay_reasons=True,
+            ip_cidr=False,
+            ip_denied_code="",
+            limited_models_need_channel=False,
+            unserved_owner=None,
+            recorded_with_redis=False,
+            **_NEW_API_COMMON,
+        ),
+        Profile(
+            name="new-api-2025-10",
+            server="new-api 5125606 (2025-10-25)",
+            recorded=True,
+            version="v0.9.0-sandbox+5125606",
+            auth="legacy-header",
+            list_dialect="page",
+            search="substring",
+            masked_keys=False,
+            reveal_routes=False,
+            batch_delete=True,
+            auto_groups=False,
+            cross_group_retry=False,
+            name_max_bytes=30,
+            i18n=False,
+            quota_checks=False,
+            max_quota=0,
+            max_user_tokens=None,
+            auth_version_header=False,
+            status_fields=_NEW_API_2025_STATUS,
+            user_fields=_NEW_API_2025_USER,
+            global_limit=(180, 180.0),
+            retry_after=False,
+            relay_reasons=True,
+            ip_cidr=False,
+            ip_denied_code="",
+            limited_models_need_channel=False,
+            unserved_owner=None,
+            recorded_with_redis=False,
+            **_NEW_API_COMMON,
+        ),
+        Profile(
+            name="new-api-2026-07",
+            server="new-api 5a6c53d (2026-07-18)",
+            recorded=True,
+            version="v1.0.0-sandbox+5a6c53d",
+            auth="legacy-header",
+            list_dialect="page",
+            search="exact",
+            masked_keys=True,
+            reveal_routes=True,
+            batch_delete=True,
+            auto_groups=False,
+            cross_group_retry=True,
+            name_max_bytes=50,
+            i18n=True,
+            quota_checks=True,
+            max_quota=1_000_000_000 * 500_000,  # 1e9 x QuotaPerUnit, before 2026-08-10
+            max_user_tokens=1000,
+            auth_version_header=True,
+            status_fields=tuple(_NEW_API_2026_07_STATUS),
+            user_fields=tuple(_NEW_API_2026_USER),
+            global_limit=(360, 180.0),
+            retry_after=False,
+            relay_reasons=False,
+            ip_cidr=True,
+            ip_denied_code="access_denied",
+            limited_models_need_channel=False,
+            unserved_owner="advanced_custom",
+            recorded_with_redis=False,
+            **_NEW_API_COMMON,
+        ),
+        Profile(
+            name="new-api-2026-08",
+            server="new-api fork 4eec0ce (2026-08-22), recorded with Redis on",
+            recorded=True,
+            version="v1.0.0-sandbox+4eec0ce",
+            auth="bearer",
+            list_dialect="page",
+            search="exact",
+            masked_keys=True,
+            reveal_routes=True,
+            batch_delete=True,
+            auto_groups=True,
+            cross_group_retry=True,
+            name_max_bytes=50,
+            i18n=True,
+            quota_checks=True,
+            max_quota=2147483647,
+            max_user_tokens=1000,
+            auth_version_header=True,
+            status_fields=tuple(_NEW_API_2026_08_STATUS),
+            user_fields=tuple(_NEW_API_2026_USER),
+            global_limit=(360, 180.0),
+            retry_after=True,
+            relay_reasons=False,
+            ip_cidr=True,
+            ip_denied_code="access_denied",
+            limited_models_need_channel=True,
+            unserved_owner=None,
+            recorded_with_redis=True,
+            **_NEW_API_COMMON,
+        ),
+    )
+}
+
+# The deprecated switches, each pair mapped to the generation that had it.
+_ALIASES: dict[tuple[str, str], str] = {
+    ("bearer", "page"): "new-api-2026-08",
+    ("legacy", "page"): "new-api-2026-07",
+    ("legacy", "array"): "new-api-2025-05",
+    ("bearer", "array"): "new-api-2025-05",  # no bearer-era server lists a bare array
+}
+
+
+def get(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(PROFILES)
+        raise ValueError(f"unknown sandbox profile {name!r}; known: {known}") from None
+
+
+def resolve(
+    profile: str | Profile | None = None,
+    *,
+    auth: str | None = None,
+    list_shape: str | None = None,
+) -> Profile:
+    """The profile named, or the one the deprecated ``auth``/``list_shape`` switches pick."""
+    if auth is not None and auth not in ("bearer", "legacy"):
+        raise ValueError(f"auth must be 'bearer' or 'legacy', not {auth!r}")
+    if list_shape is not None and list_shape not in ("page", "array"):
+        raise ValueError(f"list_shape must be 'page' or 'array', not {list_shape!r}")
+    if profile is not None:
+        if auth is not None or list_shape is not None:
+            raise ValueError("give either profile= or the deprecated auth=/list_shape=, not both")
+        return profile if isinstance(profile, Profile) else get(profile)
+    if auth is None and list_shape is None:
+        return PROFILES[DEFAULT]
+    return PROFILES[_ALIASES[(auth or "bearer", list_shape or "page")]]
