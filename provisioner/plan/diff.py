@@ -5,14 +5,24 @@ No I/O and no clock: time comes in as ``now``. Semantics: docs/reconcile.md.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, Token, TokenStatus
-from provisioner.plan.model import BUDGET, Action, Conflict, FieldChange, Notice, Plan, fingerprint
-from provisioner.plan.ownership import Ownership, predecessor_of, rotation_name
+from provisioner.plan.model import (
+    BUDGET,
+    Action,
+    Conflict,
+    FieldChange,
+    KeyPrint,
+    Notice,
+    Plan,
+    fingerprint,
+)
+from provisioner.plan.ownership import Ownership, predecessor_of, revoked_from, rotation_name
 from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, DesiredToken, Spec
 
 # Relative expiry is measured from created_time; values within this many
@@ -28,6 +38,26 @@ def _iso(epoch: int) -> str:
 
 def _norm_list(values: Iterable[str]) -> list[str]:
     return sorted({v.strip() for v in values if v.strip()})
+
+
+def _norm_ips(values: Iterable[str]) -> list[str]:
+    """IP entries compared by meaning: ``203.0.113.7`` and ``203.0.113.7/32`` are one host.
+
+    one-api stores networks only (docs/server-contract.md#one-api).
+    """
+    out = set()
+    for value in values:
+        text = value.strip()
+        if not text:
+            continue
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            out.add(text)
+            continue
+        single = network.prefixlen == network.max_prefixlen
+        out.add(str(network.network_address) if single else str(network))
+    return sorted(out)
 
 
 def create_body(desired: DesiredToken, now: int, quota_per_unit: int) -> dict[str, Any]:
@@ -103,7 +133,7 @@ def _field_updates(
         updates["model_limits"] = ",".join(desired.models)
         changes.append(FieldChange("models", list(token.models), list(desired.models)))
 
-    if _norm_list(token.ips) != _norm_list(desired.allow_ips):
+    if _norm_ips(token.ips) != _norm_ips(desired.allow_ips):
         updates["allow_ips"] = "\n".join(desired.allow_ips)
         changes.append(FieldChange("allow_ips", list(token.ips), list(desired.allow_ips)))
 
@@ -197,6 +227,7 @@ def _reconcile_one(
                     set=create_body(desired, now, quota_per_unit),
                     rotation_name=rotation_name(token.name, now, taken),
                     rotation_expiry=now + overlap,
+                    scheduled=due,
                     **common,
                 )
             )
@@ -216,9 +247,13 @@ def _reconcile_one(
     usable, why = _valid_after(token, updates, now)
     if not usable:
         kind = "expired" if why.startswith("expired") else "exhausted"
-        plan.notices.append(
-            Notice(token.name, token.id, kind, f"{why}; change `expires` or `quota` to revive it")
-        )
+        by_file = desired.expires.kind == "absolute" and desired.expires.at <= now
+        if not (kind == "expired" and by_file):  # the file's own date is noticed already
+            plan.notices.append(
+                Notice(
+                    token.name, token.id, kind, f"{why}; change `expires` or `quota` to revive it"
+                )
+            )
         return
     # A listed 1 that is really dead is revived by the field update alone
     # (docs/server-contract.md#lazy-status).
@@ -240,11 +275,15 @@ def diff(
     quota_per_unit: int = QUOTA_PER_UNIT_DEFAULT,
     rotate_now: Iterable[str] = (),
     rotate_overlap: int | None = None,
+    sink_keys: Mapping[str, KeyPrint | None] | None = None,
 ) -> Plan:
     """Compare the desired state with the observed inventory. Pure.
 
     ``rotate_now`` names tokens to rotate regardless of their schedule
-    (``provisioner rotate NAME``).
+    (``provisioner rotate NAME``). ``sink_keys`` is what a readable key sink
+    holds, by key name: the first and last 4 characters of each key (None for a
+    key it lacks), or None when the sink cannot be read; a declared token whose
+    key the sink lacks or holds another of gets a ``deliver`` action.
     """
     plan = Plan(now=now, quota_per_unit=quota_per_unit)
     ownership = Ownership(spec)
@@ -252,13 +291,36 @@ def diff(
     for token in inventory:
         if ownership.owns(token.name):
             by_name[token.name].append(token)
-        else:
-            plan.unmanaged += 1
+            continue
+        plan.unmanaged += 1
+        copy = ownership.copy_beyond_count(token.name)
+        if copy is not None:
+            base, count = copy
+            plan.notices.append(
+                Notice(
+                    token.name,
+                    token.id,
+                    "beyond-count",
+                    f"looks like a copy of {base} beyond count {count}; not managed. Add it to "
+                    "manage.match or declare it `status: absent` to remove it",
+                )
+            )
     plan.owned = sum(len(v) for v in by_name.values())
     taken_names = {t.name for t in inventory}
 
     force_rotate = set(rotate_now)
     for desired in spec.tokens:
+        passed = desired.expires.kind == "absolute" and desired.expires.at <= now
+        if passed and desired.status != "absent":
+            plan.notices.append(
+                Notice(
+                    desired.name,
+                    None,
+                    "expired-by-file",
+                    f"expires {_iso(desired.expires.at)}, which has passed: the file keeps "
+                    "this token expired; change `expires` to revive it",
+                )
+            )
         matches = sorted(by_name.get(desired.name, []), key=lambda t: t.id)
         if len(matches) > 1:
             plan.conflicts.append(Conflict(desired.name, tuple(t.id for t in matches)))
@@ -292,6 +354,8 @@ def diff(
             rotate_overlap=rotate_overlap,
             taken_names=taken_names,
         )
+        if sink_keys is not None:
+            _compare_sink(desired, matches[0], sink_keys, plan)
 
     declared = ownership.declared
     for name, tokens in sorted(by_name.items()):
@@ -302,12 +366,62 @@ def diff(
     return plan
 
 
+def key_print(key: str) -> KeyPrint | None:
+    """A key's first and last 4 characters (without ``sk-``): what a masked key shows."""
+    key = key.removeprefix("sk-")
+    if "*" in key:
+        head, _, rest = key.partition("*")
+        tail = rest.strip("*")
+    else:
+        head, tail = key[:4], key[-4:]
+    if len(head) < 4 or len(tail) < 4 or len(key) < 9:
+        return None
+    return head[:4], tail[-4:]
+
+
+def _compare_sink(
+    desired: DesiredToken, token: Token, sink_keys: Mapping[str, KeyPrint | None], plan: Plan
+) -> None:
+    """A declared token whose key the sink lacks, or holds another of, gets its key delivered."""
+    if desired.status != "enabled" or desired.key_name not in sink_keys:
+        return
+    if any(a.token_id == token.id and a.kind in ("rotate", "disable") for a in plan.actions):
+        return  # a new key is coming anyway, or the token stops working
+    server = key_print(token.key)
+    if server is None:
+        return  # a server without masks or keys to compare (the key comes with reveal)
+    held = sink_keys[desired.key_name]
+    if held == server:
+        return
+    reason = (
+        "its key is missing from the sink"
+        if held is None
+        else "the sink holds a different key (first and last 4 characters differ)"
+    )
+    plan.actions.append(
+        Action(
+            "deliver",
+            token.name,
+            token_id=token.id,
+            reason=reason,
+            fingerprint=fingerprint(token),
+            key_name=desired.key_name,
+            protected=desired.protected,
+        )
+    )
+
+
 def _undeclared(spec: Spec, token: Token, now: int, plan: Plan) -> None:
     common = {
         "token_id": token.id,
         "fingerprint": fingerprint(token),
         "accessed_time": token.last_used,
     }
+    if revoked_from(token.name) is not None:
+        plan.notices.append(
+            Notice(token.name, token.id, "revoked", "its key leaked and was revoked; kept")
+        )
+        return
     if predecessor_of(token.name) is not None:
         if token.expired_time != -1 and token.expired_time <= now:
             plan.actions.append(

@@ -1,7 +1,7 @@
 """The plan: what apply will do, as data. Built by :func:`provisioner.plan.diff.diff`.
 
-Action kinds are executed in this order (docs/reconcile.md): rotate and create,
-update, enable, disable, delete.
+Action kinds are executed in this order (docs/reconcile.md#order-of-apply):
+rotate and create, rename, update, enable, deliver, disable, delete.
 """
 
 from __future__ import annotations
@@ -13,8 +13,22 @@ from typing import Any, Literal
 
 from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, Token
 
-ActionKind = Literal["create", "rotate", "update", "enable", "disable", "delete"]
-ORDER: tuple[ActionKind, ...] = ("rotate", "create", "update", "enable", "disable", "delete")
+ActionKind = Literal[
+    "create", "rotate", "rename", "update", "enable", "deliver", "disable", "delete"
+]
+ORDER: tuple[ActionKind, ...] = (
+    "rotate",
+    "create",
+    "rename",
+    "update",
+    "enable",
+    "deliver",
+    "disable",
+    "delete",
+)
+
+KeyPrint = tuple[str, str]
+"""A key's first and last 4 characters: all a masked key shows, and all a plan compares."""
 
 # Fields whose value names a budget in quota units; at execution the
 # remaining quota is recomputed from the fresh used_quota (docs/reconcile.md).
@@ -44,6 +58,7 @@ class Action:
     rotation_name: str = ""  # rotate: the name the old token gets
     rotation_expiry: int = 0  # rotate: the old token's new expired_time
     cleanup: bool = False  # delete of an expired rotation predecessor
+    scheduled: bool = False  # rotate: due by the token's own rotate.every (not requested)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -63,6 +78,7 @@ class Action:
         if self.kind == "rotate":
             data["rotation_name"] = self.rotation_name
             data["rotation_expiry"] = self.rotation_expiry
+            data["scheduled"] = self.scheduled
         if self.cleanup:
             data["cleanup"] = True
         return data
@@ -85,6 +101,7 @@ class Action:
             rotation_name=data.get("rotation_name", ""),
             rotation_expiry=int(data.get("rotation_expiry", 0)),
             cleanup=bool(data.get("cleanup", False)),
+            scheduled=bool(data.get("scheduled", False)),
         )
 
 
@@ -100,7 +117,9 @@ class Notice:
 
     name: str
     token_id: int | None
-    kind: str  # expired | exhausted | orphan | predecessor | unknown-status | warning
+    # expired | exhausted | expired-by-file | orphan | predecessor | revoked | beyond-count
+    # | unconfirmed (a field the server generation may drop: checked after apply)
+    kind: str
     message: str
 
 

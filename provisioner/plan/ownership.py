@@ -9,17 +9,24 @@ from fnmatch import fnmatchcase
 
 from provisioner.spec.desired import Spec
 
-_OLD_SUFFIX = re.compile(r"\.old-(\d{8})(?:-\d+)?$")
+_OLD_SUFFIX = re.compile(r"\.old-(\d{8})(?:-\d+)?$")  # left by a rotation
+_LEAKED_SUFFIX = re.compile(r"\.leaked-(\d{8})(?:-\d+)?$")  # left by `provisioner revoke`
+# `NAME-N` above a declared count is named in the plan as a likely copy up to this N.
+MAX_COPY_HINT = 100
 
 
 def rotation_name(name: str, now: int, taken: Iterable[str] = ()) -> str:
     """``NAME.old-YYYYMMDD``, made unique against ``taken`` (a second rotation the same day)."""
+    return _suffixed(name, "old", now, taken)
+
+
+def _suffixed(name: str, word: str, now: int, taken: Iterable[str]) -> str:
     day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
-    candidate = f"{name}.old-{day}"
+    candidate = f"{name}.{word}-{day}"
     taken_set = set(taken)
     suffix = 2
     while candidate in taken_set:
-        candidate = f"{name}.old-{day}-{suffix}"
+        candidate = f"{name}.{word}-{day}-{suffix}"
         suffix += 1
     return candidate
 
@@ -30,8 +37,25 @@ def predecessor_of(name: str) -> str | None:
     return name[: match.start()] if match else None
 
 
+def revoked_from(name: str) -> str | None:
+    """The live name a ``NAME.leaked-YYYYMMDD`` token had before ``revoke``, or None."""
+    match = _LEAKED_SUFFIX.search(name)
+    return name[: match.start()] if match else None
+
+
+def leaked_name(name: str, now: int, taken: Iterable[str] = ()) -> str:
+    """``NAME.leaked-YYYYMMDD``, made unique against ``taken``."""
+    return _suffixed(name, "leaked", now, taken)
+
+
 class Ownership:
-    """Which server names the file owns (docs/reconcile.md#identity-and-ownership)."""
+    """Which server names the file owns (docs/reconcile.md#identity-and-ownership).
+
+    The declared names (with their copies up to the declared count), the
+    ``NAME.old-YYYYMMDD`` a rotation of an owned name leaves, the
+    ``NAME.leaked-YYYYMMDD`` a revoke leaves, and ``manage.match``. Nothing else:
+    a hand-made ``llama-3-70`` next to a declared ``llama-3`` is unmanaged.
+    """
 
     def __init__(self, spec: Spec) -> None:
         self.declared = {t.name for t in spec.tokens}
@@ -43,10 +67,17 @@ class Ownership:
     def owns(self, name: str) -> bool:
         if name in self.declared:
             return True
-        base = predecessor_of(name)
-        if base is not None and (base in self.declared or self.owns(base)):
-            return True
-        head, sep, tail = name.rpartition("-")
-        if sep and tail.isdigit() and head in self.counts and int(tail) > self.counts[head]:
+        base = predecessor_of(name) or revoked_from(name)
+        if base is not None and self.owns(base):
             return True
         return any(fnmatchcase(name, glob) for glob in self.globs)
+
+    def copy_beyond_count(self, name: str) -> tuple[str, int] | None:
+        """``(base, count)`` when an unmanaged ``name`` looks like ``base-N`` above ``count``."""
+        head, sep, tail = name.rpartition("-")
+        if not (sep and tail.isdigit() and head in self.counts):
+            return None
+        number = int(tail)
+        if self.counts[head] < number <= MAX_COPY_HINT:
+            return head, self.counts[head]
+        return None

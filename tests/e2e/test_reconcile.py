@@ -127,11 +127,19 @@ def test_orphans_keep_disable_delete_and_unmanaged(cli: Cli) -> None:
     assert cli.names() == ["other", "video-a"]
 
 
-def test_count_shrink_makes_orphans(cli: Cli) -> None:
+def test_count_shrink_leaves_copies_unmanaged_and_says_how_to_remove_them(cli: Cli) -> None:
     cli.spec("manage:\n  orphans: delete\ntokens:\n  - name: w\n    count: 3\n")
     assert cli("apply", "--yes").code == 0
     assert cli.names() == ["w", "w-2", "w-3"]
     cli.spec("manage:\n  orphans: delete\ntokens:\n  - name: w\n")
+    plan = cli("plan", "--detailed-exitcode")
+    assert plan.code == 0, plan.all  # nothing the file owns changes
+    assert "looks like a copy of w beyond count 1" in plan.out
+    assert cli("apply", "--yes").code == 0
+    assert cli.names() == ["w", "w-2", "w-3"]  # never deleted by the orphan policy
+    # the way the plan names: declare them absent
+    absent = "    status: absent\n"
+    cli.spec(f"tokens:\n  - name: w\n  - name: w-2\n{absent}  - name: w-3\n{absent}")
     assert cli("apply", "--yes").code == 0
     assert cli.names() == ["w"]
 

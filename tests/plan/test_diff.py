@@ -246,26 +246,43 @@ def test_conflict_blocks_and_is_not_overridable() -> None:
     assert violation.rule == "conflict" and not violation.overridable
 
 
-def test_count_expansion_and_shrinking_makes_orphans() -> None:
+def test_copies_beyond_a_shrunk_count_are_unmanaged_and_named() -> None:
     three = [want(n, base_name="w", count=3, index=i) for i, n in enumerate(["w", "w-2", "w-3"], 1)]
     assert [a.name for a in diff(spec(*three), [], NOW).actions] == ["w", "w-2", "w-3"]
     one = spec(want("w"))
     existing = [tok("w"), tok("w-2"), tok("w-3")]
-    plan = diff(one, existing, NOW)
-    assert plan.actions == []
-    assert sorted(n.name for n in plan.notices if n.kind == "orphan") == ["w-2", "w-3"]
-    plan = diff(replace(one, manage=Manage(orphans="delete")), existing, NOW)
+    for manage in (Manage(), Manage(orphans="delete")):
+        plan = diff(replace(one, manage=manage), existing, NOW)
+        assert plan.actions == []  # never touched, even with orphans: delete
+        assert plan.unmanaged == 2 and plan.owned == 1
+        beyond = [n for n in plan.notices if n.kind == "beyond-count"]
+        assert [n.name for n in beyond] == ["w-2", "w-3"]
+        assert "copy of w beyond count 1" in beyond[0].message
+        assert "manage.match" in beyond[0].message and "absent" in beyond[0].message
+    # The way out the notice names: manage.match owns them, then the orphan policy applies.
+    plan = diff(replace(one, manage=Manage(match=("w-*",), orphans="delete")), existing, NOW)
     assert kinds(plan) == [("delete", "w-2"), ("delete", "w-3")]
+
+
+def test_look_alike_names_are_never_owned() -> None:
+    declared = spec(want("llama-3"), want("partner"), want("qa"), manage=Manage(orphans="delete"))
+    hand_made = [tok("llama-3-70"), tok("partner-2"), tok("qa-2025"), tok("qa.old-x")]
+    plan = diff(declared, [tok("llama-3"), tok("partner"), tok("qa"), *hand_made], NOW)
+    assert kinds(plan) == []
+    assert plan.unmanaged == 4 and plan.owned == 3
+    # qa-2025 is no plausible copy (above the largest count), so it is not even hinted at
+    hinted = sorted(n.name for n in plan.notices if n.kind == "beyond-count")
+    assert hinted == ["llama-3-70", "partner-2"]
 
 
 def test_ownership_globs_unmanaged_and_orphan_policies() -> None:
     s = spec(want("a"), manage=Manage(match=("video-*",), orphans="disable"))
     inv = [tok("a"), tok("video-x"), tok("video-y", status=2), tok("other"), tok("a-2")]
     plan = diff(s, inv, NOW)
-    # a-2 is owned too: name-K with K > count (docs/reconcile.md#identity-and-ownership)
-    assert kinds(plan) == [("disable", "a-2"), ("disable", "video-x")]
-    assert plan.unmanaged == 1
-    assert plan.owned == 4
+    # a-2 is not owned: only copies up to the count are (docs/reconcile.md#identity-and-ownership)
+    assert kinds(plan) == [("disable", "video-x")]
+    assert plan.unmanaged == 2
+    assert plan.owned == 3
 
 
 def test_rotation_due_and_predecessor_cleanup() -> None:
