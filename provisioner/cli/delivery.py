@@ -2,37 +2,128 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from provisioner.errors import UsageError
+from provisioner.errors import ProvisionerError, UsageError
 from provisioner.execute.executor import Deliver
+from provisioner.plan.model import KeyPrint, key_print
 from provisioner.secret import Secret
+
+if TYPE_CHECKING:
+    from provisioner.secrets.sinks import Sink
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where keys go: the callable the executor calls, and the sink's description."""
+    """Where keys go: the callable the executor calls, the sink's description, and the
+    sink itself, read back when it can be (docs/reconcile.md#keys-never-go-missing)."""
 
     deliver: Deliver
     sink: str
+    target: Any = None  # the parsed sink
+    server_url: str = ""
+
+    @property
+    def readable(self) -> bool:
+        from provisioner.secrets.sink_state import readable
+
+        return self.target is not None and readable(self.target)
+
+    def held(self, key_names: Iterable[str]) -> dict[str, KeyPrint | None] | None:
+        """First and last 4 of each key the sink holds (None: missing); None if unreadable."""
+        from provisioner.secrets.sink_state import read_keys
+
+        if not self.readable:
+            return None
+        try:
+            keys = read_keys(self.target, key_names, self.server_url)
+        except (OSError, ValueError) as exc:
+            raise ProvisionerError(f"cannot read the key sink {self.sink}: {exc}") from None
+        if keys is None:
+            return None
+        return {
+            name: None if key is None else key_print(key.reveal()) for name, key in keys.items()
+        }
+
+    def forget(self, prints: Mapping[str, KeyPrint | None]) -> list[str]:
+        """Remove the keys of deleted tokens from the sink; the key names removed."""
+        from provisioner.secrets.sink_state import forget_keys
+
+        if not self.readable:
+            return []
+        return forget_keys(self.target, prints, self.server_url)
 
 
-def make_delivery(
-    sink_text: str | None, server_url: str, credential: Secret | None = None
-) -> Delivery | None:
-    """The configured delivery, or None when no sink is configured.
+def _stderr_warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
-    ``credential`` lets an ``exec:`` sink keep any variable holding it out of
-    the child's environment.
+
+def check_sink(
+    sink_text: str,
+    *,
+    output: str = "text",
+    spec_path: str | None = None,
+    warn: Callable[[str], None] | None = _stderr_warning,
+) -> Sink:
+    """Parse the sink and refuse (exit 64) a place keys must not go; warn about a risky one.
+
+    Needs no server, so a command calls it before it sends anything:
+    ``stdout`` only with ``--output text`` (keys never mix into JSON or
+    Markdown); a dotenv or json file that is something else (the spec, a
+    ``.yaml``, a file with other content); a sink file git would commit gets a
+    warning (docs/sinks.md#key-sinks-where-new-keys-go).
     """
-    if not sink_text:
-        return None
-    from provisioner.secrets.sinks import ExecSink, KeyDelivery, github_add_mask, parse_sink
+    from provisioner.secrets.sinks import (
+        FileSink,
+        StdoutSink,
+        git_warning,
+        parse_sink,
+        stdout_refusal,
+    )
 
     try:
         sink = parse_sink(sink_text)
     except ValueError as exc:
         raise UsageError(f"key sink: {exc}") from None
+    if isinstance(sink, StdoutSink) and output != "text":
+        raise UsageError(stdout_refusal("key sink stdout", output))
+    if isinstance(sink, FileSink):
+        if spec_path and spec_path != "-":
+            sink.spec_path = Path(spec_path)
+        problem = sink.check_target()
+        if problem:
+            raise UsageError(f"key sink {sink.description}: {problem}")
+        if warn is not None:
+            warning = git_warning(sink.path)
+            if warning:
+                warn(warning)
+    return sink
+
+
+def make_delivery(
+    sink_text: str | None,
+    server_url: str,
+    credential: Secret | None = None,
+    *,
+    output: str = "text",
+    spec_path: str | None = None,
+    warn: Callable[[str], None] | None = _stderr_warning,
+) -> Delivery | None:
+    """The configured delivery, or None when no sink is configured.
+
+    ``credential`` lets an ``exec:`` sink keep any variable holding it out of
+    the child's environment. ``output``, ``spec_path`` and ``warn``: see
+    :func:`check_sink` (raises :class:`UsageError`).
+    """
+    if not sink_text:
+        return None
+    from provisioner.secrets.sinks import ExecSink, KeyDelivery, github_add_mask
+
+    sink = check_sink(sink_text, output=output, spec_path=spec_path, warn=warn)
     if isinstance(sink, ExecSink):
         sink.credential = credential
 
@@ -43,4 +134,4 @@ def make_delivery(
         results = sink.deliver(items)
         return {r.name: r.error or "delivery failed" for r in results if not r.ok}
 
-    return Delivery(deliver, sink.description)
+    return Delivery(deliver, sink.description, sink, server_url)

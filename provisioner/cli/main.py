@@ -7,14 +7,17 @@ Each command lives in ``provisioner/cli/commands/<name>.py`` with a
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import json
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any, TextIO
 
 from provisioner.cli import options as o
-from provisioner.cli.parser import build_parser
+from provisioner.cli.parser import ArgumentsError, build_parser
 from provisioner.errors import ProvisionerError
 from provisioner.exitcodes import ExitCode
 
@@ -28,45 +31,100 @@ OPTIONS: dict[str, type] = {
     "check": o.CheckOptions,
     "reveal": o.RevealOptions,
     "rotate": o.RotateOptions,
+    "delete": o.DeleteOptions,
     "login": o.LoginOptions,
+    "test": o.TestOptions,
+    "revoke": o.RevokeOptions,
+    "scan": o.ScanOptions,
 }
 
 
+class _Watched:
+    """``sys.stdout``, noting whether anything was written to it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.written = False
+
+    def write(self, text: str) -> int:
+        self.written = self.written or bool(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """``--output json`` among the arguments (read before argparse, which may refuse them)."""
+    pairs = zip(argv, list(argv)[1:], strict=False)
+    return "--output=json" in argv or any(a == "--output" and b == "json" for a, b in pairs)
+
+
+def _json_error(message: str, code: int) -> None:
+    """With ``--output json``, a failure is a JSON document on stdout too (docs/json.md)."""
+    document = {"schema_version": 1, "error": {"message": message, "exit_code": int(code)}}
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; with ``--output json`` an error is also a JSON object on stdout
+    (unless the command already wrote its document there)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    stdout = _Watched(sys.stdout)
+    sys.stdout = stdout  # type: ignore[assignment]
+    try:
+        code, message = _run(args)
+    finally:
+        sys.stdout = stdout._stream  # type: ignore[assignment]
+    if code and message is not None and _wants_json(args) and not stdout.written:
+        _json_error(message, code)
+    return code
+
+
+def _run(args: list[str]) -> tuple[int, str | None]:
+    """The exit code, and the error message when the run failed with one."""
     parser = build_parser()
     try:
-        namespace = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors; the product says 64
-        code = exc.code if isinstance(exc.code, int) else 1
-        return ExitCode.USAGE if code == 2 else code
+        namespace = parser.parse_args(args)
+    except ArgumentsError as exc:  # argparse's own refusals: 64, not its 2
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.exit_code), str(exc)
+    except SystemExit as exc:  # --help, --version
+        return (exc.code if isinstance(exc.code, int) else 1), None
     if not namespace.command:
         parser.print_help(sys.stderr)
-        return ExitCode.USAGE
+        return ExitCode.USAGE, "no command given; see provisioner --help"
     verbose = int(getattr(namespace, "verbose", 0) or 0)
     try:
-        module = importlib.import_module(f"provisioner.cli.commands.{namespace.command}")
-        if namespace.command == "sandbox":  # the sandbox builds its own options
-            return int(module.run(module.options(namespace)))
-        options = o.from_namespace(OPTIONS[namespace.command], namespace)
-        if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-            options = replace(options, common=replace(options.common, no_color=True))
-        return int(module.run(options))
+        return _command(namespace), None
     except ProvisionerError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return int(exc.exit_code)
+        return int(exc.exit_code), str(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+        return ExitCode.INTERRUPTED, "interrupted"
     except BrokenPipeError:
-        return ExitCode.ERROR
+        return ExitCode.ERROR, None
     except Exception as exc:  # a bug: say so plainly; the traceback only with -vv
         if verbose >= 2:
             import traceback
 
             traceback.print_exc()
-        print(
+        message = (
             f"provisioner: internal error ({type(exc).__name__}); this is a bug, please report "
-            "it with the output of the same command run with -vv",
-            file=sys.stderr,
+            "it with the output of the same command run with -vv"
         )
-        return ExitCode.ERROR
+        print(message, file=sys.stderr)
+        return ExitCode.ERROR, message
+
+
+def _command(namespace: argparse.Namespace) -> int:
+    module = importlib.import_module(f"provisioner.cli.commands.{namespace.command}")
+    if namespace.command == "sandbox":  # the sandbox builds its own options
+        return int(module.run(module.options(namespace)))
+    options = o.from_namespace(OPTIONS[namespace.command], namespace)
+    o.check_combinations(options)
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        options = replace(options, common=replace(options.common, no_color=True))
+    return int(module.run(options))

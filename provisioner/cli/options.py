@@ -62,6 +62,7 @@ class ApplyOptions:
     yes: bool = False
     force: bool = False
     keys_to: str | None = None
+    lock_timeout: str = "0s"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class ExportOptions:
     server: ServerOptions = field(default_factory=ServerOptions)
     match: tuple[str, ...] = ()
     out: str | None = None
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,47 @@ class RotateOptions:
 
 
 @dataclass(frozen=True)
+class DeleteOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    ids: tuple[int, ...] = ()
+    yes: bool = False
+
+
+@dataclass(frozen=True)
 class LoginOptions:
     common: Common = field(default_factory=Common)
     url: str | None = None
     user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    names: tuple[str, ...] = ()
+    keys_to: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class RevokeOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    yes: bool = False
+    keys_to: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    paths: tuple[str, ...] = ()
+    since: str | None = None
+    max_size: str = "5M"
+    revoke: bool = False
+    yes: bool = False
+    keys_to: str | None = None
 
 
 T = TypeVar("T")
@@ -141,3 +180,26 @@ def from_namespace(cls: type[T], namespace: argparse.Namespace) -> T:
             continue  # an optional flag left out: the field's default
         values[item.name] = value
     return cls(**values)
+
+
+def check_combinations(options: object) -> None:
+    """Refuse (exit 64) flag combinations that cannot work, before anything is sent.
+
+    ``--url`` with ``--sandbox``: the sandbox is its own server. ``--keys-to stdout``
+    with ``--output json|markdown``: keys never mix into data output
+    (docs/sinks.md#stdout; a file's ``keys.to: stdout`` is checked where the sink is made).
+    """
+    from provisioner.errors import UsageError
+    from provisioner.secrets.sinks import stdout_refusal
+
+    server = getattr(options, "server", None)
+    if isinstance(server, ServerOptions) and server.sandbox and server.url:
+        raise UsageError(
+            f"--url {server.url} and --sandbox name two servers: --sandbox runs an embedded "
+            "local server and ignores --url; drop one of them"
+        )
+    common = getattr(options, "common", None)
+    keys_to = getattr(options, "keys_to", None)
+    stdout_sink = bool(keys_to) and str(keys_to).strip() == "stdout"
+    if isinstance(common, Common) and stdout_sink and common.output != "text":
+        raise UsageError(stdout_refusal("--keys-to stdout", common.output))

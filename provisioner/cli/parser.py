@@ -7,10 +7,38 @@ Only argparse here: building the parser imports no command module, so
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import NoReturn
 
 from provisioner import __version__
+from provisioner.errors import UsageError
 
-SERVER_COMMANDS = ("plan", "apply", "export", "list", "check", "reveal", "rotate")
+SERVER_COMMANDS = (
+    "plan",
+    "apply",
+    "export",
+    "list",
+    "check",
+    "reveal",
+    "rotate",
+    "delete",
+    "test",
+    "revoke",
+    "scan",
+)
+
+
+class ArgumentsError(UsageError):
+    """A flag or argument argparse refused; the usage line is already on stderr."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors raise :class:`ArgumentsError` (exit 64) instead of exiting 2,
+    so ``main`` reports them like every other error (also as JSON with ``--output json``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise ArgumentsError(f"{self.prog}: {message}")
 
 
 def _add_global(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -81,7 +109,7 @@ def _add_server(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="provisioner",
         description="Tokens as code for new-api-family LLM gateways.",
     )
@@ -121,31 +149,64 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("export", "write the account's tokens as a tokens.yaml (no keys)", server=True)
     p.add_argument("--match", action="append", metavar="GLOB", help="only names matching (repeat)")
-    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument(
+        "--out", metavar="FILE", help="write to FILE instead of stdout (never over an existing one)"
+    )
+    p.add_argument("--force", action="store_true", help="let --out replace an existing file")
 
     p = command("list", "every token with status, usage, budget, expiry and findings", server=True)
     p.add_argument(
         "--sort", default="name", help="name|id|status|used|budget|expiry|created|last-used"
     )
-    p.add_argument("--status", action="append", help="only these effective statuses (repeat)")
+    p.add_argument(
+        "--status",
+        action="append",
+        metavar="STATUS",
+        help="only tokens with this effective status: enabled, disabled, expired, exhausted "
+        "(repeat, or comma-separate)",
+    )
     p.add_argument("--match", action="append", metavar="GLOB", help="only names matching (repeat)")
-    p.add_argument("--stale-after", default="30d", metavar="DURATION")
-    p.add_argument("--expiring-within", default="7d", metavar="DURATION")
-    p.add_argument("--budget-above", type=float, default=90.0, metavar="PERCENT")
-    p.add_argument("--fail-on", metavar="FINDING[,FINDING...]")
+    p.add_argument(
+        "--stale-after",
+        default="30d",
+        metavar="DURATION",
+        help="flag a token 'stale' when last used longer ago than this, 'never-used' when "
+        "unused and created longer ago than this or 1 day, whichever is shorter (default 30d)",
+    )
+    p.add_argument(
+        "--expiring-within",
+        default="7d",
+        metavar="DURATION",
+        help="flag a usable token 'expiring' when it expires within this (default 7d)",
+    )
+    p.add_argument(
+        "--budget-above",
+        type=float,
+        default=90.0,
+        metavar="PERCENT",
+        help="flag a limited token 'budget' when more than this %% of it is used (default 90)",
+    )
+    p.add_argument(
+        "--fail-on",
+        metavar="FINDING[,FINDING...]",
+        help="exit 8 when any of these findings is present: any, dead-but-enabled, "
+        "unlimited-no-expiry, duplicate-name, budget, expiring, stale, never-used, undeclared",
+    )
 
     command("check", "test the connection, the credential and the server dialect", server=True)
 
     p = command("reveal", "deliver existing keys to a sink", server=True)
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="+", metavar="NAME", help="token names (exact)")
     p.add_argument("--keys-to", metavar="SINK", help="where the keys go (overrides keys.to)")
 
     p = command(
         "rotate", "replace keys now: new token, old one expires after the overlap", server=True
     )
-    p.add_argument("names", nargs="+", metavar="NAME")
-    p.add_argument("--yes", "-y", action="store_true")
-    p.add_argument("--keys-to", metavar="SINK")
+    p.add_argument("names", nargs="+", metavar="NAME", help="token names (exact)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--keys-to", metavar="SINK", help="where the new keys go (overrides keys.to; required)"
+    )
     p.add_argument(
         "--overlap",
         metavar="DURATION",
@@ -153,9 +214,74 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="rotate even a protected token")
 
+    p = command(
+        "delete",
+        "delete tokens by id (e.g. one of two with the same name), after showing them",
+        server=True,
+    )
+    p.add_argument("ids", nargs="+", type=int, metavar="ID", help="token ids (`provisioner list`)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
     p = command("login", "store a management credential in the OS keyring (prompted)")
     p.add_argument("--url", help="the server URL the credential is for (default: NEWAPI_URL)")
     p.add_argument("--user-id", type=int, help="user id for servers that need New-Api-User")
+
+    p = command(
+        "test",
+        "call the relay (GET /v1/models) with each token's key: works, or refused and why",
+        server=True,
+    )
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="tokens to test (default: every token the file declares that is on the server)",
+    )
+    p.add_argument(
+        "--keys-to",
+        metavar="SINK",
+        help="the sink to read keys from (overrides keys.to); keys it lacks are revealed",
+    )
+    p.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="also send one chat completion (max_tokens 1) to MODEL with each working key; "
+        "this SPENDS QUOTA, so it is off by default",
+    )
+
+    p = command(
+        "revoke",
+        "a key leaked: read it from stdin (never argv), disable its token at once, "
+        "create and deliver the replacement a declared token needs",
+        server=True,
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--keys-to", metavar="SINK", help="where replacement keys go (or keys.to)")
+
+    p = command(
+        "scan",
+        "find this account's keys in files: FILE:LINE and the token, never the key",
+        server=True,
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files and folders to read")
+    p.add_argument(
+        "--since",
+        metavar="REV",
+        help="only lines added since the git revision REV (git diff REV), plus untracked files",
+    )
+    p.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        default="5M",
+        help="skip (and list) files larger than SIZE (default 5M; K, M, G)",
+    )
+    p.add_argument(
+        "--revoke",
+        action="store_true",
+        help="revoke every key of the account found, as `provisioner revoke` does",
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="with --revoke: do not ask")
+    p.add_argument("--keys-to", metavar="SINK", help="with --revoke: where replacement keys go")
 
     from provisioner.sandbox.options import add_arguments as sandbox_arguments
 

@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 
 from provisioner.humanize import human_span
 from provisioner.observed import Token, TokenStatus
-from provisioner.plan.ownership import Ownership, predecessor_of
+from provisioner.plan.ownership import Ownership, predecessor_of, revoked_from
 from provisioner.spec.desired import Spec
 
 # Every finding kind, in the order they are reported.
@@ -38,7 +38,8 @@ FINDING_MEANINGS: dict[str, str] = {
     "budget": "more than --budget-above percent of a limited budget is used",
     "expiring": "a usable token that expires within --expiring-within",
     "stale": "last used longer ago than --stale-after",
-    "never-used": "never used since it was created",
+    "never-used": "never used since it was created (and created longer ago than "
+    "--stale-after or 1 day, whichever is shorter)",
     "undeclared": "the spec (-f FILE) does not declare it (orphans and unmanaged tokens)",
 }
 
@@ -168,12 +169,28 @@ def check_statuses(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+# A new token is not "never-used" before it had a chance: at most a day (or --stale-after).
+NEVER_USED_GRACE = 86400
+
+
 def _ownership(token: Token, spec: Spec | None, owner: Ownership | None) -> str | None:
+    """managed | predecessor | revoked | orphan | unmanaged (docs/list.md): plan's words."""
     if spec is None or owner is None:
         return None
     if token.name in owner.declared:
         return "managed"
-    return "orphan" if owner.owns(token.name) else "unmanaged"
+    if not owner.owns(token.name):
+        return "unmanaged"
+    if predecessor_of(token.name) is not None:
+        return "predecessor"  # a rotation's NAME.old-YYYYMMDD, in its overlap or expired
+    if revoked_from(token.name) is not None:
+        return "revoked"  # a revoke's NAME.leaked-YYYYMMDD
+    return "orphan"
+
+
+def _is_leftover(name: str) -> bool:
+    """A rotation's ``NAME.old-YYYYMMDD`` or a revoke's ``NAME.leaked-YYYYMMDD``."""
+    return predecessor_of(name) is not None or revoked_from(name) is not None
 
 
 def make_row(token: Token, now: int, ownership: str | None = None) -> Row:
@@ -264,10 +281,9 @@ def _findings_for(
             )
 
     if token.last_used == 0:
-        add(
-            "never-used",
-            f"never used since it was created {human_span(now - token.created_time)} ago",
-        )
+        age = now - token.created_time
+        if age >= min(thresholds.stale_after, NEVER_USED_GRACE):
+            add("never-used", f"never used since it was created {human_span(age)} ago")
     elif now - token.last_used > thresholds.stale_after:
         add(
             "stale",
@@ -276,9 +292,8 @@ def _findings_for(
         )
 
     if owner is not None:
-        base = predecessor_of(token.name)
-        declared = owner.declared
-        if token.name not in declared and not (base is not None and base in declared):
+        owned_leftover = owner.owns(token.name) and _is_leftover(token.name)
+        if token.name not in owner.declared and not owned_leftover:
             where = (
                 "owned by the spec (manage.match or a count suffix) but not declared: an orphan"
                 if owner.owns(token.name)

@@ -7,6 +7,7 @@ fingerprint of every token the plan touches; never a key or credential.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,17 +75,63 @@ def save(
         ],
     }
     target = Path(path)
+    check_target(target)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(target)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SavedPlanError(
+            f"--out {target}: cannot write the plan ({exc.strerror or exc})", exit_code=1
+        ) from None
+
+
+def check_target(target: Path) -> None:
+    """A plan file can be written at ``target``, or a :class:`SavedPlanError` (64) says why."""
+    if target.is_dir():
+        raise SavedPlanError(
+            f"--out {target}: is a directory; name a file, e.g. {target / 'plan.json'}"
+        )
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise SavedPlanError(
+            f"--out {target}: the folder {parent} {what}; create it first or save elsewhere"
+        )
+
+
+def _looks_like_spec(path: Path, text: str) -> bool:
+    """A tokens.yaml given where a saved plan belongs (``apply tokens.yaml``)."""
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return True
+    return bool(re.search(r"^version:", text, re.MULTILINE)) and bool(
+        re.search(r"^tokens:", text, re.MULTILINE)
+    )
+
+
+def _spec_hint(path: str | Path) -> str:
+    return (
+        f"{path} is a spec file, not a saved plan: `apply PLAN` takes a file written by "
+        f"`plan --out PLAN`. Did you mean `provisioner apply -f {path}`?"
+    )
 
 
 def load(path: str | Path) -> SavedPlan:
+    """Read a plan saved by :func:`save`; a :class:`SavedPlanError` (64) says what is wrong."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SavedPlanError(f"{path}: no such plan file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except IsADirectoryError:
+        raise SavedPlanError(f"{path}: is a directory, not a saved plan") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SavedPlanError(f"{path}: not a saved plan ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if _looks_like_spec(Path(path), text):
+            raise SavedPlanError(_spec_hint(path)) from None
         raise SavedPlanError(f"{path}: not a saved plan ({exc})") from None
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise SavedPlanError(

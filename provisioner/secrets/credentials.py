@@ -70,6 +70,18 @@ def check_credential_text(value: str, source: str) -> Secret:
 # --------------------------------------------------------------------------- credential
 
 
+def _env_state(env: Mapping[str, str]) -> str:
+    """What the two variables hold, for a message: an empty one is not an unset one."""
+    empty = [name for name in (SOURCE_ENV, SOURCE_FILE) if name in env and not env[name].strip()]
+    if not empty:
+        return "NEWAPI_TOKEN and NEWAPI_TOKEN_FILE are not set"
+    unset = [name for name in (SOURCE_ENV, SOURCE_FILE) if name not in env]
+    parts = [
+        f"{name} is set but empty (a CI secret that is missing or misspelled?)" for name in empty
+    ] + [f"{name} is not set" for name in unset]
+    return ", ".join(parts)
+
+
 def resolve_credential(
     url: str,
     env: Mapping[str, str] = os.environ,
@@ -94,9 +106,9 @@ def resolve_credential(
     normalized = normalize_url(url)
     if _env_flag(env, "CI"):
         raise CredentialError(
-            "no management credential: NEWAPI_TOKEN and NEWAPI_TOKEN_FILE are not set, and the "
-            "OS keyring is not consulted because CI is set. Set NEWAPI_TOKEN (a CI secret) or "
-            "NEWAPI_TOKEN_FILE. " + WHAT_CREDENTIAL,
+            f"no management credential: {_env_state(env)}, and the OS keyring is not consulted "
+            "because CI is set. Set NEWAPI_TOKEN (a CI secret) or NEWAPI_TOKEN_FILE. "
+            + WHAT_CREDENTIAL,
             ExitCode.AUTH,
         )
 
@@ -105,13 +117,12 @@ def resolve_credential(
         stored = keyring_store.get_secret(service, CREDENTIAL_USERNAME, timeout=keyring_timeout)
     except keyring_store.KeyringUnavailable as exc:
         raise CredentialError(
-            f"no management credential: NEWAPI_TOKEN and NEWAPI_TOKEN_FILE are not set, and {exc}",
-            ExitCode.AUTH,
+            f"no management credential: {_env_state(env)}, and {exc}", ExitCode.AUTH
         ) from None
     if stored is None or not stored.reveal().strip():
         raise CredentialError(
-            f"no management credential for {normalized}: NEWAPI_TOKEN and NEWAPI_TOKEN_FILE are "
-            f"not set and the OS keyring has no entry (service {service!r}). " + HOW_TO_PROVIDE,
+            f"no management credential for {normalized}: {_env_state(env)} and the OS keyring "
+            f"has no entry (service {service!r}). " + HOW_TO_PROVIDE,
             ExitCode.AUTH,
         )
     return _check_value(stored.reveal().strip(), f"the keyring entry {service!r}"), SOURCE_KEYRING

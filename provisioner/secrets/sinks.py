@@ -37,6 +37,17 @@ SINK_FORMS = (
 )
 
 EXEC_TIMEOUT = 60.0
+
+
+def stdout_refusal(what: str, output: str) -> str:
+    """Why ``stdout`` cannot take keys with ``--output json|markdown`` (docs/sinks.md#stdout)."""
+    return (
+        f"{what} cannot be used with --output {output}: the keys would be mixed into the "
+        f"{output} on stdout. Use --output text, or another sink (keyring, dotenv:PATH, "
+        "json:PATH, exec:CMD...)"
+    )
+
+
 ENV_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -194,17 +205,47 @@ class KeyringSink:
 # --------------------------------------------------------------------------- files
 
 
-class _FileSink:
-    """Shared by dotenv and json: merge, 0600, atomic replace, no symlinks."""
+class FileSink:
+    """Shared by dotenv and json: merge, 0600, atomic replace, no symlinks.
+
+    :meth:`check_target` says why PATH is no place for keys (before anything is
+    sent to a server); :meth:`deliver` checks again before it writes.
+    """
 
     kind = ""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, spec_path: Path | None = None) -> None:
         self.path = Path(path)
+        self.spec_path = spec_path  # the spec file: never a place for keys
 
     @property
     def description(self) -> str:
         return f"{self.kind}:{self.path}"
+
+    def check_target(self) -> str:
+        """Why PATH must not receive keys, or ``""`` when it may."""
+        if self.spec_path is not None and _same_file(self.path, self.spec_path):
+            return f"{self.path} is the spec file itself; point the sink at a file of its own"
+        if self.path.is_symlink():
+            return (
+                f"{self.path} is a symbolic link; refusing to write through it or replace it. "
+                "Point the sink at the real file."
+            )
+        if self.path.exists() and not self.path.is_file():
+            return f"{self.path} exists and is not a regular file"
+        if not self.path.exists():
+            return ""
+        try:
+            existing = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            return f"{self.path} is not a UTF-8 text file; refusing to write keys into it"
+        except OSError as exc:
+            return f"cannot read {self.path}: {exc.strerror or exc}"
+        return self._content_problem(existing)
+
+    def _content_problem(self, existing: str) -> str:
+        """Why the existing content is not this sink's format, or ``""``."""
+        return ""
 
     def _accepts(self, item: KeyDelivery) -> str:
         """An error for a key name this format cannot hold, or ``""``."""
@@ -225,6 +266,9 @@ class _FileSink:
                 entries[item.key_name] = item.key.reveal()
         if entries:
             try:
+                problem = self.check_target()
+                if problem:
+                    raise ValueError(problem)
                 existing = _read_existing(self.path)
                 _atomic_write(self.path, self._merge(existing, entries))
             except (OSError, ValueError) as exc:
@@ -235,6 +279,41 @@ class _FileSink:
             results.get(index, DeliveryResult(item.name, True, "", where))
             for index, item in enumerate(items)
         ]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.expanduser().resolve() == b.expanduser().resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def git_warning(path: Path, *, timeout: float = 5.0) -> str:
+    """A warning when PATH lies in a git work tree and git does not ignore it, else ``""``.
+
+    Asks ``git check-ignore``; with no git, outside a work tree, or when git
+    fails, there is nothing to warn about.
+    """
+    import subprocess
+
+    target = Path(path).expanduser().absolute()
+    directory = target.parent
+    while not directory.is_dir():  # the sink creates missing folders
+        if directory.parent == directory:
+            return ""
+        directory = directory.parent
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(directory), "check-ignore", "-q", "--", str(target)],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if result.returncode != 1:  # 0: ignored; 128: not a work tree, or git failed
+        return ""
+    return f"{path} is inside a git work tree and not ignored: add it to .gitignore"
 
 
 def _os_message(exc: BaseException, path: Path) -> str:
@@ -296,6 +375,50 @@ def _atomic_write(path: Path, text: str) -> None:
 
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
 _DOTENV_PLAIN = re.compile(r"[A-Za-z0-9_\-.:/+=@%,]+\Z")
+# Files that are something else than a dotenv file, whatever their content.
+NOT_DOTENV_SUFFIXES = frozenset(
+    {
+        ".yaml",
+        ".yml",
+        ".json",
+        ".toml",
+        ".ini",
+        ".cfg",
+        ".py",
+        ".js",
+        ".ts",
+        ".md",
+        ".rst",
+        ".html",
+        ".xml",
+        ".csv",
+        ".lock",
+        ".pem",
+        ".key",
+        ".crt",
+    }
+)
+
+
+def first_non_dotenv_line(text: str) -> int:
+    """The 1-based number of the first line that is not blank, a comment or ``KEY=VALUE``
+    (``export`` allowed; a quoted value may span lines); 0 when every line is."""
+    open_quote = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if open_quote:
+            if open_quote in line:
+                open_quote = ""
+            continue
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if not match:
+            return number
+        value = line[match.end() :].lstrip()
+        if value[:1] in ("'", '"') and value.count(value[0]) == 1:
+            open_quote = value[0]
+    return 0
 
 
 def dotenv_quote(value: str) -> str:
@@ -339,10 +462,28 @@ def read_dotenv(text: str) -> dict[str, str]:
     return values
 
 
-class DotenvSink(_FileSink):
+class DotenvSink(FileSink):
     """``KEY_NAME=sk-...`` lines; other lines (comments, other keys) are kept as they are."""
 
     kind = "dotenv"
+
+    def check_target(self) -> str:
+        suffix = self.path.suffix.lower()
+        if suffix in NOT_DOTENV_SUFFIXES:
+            return (
+                f"{self.path} is a {suffix} file, not a dotenv file; refusing to write keys "
+                "into it. Use a file of its own, e.g. dotenv:keys.env"
+            )
+        return super().check_target()
+
+    def _content_problem(self, existing: str) -> str:
+        line = first_non_dotenv_line(existing)
+        if not line:
+            return ""
+        return (
+            f"{self.path} is not a dotenv file (line {line} is not KEY=VALUE, a comment or "
+            "blank); refusing to write keys into it. Use a file of its own, e.g. dotenv:keys.env"
+        )
 
     def _accepts(self, item: KeyDelivery) -> str:
         if not ENV_KEY_NAME.match(item.key_name):
@@ -372,10 +513,27 @@ class DotenvSink(_FileSink):
 # json ----------------------------------------------------------------------
 
 
-class JsonSink(_FileSink):
+class JsonSink(FileSink):
     """A JSON object ``{"KEY_NAME": "sk-..."}``, sorted keys, pretty-printed."""
 
     kind = "json"
+
+    def _content_problem(self, existing: str) -> str:
+        if not existing.strip():
+            return ""
+        try:
+            loaded = json.loads(existing)
+        except json.JSONDecodeError as exc:
+            return (
+                f"{self.path} is not valid JSON (line {exc.lineno}); refusing to overwrite it. "
+                "Use a file of its own, e.g. json:keys.json"
+            )
+        if not isinstance(loaded, dict):
+            return (
+                f"{self.path} holds JSON that is not an object; refusing to overwrite it. "
+                "Use a file of its own, e.g. json:keys.json"
+            )
+        return ""
 
     def _merge(self, existing: str | None, entries: dict[str, str]) -> str:
         data: dict[str, object] = {}

@@ -8,6 +8,7 @@ export, list) uses only these types.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -111,8 +112,23 @@ class Manage:
     orphans: OrphanPolicy = "keep"
 
 
+# Safe by default (docs/reconcile.md#safety): a limit the file leaves unset refuses an
+# apply that deletes (or disables) more than max(DEFAULT_LIMIT_FLOOR, DEFAULT_LIMIT_PCT%
+# of the owned tokens).
+DEFAULT_LIMIT_FLOOR = 5
+DEFAULT_LIMIT_PCT = 25
+
+
+def default_limit(owned: int) -> int:
+    """The default ``max_deletes`` / ``max_disables`` for ``owned`` tokens: max(5, 25%)."""
+    return max(DEFAULT_LIMIT_FLOOR, owned * DEFAULT_LIMIT_PCT // 100)
+
+
 @dataclass(frozen=True)
 class Safety:
+    """The file's ``safety`` block. ``None``: not set (``max_deletes`` and
+    ``max_disables`` then get :func:`default_limit`; the others are off)."""
+
     max_deletes: int | None = None
     max_disables: int | None = None
     max_changes_pct: float | None = None
@@ -132,6 +148,7 @@ class Spec:
     warnings: tuple[str, ...] = ()  # already located: "FILE:LINE:COL: message"
     warning_diagnostics: tuple[Diagnostic, ...] = ()  # the same warnings, structured
     declared_count: int = 0  # tokens as written, before count expansion
+    max_tokens: int | None = None  # server.max_tokens: the account's token cap, when set
 
     def by_name(self) -> dict[str, DesiredToken]:
         return {t.name: t for t in self.tokens}
@@ -141,12 +158,24 @@ _KEY_NAME_BAD = re.compile(r"[^A-Z0-9_]")
 
 
 def derive_key_name(name: str) -> str:
-    """Default key name: ``sora-video-api`` -> ``SORA_VIDEO_API`` (a valid env var name)."""
+    """Default key name (docs/spec.md#token-fields), always a valid environment variable name.
+
+    ``sora-video-api`` -> ``SORA_VIDEO_API``; ``2024-report`` -> ``T_2024_REPORT``; a
+    name with no ASCII letter (``视频生成接口``, ``2024``) -> ``TOKEN_`` and the first 8
+    hex digits of the name's SHA-256, so such names do not all become ``TOKEN``.
+    """
     candidate = _KEY_NAME_BAD.sub("_", name.upper())
-    candidate = re.sub(r"_+", "_", candidate).strip("_") or "TOKEN"
+    candidate = re.sub(r"_+", "_", candidate).strip("_")
+    if not re.search(r"[A-Z]", candidate):
+        return "TOKEN_" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8].upper()
     if candidate[0].isdigit():
         candidate = "T_" + candidate
     return candidate
+
+
+def count_key_name(base_key_name: str, index: int) -> str:
+    """The key name of copy ``index`` of a ``count``: ``CI_KEY``, ``CI_KEY_2``, ..."""
+    return base_key_name if index == 1 else f"{base_key_name}_{index}"
 
 
 def expand_name(base: str, index: int) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import sys
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from provisioner.observed import (
+    DEFAULT_TOKEN_CAP,
     MAX_NAME_BYTES,
     MAX_QUOTA_UNITS,
     OLD_SERVER_NAME_BYTES,
@@ -32,6 +34,7 @@ from provisioner.spec.desired import (
     RotatePolicy,
     Safety,
     Spec,
+    count_key_name,
     derive_key_name,
     expand_name,
 )
@@ -39,6 +42,8 @@ from provisioner.spec.diagnostics import Diagnostic, SpecError
 from provisioner.spec.yamltree import YEntry, YNode, decode, parse
 
 SUPPORTED_VERSION = 1
+STDIN = "-"  # `-f -`: the spec comes from stdin
+STDIN_NAME = "<stdin>"  # how diagnostics name it
 MAX_COUNT = 100
 MAX_AUTO_GROUPS = 5
 _KEY_NAME_RE = re.compile(f.KEY_NAME_PATTERN)
@@ -72,6 +77,8 @@ class _Loader:
     now: int
     errors: list[Diagnostic] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
+    sink_invalid: bool = False  # keys.to is there but wrong (reported once)
+    passed_dates_warned: set[tuple[int, int]] = field(default_factory=set)
 
     # -- reporting ---------------------------------------------------------------
     def error(self, node: YNode, message: str) -> None:
@@ -141,7 +148,9 @@ class _Loader:
                 self.error(node, message)
                 return None  # the rest follows rules we do not know
         top = self.mapping(root, m.SpecFile, "the top level") or {}
-        server_url = self.server(top["server"].value) if "server" in top else None
+        server_url, max_tokens = (
+            self.server(top["server"].value) if "server" in top else (None, None)
+        )
         manage = self.manage(top["manage"].value) if "manage" in top else Manage()
         safety = self.safety(top["safety"].value) if "safety" in top else Safety()
         keys_to = self.keys(top["keys"].value) if "keys" in top else None
@@ -159,6 +168,8 @@ class _Loader:
             else:
                 declared = len(node.value)
                 tokens = self.tokens(node.value, defaults)
+                self.check_token_cap(top["tokens"].key, len(tokens), max_tokens)
+        self.check_rotation_sink(top, keys_to)
         return Spec(
             path=self.filename,
             digest="",
@@ -169,22 +180,76 @@ class _Loader:
             keys_to=keys_to,
             tokens=tuple(tokens),
             declared_count=declared,
+            max_tokens=max_tokens,
+        )
+
+    def check_rotation_sink(self, top: dict[str, YEntry], keys_to: str | None) -> None:
+        """A file that declares ``rotate`` must say where the new keys go (``keys.to``)."""
+        if keys_to is not None or self.sink_invalid:
+            return  # a sink, or a broken one already reported
+        places: list[YNode] = []
+        if "defaults" in top and top["defaults"].value.kind == "map":
+            entry = top["defaults"].value.value.get("rotate")
+            if entry is not None:
+                places.append(entry.key)
+        if "tokens" in top and top["tokens"].value.kind == "seq":
+            for item in top["tokens"].value.value:
+                if item.kind == "map" and "rotate" in item.value:
+                    places.append(item.value["rotate"].key)
+        if not places:
+            return
+        first = min(places, key=lambda node: (node.line, node.col))
+        more = f" ({len(places)} places declare rotate)" if len(places) > 1 else ""
+        self.error(
+            first,
+            "rotate needs keys.to: a rotation makes a new key, and with no sink in the file "
+            f"the scheduled apply would have nowhere to deliver it{more}; add "
+            "`keys: {to: keyring}` (or dotenv:PATH, json:PATH, exec:CMD...) at the top level",
+        )
+
+    def check_token_cap(self, node: YNode, count: int, max_tokens: int | None) -> None:
+        """Warn when the file declares more tokens than the account may hold."""
+        cap = max_tokens if max_tokens is not None else DEFAULT_TOKEN_CAP
+        if count <= cap:
+            return
+        if max_tokens is not None:
+            source = "the cap server.max_tokens in this file sets"
+            advice = "apply would be refused"
+        else:
+            source = "new-api's default cap per user (MaxUserTokens, since v0.10.8)"
+            advice = "set server.max_tokens if your server allows more; else apply is refused"
+        self.warn(
+            node,
+            f"the file declares {count:,} tokens (after count), more than {cap:,}: {source}; "
+            f"{advice}",
         )
 
     # -- sections -----------------------------------------------------------------
-    def server(self, node: YNode) -> str | None:
-        entries = self.mapping(node, m.Server, "server")
-        if not entries or "url" not in entries:
-            return None
-        url = entries["url"].value
-        try:
-            text = _string(url, "server.url")
-            if not _URL_RE.match(text):
-                raise _Invalid(f"server.url {text!r} must be an http:// or https:// URL")
-            return text.rstrip("/")
-        except _Invalid as exc:
-            self.error(url, str(exc))
-            return None
+    def server(self, node: YNode) -> tuple[str | None, int | None]:
+        """``server.url`` and ``server.max_tokens`` (None when not set or invalid)."""
+        entries = self.mapping(node, m.Server, "server") or {}
+        url: str | None = None
+        max_tokens: int | None = None
+        if "url" in entries:
+            value = entries["url"].value
+            try:
+                text = _string(value, "server.url")
+                if not _URL_RE.match(text):
+                    raise _Invalid(f"server.url {text!r} must be an http:// or https:// URL")
+                url = text.rstrip("/")
+            except _Invalid as exc:
+                self.error(value, str(exc))
+        if "max_tokens" in entries:
+            value = entries["max_tokens"].value
+            if value.kind != "int" or value.value < 1:
+                self.error(
+                    value,
+                    f"server.max_tokens must be a whole number >= 1 (the account's token cap), "
+                    f"not {_shown(value)}",
+                )
+            else:
+                max_tokens = int(value.value)
+        return url, max_tokens
 
     def manage(self, node: YNode) -> Manage:
         entries = self.mapping(node, m.Manage, "manage") or {}
@@ -238,6 +303,7 @@ class _Loader:
             return f.check_sink(_string(value, "keys.to"))
         except (_Invalid, ValueError) as exc:
             self.error(value, str(exc))
+            self.sink_invalid = True
             return None
 
     def string_list(self, node: YNode, what: str, check: Any) -> list[str]:
@@ -437,11 +503,11 @@ class _Loader:
                     continue
                 names_seen[final] = (base, name_node.line)
                 if "key_name" in own:
-                    key_name_base = own["key_name"].value
-                    key_name = key_name_base if index == 1 else f"{key_name_base}_{index}"
+                    key_name = count_key_name(own["key_name"].value, index)
                     key_node = own["key_name"].node
                 else:
-                    key_name = derive_key_name(final)
+                    # copies get _2, _3, ... like an explicit key_name (docs/spec.md)
+                    key_name = count_key_name(derive_key_name(base), index)
                     key_node = name_node
                 first_key = key_names_seen.get(key_name)
                 if first_key is not None:
@@ -494,21 +560,27 @@ class _Loader:
                     own["cross_group_retry"].node,
                     f"token '{base}': cross_group_retry needs group: auto (group is {shown})",
                 )
-        status = merged["status"].value if "status" in merged else "enabled"
-        expires = merged.get("expires")
-        if (
-            expires is not None
-            and status == "enabled"
-            and expires.value.kind == "absolute"
-            and expires.value.at <= self.now
-        ):
-            when = datetime.fromtimestamp(expires.value.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            self.error(
-                expires.node,
-                f"token '{base}': expiry {expires.node.value} ({when}) is in the past; "
-                "use a future date, a duration, or status: disabled",
-            )
+        self.check_passed_expiry(base, merged.get("expires"), from_defaults="expires" not in own)
         return len(self.errors) == before
+
+    def check_passed_expiry(
+        self, base: str, expires: _Field | None, *, from_defaults: bool
+    ) -> None:
+        """Dates do not rot (docs/spec.md#rules-across-fields): a date that has passed is a
+        warning, so a file that was valid yesterday is valid today. Once per place written."""
+        if expires is None or expires.value.kind != "absolute" or expires.value.at > self.now:
+            return
+        place = (expires.node.line, expires.node.col)
+        if place in self.passed_dates_warned:
+            return
+        self.passed_dates_warned.add(place)
+        when = datetime.fromtimestamp(expires.value.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        whose = "defaults" if from_defaults else f"token '{base}'"
+        self.warn(
+            expires.node,
+            f"{whose}: expiry {expires.node.value} ({when}) has passed; apply keeps the "
+            "token expired. Use a future date or a duration to keep it usable",
+        )
 
     def build_token(
         self,
@@ -639,23 +711,25 @@ def load_spec_text(text: str | bytes, filename: str, *, now: int | None = None) 
     if loader.errors or spec is None:
         raise SpecError(loader.errors or [Diagnostic(filename, 1, 1, "invalid spec")])
     warnings = sorted(loader.warnings, key=lambda d: (d.line, d.col))
-    return Spec(
-        path=spec.path,
+    return replace(
+        spec,
         digest=hashlib.sha256(data).hexdigest(),
-        version=spec.version,
-        server_url=spec.server_url,
-        manage=spec.manage,
-        safety=spec.safety,
-        keys_to=spec.keys_to,
-        tokens=spec.tokens,
         warnings=tuple(str(w) for w in warnings),
         warning_diagnostics=tuple(warnings),
-        declared_count=spec.declared_count,
     )
 
 
 def load_spec(path: str | Path, *, now: int | None = None) -> Spec:
-    """Load ``tokens.yaml``. Raises SpecError (a missing or unreadable file is one too)."""
+    """Load ``tokens.yaml`` (``-``: from stdin, named ``<stdin>`` in messages).
+
+    Raises SpecError (a missing or unreadable file is one too).
+    """
+    if str(path) == STDIN:
+        try:
+            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        except (OSError, ValueError) as exc:
+            raise SpecError([Diagnostic(STDIN_NAME, 1, 1, f"cannot read stdin: {exc}")]) from None
+        return load_spec_text(data, STDIN_NAME, now=now)
     filename = str(path)
     try:
         data = Path(path).read_bytes()

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioner.observed import MAX_QUOTA_UNITS
+from provisioner.observed import DEFAULT_TOKEN_CAP, MAX_QUOTA_UNITS
 from provisioner.spec import fields as f
 
 _STRICT = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
@@ -49,6 +49,15 @@ class Server(BaseModel):
         "overrides it. Credentials never live in this file.",
         examples=["https://api.example.com"],
     )
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        title="Token cap",
+        description=f"How many tokens the account may hold (default {DEFAULT_TOKEN_CAP}: "
+        "new-api's per-user cap since v0.10.8, which the API does not show). validate warns "
+        "and plan refuses when the file needs more.",
+        examples=[DEFAULT_TOKEN_CAP],
+    )
 
 
 class Manage(BaseModel):
@@ -75,14 +84,16 @@ class Safety(BaseModel):
         None,
         ge=0,
         title="Maximum deletes",
-        description="Refuse an apply that deletes more tokens than this (override: --force).",
+        description="Refuse an apply that deletes more tokens than this (override: --force). "
+        "Not set: max(5, 25% of the owned tokens).",
         examples=[5],
     )
     max_disables: int | None = Field(
         None,
         ge=0,
         title="Maximum disables",
-        description="Refuse an apply that disables more tokens than this (override: --force).",
+        description="Refuse an apply that disables more tokens than this (override: --force). "
+        "Not set: max(5, 25% of the owned tokens).",
         examples=[10],
     )
     max_changes_pct: float | int | None = Field(
@@ -109,7 +120,7 @@ class Keys(BaseModel):
         pattern=f.SINK_PATTERN,
         title="Key sink",
         description="Where new keys are delivered: keyring | dotenv:PATH | json:PATH | "
-        "exec:CMD ARGS... | stdout. --keys-to overrides it.",
+        "exec:CMD ARGS... | stdout. --keys-to overrides it. Required when any token rotates.",
         examples=["keyring", "dotenv:.provisioner/keys.env"],
     )
 
@@ -139,8 +150,8 @@ class TokenSettings(BaseModel):
         pattern=f.EXPIRES_PATTERN,
         title="Expiry",
         description="never | a duration from the token's creation (12h, 7d, 30d, 90d, 1y) | a "
-        "date (midnight UTC) or datetime (UTC unless an offset is given). A past date is an "
-        "error for an enabled token.",
+        "date (midnight UTC) or datetime (UTC unless an offset is given). A date that has "
+        "passed is a warning: the token stays expired.",
         examples=["never", "90d", "2027-01-01", "2027-01-01T00:00:00+08:00"],
     )
     quota: Amount | None = Field(
@@ -196,14 +207,15 @@ class TokenSettings(BaseModel):
     protected: bool | None = Field(
         None,
         title="Protected",
-        description="apply refuses to disable, delete or rotate this token out.",
+        description="apply refuses to disable or delete this token, or to rotate it other than "
+        "on its own rotate.every schedule.",
         examples=[True],
     )
     rotate: Rotate | None = Field(
         None,
         title="Rotation",
         description="Rotate the key on a schedule: a new token takes the name, the old one is "
-        "renamed NAME.old-YYYYMMDD and expires after the overlap.",
+        "renamed NAME.old-YYYYMMDD and expires after the overlap. Needs keys.to.",
         examples=[{"every": "90d", "overlap": "7d"}],
     )
 
@@ -236,8 +248,9 @@ class Token(TokenSettings):
         pattern=f.KEY_NAME_PATTERN,
         title="Key name",
         description="The name the key is delivered under (a valid environment variable name). "
-        "Default: derived from the name (sora-video-api -> SORA_VIDEO_API). With count > 1 "
-        "the extra tokens get _2, _3, ... suffixes.",
+        "Default: derived from the name (sora-video-api -> SORA_VIDEO_API; a name with no "
+        "ASCII letter -> TOKEN_ and 8 hex digits of its SHA-256). With count > 1 the extra "
+        "tokens get _2, _3, ... suffixes.",
         examples=["STORYBOARD_API_KEY"],
     )
 

@@ -17,6 +17,8 @@ from provisioner.spec.model import SpecFile
 SCHEMA_ID = "https://github.com/provisioner/provisioner/schema/tokens.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "tokens.schema.json"
+# The same file inside the package, so that an installed wheel carries it.
+PACKAGED_SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "tokens.schema.json"
 
 
 def _clean(node: Any) -> Any:
@@ -69,18 +71,20 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     text = render_schema()
     if "--write" in args:
-        SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-        SCHEMA_PATH.write_text(text, encoding="utf-8")
-        print(f"wrote {SCHEMA_PATH}", file=sys.stderr)
+        for path in (SCHEMA_PATH, PACKAGED_SCHEMA_PATH):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}", file=sys.stderr)
         return 0
     if "--check" in args:
-        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
-        if current != text:
-            print(
-                f"{SCHEMA_PATH} is stale: run python -m provisioner.spec.schema --write",
-                file=sys.stderr,
-            )
-            return 1
+        for path in (SCHEMA_PATH, PACKAGED_SCHEMA_PATH):
+            current = path.read_text(encoding="utf-8") if path.exists() else ""
+            if current != text:
+                print(
+                    f"{path} is stale: run python -m provisioner.spec.schema --write",
+                    file=sys.stderr,
+                )
+                return 1
         return 0
     sys.stdout.write(text)
     return 0

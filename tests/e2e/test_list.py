@@ -320,6 +320,8 @@ def test_listed_one_turns_expired_over_time(cli: Cli) -> None:
 
 def test_traffic_makes_a_token_exhausted_and_used(cli: Cli) -> None:
     token_id = _insert(cli, name="meter", remain_quota=QPU)
+    assert ("never-used", "meter") not in _findings(_json(cli))  # brand new: not yet
+    cli.sandbox.advance(2 * DAY)
     assert ("never-used", "meter") in _findings(_json(cli))
     cli.sandbox.advance(60)
     assert cli.sandbox.consume(token_id, QPU)

@@ -134,7 +134,7 @@ def test_spec_ownership_and_undeclared() -> None:
         "api-2": "managed",
         "api-3": "unmanaged",  # a copy beyond count 2 is not owned
         "video-x": "orphan",
-        "api.old-20270101": "orphan",
+        "api.old-20270101": "predecessor",  # plan's word for a rotation leftover
         "hand-made": "unmanaged",
         "old": "managed",
     }

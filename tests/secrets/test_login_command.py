@@ -135,7 +135,10 @@ def test_login_in_process_with_hanging_keyring(tmp_path: Path, monkeypatch, use_
     use_backend(HangingKeyring())
     monkeypatch.setattr(keyring_store, "DEFAULT_TIMEOUT", 0.3)
     monkeypatch.setattr(sys, "stdin", io.StringIO(CREDENTIAL.reveal()))
+    from provisioner.errors import ProvisionerError
+
     started = time.monotonic()
-    code = login_command.run(argparse.Namespace(url=URL, user_id=None, quiet=False))
-    assert code == 1
+    with pytest.raises(ProvisionerError) as caught:
+        login_command.run(argparse.Namespace(url=URL, user_id=None, quiet=False))
+    assert caught.value.exit_code == 1 and "keyring" in str(caught.value)
     assert time.monotonic() - started < 3

@@ -61,6 +61,7 @@ SCHEMA_CAN_SAY = [
     "auto_groups_duplicate",
     "group_null",
     "rotate_missing_every",
+    "server_max_tokens_zero",
     "key_name_invalid",
     "defaults_name",
     "orphans_bad",

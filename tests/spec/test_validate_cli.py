@@ -123,7 +123,8 @@ def test_directory_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_thousand_tokens(tmp_path: Path) -> None:
-    lines = ["version: 1", "defaults:", "  quota: 5 USD", "  expires: 30d", "tokens:"]
+    lines = ["version: 1", "keys: {to: keyring}", "defaults:", "  quota: 5 USD", "  expires: 30d"]
+    lines.append("tokens:")
     for i in range(1000):
         lines += [
             f"  - name: svc-{i:04d}",

@@ -8,14 +8,42 @@ from pathlib import Path
 
 from provisioner.cli.options import ExportOptions
 from provisioner.cli.session import Log, connect
-from provisioner.errors import ProvisionerError
+from provisioner.errors import ProvisionerError, UsageError
 from provisioner.exitcodes import ExitCode
+
+
+def _check_out(path: Path, force: bool) -> None:
+    """Refuse (64) an --out that would overwrite a file without --force, or cannot be a file."""
+    if path.is_dir():
+        raise UsageError(f"--out {path}: is a directory; name a file, e.g. {path / 'tokens.yaml'}")
+    if path.exists() and not force:
+        raise UsageError(
+            f"--out {path}: the file exists; export never overwrites a file without --force "
+            "(or write to another file and compare)"
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--out {path}: the folder {parent} does not exist; create it first")
+
+
+def _write(path: Path, text: str, force: bool) -> None:
+    # "x" creates only: a file that appeared since the check is not overwritten either
+    try:
+        with path.open("w" if force else "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise UsageError(f"--out {path}: the file exists; pass --force to overwrite it") from None
+    except OSError as exc:
+        raise ProvisionerError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def run(opts: ExportOptions) -> int:
     from provisioner.render.export import export_tokens
 
     log = Log(opts.common)
+    out = Path(opts.out) if opts.out else None
+    if out is not None:
+        _check_out(out, opts.force)  # before anything is fetched
     with connect(opts.server, log, None) as conn:
         tokens = conn.inventory
         now = conn.client.now()
@@ -26,12 +54,9 @@ def run(opts: ExportOptions) -> int:
     result = export_tokens(tokens, now, match=globs, url=url)
     for line in result.skipped:
         log.info(f"skipped {line}")
-    if opts.out:
-        try:
-            Path(opts.out).write_text(result.text, encoding="utf-8")
-        except OSError as exc:
-            raise ProvisionerError(f"cannot write {opts.out}: {exc.strerror}") from None
-        log.info(f"wrote {result.count} tokens to {opts.out}")
+    if out is not None:
+        _write(out, result.text, opts.force)
+        log.info(f"wrote {result.count} token{'' if result.count == 1 else 's'} to {out}")
     else:
         sys.stdout.write(result.text)
     return ExitCode.OK

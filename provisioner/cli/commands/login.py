@@ -35,7 +35,8 @@ def _read_credential(url: str) -> str:
 
 
 def run(opts: LoginOptions) -> int:
-    from provisioner.errors import CredentialError
+    """Store the credential; every failure is a :class:`ProvisionerError` (main reports it)."""
+    from provisioner.errors import CredentialError, ProvisionerError, UsageError
     from provisioner.secrets import keyring_store
     from provisioner.secrets.credentials import (
         CREDENTIAL_USERNAME,
@@ -46,35 +47,26 @@ def run(opts: LoginOptions) -> int:
 
     url_text = opts.url or os.environ.get("NEWAPI_URL", "")
     if not url_text.strip():
-        print(
-            "error: no server URL: pass --url URL or set NEWAPI_URL "
-            "(the credential is stored per server).",
-            file=sys.stderr,
+        raise UsageError(
+            "no server URL: pass --url URL or set NEWAPI_URL (the credential is stored per server)."
         )
-        return ExitCode.USAGE
-    try:
-        # Storing a credential for an http:// server is allowed; using it
-        # needs --insecure-http on the server commands (checked there).
-        url = check_url(url_text, insecure_http=True)
-    except CredentialError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    # Storing a credential for an http:// server is allowed; using it
+    # needs --insecure-http on the server commands (checked there).
+    url = check_url(url_text, insecure_http=True)
 
     user_id = opts.user_id
     if user_id is not None and user_id <= 0:
-        print("error: --user-id must be a positive user id (e.g. 1).", file=sys.stderr)
-        return ExitCode.USAGE
+        raise UsageError("--user-id must be a positive user id (e.g. 1).")
 
     try:
         text = _read_credential(url)
     except (EOFError, KeyboardInterrupt):
-        print("\nerror: no credential entered; nothing stored.", file=sys.stderr)
-        return ExitCode.USAGE
+        print("", file=sys.stderr)
+        raise UsageError("no credential entered; nothing stored.") from None
     try:
         credential = check_credential_text(text, "the credential entered")
     except CredentialError as exc:
-        print(f"error: {exc} Nothing was stored.", file=sys.stderr)
-        return exc.exit_code
+        raise CredentialError(f"{exc} Nothing was stored.", exc.exit_code) from None
 
     from provisioner.secret import Secret
 
@@ -85,8 +77,7 @@ def run(opts: LoginOptions) -> int:
             keyring_store.set_secret(service, USER_ID_USERNAME, Secret(str(user_id)))
         backend = keyring_store.backend_name()
     except keyring_store.KeyringUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return ExitCode.ERROR
+        raise ProvisionerError(str(exc), ExitCode.ERROR) from None
 
     _say(
         opts,

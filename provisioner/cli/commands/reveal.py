@@ -12,14 +12,15 @@ from provisioner.exitcodes import ExitCode
 
 
 def run(opts: RevealOptions) -> int:
-    from provisioner.cli.delivery import make_delivery
+    from provisioner.cli.delivery import check_sink, make_delivery
     from provisioner.cli.output import style_for
     from provisioner.secret import Secret
     from provisioner.spec.desired import derive_key_name
+    from provisioner.spec.loader import STDIN
 
     log = Log(opts.common)
     file = opts.common.file
-    spec = load_spec_or_fail(file, log) if Path(file).exists() else None
+    spec = load_spec_or_fail(file, log) if file == STDIN or Path(file).exists() else None
     key_names = {t.name: t.key_name for t in spec.tokens} if spec else {}
     sink_text = opts.keys_to or (spec.keys_to if spec else None)
     if not sink_text:
@@ -27,9 +28,14 @@ def run(opts: RevealOptions) -> int:
             "reveal needs a key sink: pass --keys-to (keyring, dotenv:PATH, json:PATH, "
             "exec:CMD..., stdout) or set keys.to in the file"
         )
+    output = opts.common.output
+    # before anything is sent: a sink that cannot take keys is refused (64)
+    check_sink(sink_text, output=output, spec_path=file, warn=lambda m: log.info(f"warning: {m}"))
     names = list(dict.fromkeys(opts.names))
     with connect(opts.server, log, spec) as conn:
-        delivery = make_delivery(sink_text, conn.url, conn.credential)
+        delivery = make_delivery(
+            sink_text, conn.url, conn.credential, output=output, spec_path=file, warn=None
+        )
         assert delivery is not None
         by_name: dict[str, list[int]] = {}
         for token in conn.inventory:
@@ -64,7 +70,8 @@ def run(opts: RevealOptions) -> int:
         else:
             delivered += 1
             log.info(style(f"  ✓ {name} -> {delivery.sink}", "green"))
-    log.info(f"{delivered} of {len(names)} keys delivered to {delivery.sink}.")
+    noun = "key" if len(names) == 1 else "keys"
+    log.info(f"{delivered} of {len(names)} {noun} delivered to {delivery.sink}.")
     if problems:
         return ExitCode.PARTIAL if delivered else ExitCode.ERROR
     return ExitCode.OK

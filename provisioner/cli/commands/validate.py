@@ -36,14 +36,24 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _tokens(count: int) -> str:
+    return f"{count} token{'' if count == 1 else 's'}"
+
+
+def _errors(count: int) -> str:
+    return f"{count} error{'' if count == 1 else 's'}"
+
+
 def run(opts: ValidateOptions) -> int:
-    filename = opts.common.file
+    from provisioner.spec.loader import STDIN, STDIN_NAME
+
+    filename = STDIN_NAME if opts.common.file == STDIN else opts.common.file
     output = opts.common.output
     quiet = opts.common.quiet
     spec: Spec | None = None
     errors: list[Diagnostic] = []
     try:
-        spec = load_spec(filename)
+        spec = load_spec(opts.common.file)
     except SpecError as exc:
         errors = list(exc.diagnostics)
     except Exception as exc:  # never a traceback for any input
@@ -73,7 +83,7 @@ def run(opts: ValidateOptions) -> int:
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
     elif output == "markdown":
-        status = "valid" if valid else f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+        status = "valid" if valid else _errors(len(errors))
         print(f"### `{_md(filename)}`: {status}\n")
         rows = [("error", d) for d in errors] + [("warning", d) for d in warnings]
         if rows:
@@ -82,7 +92,7 @@ def run(opts: ValidateOptions) -> int:
             for kind, d in rows:
                 print(f"| {kind} | `{_md(d.file)}:{d.line}:{d.col}` | {_md(d.message)} |")
         else:
-            print(f"{token_count} tokens ({declared} declared).")
+            print(f"{_tokens(token_count)} ({declared} declared).")
     else:
         for diagnostic in errors:
             print(str(diagnostic), file=sys.stderr)
@@ -92,9 +102,7 @@ def run(opts: ValidateOptions) -> int:
         if valid:
             if not quiet:
                 after = f" ({token_count} after count)" if token_count != declared else ""
-                print(f"{filename}: valid, {declared} tokens{after}", file=sys.stderr)
+                print(f"{filename}: valid, {_tokens(declared)}{after}", file=sys.stderr)
         else:
-            print(
-                f"{filename}: {len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr
-            )
+            print(f"{filename}: {_errors(len(errors))}", file=sys.stderr)
     return ExitCode.OK if valid else ExitCode.INVALID_SPEC

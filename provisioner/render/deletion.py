@@ -1,0 +1,91 @@
+"""Render ``provisioner delete``: the tokens it will delete, then what happened to each. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from provisioner.plan.findings import Row
+from provisioner.render.listing import last_used_text
+from provisioner.render.plan import Header, dumps
+from provisioner.render.style import Style
+
+SCHEMA_VERSION = 1
+
+
+def _who(header: Header) -> str:
+    return f"{header.url}" + (f" as {header.user}" if header.user else "")
+
+
+def _noun(count: int) -> str:
+    return "token" if count == 1 else "tokens"
+
+
+def render_preview(rows: Sequence[Row], header: Header, now: int, style: Style) -> str:
+    """What will be deleted: id, name, status and last use of each token."""
+    lines = [style(f"{len(rows)} {_noun(len(rows))} to delete on {_who(header)}:", "bold"), ""]
+    for row in rows:
+        name = row.name or '""'
+        lines.append(
+            f"  {style('-', 'red')} delete  {name} (id {row.id})  {row.status}, "
+            f"last used {last_used_text(row, now)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_results(rows: Sequence[Row], failures: Mapping[int, str], style: Style) -> str:
+    """One line per token (``✓`` or ``✗`` with the reason), then a summary line."""
+    lines = [""]
+    for row in rows:
+        name = row.name or '""'
+        if row.id in failures:
+            lines.append(style(f"  ✗ delete  {name} (id {row.id}): {failures[row.id]}", "red"))
+        else:
+            lines.append(style(f"  ✓ delete  {name} (id {row.id})", "green"))
+    lines += ["", summary_line(rows, failures)]
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(rows: Sequence[Row], failures: Mapping[int, str]) -> str:
+    deleted = len(rows) - len(failures)
+    if not failures:
+        return f"Deleted {deleted} {_noun(deleted)}."
+    return f"Delete partly failed: {deleted} of {len(rows)} {_noun(len(rows))} deleted."
+
+
+def deletion_json(
+    rows: Sequence[Row],
+    failures: Mapping[int, str],
+    header: Header,
+    now: int,
+    *,
+    done: bool,
+) -> dict[str, Any]:
+    """``{"schema_version": 1, "kind": "delete", ...}`` (docs/json.md)."""
+    tokens = []
+    for row in rows:
+        tokens.append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "status": row.status,
+                "last_used_time": row.last_used or None,
+                "deleted": done and row.id not in failures,
+                "error": failures.get(row.id, ""),
+            }
+        )
+    deleted = sum(1 for t in tokens if t["deleted"])
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "delete",
+        "server": {"url": header.url, "version": header.version, "user": header.user},
+        "now": now,
+        "tokens": tokens,
+        "summary": {"requested": len(rows), "deleted": deleted, "failed": len(failures)},
+    }
+
+
+def render_json(
+    rows: Sequence[Row], failures: Mapping[int, str], header: Header, now: int, *, done: bool
+) -> str:
+    return dumps(deletion_json(rows, failures, header, now, done=done))
