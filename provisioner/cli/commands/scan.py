@@ -1,0 +1,139 @@
+"""``provisioner scan PATH...``: this account's keys in files (docs/keys-in-use.md#scan).
+
+Key-shaped strings (``sk-`` and 48 letters and digits) are matched to tokens
+the way ``revoke`` matches keys: the masked keys' first and last 4 narrow the
+candidates, one reveal of only those confirms. ``FILE:LINE`` and the token are
+printed, never the key; keys of no token of this account are only counted.
+When nothing key-shaped is found, the server is not contacted at all.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from provisioner.cli.options import ScanOptions
+from provisioner.cli.session import Log, connect, load_spec_or_fail
+from provisioner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from provisioner.plan.keymatch import ScanReport
+    from provisioner.render.plan import Header
+    from provisioner.spec.desired import Spec
+
+
+def run(opts: ScanOptions) -> int:
+    from provisioner.cli import output
+    from provisioner.cli.commands.revoke import identify_keys, revoke_keys
+    from provisioner.cli.scanfiles import parse_size, scan_paths
+    from provisioner.plan.keymatch import Place, ScanReport
+    from provisioner.plan.ownership import revoked_from
+
+    log = Log(opts.common)
+    spec = _spec(opts, log)
+    found = scan_paths(
+        opts.paths,
+        cwd=Path.cwd(),
+        max_bytes=parse_size(opts.max_size),
+        since=opts.since,
+        sink_files=_sink_files(opts.keys_to or (spec.keys_to if spec else None)),
+    )
+    for skipped in found.skipped:
+        log.info(f"skipped {skipped.file}: {skipped.reason}")
+    report = ScanReport(files=found.files, skipped=[(s.file, s.reason) for s in found.skipped])
+    if not found.hits:
+        log.debug("nothing key-shaped was found: the server was not contacted")
+        _emit(opts, report, None)
+        return ExitCode.OK
+    with connect(opts.server, log, spec) as conn:
+        report.now = conn.client.now()
+        owners = identify_keys(conn, [hit.key for hit in found.hits])
+        report.places = [
+            Place(hit.file, hit.line, token)
+            for hit in found.hits
+            if (token := owners.get(hit.key)) is not None
+        ]
+        others = [hit for hit in found.hits if owners.get(hit.key) is None]
+        report.other_keys = len({hit.key for hit in others})
+        report.other_places = len(others)
+        head = output.header(opts.common.file, conn)
+        json_out = opts.common.output == "json"
+        if not (json_out and opts.revoke and report.places):
+            _emit(opts, report, head)
+        if not report.places:
+            return ExitCode.OK
+        if not opts.revoke:
+            live = [t for t in report.tokens if revoked_from(t.name) is None or t.status == 1]
+            if not live:
+                return ExitCode.FINDINGS  # every key found is revoked already
+            paths = shlex.join(opts.paths) if len(opts.paths) <= 3 else "PATH..."
+            log.info(
+                f"a key found in a file has leaked: revoke it with `provisioner scan {paths} "
+                "--revoke` (or pipe it to `provisioner revoke`)"
+            )
+            return ExitCode.FINDINGS
+        leaked = list(dict.fromkeys(hit.key for hit in found.hits if owners.get(hit.key)))
+        code, revoked = revoke_keys(
+            opts.common,
+            log,
+            conn,
+            spec,
+            leaked,
+            yes=opts.yes,
+            keys_to=opts.keys_to,
+            can_ask=sys.stdin.isatty(),
+            emit=not json_out,
+        )
+        if json_out:  # one document: the scan, with what revoke did in it
+            from provisioner.render.keys import revoke_json, scan_json
+            from provisioner.render.plan import dumps
+
+            document = scan_json(report, head, list(opts.paths), opts.since)
+            document["revoke"] = revoke_json(revoked, head)
+            sys.stdout.write(dumps(document))
+    # The keys are still in the files, dead now: the finding stands.
+    return code if code != ExitCode.OK else ExitCode.FINDINGS
+
+
+def _sink_files(sink_text: str | None) -> list[Path]:
+    """The file a dotenv or json key sink writes, if that is the sink."""
+    if not sink_text:
+        return []
+    from provisioner.secrets.sinks import DotenvSink, JsonSink, parse_sink
+
+    try:
+        sink = parse_sink(sink_text)
+    except ValueError:
+        return []  # a malformed sink is reported by the commands that deliver
+    return [Path(sink.path)] if isinstance(sink, DotenvSink | JsonSink) else []
+
+
+def _spec(opts: ScanOptions, log: Log) -> Spec | None:
+    """The file: its server.url, and with --revoke the declared replacements."""
+    file = opts.common.file
+    if not Path(file).exists():
+        return None
+    if opts.revoke:
+        return load_spec_or_fail(file, log)
+    from provisioner.spec import SpecError, load_spec
+
+    try:  # a scan needs only the URL from it: a broken file is not fatal here
+        return load_spec(file)
+    except (SpecError, OSError):
+        return None
+
+
+def _emit(opts: ScanOptions, report: ScanReport, head: Header | None) -> None:
+    from provisioner.cli.output import style_for
+    from provisioner.render.keys import render_scan_markdown, render_scan_text, scan_json
+    from provisioner.render.plan import dumps
+
+    if opts.common.output == "json":
+        sys.stdout.write(dumps(scan_json(report, head, list(opts.paths), opts.since)))
+    elif opts.common.output == "markdown":
+        sys.stdout.write(render_scan_markdown(report))
+    else:
+        sys.stdout.write(render_scan_text(report, style_for(opts.common)))
+    sys.stdout.flush()

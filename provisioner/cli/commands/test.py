@@ -1,0 +1,206 @@
+"""``provisioner test [NAME...]``: the form's 测试连接 for keys (docs/keys-in-use.md#test).
+
+Each token's key comes from the readable key sink when it holds it, else from
+a reveal (one batch for all of them); then the relay is called as an
+application would call it, ``GET /v1/models`` with ``Authorization: Bearer sk-…``.
+Exit 0 when every key works, 8 when any is refused or a named token is missing,
+1 when a relay call got no verdict (docs/keys-in-use.md#test).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from provisioner.cli.options import TestOptions
+from provisioner.cli.session import Connection, Log, connect, load_spec_or_fail
+from provisioner.errors import UsageError
+from provisioner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from provisioner.observed import Token
+    from provisioner.plan.keyuse import KeyTestRun
+    from provisioner.render.plan import Header
+    from provisioner.secret import Secret
+    from provisioner.spec.desired import Spec
+
+
+def run(opts: TestOptions) -> int:
+    from provisioner.cli import output
+    from provisioner.plan.keyuse import KeyTestRun, targets
+
+    log = Log(opts.common)
+    file = opts.common.file
+    if opts.common.file_given and not Path(file).exists():
+        raise UsageError(f"{file}: no such file")
+    spec = load_spec_or_fail(file, log) if Path(file).exists() else None
+    if not opts.names and spec is None:
+        raise UsageError(
+            f"{file} not found: name the tokens to test (provisioner test NAME...), "
+            "or point -f at the spec whose tokens to test"
+        )
+    if opts.model is not None and not opts.model.strip():
+        raise UsageError("--model needs a model name, e.g. --model gpt-4o-mini")
+    with connect(opts.server, log, spec) as conn:
+        chosen, not_created = targets(spec, conn.inventory, opts.names)
+        run_ = KeyTestRun(not_created=not_created, model=opts.model)
+        keys, sources, notes = _find_keys(conn, spec, opts.keys_to, chosen, log, run_)
+        if opts.model:
+            log.info(f"--model {opts.model}: one chat completion per working key spends quota")
+        declared_disabled = {t.name: t.status == "disabled" for t in spec.tokens} if spec else {}
+        _call_relay(conn, opts, chosen, keys, sources, notes, declared_disabled, log, run_)
+        head = output.header(file, conn)
+    _emit(opts, run_, head)
+    counts = run_.counts()
+    if counts["refused"] or counts["missing"]:
+        return ExitCode.FINDINGS
+    return ExitCode.ERROR if counts["error"] else ExitCode.OK
+
+
+def _find_keys(
+    conn: Connection,
+    spec: Spec | None,
+    keys_to: str | None,
+    chosen: Sequence[tuple[str, Token | None]],
+    log: Log,
+    run_: KeyTestRun,
+) -> tuple[dict[int, Secret], dict[int, str], dict[int, list[str]]]:
+    """Each token's key: the sink's when its first and last 4 match the server's, else revealed."""
+    from provisioner.cli.delivery import make_delivery
+    from provisioner.newapi.errors import UnsupportedError
+    from provisioner.plan.model import key_print
+    from provisioner.secret import Secret
+    from provisioner.secrets.keyring_store import KeyringUnavailable
+    from provisioner.secrets.sink_state import read_keys
+    from provisioner.spec.desired import derive_key_name
+
+    declared = {t.name: t.key_name for t in spec.tokens} if spec else {}
+    tokens = [t for _, t in chosen if t is not None]
+    key_name = {t.id: declared.get(t.name) or derive_key_name(t.name) for t in tokens}
+    sink_text = keys_to or (spec.keys_to if spec else None)
+    delivery = make_delivery(sink_text, conn.url, conn.credential)
+    held: dict[str, Secret | None] = {}
+    if delivery is not None and delivery.readable and tokens:
+        run_.sink = delivery.sink
+        try:
+            held = read_keys(delivery.target, key_name.values(), delivery.server_url) or {}
+        except (OSError, ValueError, KeyringUnavailable) as exc:
+            log.info(f"warning: cannot read the key sink {delivery.sink} ({exc}); revealing keys")
+    elif delivery is not None and tokens:
+        log.info(f"the key sink {delivery.sink} cannot be read back: keys are revealed")
+
+    keys: dict[int, Secret] = {}
+    sources: dict[int, str] = {}
+    notes: dict[int, list[str]] = {}
+    for token in tokens:
+        stored = held.get(key_name[token.id])
+        if stored is None:
+            continue
+        bare = stored.reveal().removeprefix("sk-")
+        shown = key_print(token.key)  # None: the listing shows no key to compare with
+        if shown is None or key_print(bare) == shown:
+            keys[token.id], sources[token.id] = Secret(bare), "sink"
+        else:
+            notes.setdefault(token.id, []).append(
+                f"the sink holds another key under {key_name[token.id]} (its first and last 4 "
+                "characters differ from the server's): the server's key was tested; "
+                "`provisioner apply` delivers the right one"
+            )
+    wanted = [t.id for t in tokens if t.id not in keys]
+    if wanted:
+        try:
+            revealed = conn.client.reveal_keys(wanted)
+        except UnsupportedError as exc:
+            log.info(f"warning: {exc.message}")
+            revealed = {}
+        for token_id, key in revealed.items():
+            keys[token_id], sources[token_id] = key, "server"
+    return keys, sources, notes
+
+
+def _call_relay(
+    conn: Connection,
+    opts: TestOptions,
+    chosen: Sequence[tuple[str, Token | None]],
+    keys: dict[int, Secret],
+    sources: dict[int, str],
+    notes: dict[int, list[str]],
+    declared_disabled: dict[str, bool],
+    log: Log,
+    run_: KeyTestRun,
+) -> None:
+    from provisioner.newapi.relay import RELAY_TIMEOUT, RelayClient
+    from provisioner.plan.keyuse import ChatTest, KeyTest, judge_chat, judge_models
+
+    now = conn.client.now()
+
+    def on_request(method: str, route: str, status: int, seconds: float) -> None:
+        log.debug(f"  {method} {route} -> {status} ({seconds * 1000:.0f} ms) [relay]", level=2)
+
+    relay = RelayClient(
+        conn.url,
+        verify=conn.verify,
+        timeout=opts.server.timeout or RELAY_TIMEOUT,
+        on_request=on_request,
+    )
+    with relay:
+        for name, token in chosen:
+            if token is None:
+                run_.results.append(
+                    KeyTest(
+                        name, None, "missing", "not-found", "no token of this name on the server"
+                    )
+                )
+                continue
+            result = KeyTest(name, token.id, "error", notes=list(notes.get(token.id, [])))
+            key = keys.get(token.id)
+            if key is None:
+                result.reason = "no-key"
+                result.explanation = (
+                    "no key to test: the sink does not hold it and the server did not reveal it"
+                )
+                run_.results.append(result)
+                continue
+            result.key_source = sources.get(token.id, "")
+            answer = relay.models(key)
+            verdict = judge_models(token, now, answer)
+            result.outcome, result.reason, result.explanation = (
+                verdict.outcome,
+                verdict.reason,
+                verdict.explanation,
+            )
+            result.http_status = answer.status or None
+            result.latency_ms = answer.latency_ms
+            result.models = answer.models
+            if verdict.reason == "disabled" and declared_disabled.get(name):
+                result.notes.append("the file declares it `status: disabled`")
+            if opts.model and verdict.outcome == "works":
+                reply = relay.chat(key, opts.model)
+                chat = judge_chat(token, opts.model, reply)
+                result.chat = ChatTest(
+                    opts.model,
+                    chat.outcome,
+                    chat.reason,
+                    chat.explanation,
+                    reply.status or None,
+                    reply.latency_ms,
+                    reply.usage_tokens,
+                )
+            run_.results.append(result)
+    log.debug(f"relay requests: {relay.request_count}", level=2)
+
+
+def _emit(opts: TestOptions, run_: KeyTestRun, head: Header) -> None:
+    from provisioner.cli.output import style_for
+    from provisioner.render.keys import keytest_json, render_keytest_markdown, render_keytest_text
+    from provisioner.render.plan import dumps
+
+    if opts.common.output == "json":
+        sys.stdout.write(dumps(keytest_json(run_, head)))
+    elif opts.common.output == "markdown":
+        sys.stdout.write(render_keytest_markdown(run_, head))
+    else:
+        sys.stdout.write(render_keytest_text(run_, head, style_for(opts.common)))
+    sys.stdout.flush()

@@ -1,0 +1,133 @@
+"""Which files scan reads, and where it finds keys (docs/keys-in-use.md#scan), with real git."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from provisioner.cli.scanfiles import _unquote, parse_size, scan_paths
+from provisioner.errors import UsageError
+
+KEY = "sk-" + "a1B2" * 12
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / ".gitignore").write_text("ignored/\n*.log\n")
+    (root / "app.py").write_text(f"x = 1\nKEY = '{KEY}'\n")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "one")
+    return root
+
+
+def found(result) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    return [(hit.file, hit.line) for hit in result.hits]
+
+
+def test_a_work_tree_is_listed_by_git_honouring_gitignore(repo: Path) -> None:
+    (repo / "ignored").mkdir()
+    (repo / "ignored" / "secret.txt").write_text(KEY)
+    (repo / "debug.log").write_text(KEY)
+    (repo / "new.txt").write_text(f"\n\n{KEY}\n")  # untracked, not ignored
+    result = scan_paths(["."], cwd=repo)
+    assert sorted(found(result)) == [("app.py", 2), ("new.txt", 3)]
+    assert result.files == 3  # .gitignore, app.py, new.txt
+
+
+def test_a_named_file_or_ignored_folder_is_read_anyway(repo: Path) -> None:
+    (repo / "ignored").mkdir()
+    (repo / "ignored" / "secret.txt").write_text(KEY)
+    (repo / "debug.log").write_text(KEY)
+    result = scan_paths(["debug.log", "ignored"], cwd=repo)
+    assert sorted(found(result)) == [("debug.log", 1), ("ignored/secret.txt", 1)]
+
+
+def test_binary_and_large_files_are_skipped_and_named(tmp_path: Path) -> None:
+    (tmp_path / "blob.bin").write_bytes(b"\0\1" + KEY.encode())
+    (tmp_path / "big.txt").write_text(KEY + "\n" + "x" * 2048)
+    (tmp_path / "ok.txt").write_text(KEY)
+    (tmp_path / "link.txt").symlink_to(tmp_path / "ok.txt")
+    result = scan_paths([str(tmp_path)], cwd=tmp_path, max_bytes=1024)
+    assert found(result) == [("ok.txt", 1)]
+    reasons = {s.file: s.reason for s in result.skipped}
+    assert reasons["blob.bin"] == "binary"
+    assert "over the" in reasons["big.txt"]
+    assert "symbolic link" in reasons["link.txt"]
+
+
+def test_since_reads_added_lines_and_untracked_files(repo: Path) -> None:
+    (repo / "app.py").write_text(f"x = 1\nKEY = '{KEY}'\ny = 2\nz = 3\nNEW = '{KEY}'\n")
+    (repo / "notes.md").write_text(f"{KEY}\n")
+    (repo / "skip.log").write_text(KEY)  # ignored
+    (repo / "sub").mkdir()
+    (repo / "sub" / "a b.txt").write_text(f"one\n{KEY}\n")
+    git(repo, "add", "sub")
+    result = scan_paths(["."], cwd=repo, since="HEAD")
+    # line 2 was there at HEAD: only the added line 5 counts
+    assert sorted(found(result)) == [("app.py", 5), ("notes.md", 1), ("sub/a b.txt", 2)]
+
+
+def test_since_from_a_subfolder_shows_paths_from_there(repo: Path) -> None:
+    (repo / "sub").mkdir()
+    (repo / "sub" / "c.txt").write_text(KEY)
+    git(repo, "add", "sub")
+    assert found(scan_paths(["."], cwd=repo / "sub", since="HEAD")) == [("c.txt", 1)]
+
+
+def test_since_needs_git_and_a_known_revision(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    with pytest.raises(UsageError, match="git work tree"):
+        scan_paths([str(outside)], cwd=outside, since="HEAD")
+    with pytest.raises(UsageError, match="does not know"):
+        scan_paths(["."], cwd=repo, since="no-such-rev")
+
+
+def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        scan_paths(["nope"], cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("5M", 5 * 1024**2), ("512k", 512 * 1024), ("1G", 1024**3), ("100", 100)]
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "0", "-1M"])
+def test_parse_size_refuses(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_size(text)
+
+
+def test_git_quoted_names() -> None:
+    assert _unquote('"b/caf\\303\\251 \\"x\\".txt"') == 'b/café "x".txt'
+    assert _unquote("b/plain.txt\t") == "b/plain.txt"
+
+
+def test_the_key_sink_is_skipped_where_git_does_not_list_it(tmp_path: Path, repo: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / ".env.keys").write_text(f"APP={KEY}\n")
+    result = scan_paths(["."], cwd=plain, sink_files=[Path(".env.keys")])
+    assert found(result) == []
+    assert [(s.file, s.reason) for s in result.skipped] == [(".env.keys", "the key sink (keys.to)")]
+    # in a work tree that does not ignore it, the sink file is a leak waiting to be committed
+    (repo / ".env.keys").write_text(f"APP={KEY}\n")
+    tracked = scan_paths(["."], cwd=repo, sink_files=[repo / ".env.keys"])
+    assert (".env.keys", 1) in found(tracked)
