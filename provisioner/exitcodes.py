@@ -27,7 +27,8 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.REFUSED: "refused by a safety rule or a conflict (plan still printed)",
     ExitCode.STALE_PLAN: "saved plan is stale",
     ExitCode.PARTIAL: "partial apply: some operations failed (each one reported)",
-    ExitCode.FINDINGS: "`list --fail-on`: a listed hygiene finding is present",
+    ExitCode.FINDINGS: "a finding: `list --fail-on`, `test` (a key is refused), `scan` "
+    "(a key of the account was found), `revoke` (a key of no token of the account)",
     ExitCode.USAGE: "usage error",
     ExitCode.INVALID_SPEC: "invalid spec file",
     ExitCode.UNAVAILABLE: "server unreachable or dialect not supported",

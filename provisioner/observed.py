@@ -18,6 +18,9 @@ QUOTA_PER_UNIT_DEFAULT = 500_000  # quota units per USD unless /api/status says 
 MAX_QUOTA_UNITS = 2_147_483_647
 MAX_NAME_BYTES = 50  # token names, in bytes (30 on older servers: docs/server-contract.md)
 OLD_SERVER_NAME_BYTES = 30
+# Tokens one user may hold: new-api's MaxUserTokens default since v0.10.8; not readable
+# through the API (docs/server-contract.md#limits). A file's server.max_tokens overrides it.
+DEFAULT_TOKEN_CAP = 1000
 
 
 class TokenStatus(IntEnum):

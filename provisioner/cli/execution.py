@@ -10,13 +10,15 @@ from typing import Literal
 from provisioner.cli import output
 from provisioner.cli.delivery import Delivery
 from provisioner.cli.options import Common
-from provisioner.cli.session import Connection, Log, confirm, progress_printer, sigterm_interrupts
+from provisioner.cli.session import Connection, Log, confirm, sigterm_interrupts
 from provisioner.errors import RefusedError
 from provisioner.exitcodes import ExitCode
 from provisioner.observed import Token
 from provisioner.plan.model import Plan
 from provisioner.plan.safety import Violation
 from provisioner.render.plan import Header
+
+CREATE_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,14 @@ def carry_out(
                 conn.client,
                 prepared.inventory,
                 deliver=delivery.deliver if delivery else None,
-                progress=progress_printer(log),
+                forget=delivery.forget if delivery else None,
+                progress=conn.progress,
+                # With pacing off (a server without a limiter), creates go a few at a time.
+                create_concurrency=1 if conn.paced else CREATE_CONCURRENCY,
             )
+        conn.progress.close()
         report.sink = sink
+        report.sink_readable = bool(delivery and delivery.readable)
     output.step_summary(plan, head, [], summary_line(report) if plan.has_changes else "")
     if common.output == "json":
         sys.stdout.write(dumps({**plan_json(plan, head, []), "kind": verb, **report_json(report)}))

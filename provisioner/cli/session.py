@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provisioner.cli.options import Common, ServerOptions
+from provisioner.cli.progress import ProgressBoard
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.exitcodes import ExitCode
 
@@ -59,13 +60,35 @@ def load_spec_or_fail(path: str, log: Log) -> Spec:
         for diagnostic in exc.diagnostics:
             print(str(diagnostic), file=sys.stderr)
         raise ProvisionerError(
-            f"{path}: invalid spec ({len(exc.diagnostics)} errors); nothing was sent to the "
+            f"{path}: invalid spec ({len(exc.diagnostics)} "
+            f"error{'' if len(exc.diagnostics) == 1 else 's'}); nothing was sent to the "
             "server. Run `provisioner validate` for details.",
             ExitCode.INVALID_SPEC,
         ) from None
     for warning in spec.warnings:
         log.info(f"warning: {warning}")
     return spec
+
+
+def load_optional_spec(common: Common, log: Log) -> Spec | None:
+    """The spec for commands that can do without one (rotate, reveal, test, revoke, scan).
+
+    The default tokens.yaml may be missing; a file named with ``-f`` may not, and
+    ``-f -`` reads stdin.
+    """
+    from provisioner.spec.loader import STDIN
+
+    file = common.file
+    if file == STDIN or Path(file).exists():
+        return load_spec_or_fail(file, log)
+    if common.file_given:
+        raise UsageError(f"{file}: no such file (-f names the spec file)")
+    return None
+
+
+def sink_warning(log: Log):  # type: ignore[no-untyped-def]
+    """How a sink's warning (a key file git would commit) reaches stderr."""
+    return lambda message: log.info(f"warning: {message}")
 
 
 def _parse_rate(text: str | None) -> tuple[int, float] | None:
@@ -126,13 +149,25 @@ def _parse_retry(text: str | None) -> Any:
 
 @dataclass
 class Connection:
-    """A probed client, and every token of the account as read right after the probe."""
+    """A probed client, and every token of the account as read right after the probe.
+
+    ``inventory`` holds the user's tokens; ``locks`` the lock tokens of applies
+    (never shown as tokens, but they count against the account's cap).
+    """
 
     client: NewApiClient
     url: str
     credential: Secret
     inventory: list[Token]
+    locks: list[Token]
+    progress: ProgressBoard
     sandbox: Any = None  # the embedded Sandbox, if any
+    paced: bool = True  # client-side pacing is on
+    verify: Any = True  # the TLS setting (a custom CA applies to the relay too)
+
+    def relist(self) -> None:
+        """Read every token again (after taking the lock: what others did is seen)."""
+        self.inventory, self.locks = split_locks(self.client.list_tokens())
 
     @property
     def info(self) -> ServerInfo:
@@ -146,6 +181,14 @@ class Connection:
         if self.info.username:
             return f"{self.info.username} (#{self.info.user_id})"
         return f"#{self.info.user_id}" if self.info.user_id else ""
+
+
+def split_locks(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
+    """(user tokens, lock tokens)."""
+    from provisioner.plan.ownership import is_lock_name
+
+    users = [t for t in tokens if not is_lock_name(t.name)]
+    return users, [t for t in tokens if is_lock_name(t.name)]
 
 
 def _request_logger(log: Log):  # type: ignore[no-untyped-def]
@@ -196,6 +239,7 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
         verify = ssl_verify_setting()
         log.debug(f"credential from {source}")
 
+    progress = ProgressBoard(sys.stderr, quiet=log.quiet)
     client = NewApiClient(
         url,
         credential,
@@ -203,6 +247,7 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
         timeout=timeout,
         rate_limit=rate,
         on_request=_request_logger(log),
+        on_wait=progress.waiting,
         verify=verify,
         retry_policy=retry_policy,
     )
@@ -213,9 +258,20 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
             f"server {url}: {info.version or 'unknown version'}, {info.generation}, "
             f"auth {info.auth}, list {info.list_shape}"
         )
-        inventory = client.list_tokens(first_page)
-        yield Connection(client, url, credential, inventory, sandbox)
+        inventory, locks = split_locks(client.list_tokens(first_page))
+        yield Connection(
+            client,
+            url,
+            credential,
+            inventory,
+            locks,
+            progress,
+            sandbox,
+            paced=rate is not None,
+            verify=verify,
+        )
     finally:
+        progress.close()
         log.debug(
             f"{client.request_count} HTTP requests in {time.monotonic() - started:.2f} s: "
             + ", ".join(f"{k} x{v}" for k, v in sorted(client.request_counts.items())),
@@ -223,20 +279,6 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
         client.close()
         if sandbox is not None:
             sandbox.stop()
-
-
-def progress_printer(log: Log):  # type: ignore[no-untyped-def]
-    """A one-line progress display on a TTY's stderr, or None."""
-    if log.quiet or not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int, label: str) -> None:
-        sys.stderr.write(f"\r\x1b[2K[{done}/{total}] {label}"[:200])
-        if done == total:
-            sys.stderr.write("\r\x1b[2K")
-        sys.stderr.flush()
-
-    return show
 
 
 @contextmanager
@@ -257,16 +299,16 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def confirm(yes: bool) -> None:
+def confirm(yes: bool, verb: str = "apply", what: str = "these changes") -> None:
     """Ask on a terminal; refuse (64) without ``--yes`` when stdin is not one."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise UsageError(
-            "refusing to apply without confirmation: stdin is not a terminal; "
-            "pass --yes to apply non-interactively"
+            f"refusing to {verb} without confirmation: stdin is not a terminal; "
+            f"pass --yes to {verb} non-interactively"
         )
-    print("\nDo you want to apply these changes? Only 'yes' will be accepted.", file=sys.stderr)
+    print(f"\nDo you want to {verb} {what}? Only 'yes' will be accepted.", file=sys.stderr)
     answer = input("  Enter a value: ").strip()
     if answer != "yes":
-        raise ProvisionerError("apply cancelled")
+        raise ProvisionerError(f"{verb} cancelled")

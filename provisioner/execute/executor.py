@@ -1,25 +1,41 @@
 """Execute a Plan against the server and report every operation.
 
-Apply walks the plan; it does not re-decide what to do. Order (docs/reconcile.md):
-rotations and creates, one re-list to learn the new ids, key delivery,
-updates, enables, disables, deletes.
+Apply walks the plan; it does not re-decide what to do. Order
+(docs/reconcile.md#order-of-apply): rotations and creates, one re-list to learn
+the new ids, key delivery, renames and updates, enables, deliveries of keys the
+sink lacks, disables, deletes.
+
+Nothing is reported done that the server dropped: the record a write returns (or
+the re-list after creates) is compared with what was written
+(:func:`provisioner.plan.server_checks.dropped_fields`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-from provisioner.newapi.errors import AmbiguousWriteError, NewApiError
+from provisioner.newapi.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    NetworkError,
+    NewApiError,
+    NotNewApiError,
+    RateLimitedError,
+    UnsupportedError,
+)
 from provisioner.observed import Token, TokenStatus
 from provisioner.plan.diff import merged_write
-from provisioner.plan.model import Action, Plan
+from provisioner.plan.model import Action, KeyPrint, Plan, key_print
 from provisioner.plan.report import OpResult, Report
+from provisioner.plan.server_checks import dropped_fields
 from provisioner.secret import Secret
 
 
 class Client(Protocol):  # what apply needs of provisioner.newapi.client.NewApiClient
-    def create_token(self, body: dict[str, Any]) -> None: ...
+    def create_token(self, body: dict[str, Any]) -> Token | None: ...
     def list_tokens(self) -> list[Token]: ...
     def update_token(self, body: dict[str, Any]) -> Token: ...
     def set_status(self, token_id: int, status: int) -> Token: ...
@@ -30,9 +46,41 @@ class Client(Protocol):  # what apply needs of provisioner.newapi.client.NewApiC
 Deliver = Callable[[list[tuple[str, str, Secret]]], dict[str, str]]
 """Delivers (name, key_name, key) triples; returns name -> error for failures."""
 
+Forget = Callable[[Mapping[str, KeyPrint | None]], list[str]]
+"""Removes the keys of deleted tokens from the sink (key name -> the deleted key's print)."""
+
+
+class Progress(Protocol):
+    """Where the executor says how far it is (the shell shows it on stderr)."""
+
+    def phase(self, name: str, total: int) -> None: ...
+    def advance(self, label: str) -> None: ...
+
+
+class _Quiet:
+    def phase(self, name: str, total: int) -> None:
+        pass
+
+    def advance(self, label: str) -> None:
+        pass
+
+
+# A create refused for one of these reasons would be refused for every create after it:
+# the account is at its token cap, the credential lost a permission, the server is gone.
+_CAP_MESSAGE = re.compile(r"最大令牌数量|maximum number of tokens|token limit", re.IGNORECASE)
+_CAP_NUMBER = re.compile(r"\((\d+)\)")  # 已达到最大令牌数量限制 (1000)
+_PHASE_ENDING = (AuthError, UnsupportedError, NotNewApiError, RateLimitedError, NetworkError)
+
 
 def _error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def ends_the_phase(exc: NewApiError) -> bool:
+    """True when every remaining create would fail the same way."""
+    if isinstance(exc, _PHASE_ENDING):
+        return True
+    return bool(_CAP_MESSAGE.search(exc.message))
 
 
 class Executor:
@@ -43,20 +91,23 @@ class Executor:
         inventory: Sequence[Token],
         *,
         deliver: Deliver | None = None,
-        progress: Callable[[int, int, str], None] | None = None,
+        forget: Forget | None = None,
+        progress: Progress | None = None,
+        create_concurrency: int = 1,
     ) -> None:
         self.plan = plan
         self.client = client
         self.by_id = {t.id: t for t in inventory}
         self.known_ids = set(self.by_id)
         self.deliver = deliver
-        self.progress = progress
+        self.forget = forget
+        self.progress = progress or _Quiet()
+        self.create_concurrency = max(1, create_concurrency)
         self.report = Report()
         self.created: dict[str, int] = {}  # name -> new id
         self.failed_names: set[str] = set()
-        self._done = 0
-        self._posting: tuple[Action, OpResult] | None = None  # the create POST in flight
-        self._total = len(plan.actions)
+        # create POSTs in flight, with their futures (several when creates run in parallel)
+        self._posting: list[tuple[Action, OpResult, Future[tuple[str, Any]]]] = []
 
     # -- bookkeeping --
 
@@ -65,41 +116,46 @@ class Executor:
         self.report.results.append(result)
         return result
 
-    def _tick(self, label: str) -> None:
-        self._done += 1
-        if self.progress:
-            self.progress(self._done, self._total, label)
+    def _fail(self, result: OpResult, error: str) -> None:
+        result.status = "failed"
+        result.error = error
+        self.failed_names.add(result.name)
 
-    def _run(self, result: OpResult, call: Callable[[], Any]) -> bool:
-        try:
-            call()
-        except NewApiError as exc:
-            result.status = "failed"
-            result.error = _error_text(exc)
-            self.failed_names.add(result.name)
-            return False
-        result.status = "ok"
-        return True
+    def _check_kept(self, result: OpResult, written: Mapping[str, Any], stored: Token) -> None:
+        dropped = dropped_fields(written, stored)
+        if dropped:
+            self._fail(
+                result,
+                "the server did not keep " + "; ".join(dropped) + " (docs/servers.md)",
+            )
 
     # -- phases --
 
     def run(self) -> Report:
         ordered = self.plan.ordered()
-        pending = {id(a): self._placeholder(a) for a in ordered}
+        pending = {id(a): self._result(a) for a in ordered}
         try:
             creates = [a for a in ordered if a.kind in ("rotate", "create")]
             if creates:
                 self._create_phase(creates, pending)
             enabled: list[tuple[Action, OpResult]] = []
-            for action in ordered:
-                if action.kind in ("update", "enable", "disable"):
-                    result = pending.pop(id(action))
-                    self._simple(action, result)
-                    if action.kind == "enable" and result.status == "ok":
-                        enabled.append((action, result))
+            changes = [a for a in ordered if a.kind in ("rename", "update", "enable")]
+            if changes:
+                self.progress.phase("updating", len(changes))
+            for action in changes:
+                result = pending.pop(id(action))
+                self._simple(action, result)
+                if action.kind == "enable" and result.status == "ok":
+                    enabled.append((action, result))
             # A token coming back to life gets its key delivered too: it may have been
             # disabled because an earlier delivery failed (the server has no labels).
-            self._deliver_keys(enabled)
+            redeliver = [(a, pending.pop(id(a))) for a in ordered if a.kind == "deliver"]
+            self._deliver_keys(enabled, redeliver=redeliver)
+            disables = [a for a in ordered if a.kind == "disable"]
+            if disables:
+                self.progress.phase("disabling", len(disables))
+            for action in disables:
+                self._simple(action, pending.pop(id(action)))
             deletes = [a for a in ordered if a.kind == "delete"]
             if deletes:
                 self._delete_phase(deletes, pending)
@@ -108,36 +164,50 @@ class Executor:
         # anything never reached stays "not-run"
         return self.report
 
-    def _placeholder(self, action: Action) -> OpResult:
-        return self._result(action)
-
     def _create_phase(self, actions: list[Action], pending: dict[int, OpResult]) -> None:
         ambiguous: list[tuple[Action, OpResult]] = []
         attempted: list[tuple[Action, OpResult]] = []
         timed_out: set[int] = set()  # id() of actions whose POST got no answer in time
+        self.progress.phase("creating", len(actions))
         try:
             self._post_creates(actions, pending, ambiguous, attempted, timed_out)
         except KeyboardInterrupt:
             # Say what really happened: a POST that was answered created its token, even
-            # though the re-list and the key delivery never ran (the rerun sees it as done).
+            # though the re-list and the key delivery never ran (the rerun delivers the key:
+            # the sink lacks it, docs/reconcile.md#keys-never-go-missing).
             keys = self.report.keys_undelivered if self.deliver else self.report.keys_pending
             unknown = {id(a) for a, _ in ambiguous}
             for action, result in attempted:
                 if id(action) in unknown:
-                    result.status = "failed"
-                    result.error = "outcome unknown; interrupted before re-listing"
+                    self._fail(result, "outcome unknown; interrupted before re-listing")
                 else:
                     result.status = "ok"
                     result.detail = "created; interrupted before its key was delivered"
                 keys.append(action.name)
-            if self._posting is not None:
-                action, result = self._posting
-                result.status = "failed"
-                result.error = "interrupted while creating: the server may have created it"
+            for action, result, future in self._posting:
+                # A POST answered before the signal created its token; one still in flight
+                # may or may not land.
+                answered = future.done() and not future.cancelled() and future.exception() is None
+                if answered and future.result()[0] == "ok":
+                    result.status = "ok"
+                    result.detail = "created; interrupted before its key was delivered"
+                else:
+                    self._fail(result, "interrupted while creating: the server may have created it")
                 keys.append(action.name)
             raise
-        self._posting = None
         self._finish_creates(ambiguous, attempted, timed_out)
+
+    def _post_one(self, action: Action, result: OpResult) -> tuple[str, Any]:
+        """One rotation or create POST: ("ok"|"ambiguous"|"failed"|"renamed-failed", detail)."""
+        if action.kind == "rotate" and not self._rename_old(action, result):
+            return "failed", None
+        try:
+            self.client.create_token(action.set)
+        except AmbiguousWriteError as exc:
+            return "ambiguous", exc
+        except NewApiError as exc:
+            return "failed", exc
+        return "ok", None
 
     def _post_creates(
         self,
@@ -147,29 +217,50 @@ class Executor:
         attempted: list[tuple[Action, OpResult]],
         timed_out: set[int],
     ) -> None:
-        for action in actions:
-            result = pending.pop(id(action))
-            if action.kind == "rotate" and not self._rename_old(action, result):
-                self._tick(action.name)
-                continue
-            self._posting = (action, result)
-            try:
-                self.client.create_token(action.set)
-            except AmbiguousWriteError as exc:
-                result.detail = f"outcome unknown ({_error_text(exc)}); checked by re-listing"
-                ambiguous.append((action, result))
-                if exc.timed_out:
-                    timed_out.add(id(action))
-            except NewApiError as exc:
-                self._posting = None
-                result.status = "failed"
-                result.error = _error_text(exc)
+        queue = [(a, pending.pop(id(a))) for a in actions]
+        stop: NewApiError | None = None
+        width = self.create_concurrency
+        index = 0
+        pool = ThreadPoolExecutor(max_workers=width)
+        try:
+            while index < len(queue) and stop is None:
+                batch = queue[index : index + width]
+                index += len(batch)
+                self._posting = [(a, r, pool.submit(self._post_one, a, r)) for a, r in batch]
+                outcomes = [future.result() for _, _, future in self._posting]
+                self._posting = []
+                for (action, result), (outcome, detail) in zip(batch, outcomes, strict=True):
+                    self.progress.advance(action.name)
+                    if outcome == "ok":
+                        attempted.append((action, result))
+                    elif outcome == "ambiguous":
+                        result.detail = (
+                            f"outcome unknown ({_error_text(detail)}); checked by re-listing"
+                        )
+                        ambiguous.append((action, result))
+                        attempted.append((action, result))
+                        if detail.timed_out:
+                            timed_out.add(id(action))
+                    elif detail is not None:
+                        self._fail(result, _error_text(detail))
+                        if ends_the_phase(detail):
+                            stop = detail
+                    # else: the rotation's rename failed and said why
+        finally:
+            pool.shutdown(wait=False)
+        if stop is not None:
+            reason = _error_text(stop)
+            for action, result in queue[index:]:
+                result.status = "skipped"
+                result.error = f"not sent: an earlier create failed with {reason}"
                 self.failed_names.add(action.name)
-                self._tick(action.name)
-                continue
-            self._posting = None
-            attempted.append((action, result))
-            self._tick(action.name)
+            cap = _CAP_NUMBER.search(stop.message) if _CAP_MESSAGE.search(stop.message) else None
+            if cap:
+                self.report.notes.append(
+                    f"The server caps this account at {cap[1]} tokens. Set server.max_tokens: "
+                    f"{cap[1]} in the file, and plan refuses what cannot fit before anything "
+                    "is sent."
+                )
 
     def _finish_creates(
         self,
@@ -181,7 +272,8 @@ class Executor:
             return
         # Create returns nothing: re-list once and match exact names
         # (docs/server-contract.md#creating-a-token).
-        listing = self._relist()
+        self.progress.phase("re-listing", 1)
+        listing, list_error = self._relist()
         missing = [(a, r) for a, r in ambiguous if not self._new_tokens(listing, a.name)]
         # A POST that got no answer in time may still be running on the server: a re-list
         # that misses it proves nothing, and a second POST would make a duplicate when the
@@ -189,8 +281,7 @@ class Executor:
         for action, result in [(a, r) for a, r in missing if id(a) in timed_out]:
             result.error = (
                 "no answer in time and not listed yet: the server may still create it; "
-                f"rerun apply later (if it then shows no change for {action.name}, fetch its "
-                f"key with `provisioner reveal {action.name}`)"
+                f"rerun apply later (it then delivers the key of {action.name} if it exists)"
             )
         missing = [(a, r) for a, r in missing if id(a) not in timed_out]
         if missing and listing is not None:
@@ -200,17 +291,18 @@ class Executor:
                     self.client.create_token(action.set)
                 except NewApiError as exc:
                     result.detail += f"; second attempt: {_error_text(exc)}"
-            listing = self._relist()
+            listing, list_error = self._relist()
+        created = []
         for action, result in attempted:
-            self._match_created(action, result, listing)
-        self._deliver_keys([(a, r) for a, r in attempted if r.status == "ok"])
+            if self._match_created(action, result, listing, list_error):
+                created.append((action, result))
+        self._deliver_keys(created)
 
     def _rename_old(self, action: Action, result: OpResult) -> bool:
         """Rotation step 1: the old token becomes NAME.old-YYYYMMDD, expiring after the overlap."""
         old = self.by_id.get(action.token_id or -1)
         if old is None:
-            result.status = "failed"
-            result.error = "the token to rotate is no longer on the server"
+            self._fail(result, "the token to rotate is no longer on the server")
             return False
         body = merged_write(
             old, {"name": action.rotation_name, "expired_time": action.rotation_expiry}
@@ -218,30 +310,37 @@ class Executor:
         try:
             self.client.update_token(body)
         except NewApiError as exc:
-            result.status = "failed"
-            result.error = f"renaming the old token failed: {_error_text(exc)}"
-            self.failed_names.add(action.name)
+            self._fail(result, f"renaming the old token failed: {_error_text(exc)}")
             return False
         result.detail = f"old token {old.id} renamed {action.rotation_name}"
         return True
 
-    def _relist(self) -> list[Token] | None:
+    def _relist(self) -> tuple[list[Token] | None, str]:
         try:
-            return self.client.list_tokens()
-        except NewApiError:
-            return None
+            return self.client.list_tokens(), ""
+        except NewApiError as exc:
+            return None, _error_text(exc)
 
     def _new_tokens(self, listing: list[Token] | None, name: str) -> list[Token]:
         if listing is None:
             return []
         return [t for t in listing if t.name == name and t.id not in self.known_ids]
 
-    def _match_created(self, action: Action, result: OpResult, listing: list[Token] | None) -> None:
+    def _match_created(
+        self, action: Action, result: OpResult, listing: list[Token] | None, list_error: str
+    ) -> bool:
+        """Find the new token; True when its key can be delivered now."""
         if listing is None:
-            result.status = "failed"
-            result.error = "created, but re-listing failed; rerun apply to confirm"
-            self.failed_names.add(action.name)
-            return
+            # The POST was answered, so the token exists: it is not reported failed because
+            # a later read failed. Its key comes with the next apply (the sink lacks it).
+            result.status = "ok"
+            result.detail = (
+                f"created; re-listing failed ({list_error}), so its key was not delivered: "
+                "rerun apply to deliver it"
+            )
+            if self.deliver is not None:
+                self.report.keys_undelivered.append(action.name)
+            return False
         found = self._new_tokens(listing, action.name)
         if len(found) == 1:
             token = found[0]
@@ -249,9 +348,10 @@ class Executor:
             result.token_id = token.id
             self.created[action.name] = token.id
             self.by_id[token.id] = token
-            return
-        result.status = "failed"
+            self._check_kept(result, action.set, token)
+            return True
         self.failed_names.add(action.name)
+        result.status = "failed"
         if not found:
             result.error = result.error or (
                 "the token did not appear after create; rerun apply to create it"
@@ -259,19 +359,35 @@ class Executor:
         else:
             ids = ", ".join(str(t.id) for t in found)
             result.error = f"{len(found)} new tokens named {action.name!r} (ids {ids}): conflict"
+        return False
 
-    def _deliver_keys(self, created: list[tuple[Action, OpResult]]) -> None:
-        if not created:
+    def _deliver_keys(
+        self,
+        created: list[tuple[Action, OpResult]],
+        *,
+        redeliver: list[tuple[Action, OpResult]] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Reveal and deliver the keys of new tokens (``created``), revived ones and missing ones.
+
+        ``redeliver`` are the plan's ``deliver`` actions: existing tokens whose key the
+        sink lacks or holds another of.
+        """
+        if not created and not redeliver:
             return
         if self.deliver is None:
             self.report.keys_pending.extend(a.name for a, _ in created if a.kind != "enable")
+            for _, result in redeliver:
+                result.status = "skipped"
+                result.error = "no key sink configured"
             return
-        ids = [r.token_id for _, r in created if r.token_id is not None]
+        for action, result in redeliver:
+            result.token_id = action.token_id
+        wanted = [(a, r) for a, r in [*created, *redeliver] if r.token_id is not None]
+        self.progress.phase("delivering keys", len(wanted))
+        ids = [r.token_id for _, r in wanted if r.token_id is not None]
         try:
             keys: dict[int, Secret] = {}
-            for start in range(
-                0, len(ids), 100
-            ):  # batch reveal, at most 100 (docs/server-contract.md#masked-keys-and-reveal)
+            for start in range(0, len(ids), 100):  # batch reveal, at most 100 ids a call
                 keys.update(self.client.reveal_keys(ids[start : start + 100]))
         except NewApiError as exc:
             keys = {}
@@ -280,7 +396,7 @@ class Executor:
             reveal_error = "reveal returned no key"
         batch: list[tuple[str, str, Secret]] = []
         errors: dict[str, str] = {}
-        for action, result in created:
+        for action, result in wanted:
             key = keys.get(result.token_id or -1)
             if key is None:
                 errors[action.name] = reveal_error
@@ -288,17 +404,23 @@ class Executor:
                 batch.append((action.name, action.key_name, Secret("sk-" + key.reveal())))
         if batch:
             errors.update(self.deliver(batch))
-        for action, result in created:
-            delivery = OpResult("deliver", action.name, result.token_id, detail=action.key_name)
-            self.report.results.append(delivery)
+        redelivered = {id(a) for a, _ in redeliver}
+        for action, result in wanted:
+            self.progress.advance(action.name)
+            if id(action) in redelivered:
+                delivery = result
+                delivery.detail = action.key_name
+            else:
+                delivery = OpResult("deliver", action.name, result.token_id, detail=action.key_name)
+                self.report.results.append(delivery)
             if action.name not in errors:
                 delivery.status = "ok"
                 self.report.keys_delivered += 1
                 continue
-            # Transactional delivery (docs/reconcile.md): a key nobody received must not stay live.
-            delivery.status = "failed"
-            delivery.error = errors[action.name]
-            self.failed_names.add(action.name)
+            self._fail(delivery, errors[action.name])
+            if id(action) in redelivered:
+                continue  # an existing key stays as it is; the next plan shows it again
+            # Transactional delivery: a key nobody received must not stay live.
             try:
                 self.client.set_status(result.token_id or 0, TokenStatus.DISABLED)
                 delivery.detail = "new token disabled"
@@ -308,26 +430,34 @@ class Executor:
     def _simple(self, action: Action, result: OpResult) -> None:
         token_id = action.token_id if action.token_id is not None else self.created.get(action.name)
         result.token_id = token_id
+        self.progress.advance(action.name)
         if token_id is None:
             result.status = "skipped"
             result.error = f"{action.name!r} was not created"
-            self._tick(action.name)
             return
         if action.kind == "enable" and action.name in self.failed_names:
             result.status = "skipped"
             result.error = "its field update failed; the server would refuse to enable it"
-            self._tick(action.name)
             return
-        if action.kind == "update":
-            old = self.by_id[token_id]
-            body = merged_write(old, action.set)
-            self._run(result, lambda: self.client.update_token(body))
-        else:
-            status = TokenStatus.ENABLED if action.kind == "enable" else TokenStatus.DISABLED
-            self._run(result, lambda: self.client.set_status(token_id, status))
-        self._tick(action.name)
+        try:
+            if action.kind in ("update", "rename"):
+                old = self.by_id[token_id]
+                body = merged_write(old, action.set)
+                stored = self.client.update_token(body)
+                result.status = "ok"
+                self._check_kept(result, body, stored)
+                self.by_id[token_id] = stored
+            else:
+                status = TokenStatus.ENABLED if action.kind == "enable" else TokenStatus.DISABLED
+                stored = self.client.set_status(token_id, status)
+                result.status = "ok"
+                if stored.status != status:
+                    self._fail(result, f"the server kept status {stored.status}, not {status}")
+        except NewApiError as exc:
+            self._fail(result, _error_text(exc))
 
     def _delete_phase(self, actions: list[Action], pending: dict[int, OpResult]) -> None:
+        self.progress.phase("deleting", len(actions))
         results = [(a, pending.pop(id(a))) for a in actions]
         ids = [a.token_id for a in actions if a.token_id is not None]
         try:
@@ -344,16 +474,32 @@ class Executor:
         else:
             # Find out which are really gone; batch delete skips silently
             # (docs/server-contract.md#batch-delete).
-            listing = self._relist()
+            listing, _ = self._relist()
             remaining = {t.id for t in listing} if listing is not None else set(ids)
             for action, result in results:
                 if action.token_id in remaining:
-                    result.status = "failed"
-                    result.error = error
+                    self._fail(result, error)
                 else:
                     result.status = "ok"
         for action, _ in results:
-            self._tick(action.name)
+            self.progress.advance(action.name)
+        self._forget_keys([a for a, r in results if r.status == "ok"])
+
+    def _forget_keys(self, deleted: list[Action]) -> None:
+        """Keys of deleted tokens leave the sink (only where it holds that very key)."""
+        if self.forget is None:
+            return
+        prints: dict[str, KeyPrint | None] = {}
+        for action in deleted:
+            token = self.by_id.get(action.token_id or -1)
+            if token is not None and action.key_name:
+                prints[action.key_name] = key_print(token.key)
+        if not prints:
+            return
+        try:
+            self.report.keys_forgotten.extend(self.forget(prints))
+        except (OSError, ValueError) as exc:
+            self.report.notes.append(f"the keys of deleted tokens stay in the sink: {exc}")
 
 
 def execute(
@@ -362,6 +508,16 @@ def execute(
     inventory: Sequence[Token],
     *,
     deliver: Deliver | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    forget: Forget | None = None,
+    progress: Progress | None = None,
+    create_concurrency: int = 1,
 ) -> Report:
-    return Executor(plan, client, inventory, deliver=deliver, progress=progress).run()
+    return Executor(
+        plan,
+        client,
+        inventory,
+        deliver=deliver,
+        forget=forget,
+        progress=progress,
+        create_concurrency=create_concurrency,
+    ).run()

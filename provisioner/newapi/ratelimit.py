@@ -41,6 +41,9 @@ class SlidingWindowLimiter:
             raise ValueError("a rate limit needs limit >= 1 and window > 0")
         self.limit = limit
         self.window = window
+        # The server stamps a request when it arrives, a little after we stamp it here:
+        # waiting a hair longer than the window keeps the two windows apart.
+        self.margin = 0.05 + 0.005 * window
         self.name = name
         self._clock = clock
         self._sleep = sleep
@@ -59,7 +62,7 @@ class SlidingWindowLimiter:
         wait = max(0.0, self._paused_until - now)
         if len(self._stamps) >= self.limit:
             oldest_that_counts = self._stamps[len(self._stamps) - self.limit]
-            wait = max(wait, oldest_that_counts + self.window - now)
+            wait = max(wait, oldest_that_counts + self.window + self.margin - now)
         return wait
 
     def acquire(self) -> float:

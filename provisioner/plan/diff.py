@@ -21,6 +21,7 @@ from provisioner.plan.model import (
     Notice,
     Plan,
     fingerprint,
+    key_print,
 )
 from provisioner.plan.ownership import Ownership, predecessor_of, revoked_from, rotation_name
 from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, DesiredToken, Spec
@@ -364,19 +365,6 @@ def diff(
         for token in sorted(tokens, key=lambda t: t.id):
             _undeclared(spec, token, now, plan)
     return plan
-
-
-def key_print(key: str) -> KeyPrint | None:
-    """A key's first and last 4 characters (without ``sk-``): what a masked key shows."""
-    key = key.removeprefix("sk-")
-    if "*" in key:
-        head, _, rest = key.partition("*")
-        tail = rest.strip("*")
-    else:
-        head, tail = key[:4], key[-4:]
-    if len(head) < 4 or len(tail) < 4 or len(key) < 9:
-        return None
-    return head[:4], tail[-4:]
 
 
 def _compare_sink(

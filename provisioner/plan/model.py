@@ -30,6 +30,20 @@ ORDER: tuple[ActionKind, ...] = (
 KeyPrint = tuple[str, str]
 """A key's first and last 4 characters: all a masked key shows, and all a plan compares."""
 
+
+def key_print(key: str) -> KeyPrint | None:
+    """A key's first and last 4 characters (without ``sk-``): what a masked key shows."""
+    key = key.removeprefix("sk-")
+    if "*" in key:
+        head, _, rest = key.partition("*")
+        tail = rest.strip("*")
+    else:
+        head, tail = key[:4], key[-4:]
+    if len(head) < 4 or len(tail) < 4 or len(key) < 9:
+        return None
+    return head[:4], tail[-4:]
+
+
 # Fields whose value names a budget in quota units; at execution the
 # remaining quota is recomputed from the fresh used_quota (docs/reconcile.md).
 BUDGET = "budget"

@@ -11,6 +11,9 @@ from provisioner.spec.desired import Spec
 
 _OLD_SUFFIX = re.compile(r"\.old-(\d{8})(?:-\d+)?$")  # left by a rotation
 _LEAKED_SUFFIX = re.compile(r"\.leaked-(\d{8})(?:-\d+)?$")  # left by `provisioner revoke`
+# apply's advisory lock on the account is a token of this name prefix: never a user token,
+# never owned, never listed (docs/reconcile.md#one-apply-at-a-time).
+LOCK_PREFIX = "provisioner.lock."
 # `NAME-N` above a declared count is named in the plan as a likely copy up to this N.
 MAX_COPY_HINT = 100
 
@@ -31,6 +34,10 @@ def _suffixed(name: str, word: str, now: int, taken: Iterable[str]) -> str:
     return candidate
 
 
+def is_lock_name(name: str) -> bool:
+    return name.startswith(LOCK_PREFIX)
+
+
 def predecessor_of(name: str) -> str | None:
     """The live name a ``NAME.old-YYYYMMDD`` token was rotated out of, or None."""
     match = _OLD_SUFFIX.search(name)
@@ -43,9 +50,21 @@ def revoked_from(name: str) -> str | None:
     return name[: match.start()] if match else None
 
 
-def leaked_name(name: str, now: int, taken: Iterable[str] = ()) -> str:
-    """``NAME.leaked-YYYYMMDD``, made unique against ``taken``."""
-    return _suffixed(name, "leaked", now, taken)
+def leaked_name(
+    name: str, now: int, taken: Iterable[str] = (), *, max_bytes: int | None = None
+) -> str:
+    """``NAME.leaked-YYYYMMDD``, made unique against ``taken``.
+
+    On a server whose names are short (``max_bytes``), NAME is cut to make it fit: the
+    token then no longer carries the declared name, so no apply brings it back, and the
+    name is free for the replacement.
+    """
+    full = _suffixed(name, "leaked", now, taken)
+    if max_bytes is None or len(full.encode("utf-8")) <= max_bytes:
+        return full
+    room = max_bytes - (len(full.encode("utf-8")) - len(name.encode("utf-8")))
+    base = name.encode("utf-8")[: max(room, 1)].decode("utf-8", errors="ignore")
+    return _suffixed(base or name[:1], "leaked", now, taken)
 
 
 class Ownership:

@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass
 class OpResult:
-    kind: str  # create | rotate | update | enable | disable | delete | deliver
+    kind: str  # create | rotate | rename | update | enable | deliver | disable | delete
     name: str
     token_id: int | None = None
     status: str = "not-run"  # ok | failed | skipped | not-run
@@ -32,12 +32,16 @@ class Report:
     interrupted: bool = False
     keys_delivered: int = 0
     keys_pending: list[str] = field(default_factory=list)  # new tokens whose keys were not fetched
-    keys_undelivered: list[str] = field(default_factory=list)  # created, then interrupted
+    keys_undelivered: list[str] = field(default_factory=list)  # created, key not delivered yet
+    keys_forgotten: list[str] = field(default_factory=list)  # key names removed from the sink
+    notes: list[str] = field(default_factory=list)  # what else a person should know
     sink: str = ""
+    sink_readable: bool = False  # the sink can be read back, so a rerun notices missing keys
 
     @property
     def failed(self) -> list[OpResult]:
-        return [r for r in self.results if r.status == "failed"]
+        """Operations that failed, and those skipped because of a failure (not sent)."""
+        return [r for r in self.results if r.status in ("failed", "skipped")]
 
     @property
     def ok(self) -> bool:

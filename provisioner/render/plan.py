@@ -16,16 +16,20 @@ SCHEMA_VERSION = 1
 _SYMBOL = {
     "create": ("+", "green"),
     "rotate": ("↻", "cyan"),
+    "rename": ("~", "yellow"),
     "update": ("~", "yellow"),
     "enable": (">", "green"),
+    "deliver": ("→", "cyan"),
     "disable": ("!", "yellow"),
     "delete": ("-", "red"),
 }
 _PLURAL = {
     "create": "to create",
     "rotate": "to rotate",
+    "rename": "to rename",
     "update": "to update",
     "enable": "to enable",
+    "deliver": "to deliver",
     "disable": "to disable",
     "delete": "to delete",
 }
@@ -61,18 +65,29 @@ def _title(action: Action) -> str:
     return f"{action.name}{ident}"
 
 
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+# Always counted in the summary; the others only when the plan has some.
+_ALWAYS = ("create", "update", "enable", "disable", "delete", "rotate")
+
+
 def summary_line(plan: Plan) -> str:
     counts = plan.counts()
-    parts = [
-        f"{counts[k]} {_PLURAL[k]}"
-        for k in ("create", "update", "enable", "disable", "delete", "rotate")
-    ]
+    parts = [f"{counts[k]} {_PLURAL[k]}" for k in _ALWAYS]
+    if counts["rename"]:
+        parts.append(f"{counts['rename']} {_PLURAL['rename']}")
+    if counts["deliver"]:
+        parts.append(f"{_count(counts['deliver'], 'key')} to deliver")
     orphans = sum(1 for n in plan.notices if n.kind == "orphan")
-    tail = f"; {orphans} orphans kept, {plan.unmanaged} unmanaged"
+    tail = f"; {orphans} {'orphan' if orphans == 1 else 'orphans'} kept, {plan.unmanaged} unmanaged"
     if plan.conflicts:
-        tail += f", {len(plan.conflicts)} conflicts"
+        tail += f", {_count(len(plan.conflicts), 'conflict')}"
     if not plan.has_changes and not plan.conflicts:
-        return f"No changes. {plan.owned} owned tokens match the spec{tail}."
+        owned = _count(plan.owned, "owned token")
+        verb = "matches" if plan.owned == 1 else "match"
+        return f"No changes. {owned} {verb} the spec{tail}."
     return "Plan: " + ", ".join(parts) + tail + "."
 
 
@@ -93,6 +108,8 @@ def render_text(plan: Plan, header: Header, violations: list[Violation], style: 
             expires = iso_time(action.rotation_expiry)
             lines.append(f"      old token -> {action.rotation_name}, expires {expires}")
             lines.append(f"      new {action.name} created, key delivered as {action.key_name}")
+        if action.kind == "deliver":
+            lines.append(f"      key revealed and delivered as {action.key_name}")
         for change in action.changes:
             lines.append("      " + _change_line(change, qpu))
     for conflict in plan.conflicts:
@@ -137,7 +154,13 @@ def plan_json(plan: Plan, header: Header, violations: list[Violation]) -> dict[s
             for n in plan.notices
         ],
         "violations": [
-            {"rule": v.rule, "message": v.message, "overridable": v.overridable} for v in violations
+            {
+                "rule": v.rule,
+                "message": v.message,
+                "overridable": v.overridable,
+                "override": v.override if v.overridable else None,
+            }
+            for v in violations
         ],
     }
 
@@ -154,15 +177,10 @@ def render_markdown(plan: Plan, header: Header, violations: list[Violation]) -> 
     out = [f"### provisioner plan: `{header.file}`", ""]
     out.append(f"Server: `{header.url}` {header.version}".rstrip())
     out.append("")
-    out.append("| create | update | enable | disable | delete | rotate | unmanaged |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|")
-    out.append(
-        "| "
-        + " | ".join(
-            str(counts[k]) for k in ("create", "update", "enable", "disable", "delete", "rotate")
-        )
-        + f" | {plan.unmanaged} |"
-    )
+    columns = [*_ALWAYS, *(k for k in ("rename", "deliver") if counts[k])]
+    out.append("| " + " | ".join(columns) + " | unmanaged |")
+    out.append("|" + "---:|" * (len(columns) + 1))
+    out.append("| " + " | ".join(str(counts[k]) for k in columns) + f" | {plan.unmanaged} |")
     out.append("")
     for violation in violations:
         out.append(f"> **Refused:** {violation}")
@@ -177,8 +195,10 @@ def render_markdown(plan: Plan, header: Header, violations: list[Violation]) -> 
                 "create": "+",
                 "delete": "-",
                 "update": "!",
+                "rename": "!",
                 "rotate": "!",
                 "enable": "+",
+                "deliver": "+",
                 "disable": "-",
             }[action.kind]
             out.append(f"{symbol} {action.kind} {_title(action)}")

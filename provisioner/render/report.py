@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.plan.report import Report
+from provisioner.plan.report import OpResult, Report
 from provisioner.render.style import Style
 
 _MARK = {
@@ -13,22 +13,67 @@ _MARK = {
     "skipped": ("-", "yellow"),
     "not-run": ("·", "dim"),
 }
+# Failure summaries and runs of like results name this many tokens and count the rest.
+NAMED = 3
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:NAMED])
+    return shown + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
+
+
+def _line(result: OpResult) -> str:
+    ident = f" (id {result.token_id})" if result.token_id is not None else ""
+    line = f"  {_MARK[result.status][0]} {result.kind:<7} {result.name}{ident}"
+    if result.error:
+        line += f": {result.error}"
+    if result.detail:
+        line += f" [{result.detail}]"
+    return line
+
+
+def _runs(results: list[OpResult]) -> list[list[OpResult]]:
+    """Consecutive results skipped for the same reason (not sent after a cap error), grouped.
+
+    Every other result keeps a line of its own; the JSON report lists them all.
+    """
+    runs: list[list[OpResult]] = []
+    for result in results:
+        last = runs[-1][-1] if runs else None
+        same = (
+            last is not None
+            and result.status == "skipped"
+            and (last.status, last.kind, last.error) == (result.status, result.kind, result.error)
+        )
+        if same:
+            runs[-1].append(result)
+        else:
+            runs.append([result])
+    return runs
 
 
 def render_text(report: Report, style: Style) -> str:
     lines = []
-    for result in report.results:
-        mark, color = _MARK[result.status]
-        ident = f" (id {result.token_id})" if result.token_id is not None else ""
-        line = f"  {mark} {result.kind:<7} {result.name}{ident}"
-        if result.error:
-            line += f": {result.error}"
-        if result.detail:
-            line += f" [{result.detail}]"
-        lines.append(style(line, color))
+    for run in _runs(report.results):
+        for result in run[:NAMED]:
+            lines.append(style(_line(result), _MARK[result.status][1]))
+        if len(run) > NAMED:
+            rest = len(run) - NAMED
+            lines.append(
+                style(f"  … and {rest} more {run[0].kind}s skipped for the same reason", "dim")
+            )
     lines.append("")
     if report.keys_delivered:
-        lines.append(f"{report.keys_delivered} new keys delivered to {report.sink}.")
+        lines.append(f"{plural(report.keys_delivered, 'key')} delivered to {report.sink}.")
+    if report.keys_forgotten:
+        lines.append(
+            f"Removed from {report.sink}, their tokens being deleted: "
+            f"{_names(report.keys_forgotten)}."
+        )
     if report.keys_pending:
         names = " ".join(report.keys_pending)
         lines.append(
@@ -38,11 +83,19 @@ def render_text(report: Report, style: Style) -> str:
         )
     if report.keys_undelivered:
         names = " ".join(report.keys_undelivered)
-        lines.append(
-            "Interrupted after creating tokens whose keys were not delivered. A rerun sees "
-            f"them as done; fetch their keys with:\n  provisioner reveal {names}"
-            + (f" --keys-to {report.sink}" if report.sink else "")
-        )
+        if report.sink_readable:
+            lines.append(
+                f"Keys not delivered yet: {_names(report.keys_undelivered)}. The next apply "
+                f"delivers them ({report.sink} is compared with the server at every plan)."
+            )
+        else:
+            lines.append(
+                "Tokens were created whose keys were not delivered, and "
+                f"{report.sink or 'the sink'} cannot be read back to notice it; fetch their "
+                f"keys with:\n  provisioner reveal {names}"
+                + (f" --keys-to {report.sink}" if report.sink else "")
+            )
+    lines.extend(report.notes)
     lines.append(style(summary_line(report), "bold"))
     return "\n".join(lines) + "\n"
 
@@ -50,13 +103,18 @@ def render_text(report: Report, style: Style) -> str:
 def summary_line(report: Report) -> str:
     counts = report.counts()
     ok, failed = counts.get("ok", 0), counts.get("failed", 0)
-    rest = counts.get("not-run", 0) + counts.get("skipped", 0)
+    skipped, not_run = counts.get("skipped", 0), counts.get("not-run", 0)
     if report.interrupted:
-        return f"Interrupted: {ok} done, {failed} failed, {rest} not run. Rerun apply to finish."
-    if failed:
-        names = ", ".join(sorted({r.name for r in report.failed}))
-        return f"Apply partly failed: {ok} done, {failed} failed ({names}), {rest} skipped."
-    return f"Apply complete: {ok} operations done."
+        return (
+            f"Interrupted: {ok} done, {failed} failed, {skipped + not_run} not run. "
+            "Rerun apply to finish."
+        )
+    if failed or skipped:
+        names = sorted({r.name for r in report.results if r.status in ("failed", "skipped")})
+        return (
+            f"Apply partly failed: {ok} done, {failed} failed, {skipped} skipped ({_names(names)})."
+        )
+    return f"Apply complete: {plural(ok, 'operation')} done."
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -69,5 +127,7 @@ def report_json(report: Report) -> dict[str, Any]:
         },
         "keys_pending": report.keys_pending,
         "keys_undelivered": report.keys_undelivered,
+        "keys_forgotten": report.keys_forgotten,
+        "notes": report.notes,
         "sink": report.sink,
     }

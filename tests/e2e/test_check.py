@@ -6,7 +6,11 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import pytest
+
+from provisioner.sandbox import Sandbox
 from tests.e2e.conftest import Cli
 
 
@@ -15,7 +19,7 @@ def test_check_reports_server_user_groups_and_permissions(cli: Cli) -> None:
     result = cli("check")
     assert result.code == 0, result.all
     assert "v1.0.0-sandbox" in result.out
-    assert "auth bearer, page lists, masked keys" in result.out
+    assert "bearer token (no user header needed), page lists, masked keys" in result.out
     assert "sandbox (id 1" in result.out
     assert "auto, default, vip" in result.out
     assert "3 of 1000" in result.out
@@ -24,6 +28,66 @@ def test_check_reports_server_user_groups_and_permissions(cli: Cli) -> None:
     data = json.loads(cli("check", "--output", "json").out)
     assert data["tokens"] == 3 and data["permissions"]["write"] == "yes"
     assert data["dialect"]["list_shape"] == "page"
+
+
+EXPECTED = {
+    # profile: (what the output must say, what it must not)
+    "one-api-2025-02": (
+        [
+            "one-api",
+            "groups      not available",
+            "reveal: not needed",
+            "full keys in the list",
+            "names up to 30 bytes",
+            "group no",
+            "no token cap",
+        ],
+        ["masked keys"],
+    ),
+    "new-api-2025-10": (
+        [
+            "full keys in the list",
+            "reveal: not needed",
+            "cross_group_retry no",
+            "auto_groups no",
+            "names up to 30 bytes",
+        ],
+        ["masked keys", "reveal: yes"],
+    ),
+    "new-api-2026-07": (
+        ["masked keys", "reveal: yes", "cross_group_retry yes", "auto_groups no", "of 1000"],
+        ["full keys"],
+    ),
+    "new-api-2026-08": (["masked keys", "auto_groups yes", "auto groups default"], ["full keys"]),
+}
+
+
+@pytest.mark.parametrize("profile", sorted(EXPECTED))
+@pytest.mark.parametrize("seeded", [True, False], ids=["with-tokens", "empty"])
+def test_check_works_on_every_generation_and_says_what_is_missing(
+    tmp_path: Path, profile: str, seeded: bool
+) -> None:
+    sb = Sandbox(db_path=str(tmp_path / "s.db"), profile=profile).start(port=0)
+    try:
+        if seeded:
+            sb.seed(2)
+        cli = Cli(sb, tmp_path)
+        cli.env["NEWAPI_USER_ID"] = str(sb.user_id)
+        result = cli("check")
+        assert result.code == 0, result.all
+        must, must_not = EXPECTED[profile]
+        if not seeded:  # no record to look at: what only records show is "not known yet"
+            must = [
+                m for m in must if m.startswith(("groups", "reveal", "masked", "full", "one-api"))
+            ]
+        for text in must:
+            assert text in result.out, (text, result.out)
+        for text in must_not:
+            assert text not in result.out, (text, result.out)
+        data = json.loads(cli("check", "--output", "json").out)
+        assert data["kind"] == "check" and data["version"]
+    finally:
+        sb.stop()
 
 
 def test_check_wrong_credential_is_77(cli: Cli) -> None:

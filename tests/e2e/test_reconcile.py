@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.e2e.conftest import Cli
+from tests.faults.helpers import NthFault
 
 DAY = 86400
 
@@ -219,8 +220,9 @@ def test_saved_plan_applies_and_goes_stale(cli: Cli) -> None:
 
 def test_failed_create_is_retried_after_relist_in_the_same_run(cli: Cli) -> None:
     cli.spec(BASIC)
-    cli.sandbox.inject("POST /api/token/", status=500, times=1)  # ambiguous: may have committed
-    cli.sandbox.inject("POST /api/token/", drop="after", times=1)  # committed, no answer
+    # after the lock token's POST: ambiguous (may have committed), then committed, no answer
+    cli.sandbox.add_fault(NthFault(route="POST /api/token/", status=500, times=1, skip=1))
+    cli.sandbox.add_fault(NthFault(route="POST /api/token/", drop="after", times=1, skip=2))
     first = cli("apply", "--yes")
     assert first.code == 0, first.all
     assert "checked by re-listing" in first.out
@@ -233,7 +235,8 @@ def test_partial_failure_then_rerun_converges(cli: Cli) -> None:
     assert cli("apply", "--yes").code == 0
     changed = BASIC.replace("10 USD", "20 USD").replace("group: vip", "group: default")
     cli.spec(changed + "  - name: delta\n")
-    # the first PUT is rate-limited for an hour: beyond the retry budget, so it fails now
+    # the first PUT is rate-limited for an hour: more than this run will wait, so it fails now
+    cli.env["PROVISIONER_RETRY"] = "rate_wait=5"
     cli.sandbox.inject("PUT /api/token/", status=429, retry_after=3600, times=1)
     first = cli("apply", "--yes")
     assert first.code == 6, first.all
@@ -248,17 +251,17 @@ def test_partial_failure_then_rerun_converges(cli: Cli) -> None:
 
 def test_ambiguous_create_is_resolved_by_relisting(cli: Cli) -> None:
     cli.spec("keys:\n  to: json:keys.json\ntokens:\n  - name: solo\n")
-    cli.sandbox.inject("POST /api/token/", drop="after", times=1)
+    cli.sandbox.add_fault(NthFault(route="POST /api/token/", drop="after", times=1, skip=1))
     result = cli("apply", "--yes")
     assert result.code == 0, result.all
     assert cli.names() == ["solo"]
     posts = [r for r in cli.sandbox.requests if r[0] == "POST" and r[1] == "/api/token/"]
-    assert len(posts) == 1  # the POST was never sent twice
+    assert len(posts) == 2  # the lock token's, and solo's: never sent twice
 
 
 def test_dropped_before_commit_is_created_once_after_relist(cli: Cli) -> None:
     cli.spec("tokens:\n  - name: solo\n")
-    cli.sandbox.inject("POST /api/token/", drop="before", times=1)
+    cli.sandbox.add_fault(NthFault(route="POST /api/token/", drop="before", times=1, skip=1))
     result = cli("apply", "--yes")
     assert result.code == 0, result.all
     assert cli.names() == ["solo"]

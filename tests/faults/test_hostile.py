@@ -221,6 +221,12 @@ def test_hostile_list(
         code, out, err = run_cli(url, seeded, tmp_path, *argv)
     if command == "apply" and code == 0:
         code = 2  # an apply that ran is "handled"; compare with the plan's codes
+    if command == "apply" and code == 6 and case == "negative-numbers":
+        # The re-listed new token shows another expiry than was written (the proxy rewrote
+        # it), so its create is not reported done: nothing is reported done that the server
+        # did not keep (docs/reconcile.md#plan-knows-the-server).
+        assert "the server did not keep expired_time" in out, out
+        code = 2
     assert code in accepted, (code, out, err)
     assert_no_secrets(seeded, out, err)
     if code not in (0, 2):

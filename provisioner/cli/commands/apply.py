@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from provisioner.cli.options import ApplyOptions
-from provisioner.cli.session import Log, connect, load_spec_or_fail
-from provisioner.errors import StalePlanError
+from provisioner.cli.session import Connection, Log, connect, load_spec_or_fail, sink_warning
+from provisioner.errors import StalePlanError, UsageError
+
+if TYPE_CHECKING:
+    from provisioner.cli.execution import Prepared
+    from provisioner.observed import Token
+    from provisioner.plan.saved import SavedPlan
+    from provisioner.spec.desired import Spec
 
 
 def run(opts: ApplyOptions) -> int:
-    from provisioner.cli import output
-    from provisioner.cli.delivery import make_delivery
-    from provisioner.cli.execution import Prepared, carry_out
+    from provisioner.cli.delivery import check_sink
+    from provisioner.cli.execution import carry_out
+    from provisioner.cli.lock import account_lock
     from provisioner.plan import saved
-    from provisioner.plan.diff import diff
-    from provisioner.plan.safety import check
+    from provisioner.spec import parse_duration
 
     log = Log(opts.common)
+    try:
+        lock_timeout = parse_duration(opts.lock_timeout) if opts.lock_timeout != "0s" else 0
+    except ValueError as exc:
+        raise UsageError(f"--lock-timeout: {exc}") from None
     saved_plan = None
     spec = None
     server = opts.server
@@ -27,36 +37,97 @@ def run(opts: ApplyOptions) -> int:
             server = replace(server, url=saved_plan.server_url)
     else:
         spec = load_spec_or_fail(opts.common.file, log)
+    sink_text = opts.keys_to or (saved_plan.keys_to if saved_plan else spec and spec.keys_to)
+    if sink_text:  # a place keys must not go is refused before anything is sent (64)
+        check_sink(
+            sink_text, output=opts.common.output, spec_path=opts.common.file, warn=sink_warning(log)
+        )
 
     with connect(server, log, spec) as conn:
-        inventory = conn.inventory
-        if saved_plan is not None:
-            if not server.sandbox and (
-                conn.url != saved_plan.server_url or conn.info.user_id != saved_plan.user_id
-            ):
-                raise StalePlanError(
-                    f"the plan was made for {saved_plan.server_url} user {saved_plan.user_id}, "
-                    f"not {conn.url} user {conn.info.user_id}"
-                )
-            plan = saved_plan.plan
-            moved = saved.staleness(plan, inventory)
-            if moved:
-                for line in moved:
-                    log.error(f"stale: {line}")
-                raise StalePlanError(
-                    f"the saved plan {opts.plan_file} is stale: {len(moved)} tokens moved "
-                    "since it was made; run `provisioner plan --out` again"
-                )
-            safety, keys_to, file = saved_plan.safety, saved_plan.keys_to, saved_plan.spec_path
-        else:
-            assert spec is not None
-            plan = diff(spec, inventory, conn.client.now(), quota_per_unit=conn.info.quota_per_unit)
-            safety, keys_to, file = spec.safety, spec.keys_to, opts.common.file
-        prepared = Prepared(
-            plan=plan,
-            inventory=inventory,
-            head=output.header(file, conn),
-            violations=check(plan, safety),
-            delivery=make_delivery(opts.keys_to or keys_to, conn.url, conn.credential),
-        )
+        # What would be refused is refused before the lock: a refused apply writes nothing.
+        prepared = _prepare(opts, log, conn, spec, saved_plan)
+        if not _blocked(prepared, opts.force):
+            seen = _identity(conn.inventory)
+            with account_lock(conn, log, timeout=lock_timeout):
+                if _identity(conn.inventory) != seen:  # another apply ran meanwhile
+                    prepared = _prepare(opts, log, conn, spec, saved_plan)
+                return carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
         return carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
+
+
+def _identity(tokens: list[Token]) -> list[tuple[int, str]]:
+    from provisioner.plan.model import fingerprint
+
+    return sorted((t.id, fingerprint(t)) for t in tokens)
+
+
+def _blocked(prepared: Prepared, force: bool) -> bool:
+    return any(not v.overridable or not force for v in prepared.violations)
+
+
+def _check_saved(saved_plan: SavedPlan, opts: ApplyOptions, conn: Connection, log: Log) -> None:
+    """A saved plan fits this server and nothing it touches moved since (else exit 5)."""
+    from provisioner.plan import saved
+
+    if not opts.server.sandbox and (
+        conn.url != saved_plan.server_url or conn.info.user_id != saved_plan.user_id
+    ):
+        raise StalePlanError(
+            f"the plan was made for {saved_plan.server_url} user {saved_plan.user_id}, "
+            f"not {conn.url} user {conn.info.user_id}"
+        )
+    moved = saved.staleness(saved_plan.plan, conn.inventory)
+    if moved:
+        for line in moved:
+            log.error(f"stale: {line}")
+        raise StalePlanError(
+            f"the saved plan {opts.plan_file} is stale: {len(moved)} tokens moved "
+            "since it was made; run `provisioner plan --out` again"
+        )
+
+
+def _prepare(
+    opts: ApplyOptions,
+    log: Log,
+    conn: Connection,
+    spec: Spec | None,
+    saved_plan: SavedPlan | None,
+) -> Prepared:
+    """The plan to carry out (or the saved one, re-checked against the server)."""
+    from provisioner.cli import output
+    from provisioner.cli.delivery import make_delivery
+    from provisioner.cli.execution import Prepared
+    from provisioner.cli.planning import plan_spec
+    from provisioner.plan.safety import check
+
+    if saved_plan is not None:
+        _check_saved(saved_plan, opts, conn, log)
+        plan = saved_plan.plan
+        delivery = make_delivery(
+            opts.keys_to or saved_plan.keys_to,
+            conn.url,
+            conn.credential,
+            output=opts.common.output,
+            warn=None,  # checked before connecting
+        )
+        violations = check(plan, saved_plan.safety)
+        file = saved_plan.spec_path
+    else:
+        assert spec is not None
+        delivery = make_delivery(
+            opts.keys_to or spec.keys_to,
+            conn.url,
+            conn.credential,
+            output=opts.common.output,
+            spec_path=opts.common.file,
+            warn=None,  # checked before connecting
+        )
+        plan, violations = plan_spec(spec, conn, delivery)
+        file = opts.common.file
+    return Prepared(
+        plan=plan,
+        inventory=conn.inventory,
+        head=output.header(file, conn),
+        violations=violations,
+        delivery=delivery,
+    )

@@ -10,16 +10,29 @@ from provisioner.cli.session import Log, connect
 from provisioner.exitcodes import ExitCode
 from provisioner.render.plan import dumps
 
-# MaxUserTokens default since v0.10.8; not readable through the API
-# (docs/server-contract.md#creating-a-token).
-DEFAULT_TOKEN_CAP = 1000
+
+def _yes_no(value: bool | None, *, unknown: str = "not known yet (no token to look at)") -> str:
+    return unknown if value is None else ("yes" if value else "no")
+
+
+def _cap_text(cap: int | None, exists: bool | None, from_file: object) -> str:
+    if cap is None:
+        return " (this generation has no token cap)"
+    if from_file:
+        return f" of {cap} (server.max_tokens in the file)"
+    if exists is None:
+        return f" of {cap} (new-api's default cap; whether this server has one is not known yet)"
+    return f" of {cap} (the default cap; server.max_tokens in the file if yours differs)"
 
 
 def run(opts: CheckOptions) -> int:
+    from provisioner.plan.server_checks import token_cap
+
     log = Log(opts.common)
     spec = None
     if not opts.server.url and not opts.server.sandbox:
-        # server.url in the file is a fallback for the URL; a broken file is not fatal here
+        # server.url in the file is a fallback for the URL; a broken file is not fatal here,
+        # and neither are dates in it
         from provisioner.spec import SpecError, load_spec
 
         try:
@@ -27,28 +40,41 @@ def run(opts: CheckOptions) -> int:
         except (SpecError, OSError):
             spec = None
     with connect(opts.server, log, spec) as conn:
-        info = conn.info
         client = conn.client
-        tokens = conn.inventory
-        groups = client.user_groups()
-        permissions = client.permissions()
+        groups = client.user_groups()  # None: this server has no groups route
+        auto_groups = client.auto_groups()  # None: no auto groups on this generation
+        permissions = client.permissions()  # learns whether the reveal routes exist
+        info = conn.info
+        tokens = len(conn.inventory) + len(conn.locks)
         requests = client.request_count
+    cap = token_cap(info, spec.max_tokens if spec else None)
+    fields = {
+        "group": info.group_field,
+        "cross_group_retry": info.cross_group_retry,
+        "auto_groups": info.auto_groups,
+    }
     report: dict[str, Any] = {
         "schema_version": 1,
         "kind": "check",
         "url": conn.url,
         "version": info.version,
+        "generation": info.generation,
         "dialect": {
             "auth": info.auth,
             "list_shape": info.list_shape,
             "keys_masked": info.keys_masked,
             "reveal": info.reveal,
+            "batch_delete": info.batch_delete,
+            "oneapi_fields": info.oneapi_fields,
+            "name_max_bytes": info.name_max_bytes,
         },
+        "fields": fields,
         "quota_per_unit": info.quota_per_unit,
         "user": {"id": info.user_id, "username": info.username, "group": info.user_group},
-        "groups": sorted(groups),
-        "tokens": len(tokens),
-        "token_cap": DEFAULT_TOKEN_CAP,
+        "groups": None if groups is None else sorted(groups),
+        "auto_groups": auto_groups,
+        "tokens": tokens,
+        "token_cap": cap,
         "permissions": permissions,
         "requests": requests,
     }
@@ -56,16 +82,40 @@ def run(opts: CheckOptions) -> int:
         sys.stdout.write(dumps(report))
         return ExitCode.OK
     perms = ", ".join(f"{k}: {v}" for k, v in permissions.items())
+    masked = info.keys_masked if info.keys_masked is not None else info.reveal
+    keys = (
+        "keys not seen yet"
+        if masked is None
+        else ("masked keys (revealed on demand)" if masked else "full keys in the list")
+    )
+    auth = {
+        "bearer": "bearer token (no user header needed)",
+        "header": "access token + New-Api-User",
+        "access-token": "access token (no user header)",
+        "unknown": "access token, New-Api-User sent",
+    }[info.auth]
+    field_text = ", ".join(f"{name} {_yes_no(value)}" for name, value in fields.items())
+    if info.oneapi_fields:
+        field_text += "; model and IP limits as models/subnet"
+    names = (
+        f"names up to {info.name_max_bytes} bytes"
+        if info.name_max_bytes
+        else "name limit: not known yet"
+    )
     lines = [
         f"server      {conn.url}",
-        f"version     {info.version or 'unknown'}",
-        f"dialect     auth {info.auth}, {info.list_shape} lists, "
-        f"{'masked keys' if info.keys_masked else 'full keys'}, "
-        f"reveal {'yes' if info.reveal else 'no (keys come with the list)'}",
+        f"version     {info.version or 'unknown'} ({info.generation}, learned from the server)",
+        f"dialect     {auth}, {info.list_shape} lists, {keys}, {names}",
+        f"fields      {field_text}",
         f"quota unit  {info.quota_per_unit} per USD",
         f"user        {info.username or '?'} (id {info.user_id}, group {info.user_group or '-'})",
-        f"groups      {', '.join(sorted(groups)) or '-'}",
-        f"tokens      {len(tokens)} of {DEFAULT_TOKEN_CAP} (the server's default cap)",
+        "groups      "
+        + ("not available on this server" if groups is None else ", ".join(sorted(groups)) or "-"),
+        "auto groups "
+        + (
+            "not available on this server" if auto_groups is None else ", ".join(auto_groups) or "-"
+        ),
+        f"tokens      {tokens}{_cap_text(cap, info.token_cap, spec and spec.max_tokens)}",
         f"permissions {perms}",
     ]
     sep = "\n" if opts.common.output == "text" else "  \n"

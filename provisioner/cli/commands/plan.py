@@ -1,6 +1,8 @@
-"""``provisioner plan``: read-only; show what apply would change."""
+"""``provisioner plan``: read-only; show what apply would change, and fail where apply would."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from provisioner.cli.options import PlanOptions
 from provisioner.cli.session import Log, connect, load_spec_or_fail
@@ -9,17 +11,20 @@ from provisioner.exitcodes import ExitCode
 
 def run(opts: PlanOptions) -> int:
     from provisioner.cli import output
+    from provisioner.cli.delivery import make_delivery
+    from provisioner.cli.planning import plan_spec
     from provisioner.plan import saved
-    from provisioner.plan.diff import diff
-    from provisioner.plan.safety import check
 
     log = Log(opts.common)
     spec = load_spec_or_fail(opts.common.file, log)
+    if opts.out:
+        saved.check_target(Path(opts.out))  # a plan that cannot be saved fails before any request
     with connect(opts.server, log, spec) as conn:
-        inventory = conn.inventory
-        now = conn.client.now()
-        plan = diff(spec, inventory, now, quota_per_unit=conn.info.quota_per_unit)
-        violations = check(plan, spec.safety)
+        # plan only reads the sink (to find keys it lacks): no check of where keys may go
+        delivery = make_delivery(
+            spec.keys_to, conn.url, conn.credential, spec_path=opts.common.file, warn=None
+        )
+        plan, violations = plan_spec(spec, conn, delivery)
         header = output.header(opts.common.file, conn)
         output.emit_plan(opts.common, plan, header, violations)
         if opts.out:
@@ -36,6 +41,11 @@ def run(opts: PlanOptions) -> int:
             )
             log.info(f"plan saved to {opts.out}; apply it with `provisioner apply {opts.out}`")
     output.step_summary(plan, header, violations)
-    if opts.detailed_exitcode and (plan.has_changes or plan.conflicts):
+    if violations:
+        # Apply would refuse this plan: fail now, before the merge (like Terraform's
+        # prevent_destroy). Overridable rules name their override.
+        log.error("apply would refuse: " + "; ".join(str(v) for v in violations))
+        return ExitCode.REFUSED
+    if opts.detailed_exitcode and plan.has_changes:
         return ExitCode.CHANGES_PENDING
     return ExitCode.OK

@@ -7,17 +7,16 @@ later apply deletes the expired predecessor.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from provisioner.cli.options import RotateOptions
-from provisioner.cli.session import Log, connect, load_spec_or_fail
-from provisioner.errors import UsageError
+from provisioner.cli.session import Log, connect, load_optional_spec, sink_warning
+from provisioner.errors import RefusedError, UsageError
 
 
 def run(opts: RotateOptions) -> int:
     from provisioner.cli import output
-    from provisioner.cli.delivery import make_delivery
+    from provisioner.cli.delivery import check_sink, make_delivery
     from provisioner.cli.execution import Prepared, carry_out
+    from provisioner.cli.lock import account_lock
     from provisioner.plan.rotate import rotation_plan
     from provisioner.plan.safety import check
     from provisioner.spec import parse_duration
@@ -31,27 +30,41 @@ def run(opts: RotateOptions) -> int:
         except ValueError as exc:
             raise UsageError(f"--overlap: {exc}") from None
     file = opts.common.file
-    spec = load_spec_or_fail(file, log) if Path(file).exists() else None
+    spec = load_optional_spec(opts.common, log)
     names = list(dict.fromkeys(opts.names))
-    with connect(opts.server, log, spec) as conn:
-        inventory = conn.inventory
+    sink_text = opts.keys_to or (spec.keys_to if spec else None)
+    if not sink_text:
+        raise UsageError("rotate needs a key sink for the new keys: pass --keys-to or set keys.to")
+    # a place keys must not go is refused before anything is sent (64)
+    check_sink(sink_text, output=opts.common.output, spec_path=file, warn=sink_warning(log))
+    with connect(opts.server, log, spec) as conn, account_lock(conn, log):
         plan = rotation_plan(
             spec,
-            inventory,
+            conn.inventory,
             names,
             conn.client.now(),
             quota_per_unit=conn.info.quota_per_unit,
             overlap=overlap,
         )
-        sink_text = opts.keys_to or (spec.keys_to if spec else None)
-        delivery = make_delivery(sink_text, conn.url, conn.credential)
-        if delivery is None:
-            raise UsageError(
-                "rotate needs a key sink for the new keys: pass --keys-to or set keys.to"
-            )
+        limit = conn.info.name_max_bytes
+        for action in plan.of_kind("rotate"):
+            if limit is not None and len(action.rotation_name.encode("utf-8")) > limit:
+                raise RefusedError(
+                    f"rotating {action.name!r} renames it {action.rotation_name}, longer than "
+                    f"this server's {limit}-byte names; rename the token to at most "
+                    f"{limit - len(action.rotation_name) + len(action.name)} bytes first"
+                )
+        delivery = make_delivery(
+            sink_text,
+            conn.url,
+            conn.credential,
+            output=opts.common.output,
+            spec_path=file,
+            warn=None,  # checked before connecting
+        )
         prepared = Prepared(
             plan=plan,
-            inventory=inventory,
+            inventory=conn.inventory,
             head=output.header(file, conn),
             violations=check(plan, Safety()),
             delivery=delivery,

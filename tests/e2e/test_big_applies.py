@@ -1,0 +1,200 @@
+"""Big applies under real rate limits and token caps; keys that never go missing; one apply
+at a time (docs/reconcile.md#big-applies-and-rate-limits).
+
+Rate limits are scaled (40 requests per 4 s instead of per 75 s) so the suite stays
+fast; bench/rate_limited_apply.py runs the same story at full scale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from provisioner.sandbox import Sandbox
+from tests.e2e.conftest import Cli
+
+LOCK = "provisioner.lock."
+
+
+def _spec(count: int, sink: str = "json:keys.json") -> str:
+    return f"keys:\n  to: {sink}\ntokens:\n  - name: job\n    count: {count}\n"
+
+
+def _limited(tmp_path: Path, profile: str, **kw: object) -> Sandbox:
+    return Sandbox(
+        db_path=str(tmp_path / "s.db"),
+        profile=profile,
+        rate_limits=True,
+        limits={"global": (40, 4.0)},
+        **kw,  # type: ignore[arg-type]
+    ).start(port=0)
+
+
+@pytest.fixture
+def limited(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
+    sb = _limited(tmp_path, request.param)
+    work = tmp_path / "work"
+    work.mkdir()
+    cli = Cli(sb, work)
+    cli.env["NEWAPI_USER_ID"] = str(sb.user_id)  # the header generations need it
+    try:
+        yield cli
+    finally:
+        sb.stop()
+
+
+def _assert_all_there(cli: Cli, count: int) -> None:
+    names = [n for n in cli.names() if not n.startswith(LOCK)]
+    assert len(names) == count and len(set(names)) == count, Counter(names).most_common(3)
+    assert not [n for n in cli.names() if n.startswith(LOCK)], "the lock token was left behind"
+    keys = json.loads((cli.workdir / "keys.json").read_text())
+    rows = {r["name"]: r["key"] for r in cli.rows()}
+    wrong = [n for n in names if keys.get(n.upper().replace("-", "_")) != "sk-" + rows[n]]
+    assert not wrong, f"keys missing or wrong in the sink: {wrong[:5]}"
+
+
+@pytest.mark.parametrize("limited", ["new-api-2026-08"], indirect=True)
+def test_told_the_limit_the_apply_waits_and_finishes(limited: Cli) -> None:
+    cli = limited
+    cli.spec(_spec(60))
+    result = cli("apply", "--yes", env={"PROVISIONER_RATE_LIMIT": "40/4"})
+    assert result.code == 0, result.all
+    assert "Waiting" in result.err and "the rate limit for requests (40 per 4 s)" in result.err
+    _assert_all_there(cli, 60)
+    refused = [r for r in cli.sandbox.requests if r[2] == 429]
+    assert refused == []  # told the limit, the client never ran into it
+
+
+@pytest.mark.parametrize("limited", ["new-api-2026-08", "new-api-2025-10"], indirect=True)
+def test_not_told_the_limit_429s_pause_and_the_apply_finishes(limited: Cli) -> None:
+    # 2026-08 sends Retry-After; 2025-10, like every server before 2026-07-21, sends none.
+    cli = limited
+    cli.spec(_spec(60))
+    result = cli("apply", "--yes", env={"PROVISIONER_RATE_LIMIT": "180/180"})
+    assert result.code == 0, result.all
+    assert [r for r in cli.sandbox.requests if r[2] == 429], "the server never refused"
+    assert "the server's rate limit (HTTP 429)" in result.err, result.err
+    _assert_all_there(cli, 60)
+    assert cli("plan", "--detailed-exitcode").code == 0
+
+
+@pytest.mark.parametrize("sink", ["json:keys.json", "dotenv:keys.env"])
+def test_keys_removed_or_changed_in_the_sink_are_delivered_again(cli: Cli, sink: str) -> None:
+    cli.spec(_spec(3, sink))
+    assert cli("apply", "--yes").code == 0
+    path = cli.workdir / sink.split(":", 1)[1]
+    text = path.read_text()
+    job2 = "sk-" + cli.row("job-2")["key"]
+    text = text.replace(job2, "sk-" + "X" * 48)  # changed
+    text = "\n".join(
+        line for line in text.splitlines() if "JOB_3" not in line or sink.startswith("json")
+    )
+    if sink.startswith("json"):
+        data = json.loads(text)
+        del data["JOB_3"]  # removed
+        text = json.dumps(data)
+    path.write_text(text + "\n")
+    plan = cli("plan", "--detailed-exitcode")
+    assert plan.code == 2, plan.all
+    assert (
+        "deliver job-2" in plan.out
+        and "deliver job-3" in plan.out
+        and "deliver job " not in plan.out
+    )
+    assert "different key" in plan.out and "missing from the sink" in plan.out
+    as_json = json.loads(cli("--output", "json", "plan").out)
+    assert sorted(a["name"] for a in as_json["actions"] if a["kind"] == "deliver") == [
+        "job-2",
+        "job-3",
+    ]
+    assert "deliver" in cli("--output", "markdown", "plan").out
+    applied = cli("apply", "--yes")
+    assert applied.code == 0, applied.all
+    assert "2 keys delivered" in applied.out
+    for name in ("job", "job-2", "job-3"):
+        assert "sk-" + cli.row(name)["key"] in path.read_text()
+    assert cli("plan", "--detailed-exitcode").code == 0
+
+
+def test_a_plan_that_cannot_fit_the_token_cap_is_refused_before_anything_is_sent(
+    cli: Cli,
+) -> None:
+    cli.sandbox.seed(990)
+    cli.spec(_spec(20))
+    plan = cli("plan")
+    assert plan.code == 4, plan.all
+    assert "server.max_tokens" in plan.all and "1011" in plan.all and "1000" in plan.all
+    before = len(cli.sandbox.requests)
+    applied = cli("apply", "--yes")
+    assert applied.code == 4, applied.all
+    writes = [r for r in cli.sandbox.requests[before:] if r[0] != "GET"]
+    assert writes == []  # no create, not even the lock's
+    # the file can say the server allows more
+    cli.spec("server:\n  max_tokens: 2000\n" + _spec(20))
+    assert cli("plan").code == 0
+
+
+def test_a_cap_error_stops_the_creates_and_the_rest_are_skipped(tmp_path: Path) -> None:
+    sb = Sandbox(db_path=str(tmp_path / "s.db"), max_user_tokens=30).start(port=0)
+    try:
+        work = tmp_path / "work"
+        work.mkdir()
+        cli = Cli(sb, work)
+        cli.spec(_spec(40))
+        result = cli("apply", "--yes")
+        assert result.code == 6, result.all
+        names = [n for n in cli.names() if not n.startswith(LOCK)]
+        # the lock token holds the 30th place while apply runs
+        assert len(names) == 29 and len(set(names)) == 29
+        creates = [r for r in sb.requests if r[0] == "POST" and r[1] == "/api/token/"]
+        assert len(creates) <= 1 + 29 + 4  # the lock, the creates, at most one round in flight
+        assert "skipped" in result.out and "not sent" in result.out
+        assert "The server caps this account at 30 tokens" in result.out
+        summary = result.out.strip().splitlines()[-1]
+        assert summary.startswith("Apply partly failed") and "more" in summary
+        assert all(line.count("job-") <= 3 for line in result.out.splitlines())
+    finally:
+        sb.stop()
+
+
+def _apply_process(cli: Cli, work: Path, lock_dir: Path) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        **cli.env,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "PROVISIONER_LOCK_DIR": str(lock_dir),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "provisioner", "apply", "--yes", "--lock-timeout", "60s"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("machines", ["one machine", "two machines"])
+def test_two_applies_at_once_leave_no_duplicates(cli: Cli, tmp_path: Path, machines: str) -> None:
+    # One machine: the file lock orders them. Two machines (a lock folder each): only the
+    # lock token on the server does.
+    cli.sandbox.latency = 0.05  # both runs overlap for a while
+    cli.spec(_spec(25))
+    dirs = [
+        tmp_path / "locks-a",
+        tmp_path / ("locks-a" if machines == "one machine" else "locks-b"),
+    ]
+    runs = [_apply_process(cli, cli.workdir, lock_dir) for lock_dir in dirs]
+    outcomes = [p.communicate(timeout=120) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], outcomes
+    names = cli.names()
+    assert len(names) == len(set(names)) == 25, Counter(names).most_common(3)
+    assert any("No changes" in out for out, _ in outcomes), outcomes  # the second found it done
+    assert any("waiting for another apply" in err for _, err in outcomes), outcomes
