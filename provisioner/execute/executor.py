@@ -195,7 +195,20 @@ class Executor:
                     self._fail(result, "interrupted while creating: the server may have created it")
                 keys.append(action.name)
             raise
-        self._finish_creates(ambiguous, attempted, timed_out)
+        try:
+            self._finish_creates(ambiguous, attempted, timed_out)
+        except KeyboardInterrupt:
+            # Interrupted while re-listing or delivering: answered creates made their tokens;
+            # whatever was not delivered is named (a readable sink notices it on the rerun).
+            keys = self.report.keys_undelivered if self.deliver else self.report.keys_pending
+            delivered = {r.name for r in self.report.results if r.kind == "deliver"}
+            for action, result in attempted:
+                if result.status == "not-run":
+                    result.status = "ok"
+                    result.detail = "created; interrupted before its key was delivered"
+                if result.status == "ok" and action.name not in delivered:
+                    keys.append(action.name)
+            raise
 
     def _post_one(self, action: Action, result: OpResult) -> tuple[str, Any]:
         """One rotation or create POST: ("ok"|"ambiguous"|"failed"|"renamed-failed", detail)."""
@@ -274,6 +287,7 @@ class Executor:
         # (docs/server-contract.md#creating-a-token).
         self.progress.phase("re-listing", 1)
         listing, list_error = self._relist()
+        self.progress.advance("the token list")
         missing = [(a, r) for a, r in ambiguous if not self._new_tokens(listing, a.name)]
         # A POST that got no answer in time may still be running on the server: a re-list
         # that misses it proves nothing, and a second POST would make a duplicate when the
@@ -284,16 +298,36 @@ class Executor:
                 f"rerun apply later (it then delivers the key of {action.name} if it exists)"
             )
         missing = [(a, r) for a, r in missing if id(a) not in timed_out]
+        retried: dict[int, str] = {}  # id() of retried actions -> why the retry failed ("")
         if missing and listing is not None:
             # The POST never committed: the re-list proves it, so a second POST is not blind.
-            for action, result in missing:
+            for action, _ in missing:
                 try:
                     self.client.create_token(action.set)
+                    retried[id(action)] = ""
                 except NewApiError as exc:
-                    result.detail += f"; second attempt: {_error_text(exc)}"
-            listing, list_error = self._relist()
+                    retried[id(action)] = _error_text(exc)
+            if any(not why for why in retried.values()):
+                again, again_error = self._relist()
+                # the first listing stands for the creates it already showed
+                listing = again if again is not None else listing
+                list_error = again_error if again is not None else list_error
+                if again is None:
+                    for action, result in missing:
+                        if not retried[id(action)]:
+                            result.error = (
+                                f"sent again, but re-listing failed ({again_error}); "
+                                "rerun apply to confirm"
+                            )
         created = []
         for action, result in attempted:
+            if retried.get(id(action)):
+                self._fail(
+                    result,
+                    f"not created: the first POST did not commit and the second failed: "
+                    f"{retried[id(action)]}",
+                )
+                continue
             if self._match_created(action, result, listing, list_error):
                 created.append((action, result))
         self._deliver_keys(created)
@@ -308,9 +342,18 @@ class Executor:
             old, {"name": action.rotation_name, "expired_time": action.rotation_expiry}
         )
         try:
-            self.client.update_token(body)
+            stored = self.client.update_token(body)
         except NewApiError as exc:
             self._fail(result, f"renaming the old token failed: {_error_text(exc)}")
+            return False
+        self.by_id[old.id] = stored
+        dropped = dropped_fields(body, stored)
+        if dropped:
+            # A new token of the same name would make a conflict: no POST.
+            self._fail(
+                result,
+                "renaming the old token failed: the server did not keep " + "; ".join(dropped),
+            )
             return False
         result.detail = f"old token {old.id} renamed {action.rotation_name}"
         return True
@@ -338,8 +381,8 @@ class Executor:
                 f"created; re-listing failed ({list_error}), so its key was not delivered: "
                 "rerun apply to deliver it"
             )
-            if self.deliver is not None:
-                self.report.keys_undelivered.append(action.name)
+            keys = self.report.keys_undelivered if self.deliver else self.report.keys_pending
+            keys.append(action.name)
             return False
         found = self._new_tokens(listing, action.name)
         if len(found) == 1:
@@ -349,6 +392,15 @@ class Executor:
             self.created[action.name] = token.id
             self.by_id[token.id] = token
             self._check_kept(result, action.set, token)
+            if result.status == "failed":
+                # Not what the file asked (a dropped IP or model limit makes a key more
+                # powerful than intended): the new token stays off and its key undelivered.
+                try:
+                    self.client.set_status(token.id, TokenStatus.DISABLED)
+                    result.detail = "the new token was disabled"
+                except NewApiError as exc:
+                    result.detail = f"could not disable the new token: {_error_text(exc)}"
+                return False
             return True
         self.failed_names.add(action.name)
         result.status = "failed"
@@ -357,7 +409,7 @@ class Executor:
                 "the token did not appear after create; rerun apply to create it"
             )
         else:
-            ids = ", ".join(str(t.id) for t in found)
+            ids = ", ".join(str(t.id) for t in sorted(found, key=lambda t: t.id))
             result.error = f"{len(found)} new tokens named {action.name!r} (ids {ids}): conflict"
         return False
 
@@ -441,7 +493,10 @@ class Executor:
             return
         try:
             if action.kind in ("update", "rename"):
-                old = self.by_id[token_id]
+                old = self.by_id.get(token_id)
+                if old is None:
+                    self._fail(result, "the token is no longer in the listing apply read")
+                    return
                 body = merged_write(old, action.set)
                 stored = self.client.update_token(body)
                 result.status = "ok"
@@ -460,6 +515,10 @@ class Executor:
         self.progress.phase("deleting", len(actions))
         results = [(a, pending.pop(id(a))) for a in actions]
         ids = [a.token_id for a in actions if a.token_id is not None]
+        for action, result in results:
+            if action.token_id is None:
+                result.status = "skipped"
+                result.error = "no token id to delete"
         try:
             deleted = 0
             for start in range(0, len(ids), 100):
@@ -469,14 +528,17 @@ class Executor:
         else:
             error = None if deleted == len(ids) else f"the server deleted {deleted} of {len(ids)}"
         if error is None:
-            for _, result in results:
-                result.status = "ok"
+            for action, result in results:
+                if action.token_id is not None:
+                    result.status = "ok"
         else:
             # Find out which are really gone; batch delete skips silently
             # (docs/server-contract.md#batch-delete).
             listing, _ = self._relist()
             remaining = {t.id for t in listing} if listing is not None else set(ids)
             for action, result in results:
+                if action.token_id is None:
+                    continue
                 if action.token_id in remaining:
                     self._fail(result, error)
                 else:

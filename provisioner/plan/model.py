@@ -99,6 +99,8 @@ class Action:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Action:
+        if data.get("kind") not in ORDER:
+            raise ValueError(f"unknown action kind {data.get('kind')!r}")
         return cls(
             kind=data["kind"],
             name=data["name"],

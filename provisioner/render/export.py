@@ -3,19 +3,25 @@
 The output is a valid spec such that ``plan`` of it right away shows no
 changes: budgets are ``used + remaining`` in raw units, an expiry is a UTC
 date (or ``never``), and one already in the past is written as a duration
-from creation (a past *date* is an error for an enabled token).
+from creation (so it is no warning), or as that date when it came at or
+before the token's creation. A token the server marked expired or exhausted
+though its fields would allow it again is written ``status: disabled``, so
+that the export does not revive it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from provisioner.observed import MAX_NAME_BYTES, Token, TokenStatus
+import yaml
+
+from provisioner.observed import MAX_NAME_BYTES, MAX_QUOTA_UNITS, Token, TokenStatus
 from provisioner.plan.ownership import predecessor_of
 from provisioner.spec.desired import derive_key_name
 
@@ -36,8 +42,16 @@ def _duration(seconds: int) -> str:
     return f"{seconds}s"  # pragma: no cover - the loop ends at 1 s
 
 
+_RESOLVER = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
+
+
 def _scalar(value: object) -> str:
-    """A YAML scalar: JSON strings are valid YAML and always quoted safely."""
+    """A YAML scalar: plain when YAML reads it back as this very string, else quoted.
+
+    JSON strings are valid YAML. ``Yes``, ``NULL``, ``.inf`` and ``10`` are not strings
+    to YAML, and ``never``/``unlimited`` mean something to the spec: quoted.
+    """
     if isinstance(value, str):
         plain = value.replace("-", "").replace("_", "").replace(".", "").replace("/", "")
         if (
@@ -45,20 +59,8 @@ def _scalar(value: object) -> str:
             and plain.isalnum()
             and value.isascii()
             and not value[0].isdigit()
-            and value
-            not in (
-                "yes",
-                "no",
-                "on",
-                "off",
-                "true",
-                "false",
-                "null",
-                "never",
-                "unlimited",
-                "y",
-                "n",
-            )
+            and value.lower() not in ("never", "unlimited", "y", "n")
+            and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR
         ):
             return value
         return json.dumps(value, ensure_ascii=False)
@@ -71,12 +73,17 @@ def _skip_reason(token: Token, duplicates: Counter[str]) -> str | None:
         return "the name is empty or has surrounding spaces"
     if len(name.encode()) > MAX_NAME_BYTES:
         return f"the name is longer than {MAX_NAME_BYTES} bytes"
-    if any(ord(c) < 32 for c in name):
+    if any(unicodedata.category(c) == "Cc" for c in name):
         return "the name has control characters"
     if duplicates[name] > 1:
         return "several tokens share this name (a conflict: rename one on the server)"
     if predecessor_of(name) is not None:
         return "a rotation predecessor (.old-); it is owned by its live name"
+    if not token.unlimited_quota and token.budget > MAX_QUOTA_UNITS:
+        return (
+            f"its budget ({token.budget} units used + remaining) is above the server's "
+            f"maximum of {MAX_QUOTA_UNITS}, which a file may not declare"
+        )
     for entry in token.ips:
         try:
             ipaddress.ip_network(entry, strict=True)
@@ -101,7 +108,7 @@ def export_tokens(
         else:
             kept.append(token)
 
-    key_names = Counter(derive_key_name(t.name) for t in kept)
+    key_names = _key_names(kept)
     lines = [
         "# For editor completion add a modeline pointing at provisioner's",
         "# schema/tokens.schema.json (see docs/spec.md).",
@@ -123,12 +130,38 @@ def export_tokens(
     return Exported("\n".join(lines) + "\n", len(kept), skipped)
 
 
-def _token_lines(token: Token, now: int, key_names: Counter[str]) -> list[str]:
+def _key_names(tokens: list[Token]) -> dict[int, str]:
+    """A key_name for each token whose derived one clashes, unique among all of them."""
+    derived = {t.id: derive_key_name(t.name) for t in tokens}
+    counts = Counter(derived.values())
+    taken = set(derived.values())
+    out: dict[int, str] = {}
+    for token in tokens:
+        base = derived[token.id]
+        if counts[base] < 2:
+            continue
+        candidate, extra = f"{base}_{token.id}", 2
+        while candidate in taken:
+            candidate, extra = f"{base}_{token.id}_{extra}", extra + 1
+        taken.add(candidate)
+        out[token.id] = candidate
+    return out
+
+
+def _usable_by_fields(token: Token, now: int) -> bool:
+    """The token's expiry and budget would allow it (whatever status the server stored)."""
+    if token.expired_time != -1 and token.expired_time <= now:
+        return False
+    return token.unlimited_quota or token.remain_quota > 0
+
+
+def _token_lines(token: Token, now: int, key_names: dict[int, str]) -> list[str]:
     out = [f"  - name: {_scalar(token.name)}"]
     effective = token.effective_status(now)
     if token.expired_time == -1:
         out.append("    expires: never")
-    elif token.expired_time > now:
+    elif token.expired_time > now or token.expired_time <= token.created_time:
+        # a date; one at or before the creation cannot be a duration (validate warns)
         when = datetime.fromtimestamp(token.expired_time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         out.append(f'    expires: "{when}"')
     else:
@@ -159,9 +192,13 @@ def _token_lines(token: Token, now: int, key_names: Counter[str]) -> list[str]:
         out.append("    status: disabled")
     elif token.status not in (TokenStatus.ENABLED, TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
         out.append(f"    status: disabled   # unknown server status {token.status}")
+    elif token.status != TokenStatus.ENABLED and _usable_by_fields(token, now):
+        # Marked expired or exhausted, but its fields would allow it now: declared enabled,
+        # the next plan would revive it. The export changes nothing.
+        state = TokenStatus(token.status).name.lower()
+        out.append(f"    status: disabled   # {state} on the server; set enabled to revive it")
     elif effective != TokenStatus.ENABLED:
         out.append(f"    # {TokenStatus(effective).name.lower()} on the server")
-    key_name = derive_key_name(token.name)
-    if key_names[key_name] > 1:
-        out.append(f"    key_name: {key_name}_{token.id}")
+    if token.id in key_names:
+        out.append(f"    key_name: {key_names[token.id]}")
     return out

@@ -50,7 +50,7 @@ def _value(change: FieldChange, value: Any, qpu: int) -> str:
         return "[" + ", ".join(str(v) for v in value) + "]" if value else "[]"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False) if value == "" else value
-    return json.dumps(value)
+    return json.dumps(value, default=json_default)
 
 
 def _change_line(change: FieldChange, qpu: int) -> str:
@@ -123,7 +123,7 @@ def render_text(plan: Plan, header: Header, violations: list[Violation], style: 
         )
     for notice in plan.notices:
         ident = f" (id {notice.token_id})" if notice.token_id is not None else ""
-        lines.append(style(f"  # {notice.kind:<8} {notice.name}{ident}: {notice.message}", "dim"))
+        lines.append(style(f"  # {notice.kind} {notice.name}{ident}: {notice.message}", "dim"))
     if plan.actions or plan.conflicts or plan.notices:
         lines.append("")
     for violation in violations:
@@ -202,6 +202,11 @@ def render_markdown(plan: Plan, header: Header, violations: list[Violation]) -> 
                 "disable": "-",
             }[action.kind]
             out.append(f"{symbol} {action.kind} {_title(action)}")
+            if action.kind == "rotate":
+                expires = iso_time(action.rotation_expiry)
+                out.append(f"  old token -> {action.rotation_name}, expires {expires}")
+            if action.kind in ("rotate", "deliver"):
+                out.append(f"  key delivered as {action.key_name}")
             for change in action.changes:
                 out.append(f"  {_change_line(change, qpu)}")
         for conflict in plan.conflicts:
@@ -216,6 +221,10 @@ def render_markdown(plan: Plan, header: Header, violations: list[Violation]) -> 
     text = "\n".join(out) + "\n"
     if len(text) > MARKDOWN_LIMIT:
         cut = text[: MARKDOWN_LIMIT - 200].rsplit("\n", 1)[0]
-        text = cut + "\n```\n\n</details>\n\n*(truncated; run `provisioner plan` for all)*\n\n"
+        # close only what the cut left open: the diff block, then the details
+        closing = "\n```" if cut.count("```") % 2 else ""
+        if cut.count("<details") > cut.count("</details>"):
+            closing += "\n\n</details>"
+        text = cut + closing + "\n\n*(truncated; run `provisioner plan` for all)*\n\n"
         text += f"**{summary_line(plan)}**\n"
     return text
