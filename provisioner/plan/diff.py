@@ -287,7 +287,14 @@ def diff(
     key the sink lacks or holds another of gets a ``deliver`` action.
     """
     plan = Plan(now=now, quota_per_unit=quota_per_unit)
-    ownership = Ownership(spec)
+    present = {t.name for t in inventory}
+    # renamed_from: a former name is the file's while the new name is not on the server yet
+    renames = {
+        d.renamed_from: d
+        for d in spec.tokens
+        if d.renamed_from and d.name not in present and d.status != "absent"
+    }
+    ownership = Ownership(spec, renames)
     by_name: dict[str, list[Token]] = defaultdict(list)
     for token in inventory:
         if ownership.owns(token.name):
@@ -323,8 +330,17 @@ def diff(
                 )
             )
         matches = sorted(by_name.get(desired.name, []), key=lambda t: t.id)
+        renamed = False
+        if not matches and desired.renamed_from in renames:
+            matches = sorted(by_name.get(desired.renamed_from or "", []), key=lambda t: t.id)
+            renamed = bool(matches)
         if len(matches) > 1:
-            plan.conflicts.append(Conflict(desired.name, tuple(t.id for t in matches)))
+            plan.conflicts.append(Conflict(matches[0].name, tuple(t.id for t in matches)))
+            continue
+        if renamed:
+            _rename(desired, matches[0], now, quota_per_unit, plan)
+            if sink_keys is not None:  # the key is kept: the sink needs it under its new name
+                _compare_sink(desired, matches[0], sink_keys, plan)
             continue
         if not matches:
             if desired.status != "absent":
@@ -359,6 +375,18 @@ def diff(
             _compare_sink(desired, matches[0], sink_keys, plan)
 
     declared = ownership.declared
+    for desired in spec.tokens:
+        old = desired.renamed_from
+        if old and old not in renames and old in present:
+            plan.notices.append(
+                Notice(
+                    desired.name,
+                    None,
+                    "renamed",
+                    f"renamed_from: {old}, but {desired.name} exists already; {old} is left "
+                    "alone, and renamed_from can go from the file",
+                )
+            )
     for name, tokens in sorted(by_name.items()):
         if name in declared:
             continue
@@ -397,6 +425,43 @@ def _compare_sink(
             protected=desired.protected,
         )
     )
+
+
+def _rename(desired: DesiredToken, token: Token, now: int, quota_per_unit: int, plan: Plan) -> None:
+    """``renamed_from``: one PUT gives the old token the new name (its key is kept) and any
+    field the file changed; its status follows as for any declared token."""
+    updates, changes = _field_updates(desired, token, now, quota_per_unit)
+    updates["name"] = desired.name
+    plan.actions.append(
+        Action(
+            "rename",
+            desired.name,
+            token_id=token.id,
+            set=updates,
+            changes=(FieldChange("name", token.name, desired.name), *changes),
+            reason=f"renamed_from: {token.name} (the key is kept)",
+            fingerprint=fingerprint(token),
+            protected=desired.protected,
+            key_name=desired.key_name,
+            accessed_time=token.last_used,
+        )
+    )
+    common = {
+        "token_id": token.id,
+        "fingerprint": fingerprint(token),
+        "protected": desired.protected,
+        "key_name": desired.key_name,
+        "accessed_time": token.last_used,
+    }
+    if desired.status == "disabled":
+        if token.status == TokenStatus.ENABLED:
+            plan.actions.append(
+                Action("disable", desired.name, reason="declared disabled", **common)
+            )
+        return
+    usable, _ = _valid_after(token, updates, now)
+    if usable and token.status != TokenStatus.ENABLED:
+        plan.actions.append(Action("enable", desired.name, reason="declared enabled", **common))
 
 
 def _undeclared(spec: Spec, token: Token, now: int, plan: Plan) -> None:

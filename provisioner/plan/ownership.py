@@ -76,8 +76,9 @@ class Ownership:
     a hand-made ``llama-3-70`` next to a declared ``llama-3`` is unmanaged.
     """
 
-    def __init__(self, spec: Spec) -> None:
-        self.declared = {t.name for t in spec.tokens}
+    def __init__(self, spec: Spec, renamed: Iterable[str] = ()) -> None:
+        """``renamed``: former names of declared tokens that will be renamed in place."""
+        self.declared = {t.name for t in spec.tokens} | set(renamed)
         self.counts: dict[str, int] = {}
         for token in spec.tokens:
             self.counts[token.base_name] = max(self.counts.get(token.base_name, 0), token.count)

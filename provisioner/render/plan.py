@@ -62,6 +62,10 @@ def _change_line(change: FieldChange, qpu: int) -> str:
 
 def _title(action: Action) -> str:
     ident = f" (id {action.token_id})" if action.token_id is not None else ""
+    if action.kind == "rename":
+        old = next((c.before for c in action.changes if c.field == "name"), None)
+        if old is not None:
+            return f"{old} -> {action.name}{ident}"
     return f"{action.name}{ident}"
 
 

@@ -103,6 +103,7 @@ class DesiredToken:
     protected: bool = False
     rotate: RotatePolicy | None = None
     key_name: str = ""
+    renamed_from: str | None = None  # the server name to rename in place (docs/spec.md)
     location: Location | None = None
 
 

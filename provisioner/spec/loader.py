@@ -54,6 +54,7 @@ _NOT_IN_DEFAULTS = {
     "name": "each token needs its own name",
     "count": "set count on the token",
     "key_name": "key names must be unique; set key_name on the token",
+    "renamed_from": "a former name belongs to one token; set renamed_from on the token",
 }
 
 
@@ -365,6 +366,12 @@ class _Loader:
             )
         return name
 
+    def field_renamed_from(self, node: YNode) -> str:
+        try:
+            return self.field_name(node)
+        except _Invalid as exc:
+            raise _Invalid(f"renamed_from: {exc}", exc.node) from None
+
     def field_count(self, node: YNode) -> int:
         if node.kind != "int" or not 1 <= node.value <= MAX_COUNT:
             raise _Invalid(
@@ -480,6 +487,7 @@ class _Loader:
         result: list[DesiredToken] = []
         names_seen: dict[str, tuple[str, int]] = {}
         key_names_seen: dict[str, tuple[str, int]] = {}
+        self.check_renames(parsed)
         for item, own in parsed:
             if "name" not in own:
                 continue
@@ -523,6 +531,30 @@ class _Loader:
                         self.build_token(final, base, index, count, key_name, merged, item)
                     )
         return result
+
+    def check_renames(self, parsed: list[tuple[YNode, dict[str, _Field]]]) -> None:
+        """``renamed_from`` names one former name, once, of one token, that is not declared."""
+        declared = {own["name"].value for _, own in parsed if "name" in own}
+        seen: dict[str, int] = {}
+        for _, own in parsed:
+            if "renamed_from" not in own or "name" not in own:
+                continue
+            old, node = own["renamed_from"].value, own["renamed_from"].node
+            name = own["name"].value
+            if "count" in own and own["count"].value > 1:
+                self.error(node, f"token '{name}': renamed_from cannot go with count > 1")
+            elif old == name:
+                self.error(node, f"token '{name}': renamed_from names the token itself")
+            elif old in declared:
+                self.error(
+                    node,
+                    f"token '{name}': renamed_from '{old}' is declared too; a token cannot be "
+                    "renamed from a name the file still wants",
+                )
+            elif old in seen:
+                self.error(node, f"renamed_from '{old}' is already used at line {seen[old]}")
+            else:
+                seen[old] = node.line
 
     def check_name_length(self, base: str, count: int, node: YNode) -> None:
         longest = expand_name(base, count)
@@ -612,6 +644,7 @@ class _Loader:
             protected=bool(get("protected", False)),
             rotate=get("rotate", None),
             key_name=key_name,
+            renamed_from=get("renamed_from", None) if "renamed_from" in merged else None,
             location=Location(self.filename, item.line, item.col),
         )
 

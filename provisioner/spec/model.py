@@ -243,6 +243,16 @@ class Token(TokenSettings):
         description="How many tokens: name, name-2, ... name-N (default 1).",
         examples=[1, 2],
     )
+    renamed_from: str | None = Field(
+        None,
+        pattern=f.NAME_PATTERN,
+        max_length=50,
+        title="Renamed from",
+        description="The token's former name (like Terraform's `moved`): a server token of "
+        "that name is renamed in place, keeping its key, instead of a new key being minted and "
+        "the old token left behind. Remove it once applied. Not with count.",
+        examples=["old-name"],
+    )
     key_name: str | None = Field(
         None,
         pattern=f.KEY_NAME_PATTERN,
@@ -285,7 +295,8 @@ class SpecFile(BaseModel):
     defaults: Defaults | None = Field(
         None,
         title="Defaults",
-        description="Any token field except name, count and key_name; a token's own value wins.",
+        description="Any token field except name, count, key_name and renamed_from; a token's "
+        "own value wins.",
     )
     tokens: list[Token] = Field(
         title="Tokens",

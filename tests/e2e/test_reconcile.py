@@ -322,3 +322,56 @@ def test_apply_appends_plan_and_outcome_to_the_step_summary(cli: Cli, tmp_path) 
     assert cli("apply", "--yes", env=env).code == 0
     text = summary.read_text()
     assert "+ create summed" in text and "Apply complete" in text
+
+
+def test_renamed_from_renames_in_place_and_keeps_the_key(cli: Cli) -> None:
+    cli.spec("keys:\n  to: json:keys.json\ntokens:\n  - name: old-name\n    quota: 1 USD\n")
+    assert cli("apply", "--yes").code == 0
+    before = cli.row("old-name")
+    cli.spec(
+        "keys:\n  to: json:keys.json\ntokens:\n  - name: new-name\n    quota: 2 USD\n"
+        "    renamed_from: old-name\n"
+    )
+    plan = cli("plan", "--detailed-exitcode")
+    assert plan.code == 2, plan.all
+    assert "rename  old-name -> new-name" in plan.out and "create" not in plan.out.split("Plan:")[0]
+    assert json.loads(cli("--output", "json", "plan").out)["actions"][0]["kind"] == "rename"
+    applied = cli("apply", "--yes")
+    assert applied.code == 0, applied.all
+    after = cli.row("new-name")
+    assert (after["id"], after["key"]) == (before["id"], before["key"])  # the same key
+    assert after["remain_quota"] == 2 * 500_000
+    assert "old-name" not in cli.names()
+    keys = json.loads((cli.workdir / "keys.json").read_text())
+    assert keys["NEW_NAME"] == "sk-" + after["key"]  # delivered under its new key name
+    again = cli("plan", "--detailed-exitcode")
+    assert again.code == 0, again.all
+    # renamed_from can stay in the file (it names a token that no longer exists), or go
+    cli.spec("keys:\n  to: json:keys.json\ntokens:\n  - name: new-name\n    quota: 2 USD\n")
+    assert cli("plan", "--detailed-exitcode").code == 0
+
+
+def test_renamed_from_is_refused_where_it_cannot_mean_one_thing(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: a\n    renamed_from: a\n")
+    assert cli("validate").code == 65
+    cli.spec("tokens:\n  - name: a\n  - name: b\n    renamed_from: a\n")
+    result = cli("validate")
+    assert result.code == 65 and "declared too" in result.err
+    cli.spec("tokens:\n  - name: a\n    count: 2\n    renamed_from: z\n")
+    assert cli("validate").code == 65
+
+
+def test_keys_of_deleted_tokens_leave_the_sink(cli: Cli) -> None:
+    cli.spec("keys:\n  to: dotenv:keys.env\ntokens:\n  - name: stays\n  - name: goes\n")
+    assert cli("apply", "--yes").code == 0
+    keys = cli.workdir / "keys.env"
+    keys.write_text(keys.read_text() + "MINE=kept-by-hand\n")
+    cli.spec(
+        "keys:\n  to: dotenv:keys.env\ntokens:\n  - name: stays\n  - name: goes\n"
+        "    status: absent\n"
+    )
+    applied = cli("apply", "--yes")
+    assert applied.code == 0, applied.all
+    assert "Removed from dotenv:keys.env, their tokens being deleted: GOES" in applied.out
+    text = keys.read_text()
+    assert "GOES=" not in text and "STAYS=sk-" in text and "MINE=kept-by-hand" in text

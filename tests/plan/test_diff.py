@@ -9,7 +9,7 @@ import pytest
 
 from provisioner.observed import Token
 from provisioner.plan.diff import diff, merged_write, rotation_name
-from provisioner.plan.model import BUDGET, fingerprint
+from provisioner.plan.model import BUDGET, FieldChange, fingerprint
 from provisioner.plan.safety import check
 from provisioner.spec.desired import (
     Budget,
@@ -384,3 +384,33 @@ def test_forced_rotation_without_policy_uses_default_overlap() -> None:
 
     (rot,) = diff(spec(want("a")), [tok("a")], NOW, rotate_now=["a"]).actions
     assert rot.rotation_expiry == NOW + DEFAULT_ROTATE_OVERLAP
+
+
+@pytest.mark.parametrize(
+    ("inventory", "expected", "notice"),
+    [
+        # the old name on the server, the new one not yet: rename in place
+        ([tok("old", id=7)], [("rename", "new")], None),
+        # done already: the new name exists; the old one (made again by hand?) is left alone
+        ([tok("new", id=8), tok("old", id=9)], [], "renamed"),
+        # neither: a create, like any declared token
+        ([], [("create", "new")], None),
+    ],
+    ids=["rename", "already-renamed", "nothing-to-rename"],
+)
+def test_renamed_from(
+    inventory: list[Token], expected: list[tuple[str, str]], notice: str | None
+) -> None:
+    declared = spec(want("new", renamed_from="old"), manage=Manage(orphans="delete"))
+    plan = diff(declared, inventory, NOW)
+    assert kinds(plan) == expected
+    assert [n.kind for n in plan.notices if n.kind == "renamed"] == ([notice] if notice else [])
+    if expected == [("rename", "new")]:
+        (rename,) = plan.actions
+        assert rename.token_id == 7 and rename.set["name"] == "new"
+        assert rename.changes[0] == FieldChange("name", "old", "new")
+
+
+def test_renamed_from_two_old_tokens_is_a_conflict() -> None:
+    plan = diff(spec(want("new", renamed_from="old")), [tok("old", id=3), tok("old", id=4)], NOW)
+    assert plan.actions == [] and plan.conflicts[0].ids == (3, 4)

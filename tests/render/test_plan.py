@@ -76,12 +76,12 @@ KINDS: dict[str, tuple[Action, list[str]]] = {
     "rename": (
         Action(
             "rename",
-            "old",
+            "new",  # a rename action carries the new name (renamed_from: old)
             token_id=4,
             set={"name": "new"},
             changes=(FieldChange("name", "old", "new"),),
         ),
-        ["  ~ rename  old (id 4)", "      name: old -> new"],
+        ["  ~ rename  old -> new (id 4)", "      name: old -> new"],
     ),
     "update": (
         Action(
@@ -367,7 +367,7 @@ def test_markdown_has_a_count_table_a_diff_block_and_the_summary() -> None:
     assert heads == [
         "! rotate r (id 3)",
         "+ create a",
-        "! rename old (id 4)",
+        "! rename old -> new (id 4)",
         "! update b (id 1)",
         "+ enable c (id 2)",
         "+ deliver d (id 6)",
