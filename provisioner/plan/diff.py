@@ -41,7 +41,7 @@ def _norm_list(values: Iterable[str]) -> list[str]:
     return sorted({v.strip() for v in values if v.strip()})
 
 
-def _norm_ips(values: Iterable[str]) -> list[str]:
+def norm_ips(values: Iterable[str]) -> list[str]:
     """IP entries compared by meaning: ``203.0.113.7`` and ``203.0.113.7/32`` are one host.
 
     one-api stores networks only (docs/server-contract.md#one-api).
@@ -134,7 +134,7 @@ def _field_updates(
         updates["model_limits"] = ",".join(desired.models)
         changes.append(FieldChange("models", list(token.models), list(desired.models)))
 
-    if _norm_ips(token.ips) != _norm_ips(desired.allow_ips):
+    if norm_ips(token.ips) != norm_ips(desired.allow_ips):
         updates["allow_ips"] = "\n".join(desired.allow_ips)
         changes.append(FieldChange("allow_ips", list(token.ips), list(desired.allow_ips)))
 
@@ -194,14 +194,7 @@ def _reconcile_one(
     rotate_overlap: int | None = None,
     taken_names: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    common = {
-        "name": token.name,
-        "token_id": token.id,
-        "fingerprint": fingerprint(token),
-        "protected": desired.protected,
-        "key_name": desired.key_name,
-        "accessed_time": token.last_used,
-    }
+    common = {"name": token.name, **_touching(desired, token)}
     if desired.status == "absent":
         plan.actions.append(Action("delete", reason="declared absent", **common))
         return
@@ -427,6 +420,17 @@ def _compare_sink(
     )
 
 
+def _touching(desired: DesiredToken, token: Token) -> dict[str, Any]:
+    """What every action on an observed, declared token carries."""
+    return {
+        "token_id": token.id,
+        "fingerprint": fingerprint(token),
+        "protected": desired.protected,
+        "key_name": desired.key_name,
+        "accessed_time": token.last_used,
+    }
+
+
 def _rename(desired: DesiredToken, token: Token, now: int, quota_per_unit: int, plan: Plan) -> None:
     """``renamed_from``: one PUT gives the old token the new name (its key is kept) and any
     field the file changed; its status follows as for any declared token."""
@@ -436,23 +440,13 @@ def _rename(desired: DesiredToken, token: Token, now: int, quota_per_unit: int, 
         Action(
             "rename",
             desired.name,
-            token_id=token.id,
             set=updates,
             changes=(FieldChange("name", token.name, desired.name), *changes),
             reason=f"renamed_from: {token.name} (the key is kept)",
-            fingerprint=fingerprint(token),
-            protected=desired.protected,
-            key_name=desired.key_name,
-            accessed_time=token.last_used,
+            **_touching(desired, token),
         )
     )
-    common = {
-        "token_id": token.id,
-        "fingerprint": fingerprint(token),
-        "protected": desired.protected,
-        "key_name": desired.key_name,
-        "accessed_time": token.last_used,
-    }
+    common = _touching(desired, token)
     if desired.status == "disabled":
         if token.status == TokenStatus.ENABLED:
             plan.actions.append(

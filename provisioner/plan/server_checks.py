@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.observed import DEFAULT_TOKEN_CAP, MAX_QUOTA_UNITS, ServerInfo, Token
+from provisioner.plan.diff import norm_ips
 from provisioner.plan.model import Notice, Plan
 from provisioner.plan.safety import Violation
 from provisioner.spec.desired import DesiredToken, Spec
@@ -209,19 +210,8 @@ def _models(value: Any) -> list[str]:
 
 
 def _ips(value: Any) -> list[str]:
-    out = set()
-    for line in str(value or "").replace(",", "\n").splitlines():
-        text = line.strip()
-        if not text:
-            continue
-        try:
-            network = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            out.add(text)
-            continue
-        single = network.prefixlen == network.max_prefixlen
-        out.add(str(network.network_address) if single else str(network))
-    return sorted(out)
+    """One-per-line (new-api) or comma-separated (one-api) entries, compared by meaning."""
+    return norm_ips(str(value or "").replace(",", "\n").splitlines())
 
 
 def dropped_fields(written: Mapping[str, Any], stored: Token) -> list[str]:

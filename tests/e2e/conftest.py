@@ -86,6 +86,21 @@ class Cli:
         return row
 
 
+@contextlib.contextmanager
+def profile_cli(tmp_path: Path, profile: str, **sandbox_kw: object) -> Iterator[Cli]:
+    """A Cli on a sandbox answering as ``profile``; the user id is sent, as the header
+    generations need it."""
+    sb = Sandbox(db_path=str(tmp_path / "s.db"), profile=profile, **sandbox_kw).start(port=0)  # type: ignore[arg-type]
+    work = tmp_path / "work"
+    work.mkdir()
+    cli = Cli(sb, work)
+    cli.env["NEWAPI_USER_ID"] = str(sb.user_id)
+    try:
+        yield cli
+    finally:
+        sb.stop()
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     sb = Sandbox(db_path=str(tmp_path / "sandbox.db")).start(port=0)

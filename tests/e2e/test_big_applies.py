@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.sandbox import Sandbox
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, profile_cli
 
 LOCK = "provisioner.lock."
 
@@ -27,27 +27,12 @@ def _spec(count: int, sink: str = "json:keys.json") -> str:
     return f"keys:\n  to: {sink}\ntokens:\n  - name: job\n    count: {count}\n"
 
 
-def _limited(tmp_path: Path, profile: str, **kw: object) -> Sandbox:
-    return Sandbox(
-        db_path=str(tmp_path / "s.db"),
-        profile=profile,
-        rate_limits=True,
-        limits={"global": (40, 4.0)},
-        **kw,  # type: ignore[arg-type]
-    ).start(port=0)
-
-
 @pytest.fixture
 def limited(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    sb = _limited(tmp_path, request.param)
-    work = tmp_path / "work"
-    work.mkdir()
-    cli = Cli(sb, work)
-    cli.env["NEWAPI_USER_ID"] = str(sb.user_id)  # the header generations need it
-    try:
+    with profile_cli(
+        tmp_path, request.param, rate_limits=True, limits={"global": (40, 4.0)}
+    ) as cli:
         yield cli
-    finally:
-        sb.stop()
 
 
 def _assert_all_there(cli: Cli, count: int) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.sandbox import Sandbox
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, profile_cli
 
 # What each generation can hold (docs/servers.md), for the token `rich`.
 RICH = {
@@ -50,15 +50,8 @@ def spec(rich: str, budget: str = "1 USD", models: str = "[gpt-4o-mini]") -> str
 
 @pytest.fixture(params=sorted(RICH))
 def gen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    sb = Sandbox(db_path=str(tmp_path / "s.db"), profile=request.param).start(port=0)
-    work = tmp_path / "work"
-    work.mkdir()
-    cli = Cli(sb, work)
-    cli.env["NEWAPI_USER_ID"] = str(sb.user_id)  # the header generations need it
-    try:
+    with profile_cli(tmp_path, request.param) as cli:
         yield cli
-    finally:
-        sb.stop()
 
 
 def keys_match_the_server(cli: Cli) -> None:
