@@ -29,9 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.tokens
     # the bench sandbox holds more than new-api's default cap of 1,000 tokens: say so
     head = "version: 1\nserver:\n  max_tokens: 1000000\nkeys:\n  to: json:keys.json\n"
-    spec = head + "tokens:\n" + "".join(
-        f"  - name: job-{i}\n" for i in range(1, n + 1)
-    )
+    spec = head + "tokens:\n" + "".join(f"  - name: job-{i}\n" for i in range(1, n + 1))
     runs = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:

@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     limit, seconds = int(count), float(window)
     # the bench sandbox holds more than new-api's default cap of 1,000 tokens: say so
     head = "version: 1\nserver:\n  max_tokens: 1000000\nkeys:\n  to: json:keys.json\n"
-    spec = head + "tokens:\n" + "".join(
-        f"  - name: job-{i:04d}\n" for i in range(1, args.tokens + 1)
+    spec = (
+        head + "tokens:\n" + "".join(f"  - name: job-{i:04d}\n" for i in range(1, args.tokens + 1))
     )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
