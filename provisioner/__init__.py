@@ -1,3 +1,3 @@
 """provisioner: tokens as code for new-api-family LLM gateways."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
