@@ -237,10 +237,11 @@ class Sandbox:
 
     def _ensure_users(self, neighbour: bool) -> None:
         with self.store.lock:
-            if self.store.user(USER_ID) is None:
-                self.store.add_user(USER_ID, "sandbox", "default", 100_000_000)
+            self.store.add_user(USER_ID, "sandbox", "default", 100_000_000)  # if missing
             if neighbour and self.store.user(OTHER_USER_ID) is None:
                 self.store.add_user(OTHER_USER_ID, "neighbour", "default", 100_000_000)
+                if self.store.count_tokens(OTHER_USER_ID):
+                    return  # another process seeded them meanwhile
                 now = self.now()
                 self.store.insert_tokens(
                     {

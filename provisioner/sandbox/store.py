@@ -12,6 +12,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,19 @@ _LATER_COLUMNS = {"models": "TEXT", "subnet": "TEXT"}
 ORDERS = {"id DESC", "id", "remain_quota DESC, id DESC", "used_quota DESC, id DESC"}
 
 
+def _retry_locked(step: Any, attempts: int = 50) -> Any:
+    """Run a statement SQLite answers "database is locked" to while another process sets
+    the file up (the journal mode switch does not wait on the busy timeout)."""
+    for attempt in range(attempts):
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+    return None  # pragma: no cover - the loop returns or raises
+
+
 def generate_key() -> str:
     """48 characters of [0-9A-Za-z] from the OS CSPRNG."""
     chars: list[str] = []
@@ -121,13 +135,17 @@ class Store:
             Path(self.path).touch(mode=0o600, exist_ok=True)
             os.chmod(self.path, 0o600)
         self.lock = threading.RLock()
-        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # Two processes may open one file at once (two `--sandbox` runs side by side):
+        # they wait for each other's locks instead of failing.
+        self.conn = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=30.0
+        )
         self.conn.row_factory = sqlite3.Row
         with self.lock:
             if self.path != ":memory:":
-                self.conn.execute("PRAGMA journal_mode=WAL")
+                _retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(SCHEMA)
+            _retry_locked(lambda: self.conn.executescript(SCHEMA))
             present = {row["name"] for row in self.conn.execute("PRAGMA table_info(tokens)")}
             for column, kind in _LATER_COLUMNS.items():
                 if column not in present:
@@ -168,9 +186,9 @@ class Store:
 
     def add_user(self, user_id: int, username: str, group: str, quota: int) -> None:
         with self.lock:
-            self.conn.execute(
-                'INSERT INTO users (id, username, display_name, role, status, "group", quota, '
-                "used_quota, access_token) VALUES (?, ?, ?, ?, 1, ?, ?, 0, ?)",
+            self.conn.execute(  # OR IGNORE: another process may have made this user first
+                'INSERT OR IGNORE INTO users (id, username, display_name, role, status, "group", '
+                "quota, used_quota, access_token) VALUES (?, ?, ?, ?, 1, ?, ?, 0, ?)",
                 (
                     user_id,
                     username,

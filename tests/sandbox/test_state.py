@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from provisioner.sandbox import Sandbox
@@ -150,3 +152,33 @@ def test_a_database_from_before_profiles_gets_the_new_columns(tmp_path) -> None:
         with client_for(again) as c:
             items = c.get("/api/token/", params={"p": 0}).json()["data"]
         assert [(t["name"], t["subnet"]) for t in items] == [("seed-1", None)]
+
+
+def test_two_sandboxes_opening_one_new_file_at_once_share_it(tmp_path: Path) -> None:
+    # Two `--sandbox` runs side by side open .provisioner/sandbox.db together: neither
+    # fails on SQLite's locks, and they agree on the one user and its credential.
+    import threading
+
+    from provisioner.sandbox import Sandbox
+
+    path = tmp_path / "shared.db"
+    made: list[Sandbox] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            made.append(Sandbox(db_path=path))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert len({sb.credential for sb in made}) == 1
+    finally:
+        for sb in made:
+            sb.stop()
