@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from provisioner.errors import CredentialError
+from provisioner.errors import CredentialError, ProvisionerError
 from provisioner.secret import Secret
 from provisioner.secrets.urls import normalize_url
 
@@ -35,7 +35,7 @@ _hung_reason: str | None = None
 _hung_lock = threading.Lock()
 
 
-class KeyringUnavailable(Exception):
+class KeyringUnavailable(ProvisionerError):
     """The OS keyring cannot be used (missing backend, locked, or no answer in time).
 
     The message is complete and names the alternatives; print it as is.
