@@ -25,6 +25,10 @@ def describe_wait(seconds: float) -> str:
     return f"{secs} s"
 
 
+Stamp = list[float]
+"""When a request counts in the window: its send time, then when its answer came."""
+
+
 class SlidingWindowLimiter:
     """At most ``limit`` requests in any ``window`` seconds, plus pauses asked by the server."""
 
@@ -41,18 +45,19 @@ class SlidingWindowLimiter:
             raise ValueError("a rate limit needs limit >= 1 and window > 0")
         self.limit = limit
         self.window = window
-        # The server stamps a request when it arrives, a little after we stamp it here:
-        # waiting a hair longer than the window keeps the two windows apart.
+        # The server stamps a request when it arrives, between our send and its answer: a
+        # request's stamp moves to when its answer came (settle), and a hair more than the
+        # window is waited, so the two windows never overlap.
         self.margin = 0.05 + 0.005 * window
         self.name = name
         self._clock = clock
         self._sleep = sleep
-        self._stamps: deque[float] = deque()
+        self._stamps: deque[Stamp] = deque()
         self._paused_until = 0.0
         self._lock = threading.Lock()  # list pages may be fetched from a few threads
 
     def _expire(self, now: float) -> None:
-        while self._stamps and self._stamps[0] <= now - self.window:
+        while self._stamps and self._stamps[0][0] <= now - self.window:
             self._stamps.popleft()
 
     def wait_needed(self) -> float:
@@ -61,25 +66,32 @@ class SlidingWindowLimiter:
         self._expire(now)
         wait = max(0.0, self._paused_until - now)
         if len(self._stamps) >= self.limit:
-            oldest_that_counts = self._stamps[len(self._stamps) - self.limit]
+            # answers come back in any order, so settled stamps may be out of order: the
+            # (len - limit + 1)-th earliest must leave the window before one more may go
+            times = sorted(stamp[0] for stamp in self._stamps)
+            oldest_that_counts = times[len(times) - self.limit]
             wait = max(wait, oldest_that_counts + self.window + self.margin - now)
         return wait
 
-    def acquire(self) -> float:
-        """Take a slot, sleeping as long as the window needs; returns the seconds slept.
+    def acquire(self) -> Stamp:
+        """Take a slot, sleeping as long as the window needs; the slot's stamp (for settle).
 
         Pacing never fails: the window always frees a slot in at most ``window`` seconds
         (plus any pause a 429 asked for).
         """
         with self._lock:
-            slept = 0.0
             while True:
                 wait = self.wait_needed()
                 if wait <= 0:
-                    self._stamps.append(self._clock())
-                    return slept
+                    stamp: Stamp = [self._clock()]
+                    self._stamps.append(stamp)
+                    return stamp
                 self._sleep(wait)
-                slept += wait
+
+    def settle(self, stamp: Stamp) -> None:
+        """The request's answer came: the server counted it by now at the latest."""
+        with self._lock:
+            stamp[0] = max(stamp[0], self._clock())
 
     def pause(self, seconds: float) -> None:
         """The server said 429 + Retry-After: hold every request for that long."""

@@ -34,7 +34,7 @@ from provisioner.newapi.errors import (
     NotNewApiError,
     RateLimitedError,
 )
-from provisioner.newapi.ratelimit import SlidingWindowLimiter, describe_wait
+from provisioner.newapi.ratelimit import SlidingWindowLimiter, Stamp, describe_wait
 from provisioner.newapi.retry import RetryPolicy, parse_retry_after
 from provisioner.secret import Secret
 
@@ -204,15 +204,16 @@ class Transport:
             self.on_wait(seconds, why)
         self._sleep(seconds)
 
-    def _pace(self, call: Call) -> None:
+    def _pace(self, call: Call) -> list[tuple[SlidingWindowLimiter, Stamp]]:
         """Client-side pacing: take a slot in each window the call counts against."""
         held = self._rate_paused_until - self._clock()
         if held > 0:
             self._wait(held, "the server's rate limit (HTTP 429)")
-        if self.limiter is not None:
-            self.limiter.acquire()
-        if call.critical and self.critical is not None:
-            self.critical.acquire()
+        slots = []
+        for limiter in (self.limiter, self.critical if call.critical else None):
+            if limiter is not None:
+                slots.append((limiter, limiter.acquire()))
+        return slots
 
     @staticmethod
     def _pause_length(retry_after: float | None, streak: int) -> float:
@@ -244,9 +245,9 @@ class Transport:
         streak_429 = 0
         rate_wait = 0.0
         while True:
-            self._pace(call)
+            slots = self._pace(call)
             try:
-                reply = self._send_once(call)
+                reply = self._send_settled(call, slots)
             except httpx.TransportError as exc:
                 failures += 1
                 reason = _transport_reason(exc, self.timeout)
@@ -297,6 +298,14 @@ class Transport:
                 ):
                     continue
             return reply
+
+    def _send_settled(self, call: Call, slots: list[tuple[SlidingWindowLimiter, Stamp]]) -> Reply:
+        """Send once; the window slots count from when the answer came (or did not)."""
+        try:
+            return self._send_once(call)
+        finally:
+            for limiter, stamp in slots:
+                limiter.settle(stamp)
 
     def _backoff(self, failures: int, max_attempts: int, deadline: float) -> bool:
         """Sleep before retrying a failed call; False when the attempts or the time are used up."""
