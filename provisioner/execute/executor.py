@@ -417,7 +417,7 @@ class Executor:
         self,
         created: list[tuple[Action, OpResult]],
         *,
-        redeliver: list[tuple[Action, OpResult]] = (),  # type: ignore[assignment]
+        redeliver: Sequence[tuple[Action, OpResult]] = (),
     ) -> None:
         """Reveal and deliver the keys of new tokens (``created``), revived ones and missing ones.
 

@@ -143,10 +143,6 @@ class NewApiClient:
     def request_count(self) -> int:
         return self.transport.request_count
 
-    @property
-    def retry(self) -> RetryPolicy:
-        return self.transport.retry
-
     def now(self) -> int:
         """The server's current time in unix seconds (its Date header), else ours.
 

@@ -20,7 +20,7 @@ from provisioner.sandbox.messages import Lang
 from provisioner.sandbox.profiles import CRITICAL_LIMIT, MODELS, SEARCH_LIMIT, Profile
 from provisioner.sandbox.ratelimit import SlidingWindow
 from provisioner.sandbox.relay import Relay
-from provisioner.sandbox.store import Store, generate_key
+from provisioner.sandbox.store import TOKEN_COLUMNS, Store, generate_key
 from provisioner.sandbox.wire import (
     INT64_MAX,
     INT64_MIN,
@@ -89,23 +89,8 @@ _ONE_API_FIELDS: dict[str, str] = {
     "models": "string",
     "subnet": "string",
 }
-_NEW_API_COLUMNS = (
-    "id",
-    "user_id",
-    "key",
-    "status",
-    "name",
-    "created_time",
-    "accessed_time",
-    "expired_time",
-    "remain_quota",
-    "unlimited_quota",
-    "model_limits_enabled",
-    "model_limits",
-    "allow_ips",
-    "used_quota",
-    "group",
-)
+# new-api emits the store's columns in their order; cross_group_retry only where it exists
+_NEW_API_COLUMNS = tuple(c for c in TOKEN_COLUMNS if c != "cross_group_retry")
 _ONE_API_COLUMNS = (
     "id",
     "user_id",

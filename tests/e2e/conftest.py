@@ -5,7 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import pty
+import select
+import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +89,42 @@ class Cli:
     def row(self, name: str) -> dict:
         (row,) = [r for r in self.rows() if r["name"] == name]
         return row
+
+
+def run_in_pty(cli: Cli, argv: list[str], answers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
+    """Run ``python -m provisioner ARGV`` on a real pseudo-terminal, answering each prompt
+    (the first bytes of a pair) with the second, in turn; the exit code and the screen."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provisioner", *argv],
+        cwd=cli.workdir,
+        env={**os.environ, **cli.env},
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    seen, cursor, pending = b"", 0, list(answers)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if pending and pending[0][0] in seen[cursor:]:
+            cursor = seen.index(pending[0][0], cursor) + len(pending[0][0])
+            os.write(leader, pending.pop(0)[1])
+        if proc.poll() is not None and not ready:
+            break
+    code = proc.wait(timeout=10)
+    os.close(leader)
+    return code, seen.decode(errors="replace")
 
 
 @contextlib.contextmanager

@@ -2,52 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
-import sys
-import time
-
 import pytest
 
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, run_in_pty
 
 
 def _run_in_pty(cli: Cli, answer: str) -> tuple[int, str]:
-    leader, follower = pty.openpty()
-    env = {**os.environ, **cli.env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "provisioner", "apply"],
-        cwd=cli.workdir,
-        env=env,
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        close_fds=True,
-    )
-    os.close(follower)
-    seen = b""
-    answered = False
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        if not answered and b"Enter a value" in seen:
-            os.write(leader, answer.encode() + b"\n")
-            answered = True
-        if proc.poll() is not None and not ready:
-            break
-    code = proc.wait(timeout=10)
-    os.close(leader)
-    return code, seen.decode(errors="replace")
+    return run_in_pty(cli, ["apply"], [(b"Enter a value", answer.encode() + b"\n")])
 
 
 @pytest.mark.parametrize(("answer", "code", "created"), [("yes", 0, True), ("no", 1, False)])

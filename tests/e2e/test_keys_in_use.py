@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.sandbox import Sandbox
-from tests.e2e.conftest import Cli, Result
+from tests.e2e.conftest import Cli, Result, run_in_pty
 
 SPEC = """
 keys:
@@ -279,37 +275,7 @@ def test_no_key_in_any_output(
 
 def _pty(cli: Cli, answers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
     """Run ``provisioner revoke`` on a pseudo-terminal, answering each prompt in turn."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "provisioner", "revoke"],
-        cwd=cli.workdir,
-        env={**os.environ, **cli.env},
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        close_fds=True,
-    )
-    os.close(follower)
-    seen, cursor, pending = b"", 0, list(answers)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        if pending and pending[0][0] in seen[cursor:]:
-            cursor = seen.index(pending[0][0], cursor) + len(pending[0][0])
-            os.write(leader, pending.pop(0)[1])
-        if proc.poll() is not None and not ready:
-            break
-    code = proc.wait(timeout=10)
-    os.close(leader)
-    return code, seen.decode(errors="replace")
+    return run_in_pty(cli, ["revoke"], answers)
 
 
 def test_revoke_on_a_terminal_prompts_hidden_and_asks(cli: Cli) -> None:
