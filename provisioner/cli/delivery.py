@@ -121,15 +121,16 @@ def make_delivery(
     """
     if not sink_text:
         return None
-    from provisioner.secrets.sinks import ExecSink, KeyDelivery, github_add_mask
+    from provisioner.cli.workflow import add_mask
+    from provisioner.secrets.sinks import ExecSink, KeyDelivery
 
     sink = check_sink(sink_text, output=output, spec_path=spec_path, warn=warn)
     if isinstance(sink, ExecSink):
         sink.credential = credential
 
     def deliver(batch: list[tuple[str, str, Secret]]) -> dict[str, str]:
-        # Under GitHub Actions, mask every key before anything else is printed.
-        github_add_mask([key for _, _, key in batch])
+        # Under GitHub Actions, mask every key (on stderr) before anything else is printed.
+        add_mask([key for _, _, key in batch])
         items = [KeyDelivery(name, key_name, key, server_url) for name, key_name, key in batch]
         results = sink.deliver(items)
         return {r.name: r.error or "delivery failed" for r in results if not r.ok}

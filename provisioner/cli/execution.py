@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -46,17 +45,24 @@ def carry_out(
     from provisioner.execute.executor import execute
     from provisioner.plan.report import Report
     from provisioner.render.plan import dumps, plan_json
-    from provisioner.render.report import render_text, report_json, summary_line
+    from provisioner.render.report import (
+        render_markdown,
+        render_text,
+        report_json,
+        summary_line,
+    )
 
     plan, head = prepared.plan, prepared.head
+    delivery = prepared.delivery
+    # --keys-to stdout: the keys are the document; the plan and the report go to stderr
+    out = output.document_stream(delivery)
     blocking = [v for v in prepared.violations if not v.overridable or not force]
     if common.output != "json":
-        output.emit_plan(common, plan, head, blocking)
+        output.emit_plan(common, plan, head, blocking, command=verb, stream=out)
     if blocking:
         if common.output == "json":
-            sys.stdout.write(dumps(plan_json(plan, head, blocking)))
+            out.write(dumps(plan_json(plan, head, blocking)))
         raise RefusedError(f"{verb} refused: " + "; ".join(str(v) for v in blocking))
-    delivery = prepared.delivery
     sink = delivery.sink if delivery else ""
     report = Report(sink=sink)
     if plan.has_changes:
@@ -75,12 +81,15 @@ def carry_out(
         conn.progress.close()
         report.sink = sink
         report.sink_readable = bool(delivery and delivery.readable)
-    output.step_summary(plan, head, [], summary_line(report) if plan.has_changes else "")
+    outcome = summary_line(report) if plan.has_changes else ""
+    output.step_summary(plan, head, [], outcome, command=verb)
     if common.output == "json":
-        sys.stdout.write(dumps({**plan_json(plan, head, []), "kind": verb, **report_json(report)}))
+        out.write(dumps({**plan_json(plan, head, []), "kind": verb, **report_json(report)}))
+    elif plan.has_changes and common.output == "markdown":
+        out.write("\n" + render_markdown(report))
     elif plan.has_changes:
-        sys.stdout.write("\n" + render_text(report, output.style_for(common)))
-    sys.stdout.flush()
+        out.write("\n" + render_text(report, output.style_for(common, out)))
+    out.flush()
     if report.interrupted:
         return ExitCode.INTERRUPTED
     if report.failed:

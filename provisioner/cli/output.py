@@ -1,16 +1,27 @@
-"""Output routing: pick a renderer from the options; write plans to stdout and the step summary."""
+"""Output routing: one document on stdout, workflow commands and logs on stderr.
+
+stdout holds exactly one document in the chosen format (text, json, markdown),
+in CI or not (docs/commands.md#outputs). Everything else goes to stderr:
+logs, progress, and GitHub Actions workflow commands (``::add-mask::``,
+``::error``), which the runner reads from both streams. The one exception is
+an explicit ``--keys-to stdout`` (text only): the keys are then the document,
+and the plan and the report go to stderr (:func:`document_stream`).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
 
+from provisioner.cli import workflow
 from provisioner.cli.options import Common
 from provisioner.plan.model import Plan
 from provisioner.plan.safety import Violation
 from provisioner.render.plan import Header, dumps, plan_json, render_markdown, render_text
 from provisioner.render.style import Style, use_color
+from provisioner.secret import Secret
 
 STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB
 
@@ -23,27 +34,65 @@ def style_for(common: Common, stream: Any = None) -> Style:
     return Style(use_color(stream or sys.stdout, no_color=common.no_color))
 
 
-def emit_plan(common: Common, plan: Plan, head: Header, violations: list[Violation]) -> None:
+def add_masks(keys: Iterable[Secret], env: Mapping[str, str] = os.environ) -> int:
+    """Under GitHub Actions, ``::add-mask::`` each key on stderr (now, before anything that
+    could contain it is written on either stream); the lines printed."""
+    return workflow.add_mask(keys, sys.stderr, env)
+
+
+def keys_on_stdout(sink: object) -> bool:
+    """True when the keys themselves go to stdout (``--keys-to stdout``)."""
+    description = getattr(sink, "sink", sink)
+    return isinstance(description, str) and description.strip() == "stdout"
+
+
+def document_stream(sink: object = None) -> IO[str]:
+    """Where the command's document goes: stdout, or stderr when the keys take stdout.
+
+    ``sink`` is a :class:`~provisioner.cli.delivery.Delivery`, a sink text or None.
+    """
+    return sys.stderr if keys_on_stdout(sink) else sys.stdout
+
+
+def emit_plan(
+    common: Common,
+    plan: Plan,
+    head: Header,
+    violations: list[Violation],
+    *,
+    command: str = "plan",
+    stream: IO[str] | None = None,
+) -> None:
+    out = stream if stream is not None else sys.stdout
     if common.output == "json":
-        sys.stdout.write(dumps(plan_json(plan, head, violations)))
+        out.write(dumps(plan_json(plan, head, violations)))
     elif common.output == "markdown":
-        sys.stdout.write(render_markdown(plan, head, violations))
+        out.write(render_markdown(plan, head, violations, command=command))
     else:
-        sys.stdout.write(render_text(plan, head, violations, style_for(common)))
-    sys.stdout.flush()
+        out.write(render_text(plan, head, violations, style_for(common, out)))
+    out.flush()
 
 
-def step_summary(plan: Plan, head: Header, violations: list[Violation], outcome: str = "") -> None:
+def step_summary(
+    plan: Plan,
+    head: Header,
+    violations: list[Violation],
+    outcome: str = "",
+    *,
+    command: str = "plan",
+) -> None:
     """Under GitHub Actions, append the Markdown plan to $GITHUB_STEP_SUMMARY (size-capped).
 
     ``outcome`` (apply's summary line) follows the plan when given.
     """
     path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if os.environ.get("GITHUB_ACTIONS") != "true" or not path:
+    if not workflow.active() or not path:
         return
-    text = render_markdown(plan, head, violations)
+    text = render_markdown(plan, head, violations, command=command)
     if outcome:
-        text += f"\n**{outcome}**\n"
+        from provisioner.render.safe import md_text
+
+        text += f"\n**{md_text(outcome)}**\n"
     try:
         current = os.path.getsize(path)
     except OSError:

@@ -8,13 +8,14 @@ from typing import Any
 from provisioner.plan.findings import Row
 from provisioner.render.listing import last_used_text
 from provisioner.render.plan import Header, dumps
+from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style
 
 SCHEMA_VERSION = 1
 
 
 def _who(header: Header) -> str:
-    return f"{header.url}" + (f" as {header.user}" if header.user else "")
+    return text(f"{header.url}" + (f" as {header.user}" if header.user else ""))
 
 
 def _noun(count: int) -> str:
@@ -25,7 +26,7 @@ def render_preview(rows: Sequence[Row], header: Header, now: int, style: Style) 
     """What will be deleted: id, name, status and last use of each token."""
     lines = [style(f"{len(rows)} {_noun(len(rows))} to delete on {_who(header)}:", "bold"), ""]
     for row in rows:
-        name = row.name or '""'
+        name = text(row.name) or '""'
         lines.append(
             f"  {style('-', 'red')} delete  {name} (id {row.id})  {row.status}, "
             f"last used {last_used_text(row, now)}"
@@ -37,9 +38,11 @@ def render_results(rows: Sequence[Row], failures: Mapping[int, str], style: Styl
     """One line per token (``✓`` or ``✗`` with the reason), then a summary line."""
     lines = [""]
     for row in rows:
-        name = row.name or '""'
+        name = text(row.name) or '""'
         if row.id in failures:
-            lines.append(style(f"  ✗ delete  {name} (id {row.id}): {failures[row.id]}", "red"))
+            lines.append(
+                style(f"  ✗ delete  {name} (id {row.id}): {text(failures[row.id])}", "red")
+            )
         else:
             lines.append(style(f"  ✓ delete  {name} (id {row.id})", "green"))
     lines += ["", summary_line(rows, failures)]
@@ -89,3 +92,33 @@ def render_json(
     rows: Sequence[Row], failures: Mapping[int, str], header: Header, now: int, *, done: bool
 ) -> str:
     return dumps(deletion_json(rows, failures, header, now, done=done))
+
+
+def render_markdown(
+    rows: Sequence[Row],
+    failures: Mapping[int, str],
+    header: Header,
+    now: int,
+    *,
+    done: bool,
+    refusals: Mapping[int, str] | None = None,
+) -> str:
+    """``### provisioner delete``: one row per token (what happened, or why it was refused)."""
+    refusals = refusals or {}
+    who = md_code(header.url, cell=False) + (f" as {md_text(header.user)}" if header.user else "")
+    out = [f"### provisioner delete: {who}", ""]
+    out += ["| token | id | status | last used | result |", "|---|---:|---|---|---|"]
+    for row in rows:
+        if row.id in refusals:
+            result = f"refused: {md_text(refusals[row.id])}"
+        elif row.id in failures:
+            result = f"✗ {md_text(failures[row.id])}"
+        elif done:
+            result = "✓ deleted"
+        else:
+            result = "not deleted"
+        name = md_code(row.name) if row.name else '""'
+        out.append(f"| {name} | {row.id} | {row.status} | {last_used_text(row, now)} | {result} |")
+    summary = summary_line(rows, failures) if done else "Nothing was deleted."
+    out += ["", f"**{summary}**", ""]
+    return "\n".join(out)

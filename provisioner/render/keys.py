@@ -15,7 +15,8 @@ from provisioner.plan.keymatch import ScanReport
 from provisioner.plan.keyuse import REASONS, ChatTest, KeyTestRun
 from provisioner.plan.report import OpResult
 from provisioner.plan.revoke import RevokeOutcome, RevokeRun
-from provisioner.render.plan import SCHEMA_VERSION, Header
+from provisioner.render.plan import SCHEMA_VERSION, Header, header_line
+from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style
 from provisioner.secret import Secret
 
@@ -32,9 +33,7 @@ def _server(header: Header) -> dict[str, str]:
 
 
 def _title(header: Header, style: Style) -> str:
-    who = f" as {header.user}" if header.user else ""
-    version = f" ({header.version})" if header.version else ""
-    return style(f"{header.file} -> {header.url}{version}{who}", "bold")
+    return style(header_line(header), "bold")
 
 
 def masked(key: Secret) -> str:
@@ -44,7 +43,8 @@ def masked(key: Secret) -> str:
 
 
 def _ident(name: str, token_id: int | None) -> str:
-    return f"{name} (id {token_id})" if token_id is not None else name
+    """``NAME (id N)``, the name escaped for a terminal (render.safe.text)."""
+    return f"{text(name)} (id {token_id})" if token_id is not None else text(name)
 
 
 def status_name(token: Token, now: int) -> str:
@@ -72,7 +72,8 @@ def _verdict_text(outcome: str, reason: str, explanation: str) -> str:
 
 def _chat_line(chat: ChatTest) -> str:
     what = _verdict_text(chat.outcome, chat.reason, chat.explanation)
-    return f"chat {chat.model}: {chat.outcome}: {what}{_http(chat.http_status, chat.latency_ms)}"
+    http = _http(chat.http_status, chat.latency_ms)
+    return f"chat {text(chat.model)}: {chat.outcome}: {text(what)}{http}"
 
 
 _MARK = {"works": ("✓", "green"), "refused": ("✗", "red"), "missing": ("✗", "red")}
@@ -97,15 +98,15 @@ def render_keytest_text(run: KeyTestRun, header: Header, style: Style) -> str:
         http = _http(result.http_status, result.latency_ms)
         lines.append(
             style(f"  {mark} {result.outcome:<8} {_ident(result.name, result.token_id)}", color)
-            + f": {what}{http}"
+            + f": {text(what)}{http}"
         )
         if result.chat is not None:
             chat_color = "green" if result.chat.outcome == "works" else "red"
             lines.append("      " + style(_chat_line(result.chat), chat_color))
         for note in result.notes:
-            lines.append(style(f"      note: {note}", "yellow"))
+            lines.append(style(f"      note: {text(note)}", "yellow"))
     for name in run.not_created:
-        lines.append(style(f"  # {name}: declared, not on the server yet (run apply)", "dim"))
+        lines.append(style(f"  # {text(name)}: declared, not on the server yet (run apply)", "dim"))
     if not run.results and not run.not_created:
         lines.append("  no tokens to test")
     lines += ["", style(keytest_summary(run), "bold")]
@@ -127,12 +128,8 @@ def keytest_json(run: KeyTestRun, header: Header) -> dict[str, Any]:
     }
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render_keytest_markdown(run: KeyTestRun, header: Header) -> str:
-    out = [f"### provisioner test: `{header.url}`", ""]
+    out = [f"### provisioner test: {md_code(header.url, cell=False)}", ""]
     out += ["| token | id | result | why | HTTP | ms |", "|---|---:|---|---|---:|---:|"]
     for r in run.results:
         what = _verdict_text(r.outcome, r.reason, r.explanation)
@@ -144,10 +141,11 @@ def render_keytest_markdown(run: KeyTestRun, header: Header) -> str:
         status = "" if r.http_status is None else str(r.http_status)
         latency = "" if r.latency_ms is None else str(r.latency_ms)
         out.append(
-            f"| `{_cell(r.name)}` | {ident} | {r.outcome} | {_cell(what)} | {status} | {latency} |"
+            f"| {md_code(r.name)} | {ident} | {r.outcome} | {md_text(what)} | {status} | "
+            f"{latency} |"
         )
     for name in run.not_created:
-        out.append(f"| `{_cell(name)}` | | not created | declared, not on the server yet | | |")
+        out.append(f"| {md_code(name)} | | not created | declared, not on the server yet | | |")
     out += ["", f"**{keytest_summary(run)}**", ""]
     return "\n".join(out)
 
@@ -168,14 +166,16 @@ def revoke_preview(run: RevokeRun, header: Header, style: Style) -> str:
             lines.append(style("      nothing to do: already revoked", "dim"))
             continue
         if item.disable:
-            lines.append(style(f"    ! disable {token.name}: now, with no overlap", "yellow"))
+            lines.append(style(f"    ! disable {text(token.name)}: now, with no overlap", "yellow"))
         if item.new_name:
-            lines.append(style(f"    ~ rename  {token.name} -> {item.new_name}", "yellow"))
+            lines.append(
+                style(f"    ~ rename  {text(token.name)} -> {text(item.new_name)}", "yellow")
+            )
         if item.replacement is not None:
-            where = f"; its key to {run.sink}" if run.sink else "; no key sink configured"
-            lines.append(style(f"    + create  {item.replacement.name}{where}", "green"))
+            where = f"; its key to {text(run.sink)}" if run.sink else "; no key sink configured"
+            lines.append(style(f"    + create  {text(item.replacement.name)}{where}", "green"))
         for note in item.notes:
-            lines.append(style(f"      # {note}", "dim"))
+            lines.append(style(f"      # {text(note)}", "dim"))
     for key in run.unknown:
         lines.append(
             style(f"  key {masked(key)} belongs to no token of this account: nothing to do", "red")
@@ -185,12 +185,13 @@ def revoke_preview(run: RevokeRun, header: Header, style: Style) -> str:
 
 def _step_line(step: OpResult, style: Style) -> str:
     symbol, color = {"ok": ("✓", "green"), "failed": ("✗", "red")}.get(step.status, ("-", "dim"))
-    text = f"  {symbol} {step.kind:<7} {_ident(step.name, step.token_id)}"
+    line = f"  {symbol} {step.kind:<7} {_ident(step.name, step.token_id)}"
     if step.detail:
-        text += f" {step.detail}" if step.detail.startswith("->") else f" [{step.detail}]"
+        detail = text(step.detail)
+        line += f" {detail}" if detail.startswith("->") else f" [{detail}]"
     if step.error:
-        text += f": {step.error}"
-    return style(text, color)
+        line += f": {text(step.error)}"
+    return style(line, color)
 
 
 def revoke_summary(run: RevokeRun) -> str:
@@ -207,9 +208,9 @@ def revoke_summary(run: RevokeRun) -> str:
     if failed:
         parts.append(f"{failed} failed")
     if run.keys_delivered:
-        parts.append(f"{_plural(run.keys_delivered, 'new key')} delivered to {run.sink}")
+        parts.append(f"{_plural(run.keys_delivered, 'new key')} delivered to {text(run.sink)}")
     if run.keys_pending:
-        pending = " ".join(run.keys_pending)
+        pending = " ".join(text(name) for name in run.keys_pending)
         parts.append(
             f"new keys not fetched (no key sink): `provisioner reveal {pending} --keys-to SINK`"
         )
@@ -223,7 +224,7 @@ def render_revoke_text(run: RevokeRun, style: Style) -> str:
     lines: list[str] = []
     for outcome in run.outcomes:
         lines += [_step_line(step, style) for step in outcome.steps]
-        lines += [style(f"      # {note}", "dim") for note in outcome.notes]
+        lines += [style(f"      # {text(note)}", "dim") for note in outcome.notes]
     if lines:
         lines.append("")
     lines.append(style(revoke_summary(run), "bold"))
@@ -268,21 +269,20 @@ def revoke_json(run: RevokeRun, header: Header) -> dict[str, Any]:
 
 
 def render_revoke_markdown(run: RevokeRun, header: Header) -> str:
-    out = [f"### provisioner revoke: `{header.url}`", ""]
+    out = [f"### provisioner revoke: {md_code(header.url, cell=False)}", ""]
     out += ["| key | token | done |", "|---|---|---|"]
     for outcome in run.outcomes:
         token = outcome.item.token
         steps = ", ".join(
-            f"{s.kind} {s.status}" + (f" ({_cell(s.error)})" if s.error else "")
-            for s in outcome.steps
+            f"{s.kind} {s.status}" + (f" ({s.error})" if s.error else "") for s in outcome.steps
         )
         notes = "; ".join([*outcome.item.notes, *outcome.notes])
         done = "; ".join(p for p in (steps, notes) if p)
-        ident = _cell(_ident(token.name, token.id))
-        out.append(f"| `{masked(outcome.item.key)}` | `{ident}` | {_cell(done)} |")
+        ident = f"{md_code(token.name)} (id {token.id})"
+        out.append(f"| `{masked(outcome.item.key)}` | {ident} | {md_text(done)} |")
     for key in run.unknown:
         out.append(f"| `{masked(key)}` | none of this account | nothing changed |")
-    out += ["", f"**{revoke_summary(run)}**", ""]
+    out += ["", f"**{md_text(revoke_summary(run))}**", ""]
     return "\n".join(out)
 
 
@@ -320,9 +320,9 @@ def render_scan_text(report: ScanReport, style: Style) -> str:
         status = status_name(token, report.now)
         color = "red" if status == "enabled" else "yellow"
         lines.append(
-            style(f"{place.file}:{place.line}", "bold")
+            style(f"{text(place.file)}:{place.line}", "bold")
             + ": "
-            + style(f"a key of {token.name} (id {token.id}, {status})", color)
+            + style(f"a key of {text(token.name)} (id {token.id}, {status})", color)
         )
     if lines:
         lines.append("")
@@ -368,9 +368,9 @@ def render_scan_markdown(report: ScanReport) -> str:
     if report.places:
         out += ["| where | token | id | status |", "|---|---|---:|---|"]
         for p in report.places:
-            where, name = _cell(f"{p.file}:{p.line}"), _cell(p.token.name)
+            where, name = md_code(f"{p.file}:{p.line}"), md_code(p.token.name)
             status = status_name(p.token, report.now)
-            out.append(f"| `{where}` | `{name}` | {p.token.id} | {status} |")
+            out.append(f"| {where} | {name} | {p.token.id} | {status} |")
         out.append("")
-    out += [f"**{scan_summary(report)}**", ""]
+    out += [f"**{md_text(scan_summary(report))}**", ""]
     return "\n".join(out)

@@ -15,6 +15,7 @@ from typing import Any
 
 from provisioner.plan.findings import Finding, Listing, Row
 from provisioner.render.plan import Header, dumps
+from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style, relative
 
 SCHEMA_VERSION = 1
@@ -80,14 +81,14 @@ class Column:
 def _columns(listing: Listing, quota_per_unit: int) -> list[Column]:
     now = listing.now
     columns = [
-        Column("NAME", lambda r: r.name or '""', 0),
+        Column("NAME", lambda r: text(r.name) or '""', 0),
         Column("ID", lambda r: str(r.id), 0, right=True),
         Column("STATUS", lambda r: r.status, 0),
     ]
     if listing.with_ownership:
         columns.append(Column("OWNER", lambda r: r.ownership or "", 5))
     columns += [
-        Column("GROUP", lambda r: r.group or "-", 7),
+        Column("GROUP", lambda r: text(r.group) or "-", 7),
         Column("USED", lambda r: _money(r.used_quota, quota_per_unit), 3, right=True),
         Column(
             "REMAINING",
@@ -100,7 +101,7 @@ def _columns(listing: Listing, quota_per_unit: int) -> list[Column]:
         Column("EXPIRES", lambda r: expiry_text(r, now), 4),
         Column("CREATED", lambda r: _date(r.created_time) if r.created_time else "-", 9),
         Column("LAST USED", lambda r: last_used_text(r, now), 6),
-        Column("KEY", lambda r: r.key or "-", 10),
+        Column("KEY", lambda r: text(r.key) or "-", 10),
     ]
     return columns
 
@@ -183,7 +184,7 @@ def render_text(
 ) -> str:
     out = []
     who = f" as {header.user}" if header.user else ""
-    out.append(style(f"Tokens on {header.url}{who}", "bold") + "\n\n")
+    out.append(style(text(f"Tokens on {header.url}{who}"), "bold") + "\n\n")
     if listing.rows:
         out.append(render_table(listing, quota_per_unit, style, width))
     else:
@@ -192,33 +193,43 @@ def render_text(
         out.append("\n" + style("Findings:", "bold") + "\n")
         for finding in listing.findings:
             label = style(f"{finding.kind:<19}", "yellow")
-            name = finding.name or '""'
-            out.append(f"  {label} {name} (id {finding.id}): {finding.reason}\n")
+            name = text(finding.name) or '""'
+            out.append(f"  {label} {name} (id {finding.id}): {text(finding.reason)}\n")
     out.append("\n" + summary_line(listing) + "\n")
     return "".join(out)
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_MD_CODE_COLUMNS = ("NAME", "GROUP", "KEY")  # server strings: shown as code, never read as Markdown
+
+
+def _md_value(column: Column, row: Row) -> str:
+    """A table cell: names as code spans; the other cells are ours (numbers, dates)."""
+    if column.title == "NAME":
+        return md_code(row.name) if row.name else '""'
+    if column.title == "GROUP":
+        return md_code(row.group) if row.group else "-"
+    if column.title == "KEY":
+        return md_code(row.key) if row.key else "-"
+    return md_text(column.cell(row))
 
 
 def render_markdown(listing: Listing, header: Header, quota_per_unit: int) -> str:
-    out = [f"### provisioner list: `{header.url}`", ""]
+    out = [f"### provisioner list: {md_code(header.url, cell=False)}", ""]
     if header.user:
-        out += [f"User: {header.user}", ""]
+        out += [f"User: {md_text(header.user)}", ""]
     columns = _columns(listing, quota_per_unit)
     if listing.rows:
         out.append("| " + " | ".join(c.title for c in columns) + " |")
         out.append("|" + "|".join("---:" if c.right else "---" for c in columns) + "|")
         for row in listing.rows:
-            out.append("| " + " | ".join(_md_cell(c.cell(row)) for c in columns) + " |")
+            out.append("| " + " | ".join(_md_value(c, row) for c in columns) + " |")
     else:
         out.append("No tokens" + (" match the filters" if listing.total else "") + ".")
     out.append("")
     if listing.findings:
         out += ["#### Findings", ""]
         for f in listing.findings:
-            out.append(f"- **{f.kind}** `{_md_cell(f.name)}` (id {f.id}): {_md_cell(f.reason)}")
+            out.append(f"- **{f.kind}** {md_code(f.name, cell=False)} (id {f.id}): {md_text(f.reason)}")
         out.append("")
     out.append(summary_line(listing))
     return "\n".join(out) + "\n"

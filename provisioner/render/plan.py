@@ -8,6 +8,7 @@ from typing import Any
 
 from provisioner.plan.model import Action, FieldChange, Plan
 from provisioner.plan.safety import Violation
+from provisioner.render.safe import fence, json_text, md_code, md_text, text
 from provisioner.render.style import Style, budget_text, iso_time
 from provisioner.secret import json_default
 
@@ -95,43 +96,56 @@ def summary_line(plan: Plan) -> str:
     return "Plan: " + ", ".join(parts) + tail + "."
 
 
-def render_text(plan: Plan, header: Header, violations: list[Violation], style: Style) -> str:
-    lines: list[str] = []
+def header_line(header: Header) -> str:
+    """``FILE -> URL (VERSION) as USER``, escaped for a terminal (the version and user
+    come from the server)."""
     who = f" as {header.user}" if header.user else ""
     version = f" ({header.version})" if header.version else ""
-    lines.append(style(f"{header.file} -> {header.url}{version}{who}", "bold"))
+    return text(f"{header.file} -> {header.url}{version}{who}")
+
+
+def render_text(plan: Plan, header: Header, violations: list[Violation], style: Style) -> str:
+    """The Terraform-like plan; every name and server value escaped (render.safe.text)."""
+    lines: list[str] = []
+    lines.append(style(header_line(header), "bold"))
     lines.append("")
     qpu = plan.quota_per_unit
     for action in plan.ordered():
         symbol, color = _SYMBOL[action.kind]
-        reason = f"  # {action.reason}" if action.reason and action.kind != "create" else ""
+        reason = f"  # {text(action.reason)}" if action.reason and action.kind != "create" else ""
         lines.append(
-            style(f"  {symbol} {action.kind:<7} {_title(action)}", color) + style(reason, "dim")
+            style(f"  {symbol} {action.kind:<7} {text(_title(action))}", color)
+            + style(reason, "dim")
         )
         if action.kind == "rotate":
             expires = iso_time(action.rotation_expiry)
-            lines.append(f"      old token -> {action.rotation_name}, expires {expires}")
-            lines.append(f"      new {action.name} created, key delivered as {action.key_name}")
+            lines.append(f"      old token -> {text(action.rotation_name)}, expires {expires}")
+            lines.append(
+                f"      new {text(action.name)} created, key delivered as {text(action.key_name)}"
+            )
         if action.kind == "deliver":
-            lines.append(f"      key revealed and delivered as {action.key_name}")
+            lines.append(f"      key revealed and delivered as {text(action.key_name)}")
         for change in action.changes:
-            lines.append("      " + _change_line(change, qpu))
+            lines.append("      " + text(_change_line(change, qpu)))
     for conflict in plan.conflicts:
         ids = ", ".join(str(i) for i in conflict.ids)
         lines.append(
             style(
-                f"  ✗ conflict {conflict.name}: {len(conflict.ids)} server tokens (ids {ids})",
+                f"  ✗ conflict {text(conflict.name)}: {len(conflict.ids)} server tokens "
+                f"(ids {ids})",
                 "red",
                 "bold",
             )
         )
     for notice in plan.notices:
         ident = f" (id {notice.token_id})" if notice.token_id is not None else ""
-        lines.append(style(f"  # {notice.kind} {notice.name}{ident}: {notice.message}", "dim"))
+        lines.append(
+            style(f"  # {notice.kind} {text(notice.name)}{ident}: {text(notice.message)}", "dim")
+        )
     if plan.actions or plan.conflicts or plan.notices:
         lines.append("")
     for violation in violations:
-        lines.append(style(f"Refused: {violation}", "red"))
+        lines.append(style(f"Refused: {text(violation)}", "red"))
     lines.append(style(summary_line(plan), "bold"))
     return "\n".join(lines) + "\n"
 
@@ -170,16 +184,66 @@ def plan_json(plan: Plan, header: Header, violations: list[Violation]) -> dict[s
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=json_default) + "\n"
+    """The JSON document: exact values; non-printable characters as ``\\uXXXX`` (render.safe)."""
+    return json_text(json.dumps(data, indent=2, ensure_ascii=False, default=json_default)) + "\n"
 
 
 MARKDOWN_LIMIT = 60_000  # GitHub comments stop at 65,536 characters
 
 
-def render_markdown(plan: Plan, header: Header, violations: list[Violation]) -> str:
+_MD_SYMBOL = {
+    "create": "+",
+    "delete": "-",
+    "update": "!",
+    "rename": "!",
+    "rotate": "!",
+    "enable": "+",
+    "deliver": "+",
+    "disable": "-",
+}
+
+
+def markdown_title(command: str, header: Header) -> str:
+    """``### provisioner COMMAND: `FILE``` (the heading of every Markdown document)."""
+    where = f": {md_code(header.file, cell=False)}" if header.file else ""
+    return f"### provisioner {command}{where}"
+
+
+def _markdown_lines(plan: Plan) -> list[str]:
+    """The diff block's lines, raw: :func:`render.safe.fence` escapes each one."""
+    lines: list[str] = []
+    qpu = plan.quota_per_unit
+    for action in plan.ordered():
+        lines.append(f"{_MD_SYMBOL[action.kind]} {action.kind} {_title(action)}")
+        if action.kind == "rotate":
+            expires = iso_time(action.rotation_expiry)
+            lines.append(f"  old token -> {action.rotation_name}, expires {expires}")
+        if action.kind in ("rotate", "deliver"):
+            lines.append(f"  key delivered as {action.key_name}")
+        for change in action.changes:
+            lines.append(f"  {_change_line(change, qpu)}")
+    for conflict in plan.conflicts:
+        lines.append(f"- conflict {conflict.name}: ids {', '.join(map(str, conflict.ids))}")
+    for notice in plan.notices:
+        lines.append(f"# {notice.kind} {notice.name}: {notice.message}")
+    return lines
+
+
+def render_markdown(
+    plan: Plan, header: Header, violations: list[Violation], *, command: str = "plan"
+) -> str:
+    """The plan for a pull-request comment or step summary, headed ``### provisioner COMMAND``.
+
+    Server values reach it escaped: names inside the diff block through
+    :func:`render.safe.fence` (no name closes it), prose through ``md_text``.
+    """
     counts = plan.counts()
-    out = [f"### provisioner plan: `{header.file}`", ""]
-    out.append(f"Server: `{header.url}` {header.version}".rstrip())
+    marker = "```"
+    out = [markdown_title(command, header), ""]
+    server = f"Server: {md_code(header.url, cell=False)}"
+    if header.version:
+        server += f" {md_text(header.version)}"
+    out.append(server)
     out.append("")
     columns = [*_ALWAYS, *(k for k in ("rename", "deliver") if counts[k])]
     out.append("| " + " | ".join(columns) + " | unmanaged |")
@@ -187,48 +251,26 @@ def render_markdown(plan: Plan, header: Header, violations: list[Violation]) -> 
     out.append("| " + " | ".join(str(counts[k]) for k in columns) + f" | {plan.unmanaged} |")
     out.append("")
     for violation in violations:
-        out.append(f"> **Refused:** {violation}")
+        out.append(f"> **Refused:** {md_text(violation)}")
         out.append("")
     if plan.actions or plan.conflicts or plan.notices:
         out.append("<details open><summary>Changes</summary>")
         out.append("")
-        out.append("```diff")
-        qpu = plan.quota_per_unit
-        for action in plan.ordered():
-            symbol = {
-                "create": "+",
-                "delete": "-",
-                "update": "!",
-                "rename": "!",
-                "rotate": "!",
-                "enable": "+",
-                "deliver": "+",
-                "disable": "-",
-            }[action.kind]
-            out.append(f"{symbol} {action.kind} {_title(action)}")
-            if action.kind == "rotate":
-                expires = iso_time(action.rotation_expiry)
-                out.append(f"  old token -> {action.rotation_name}, expires {expires}")
-            if action.kind in ("rotate", "deliver"):
-                out.append(f"  key delivered as {action.key_name}")
-            for change in action.changes:
-                out.append(f"  {_change_line(change, qpu)}")
-        for conflict in plan.conflicts:
-            out.append(f"- conflict {conflict.name}: ids {', '.join(map(str, conflict.ids))}")
-        for notice in plan.notices:
-            out.append(f"# {notice.kind} {notice.name}: {notice.message}")
-        out.append("```")
+        block = fence(_markdown_lines(plan), "diff")
+        marker = block[-1]
+        out.extend(block)
         out.append("")
         out.append("</details>")
         out.append("")
-    out.append(f"**{summary_line(plan)}**")
-    text = "\n".join(out) + "\n"
-    if len(text) > MARKDOWN_LIMIT:
-        cut = text[: MARKDOWN_LIMIT - 200].rsplit("\n", 1)[0]
+    out.append(f"**{summary_line(plan)}**")  # no server value in it
+    text_ = "\n".join(out) + "\n"
+    if len(text_) > MARKDOWN_LIMIT:
+        cut = text_[: MARKDOWN_LIMIT - 200].rsplit("\n", 1)[0]
         # close only what the cut left open: the diff block, then the details
-        closing = "\n```" if cut.count("```") % 2 else ""
+        # the block's lines never start with a backtick: each fence line is counted once
+        closing = f"\n{marker}" if cut.count(f"\n{marker}") % 2 else ""
         if cut.count("<details") > cut.count("</details>"):
             closing += "\n\n</details>"
-        text = cut + closing + "\n\n*(truncated; run `provisioner plan` for all)*\n\n"
-        text += f"**{summary_line(plan)}**\n"
-    return text
+        text_ = cut + closing + "\n\n*(truncated; run `provisioner plan` for all)*\n\n"
+        text_ += f"**{summary_line(plan)}**\n"
+    return text_

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.plan.report import OpResult, Report
+from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style
 
 _MARK = {
@@ -22,17 +23,17 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 
 def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:NAMED])
+    shown = ", ".join(text(n) for n in names[:NAMED])
     return shown + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
 
 
 def _line(result: OpResult) -> str:
     ident = f" (id {result.token_id})" if result.token_id is not None else ""
-    line = f"  {_MARK[result.status][0]} {result.kind:<7} {result.name}{ident}"
+    line = f"  {_MARK[result.status][0]} {result.kind:<7} {text(result.name)}{ident}"
     if result.error:
-        line += f": {result.error}"
+        line += f": {text(result.error)}"
     if result.detail:
-        line += f" [{result.detail}]"
+        line += f" [{text(result.detail)}]"
     return line
 
 
@@ -67,6 +68,14 @@ def render_text(report: Report, style: Style) -> str:
                 style(f"  … and {rest} more {run[0].kind}s skipped for the same reason", "dim")
             )
     lines.append("")
+    lines.extend(_key_lines(report))
+    lines.append(style(summary_line(report), "bold"))
+    return "\n".join(lines) + "\n"
+
+
+def _key_lines(report: Report) -> list[str]:
+    """Where the keys went, or how to fetch them (escaped for a terminal)."""
+    lines: list[str] = []
     if report.keys_delivered:
         lines.append(f"{plural(report.keys_delivered, 'key')} delivered to {report.sink}.")
     if report.keys_forgotten:
@@ -75,14 +84,14 @@ def render_text(report: Report, style: Style) -> str:
             f"{_names(report.keys_forgotten)}."
         )
     if report.keys_pending:
-        names = " ".join(report.keys_pending)
+        names = " ".join(text(n) for n in report.keys_pending)
         lines.append(
             "No key sink configured, so no key was revealed. Fetch the new keys with:\n"
             f"  provisioner reveal {names} --keys-to dotenv:.env.keys   (or keyring, json:PATH, "
             "exec:CMD)"
         )
     if report.keys_undelivered:
-        names = " ".join(report.keys_undelivered)
+        names = " ".join(text(n) for n in report.keys_undelivered)
         if report.sink_readable:
             lines.append(
                 f"Keys not delivered yet: {_names(report.keys_undelivered)}. The next apply "
@@ -95,9 +104,8 @@ def render_text(report: Report, style: Style) -> str:
                 f"keys with:\n  provisioner reveal {names}"
                 + (f" --keys-to {report.sink}" if report.sink else "")
             )
-    lines.extend(report.notes)
-    lines.append(style(summary_line(report), "bold"))
-    return "\n".join(lines) + "\n"
+    lines.extend(text(note) for note in report.notes)
+    return lines
 
 
 def summary_line(report: Report) -> str:
@@ -115,6 +123,29 @@ def summary_line(report: Report) -> str:
             f"Apply partly failed: {ok} done, {failed} failed, {skipped} skipped ({_names(names)})."
         )
     return f"Apply complete: {plural(ok, 'operation')} done."
+
+
+def render_markdown(report: Report) -> str:
+    """The apply report as Markdown: a table of operations, the key lines, the summary.
+
+    Follows the plan's Markdown in one document (``### provisioner apply``).
+    """
+    out = ["#### Result", ""]
+    if report.results:
+        out += ["| | operation | token | id | detail |", "|---|---|---|---:|---|"]
+        for result in report.results:
+            mark = _MARK[result.status][0]
+            ident = "" if result.token_id is None else str(result.token_id)
+            detail = "; ".join(p for p in (result.error, result.detail) if p)
+            out.append(
+                f"| {mark} | {result.kind} | {md_code(result.name)} | {ident} | {md_text(detail)} |"
+            )
+        out.append("")
+    for line in _key_lines(report):
+        for part in line.split("\n"):
+            out.append(md_text(part.strip()) + "  ")
+    out += ["", f"**{md_text(summary_line(report))}**", ""]
+    return "\n".join(out)
 
 
 def report_json(report: Report) -> dict[str, Any]:

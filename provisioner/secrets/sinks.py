@@ -146,33 +146,6 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def github_add_mask(
-    keys: Iterable[Secret],
-    stream: IO[str] | None = None,
-    env: Mapping[str, str] = os.environ,
-) -> int:
-    """Under GitHub Actions print ``::add-mask::<key>`` for each key; returns lines printed.
-
-    Call it right after a reveal, before any other output, so the runner
-    masks the keys in everything that follows. For ``sk-`` keys the bare
-    server form is masked as well (it is a substring, so both forms hide).
-    """
-    if env.get("GITHUB_ACTIONS", "").lower() != "true":
-        return 0
-    out = stream if stream is not None else sys.stdout
-    printed = 0
-    for key in keys:
-        raw = key.reveal()
-        forms = [raw[3:]] if raw.startswith("sk-") and len(raw) > 3 else []
-        forms.append(raw)
-        for form in forms:
-            if form:
-                out.write(f"::add-mask::{form}\n")
-                printed += 1
-    out.flush()
-    return printed
-
-
 # --------------------------------------------------------------------------- keyring
 
 

@@ -93,7 +93,7 @@ def test_json_shape() -> None:
 def test_markdown_escapes_pipes() -> None:
     tokens = [Token(id=9, name="a|b", created_time=NOW - DAY, remain_quota=1)]
     text = render_markdown(build_listing(tokens, NOW), HEAD, QPU)
-    assert "| a\\|b | 9 |" in text and "#### Findings" in text
+    assert "| `a\\|b` | 9 |" in text and "#### Findings" in text
 
 
 def test_empty_account_and_empty_filter() -> None:

@@ -360,7 +360,8 @@ def test_markdown_has_a_count_table_a_diff_block_and_the_summary() -> None:
         "| 1 | 1 | 1 | 1 | 1 | 1 | 1 | 1 | 2 |",
     ]
     assert (
-        "> **Refused:** safety.max_deletes: the plan deletes 7 tokens (override: --force)" in lines
+        "> **Refused:** safety.max\\_deletes: the plan deletes 7 tokens (override: --force)"
+        in lines
     )
     block = lines[lines.index("```diff") + 1 : lines.index("```")]
     heads = [line for line in block if not line.startswith("  ")]

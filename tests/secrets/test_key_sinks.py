@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from keyhelpers import CREDENTIAL, KEY, KEY2, RecordingKeyring
 
+from provisioner.cli.workflow import add_mask
 from provisioner.secret import Secret
 from provisioner.secrets import keyring_store
 from provisioner.secrets.sinks import (
@@ -24,7 +25,6 @@ from provisioner.secrets.sinks import (
     Sink,
     StdoutSink,
     dotenv_quote,
-    github_add_mask,
     parse_sink,
     read_dotenv,
     validate_sink_text,
@@ -310,7 +310,7 @@ def test_stdout_sink_defaults_to_sys_stdout(capsys: pytest.CaptureFixture[str]) 
 
 def test_github_add_mask_under_actions() -> None:
     stream = io.StringIO()
-    count = github_add_mask([KEY, KEY2], stream, env={"GITHUB_ACTIONS": "true"})
+    count = add_mask([KEY, KEY2], stream, env={"GITHUB_ACTIONS": "true"})
     lines = stream.getvalue().splitlines()
     assert count == 4 == len(lines)
     assert all(line.startswith("::add-mask::") for line in lines)
@@ -318,10 +318,20 @@ def test_github_add_mask_under_actions() -> None:
     assert f"::add-mask::{KEY.reveal()[3:]}" in lines
 
 
+def test_add_mask_goes_to_stderr_and_escapes(capsys: pytest.CaptureFixture[str]) -> None:
+    odd = Secret("sk-abc%0A::warning::x\nfoo")
+    assert add_mask([odd], env={"GITHUB_ACTIONS": "true"}) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("::add-mask::") for line in lines)
+    assert "%250A" in lines[1] and "%0Afoo" in lines[1]  # no value starts a command of its own
+
+
 def test_github_add_mask_silent_elsewhere() -> None:
     stream = io.StringIO()
-    assert github_add_mask([KEY], stream, env={}) == 0
-    assert github_add_mask([KEY], stream, env={"GITHUB_ACTIONS": "false"}) == 0
+    assert add_mask([KEY], stream, env={}) == 0
+    assert add_mask([KEY], stream, env={"GITHUB_ACTIONS": "false"}) == 0
     assert stream.getvalue() == ""
 
 

@@ -51,13 +51,19 @@ def test_github_actions_annotations() -> None:
     bad = HERE / "bad" / "many_errors.yaml"
     result = validate("validate", "-f", str(bad), env={"GITHUB_ACTIONS": "true"})
     assert result.returncode == 65
-    first = result.stdout.splitlines()[0]
+    assert "::" not in result.stdout  # workflow commands go to stderr, never stdout
+    first = result.stderr.splitlines()[0]
     assert first.startswith(f"::error file={bad},line=4,col=5::unknown key 'qouta'")
     warned = validate(
         "validate", "-f", str(HERE / "good" / "long_names.yaml"), env={"GITHUB_ACTIONS": "true"}
     )
     assert warned.returncode == 0
-    assert warned.stdout.startswith("::warning file=")
+    assert warned.stderr.startswith("::warning file=") and warned.stdout == ""
+    as_json = validate(
+        "--output", "json", "validate", "-f", str(bad), env={"GITHUB_ACTIONS": "true"}
+    )
+    assert json.loads(as_json.stdout)["valid"] is False  # one document; the runner reads stderr
+    assert as_json.stderr.startswith(f"::error file={bad},line=4,col=5::")
 
 
 def test_json_output() -> None:

@@ -2,33 +2,28 @@
 
 Text mode: diagnostics on stderr, a one-line summary last. Under GitHub
 Actions (``GITHUB_ACTIONS=true``) ``::error``/``::warning`` workflow commands
-go to stdout. ``--output json|markdown`` print the result as data on stdout.
+(annotations) go to stderr, in every output format: they are instructions to
+the runner, which reads both streams, not part of the document, so
+``--output json|markdown`` keep stdout one document (docs/commands.md#outputs).
 Exit 0 when valid, 65 when not (a missing file is an invalid spec too).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 
+from provisioner.cli import workflow
 from provisioner.cli.options import ValidateOptions
 from provisioner.exitcodes import ExitCode
 from provisioner.spec import Diagnostic, Spec, SpecError, load_spec
 
 
-def _escape(value: str, *, prop: bool) -> str:
-    """GitHub workflow-command escaping (data and property values differ)."""
-    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        value = value.replace(":", "%3A").replace(",", "%2C")
-    return value
-
-
 def _annotation(kind: str, diagnostic: Diagnostic) -> str:
-    return (
-        f"::{kind} file={_escape(diagnostic.file, prop=True)},line={diagnostic.line},"
-        f"col={diagnostic.col}::{_escape(diagnostic.message, prop=False)}"
+    from provisioner.cli.workflow import command
+
+    return command(
+        kind, diagnostic.message, file=diagnostic.file, line=diagnostic.line, col=diagnostic.col
     )
 
 
@@ -65,11 +60,11 @@ def run(opts: ValidateOptions) -> int:
     token_count = len(spec.tokens) if spec else 0
     declared = spec.declared_count if spec else 0
 
-    if os.environ.get("GITHUB_ACTIONS") == "true" and output == "text":
+    if workflow.active():  # annotations for the runner: stderr, whatever the format
         for diagnostic in errors:
-            print(_annotation("error", diagnostic))
+            print(_annotation("error", diagnostic), file=sys.stderr)
         for diagnostic in warnings:
-            print(_annotation("warning", diagnostic))
+            print(_annotation("warning", diagnostic), file=sys.stderr)
 
     if output == "json":
         document = {
