@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -62,7 +63,7 @@ class ApplyOptions:
     yes: bool = False
     force: bool = False
     keys_to: str | None = None
-    lock_timeout: str = "0s"
+    lock_timeout: int = 0  # seconds
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ class ListOptions:
     sort: str = "name"
     status: tuple[str, ...] = ()
     match: tuple[str, ...] = ()
-    stale_after: str = "30d"
-    expiring_within: str = "7d"
+    stale_after: int = 30 * 86400  # seconds
+    expiring_within: int = 7 * 86400  # seconds
     budget_above: float = 90.0
     fail_on: str | None = None
 
@@ -108,7 +109,7 @@ class RotateOptions:
     names: tuple[str, ...] = ()
     yes: bool = False
     keys_to: str | None = None
-    overlap: str | None = None
+    overlap: int | None = None  # seconds
     force: bool = False
 
 
@@ -150,7 +151,7 @@ class ScanOptions:
     server: ServerOptions = field(default_factory=ServerOptions)
     paths: tuple[str, ...] = ()
     since: str | None = None
-    max_size: str = "5M"
+    max_size: int = 5 * 1024**2  # bytes
     revoke: bool = False
     yes: bool = False
     keys_to: str | None = None
@@ -203,3 +204,157 @@ def check_combinations(options: object) -> None:
     stdout_sink = bool(keys_to) and str(keys_to).strip() == "stdout"
     if isinstance(common, Common) and stdout_sink and common.output != "text":
         raise UsageError(stdout_refusal("--keys-to stdout", common.output))
+
+
+# ---------------------------------------------------------------------------- values
+# The one home for checking numbers, durations, sizes and rates given on the command line
+# or in an environment variable (the sandbox's flags use it too). A value out of range is
+# a usage error (64) that names the flag or the variable and the accepted range.
+
+#: the largest whole number any flag takes (a token id is a 64-bit integer on the server)
+MAX_WHOLE = 2**63 - 1
+
+
+class BadValue(ValueError):
+    """A value a check refused; ``str()`` says what is accepted, without the flag's name."""
+
+
+def _shown(text: object) -> str:
+    return repr(text) if isinstance(text, str) else str(text)
+
+
+def number(
+    text: str | float, *, low: float, high: float, what: str, low_open: bool = False
+) -> float:
+    """A finite number within [``low``, ``high``] (``low`` excluded when ``low_open``)."""
+    bound = f"more than {low:g}" if low_open else f"from {low:g}"
+    accepted = f"{what} {bound} {'and at most' if low_open else 'to'} {high:g}"
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise BadValue(f"expected {accepted}; got {_shown(text)}") from None
+    if value != value or value in (float("inf"), float("-inf")):  # nan, inf, 1e400
+        raise BadValue(f"expected {accepted}; got {_shown(text)}, which is not a finite number")
+    if value < low or (low_open and value == low) or value > high:
+        raise BadValue(f"expected {accepted}; got {_shown(text)}")
+    return value
+
+
+def whole(text: str | int, *, low: int, high: int = MAX_WHOLE, what: str = "a whole number") -> int:
+    """A whole number within [``low``, ``high``]."""
+    accepted = f"{what} from {low} to {high}" if high != MAX_WHOLE else f"{what}, {low} or more"
+    if isinstance(text, bool):
+        raise BadValue(f"expected {accepted}; got {_shown(text)}")
+    try:
+        value = text if isinstance(text, int) else int(str(text).strip(), 10)
+    except ValueError:
+        raise BadValue(f"expected {accepted}; got {_shown(text)}") from None
+    if not low <= value <= high:
+        raise BadValue(f"expected {accepted}; got {_shown(text)}")
+    return value
+
+
+def duration(text: str, *, low: int = 0, high: int) -> int:
+    """A duration (``90s``, ``30m``, ``12h``, ``7d``, ``4w``, ``1y``) within [low, high] seconds."""
+    from provisioner.spec import parse_duration
+
+    accepted = (
+        f"a duration from {_duration_text(low)} to {_duration_text(high)}: "
+        "a whole number and a unit s, m, h, d, w or y"
+    )
+    try:
+        seconds = parse_duration(str(text).strip())
+    except ValueError:
+        raise BadValue(f"expected {accepted} (e.g. 30m, 12h, 7d); got {_shown(text)}") from None
+    if not low <= seconds <= high:
+        raise BadValue(f"expected {accepted}; got {_shown(text)}")
+    return seconds
+
+
+def _duration_text(seconds: int) -> str:
+    for unit, size in (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
+MAX_SIZE = 16 * 1024**3
+
+
+def size(text: str) -> int:
+    """A size in bytes: ``5M``, ``512K``, ``1G`` or a number of bytes, from 1 byte to 16G."""
+    accepted = "a size from 1 byte to 16G: a number of bytes, or with K, M or G (e.g. 5M)"
+    value = str(text).strip().upper().removesuffix("B")
+    scale = SIZE_UNITS.get(value[-1:], 1)
+    digits = value[:-1] if scale != 1 else value
+    try:
+        amount = number(digits, low=0, high=MAX_SIZE / scale, what="", low_open=True)
+    except BadValue:
+        raise BadValue(f"expected {accepted}; got {_shown(text)}") from None
+    result = int(amount * scale)
+    if result < 1:
+        raise BadValue(f"expected {accepted}; got {_shown(text)}")
+    return result
+
+
+#: requests per window: at most this many, in a window of at most a day
+MAX_RATE_COUNT, MAX_RATE_WINDOW = 1_000_000, 86400.0
+
+
+def rate(text: str) -> tuple[int, float] | None:
+    """``N/SECONDS`` (e.g. ``180/180``; ``N`` alone is per second) or ``off`` (None)."""
+    accepted = (
+        f"N/SECONDS, N requests (a whole number from 1 to {MAX_RATE_COUNT}) per SECONDS "
+        f"(more than 0 and at most {MAX_RATE_WINDOW:g}), e.g. 180/180, or 'off'"
+    )
+    value = str(text).strip()
+    if value.lower() == "off":
+        return None
+    count_text, _, seconds_text = value.partition("/")
+    try:
+        count = whole(count_text, low=1, high=MAX_RATE_COUNT)
+        seconds = number(
+            seconds_text.strip().removesuffix("s") or "1",
+            low=0,
+            high=MAX_RATE_WINDOW,
+            what="",
+            low_open=True,
+        )
+    except BadValue:
+        raise BadValue(f"expected {accepted}; got {_shown(text)}") from None
+    return count, seconds
+
+
+def flag(check: Callable[..., T], **limits: Any) -> Callable[[str], T]:
+    """``check`` as an argparse ``type``: argparse names the flag, the check the range."""
+
+    def convert(text: str) -> T:
+        try:
+            return check(text, **limits)
+        except BadValue as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = check.__name__
+    return convert
+
+
+def variable(name: str, check: Callable[..., T], text: str, **limits: Any) -> T:
+    """``check`` applied to the environment variable ``name``'s value; a usage error names it."""
+    from provisioner.errors import UsageError
+
+    try:
+        return check(text, **limits)
+    except BadValue as exc:
+        raise UsageError(f"{name}={text!r} in the environment: {exc}") from None
+
+
+#: the limits of each numeric flag (one place: the parser and the docs read them here)
+TIMEOUT = {"low": 0.0, "high": 3600.0, "what": "a number of seconds", "low_open": True}
+PERCENT = {"low": 0.0, "high": 100.0, "what": "a percentage"}
+LOCK_TIMEOUT = {"low": 0, "high": 86400}
+STALE_AFTER = {"low": 60, "high": 100 * 365 * 86400}
+EXPIRING_WITHIN = {"low": 0, "high": 100 * 365 * 86400}
+OVERLAP = {"low": 0, "high": 365 * 86400}
+TOKEN_ID = {"low": 1, "what": "a token id, a whole number"}
+USER_ID = {"low": 1, "what": "a user id, a whole number"}

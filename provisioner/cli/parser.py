@@ -7,10 +7,12 @@ Only argparse here: building the parser imports no command module, so
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from provisioner import __version__
+from provisioner.cli import options as o
 from provisioner.errors import UsageError
 
 SERVER_COMMANDS = (
@@ -35,6 +37,12 @@ class ArgumentsError(UsageError):
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose usage errors raise :class:`ArgumentsError` (exit 64) instead of exiting 2,
     so ``main`` reports them like every other error (also as JSON with ``--output json``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # `--timeout -inf` and `--stale-after -1d` are values to refuse with their range,
+        # not unknown flags: no flag of ours starts with a dash and a digit, a dot or inf/nan.
+        self._negative_number_matcher = re.compile(r"^-([0-9.]|inf|nan)", re.IGNORECASE)
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -78,6 +86,12 @@ def _add_global(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
+def _checked_rate(text: str) -> str:
+    """``--rate-limit`` as given, once it is known to parse (the session reads it)."""
+    o.rate(text)
+    return text.strip()
+
+
 def _add_server(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sandbox",
@@ -94,6 +108,7 @@ def _add_server(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--rate-limit",
+        type=o.flag(_checked_rate),
         metavar="N/SECONDS",
         help="pace requests to the server's rate limit: N requests per SECONDS "
         "(default 180/180, the most cautious new-api default; 360/180 on new-api since "
@@ -101,10 +116,10 @@ def _add_server(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=o.flag(o.number, **o.TIMEOUT),
         default=None,
         metavar="SECONDS",
-        help="per-request timeout (default 30)",
+        help="per-request timeout, more than 0 and at most 3600 (default 30)",
     )
 
 
@@ -142,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--lock-timeout",
         metavar="DURATION",
+        type=o.flag(o.duration, **o.LOCK_TIMEOUT),
         default="0s",
         help="when another apply holds the account's lock, wait this long for it "
         "(e.g. 10m) before giving up with exit 4 (default: 0s, do not wait)",
@@ -168,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--match", action="append", metavar="GLOB", help="only names matching (repeat)")
     p.add_argument(
         "--stale-after",
+        type=o.flag(o.duration, **o.STALE_AFTER),
         default="30d",
         metavar="DURATION",
         help="flag a token 'stale' when last used longer ago than this, 'never-used' when "
@@ -175,13 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--expiring-within",
+        type=o.flag(o.duration, **o.EXPIRING_WITHIN),
         default="7d",
         metavar="DURATION",
         help="flag a usable token 'expiring' when it expires within this (default 7d)",
     )
     p.add_argument(
         "--budget-above",
-        type=float,
+        type=o.flag(o.number, **o.PERCENT),
         default=90.0,
         metavar="PERCENT",
         help="flag a limited token 'budget' when more than this %% of it is used (default 90)",
@@ -210,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--overlap",
         metavar="DURATION",
+        type=o.flag(o.duration, **o.OVERLAP),
         help="how long the old key keeps working (default: rotate.overlap, else 1d)",
     )
     p.add_argument("--force", action="store_true", help="rotate even a protected token")
@@ -219,12 +238,22 @@ def build_parser() -> argparse.ArgumentParser:
         "delete tokens by id (e.g. one of two with the same name), after showing them",
         server=True,
     )
-    p.add_argument("ids", nargs="+", type=int, metavar="ID", help="token ids (`provisioner list`)")
+    p.add_argument(
+        "ids",
+        nargs="+",
+        type=o.flag(o.whole, **o.TOKEN_ID),
+        metavar="ID",
+        help="token ids (`provisioner list`)",
+    )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
     p = command("login", "store a management credential in the OS keyring (prompted)")
     p.add_argument("--url", help="the server URL the credential is for (default: NEWAPI_URL)")
-    p.add_argument("--user-id", type=int, help="user id for servers that need New-Api-User")
+    p.add_argument(
+        "--user-id",
+        type=o.flag(o.whole, **o.USER_ID),
+        help="user id for servers that need New-Api-User",
+    )
 
     p = command(
         "test",
@@ -272,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-size",
         metavar="SIZE",
+        type=o.flag(o.size),
         default="5M",
         help="skip (and list) files larger than SIZE (default 5M; K, M, G)",
     )

@@ -50,17 +50,13 @@ class ScanInput:
 
 
 def parse_size(text: str) -> int:
-    """``5M``, ``512K``, ``1G`` or a number of bytes."""
-    value = text.strip().upper().removesuffix("B")
-    scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(value[-1:], 1)
-    digits = value[:-1] if scale != 1 else value
+    """``5M``, ``512K``, ``1G`` or a number of bytes (the check lives in cli/options.py)."""
+    from provisioner.cli.options import BadValue, size
+
     try:
-        number = float(digits)
-    except ValueError:
-        raise UsageError(f"--max-size {text!r}: expected a size such as 5M, 512K or 1G") from None
-    if number <= 0:
-        raise UsageError(f"--max-size {text!r}: must be more than 0")
-    return int(number * scale)
+        return size(text)
+    except BadValue as exc:
+        raise UsageError(f"--max-size: {exc}") from None
 
 
 def _shown(path: Path, cwd: Path) -> str:

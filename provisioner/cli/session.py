@@ -92,20 +92,15 @@ def sink_warning(log: Log):  # type: ignore[no-untyped-def]
 
 
 def _parse_rate(text: str | None) -> tuple[int, float] | None:
+    """``--rate-limit`` (checked by the parser), else PROVISIONER_RATE_LIMIT, else the default."""
+    from provisioner.cli.options import rate, variable
+
+    if text:
+        return rate(text)
     env = os.environ.get("PROVISIONER_RATE_LIMIT")
-    value = text or env or "180/180"
-    if value.lower() == "off":
-        return None
-    try:
-        count, _, seconds = value.partition("/")
-        parsed = (int(count), float(seconds or "1"))
-    except ValueError:
-        raise UsageError(
-            f"--rate-limit {value!r}: expected N/SECONDS (e.g. 180/180) or 'off'"
-        ) from None
-    if parsed[0] <= 0 or parsed[1] <= 0:
-        raise UsageError(f"--rate-limit {value!r}: both numbers must be positive")
-    return parsed
+    if env is not None and env.strip():
+        return variable("PROVISIONER_RATE_LIMIT", rate, env)
+    return (180, 180.0)
 
 
 _RETRY_FIELDS = {
@@ -125,22 +120,24 @@ def _parse_retry(text: str | None) -> Any:
     """
     if not text or not text.strip():
         return None
+    from provisioner.cli.options import BadValue, number
     from provisioner.newapi.retry import RetryPolicy
 
     values: dict[str, float] = {}
     for part in text.split(","):
         key, sep, raw = part.strip().partition("=")
         field_name = _RETRY_FIELDS.get(key.strip())
-        try:
-            number = float(raw)
-        except ValueError:
-            number = -1.0
-        if not sep or field_name is None or number < 0 or number != number:
+        if not sep or field_name is None:
             raise UsageError(
-                f"PROVISIONER_RETRY {text!r}: expected comma-separated "
+                f"PROVISIONER_RETRY={text!r} in the environment: expected comma-separated "
                 f"{'|'.join(_RETRY_FIELDS)}=NUMBER, e.g. attempts=3,base=0.01,max_time=2",
             )
-        values[field_name] = number
+        try:
+            values[field_name] = number(raw, low=0, high=86400, what="a number")
+        except BadValue as exc:
+            raise UsageError(
+                f"PROVISIONER_RETRY={text!r} in the environment: {key.strip()}: {exc}"
+            ) from None
     for name in ("max_attempts", "max_500_attempts"):
         if name in values:
             values[name] = max(1, int(values[name]))
@@ -233,9 +230,9 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
                 "(or try --sandbox)",
             )
         url = check_url(raw_url, insecure_http=server.insecure_http)
+        rate = _parse_rate(server.rate_limit)
         credential, source = resolve_credential(url)
         user_id = resolve_user_id(os.environ, url)
-        rate = _parse_rate(server.rate_limit)
         verify = ssl_verify_setting()
         log.debug(f"credential from {source}")
 

@@ -6,18 +6,21 @@ Light on purpose: the command line's parser imports this to build ``--help``.
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from provisioner.cli import options as o
 from provisioner.sandbox import profiles
 from provisioner.sandbox.faults import Fault, FaultSpecError, parse_fault
 from provisioner.sandbox.messages import Lang
 from provisioner.sandbox.profiles import MODELS
 
 DEFAULT_DB = ".provisioner/sandbox.db"
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*$")
+PORT = {"low": 0, "high": 65535, "what": "a port number"}
+SEED = {"low": 0, "high": 100_000}
+LATENCY = {"low": 0.0, "high": 60.0, "what": "a number of seconds"}
+MAX_TOKENS = {"low": 1, "high": 1_000_000}
 
 
 class SandboxUsageError(ValueError):
@@ -45,7 +48,7 @@ class SandboxOptions:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Every flag of ``provisioner sandbox``."""
-    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port (default 3000)")
+    parser.add_argument("--port", default=3000, help="0 picks a free port (default 3000)")
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
@@ -75,7 +78,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-tokens",
-        type=int,
         default=None,
         metavar="N",
         help="per-user token cap, even on a generation that has none "
@@ -101,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "exhausted (as recorded for new-api-2026-08)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="add N tokens named seed-K on start"
+        "--seed", default=0, metavar="N", help="add N tokens named seed-K on start (up to 100000)"
     )
     parser.add_argument(
         "--lang",
@@ -112,10 +114,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--latency",
-        type=float,
         default=0.0,
         metavar="SECONDS",
-        help="sleep this long before answering every request",
+        help="sleep this long before answering every request (0 to 60)",
     )
     parser.add_argument(
         "--fault",
@@ -149,12 +150,12 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
         faults = tuple(parse_fault(spec) for spec in (get("fault") or []))
     except FaultSpecError as exc:
         raise SandboxUsageError(str(exc)) from None
-    seed, latency = int(get("seed", 0) or 0), float(get("latency", 0.0) or 0.0)
-    if seed < 0 or latency < 0:
-        raise SandboxUsageError("--seed and --latency must be >= 0")
+    port = _checked("--port", o.whole, get("port", 3000), **PORT)
+    seed = _checked("--seed", o.whole, get("seed", 0) or 0, **SEED)
+    latency = _checked("--latency", o.number, get("latency", 0.0) or 0.0, **LATENCY)
     max_tokens = get("max_tokens")
-    if max_tokens is not None and max_tokens < 1:
-        raise SandboxUsageError("--max-tokens must be at least 1")
+    if max_tokens is not None:
+        max_tokens = _checked("--max-tokens", o.whole, max_tokens, **MAX_TOKENS)
     auth, list_shape = get("auth"), get("list_shape")
     if get("profile") is not None and (auth is not None or list_shape is not None):
         raise SandboxUsageError(
@@ -164,7 +165,7 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
     chosen = profiles.resolve(get("profile"), auth=auth, list_shape=list_shape)
     enabled, global_limit = _rate_limits(get("rate_limits"))
     return SandboxOptions(
-        port=int(get("port", 3000)),
+        port=port,
         host=str(get("host", "127.0.0.1")),
         db=Path(get("db") or DEFAULT_DB),
         profile=chosen.name,
@@ -182,18 +183,26 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
     )
 
 
+def _checked(name: str, check: Any, value: Any, **limits: Any) -> Any:
+    """A flag's value through the command line's one validator home (cli/options.py)."""
+    try:
+        return check(value, **limits)
+    except o.BadValue as exc:
+        raise SandboxUsageError(f"{name}: {exc}") from None
+
+
 def _rate_limits(value: Any) -> tuple[bool, tuple[int, float] | None]:
     if value is None or value is False:
         return False, None
     if value is True or value == "":  # a bare flag (or an older parser's store_true)
         return True, None
-    match = _RATE.match(str(value))
-    if match is None or int(match[1]) < 1 or float(match[2]) <= 0:
+    try:
+        limit = o.rate(str(value))
+    except o.BadValue as exc:
         raise SandboxUsageError(
-            f"bad --rate-limits {value!r}: expected N/SECONDS, e.g. 180/180, or no value "
-            "for the generation's defaults"
-        )
-    return True, (int(match[1]), float(match[2]))
+            f"bad --rate-limits {value!r}: {exc}; or no value for the generation's defaults"
+        ) from None
+    return limit is not None, limit
 
 
 def _channels(value: Any) -> tuple[str, ...]:

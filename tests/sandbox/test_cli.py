@@ -67,8 +67,10 @@ def test_flags(argv: list[str], field: str, value: object) -> None:
     [
         (["--rate-limits", "fast"], "bad --rate-limits 'fast': expected N/SECONDS"),
         (["--rate-limits", "0/60"], "bad --rate-limits '0/60'"),
-        (["--max-tokens", "0"], "--max-tokens must be at least 1"),
-        (["--seed", "-1"], "--seed and --latency must be >= 0"),
+        (["--max-tokens", "0"], "--max-tokens: expected a whole number from 1 to 1000000"),
+        (["--seed", "-1"], "--seed: expected a whole number from 0 to 100000"),
+        (["--latency", "nan"], "--latency: expected a number of seconds from 0 to 60"),
+        (["--port", "70000"], "--port: expected a port number from 0 to 65535"),
         (["--fault", "POST /api/token/=teapot"], "bad fault action 'teapot'"),
         (["--profile", "one-api-2025-02", "--auth", "legacy"], "give --profile alone"),
     ],

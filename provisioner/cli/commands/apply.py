@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from provisioner.cli.options import ApplyOptions
 from provisioner.cli.session import Connection, Log, connect, load_spec_or_fail, sink_warning
-from provisioner.errors import StalePlanError, UsageError
+from provisioner.errors import StalePlanError
 
 if TYPE_CHECKING:
     from provisioner.cli.execution import Prepared
@@ -21,13 +21,9 @@ def run(opts: ApplyOptions) -> int:
     from provisioner.cli.execution import carry_out
     from provisioner.cli.lock import account_lock
     from provisioner.plan import saved
-    from provisioner.spec import parse_duration
 
     log = Log(opts.common)
-    try:
-        lock_timeout = parse_duration(opts.lock_timeout) if opts.lock_timeout != "0s" else 0
-    except ValueError as exc:
-        raise UsageError(f"--lock-timeout: {exc}") from None
+    lock_timeout = opts.lock_timeout  # seconds, checked by the parser
     saved_plan = None
     spec = None
     server = opts.server

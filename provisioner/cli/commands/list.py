@@ -19,19 +19,13 @@ if TYPE_CHECKING:
 
 def _thresholds(opts: ListOptions) -> Thresholds:
     from provisioner.plan.findings import Thresholds
-    from provisioner.spec import parse_duration
 
-    values = {}
-    for flag, attr in (("--stale-after", "stale_after"), ("--expiring-within", "expiring_within")):
-        try:
-            values[attr] = parse_duration(getattr(opts, attr))
-        except ValueError as exc:
-            raise UsageError(f"{flag}: {exc}") from None
-    if not 0 <= opts.budget_above <= 100:
-        raise UsageError(
-            f"--budget-above {opts.budget_above:g}: expected a percentage from 0 to 100"
-        )
-    return Thresholds(budget_above=opts.budget_above, **values)
+    # the parser checked each range (provisioner/cli/options.py)
+    return Thresholds(
+        budget_above=opts.budget_above,
+        stale_after=opts.stale_after,
+        expiring_within=opts.expiring_within,
+    )
 
 
 def _spec(opts: ListOptions, log: Log) -> Spec | None:

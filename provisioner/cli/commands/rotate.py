@@ -19,16 +19,10 @@ def run(opts: RotateOptions) -> int:
     from provisioner.cli.lock import account_lock
     from provisioner.plan.rotate import rotation_plan
     from provisioner.plan.safety import check
-    from provisioner.spec import parse_duration
     from provisioner.spec.desired import Safety
 
     log = Log(opts.common)
-    overlap: int | None = None
-    if opts.overlap:
-        try:
-            overlap = parse_duration(opts.overlap)
-        except ValueError as exc:
-            raise UsageError(f"--overlap: {exc}") from None
+    overlap = opts.overlap  # seconds, checked by the parser
     file = opts.common.file
     spec = load_optional_spec(opts.common, log)
     names = list(dict.fromkeys(opts.names))

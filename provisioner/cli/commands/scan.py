@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 def run(opts: ScanOptions) -> int:
     from provisioner.cli import output
     from provisioner.cli.commands.revoke import identify_keys, revoke_keys
-    from provisioner.cli.scanfiles import parse_size, scan_paths
+    from provisioner.cli.scanfiles import scan_paths
     from provisioner.plan.keymatch import Place, ScanReport
     from provisioner.plan.ownership import revoked_from
 
@@ -36,10 +36,11 @@ def run(opts: ScanOptions) -> int:
     found = scan_paths(
         opts.paths,
         cwd=Path.cwd(),
-        max_bytes=parse_size(opts.max_size),
+        max_bytes=opts.max_size,
         since=opts.since,
         sink_files=_sink_files(opts.keys_to or (spec.keys_to if spec else None)),
     )
+    output.add_masks(dict.fromkeys(hit.key for hit in found.hits))  # GitHub Actions: at once
     for skipped in found.skipped:
         log.info(f"skipped {skipped.file}: {skipped.reason}")
     report = ScanReport(files=found.files, skipped=[(s.file, s.reason) for s in found.skipped])

@@ -1,0 +1,131 @@
+"""A clear answer to every input (issue 21 items 1-6): never "internal error" from plain input.
+
+Each test runs the real CLI (in-process, or on a pseudo-terminal where a terminal matters)
+against the real sandbox over HTTP, and checks what a user sees: the exit code, the
+message, the server's state.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import Cli
+
+INTERNAL = "internal error"
+
+
+def _usage_error(result, *names: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.code == 64, result.all
+    assert INTERNAL not in result.all
+    for name in names:
+        assert name in result.err, (name, result.err)
+
+
+# -------------------------------------------------------------- 2. numbers and durations
+
+# (argv, the flag or variable named, words of the accepted range)
+BAD_VALUES = [
+    *[
+        (["plan", "--timeout", value], "--timeout", "more than 0 and at most 3600")
+        for value in ("-1", "nan", "inf", "0", "1e400", "-inf", "ten")
+    ],
+    *[
+        (["apply", f"--lock-timeout={value}"], "--lock-timeout", "from 0s to 1d")
+        for value in ("-1", "nan", "1e400", "2d", "-1s")
+    ],
+    *[
+        (["list", "--stale-after", value], "--stale-after", "from 1m to 100y")
+        for value in ("0", "0s", "-1d", "nan", "101y")
+    ],
+    (["list", "--expiring-within=inf"], "--expiring-within", "from 0s to 100y"),
+    *[
+        (["list", f"--budget-above={value}"], "--budget-above", "from 0 to 100")
+        for value in ("-1", "nan", "inf", "101", "1e400")
+    ],
+    *[
+        (["rotate", "x", "--overlap", value], "--overlap", "from 0s to 1y")
+        for value in ("-1", "1e400", "2y", "nan")
+    ],
+    *[
+        (["plan", f"--rate-limit={value}"], "--rate-limit", "a whole number from 1 to 1000000")
+        for value in ("nan/1", "1/inf", "0/1", "-1/1", "1e400", "5/0", "1/1e400")
+    ],
+    *[
+        (["delete", f"{value}"], "ID", "a token id, a whole number, 1 or more")
+        for value in ("0", "1e400", "nan")
+    ],
+    (["delete", "--", "-1"], "ID", "1 or more"),
+    *[
+        (["scan", ".", f"--max-size={value}"], "--max-size", "from 1 byte to 16G")
+        for value in ("0", "nan", "inf", "-1M", "1e400", "17G")
+    ],
+    *[
+        (["login", "--url", "http://127.0.0.1:9", f"--user-id={value}"], "--user-id", "1 or more")
+        for value in ("0", "nan", "-3")
+    ],
+    *[
+        (["sandbox", f"--max-tokens={value}"], "--max-tokens", "from 1 to 1000000")
+        for value in ("0", "nan", "1e400", "-1")
+    ],
+    (["sandbox", "--port=65536"], "--port", "from 0 to 65535"),
+    (["sandbox", "--port=-1"], "--port", "from 0 to 65535"),
+    (["sandbox", "--latency=nan"], "--latency", "from 0 to 60"),
+    (["sandbox", "--latency=-1"], "--latency", "from 0 to 60"),
+    (["sandbox", "--seed=-1"], "--seed", "from 0 to 100000"),
+    (["sandbox", "--rate-limits=0/1"], "--rate-limits", "from 1 to 1000000"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "name", "accepted"), BAD_VALUES, ids=[" ".join(a[0]) for a in BAD_VALUES]
+)
+def test_a_value_out_of_range_is_a_usage_error_naming_the_flag_and_range(
+    cli: Cli, argv: list[str], name: str, accepted: str
+) -> None:
+    cli.spec("tokens:\n  - name: x\n")
+    result = cli(*argv)
+    _usage_error(result, name, accepted)
+    before = len(cli.rows())
+    # the same refusal as one JSON document on stdout
+    result = cli(*argv, "--output", "json")
+    _usage_error(result, name)
+    document = json.loads(result.out)
+    assert document["error"]["exit_code"] == 64
+    assert name in document["error"]["message"]
+    assert len(cli.rows()) == before  # nothing was done
+
+
+BAD_VARIABLES = [
+    ("PROVISIONER_RATE_LIMIT", "nan/1", "a whole number from 1 to 1000000"),
+    ("PROVISIONER_RATE_LIMIT", "1/inf", "more than 0 and at most 86400"),
+    ("PROVISIONER_RATE_LIMIT", "bogus", "N/SECONDS"),
+    ("PROVISIONER_RETRY", "base=nan", "base: expected a number from 0 to 86400"),
+    ("PROVISIONER_RETRY", "max_time=inf", "max_time: expected a number from 0 to 86400"),
+    ("PROVISIONER_RETRY", "attempts=-1", "attempts: expected a number from 0 to 86400"),
+    ("PROVISIONER_RETRY", "speed=3", "expected comma-separated"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "accepted"), BAD_VARIABLES)
+def test_a_bad_environment_variable_is_named(
+    cli: Cli, variable: str, value: str, accepted: str
+) -> None:
+    cli.spec("tokens:\n  - name: x\n")
+    result = cli("apply", "--yes", env={variable: value})
+    _usage_error(result, f"{variable}={value!r} in the environment", accepted)
+    assert "--rate-limit" not in result.err  # the variable, not a flag the user never typed
+    assert cli.names() == []
+
+
+def test_values_in_range_still_work(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: x\n")
+    result = cli(
+        "apply", "--yes", "--timeout", "0.5", "--rate-limit", "50/1.5s", "--lock-timeout", "0s"
+    )
+    assert result.code == 0, result.all
+    assert cli.names() == ["x"]
+    listed = cli("list", "--stale-after", "1m", "--expiring-within", "0s", "--budget-above", "0")
+    assert listed.code == 0, listed.all
+    assert cli("plan", env={"PROVISIONER_RETRY": "attempts=0,base=0"}).code == 0
