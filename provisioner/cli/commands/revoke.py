@@ -37,6 +37,9 @@ def run(opts: RevokeOptions) -> int:
     if opts.common.file_given and not Path(file).exists():
         raise UsageError(f"{file}: no such file (it names the replacements to create)")
     keys = read_keys(sys.stdin)
+    from provisioner.cli.output import add_masks
+
+    add_masks(keys)  # under GitHub Actions, before anything could print one
     spec = load_spec_or_fail(file, log) if Path(file).exists() else None
     with connect(opts.server, log, spec) as conn:
         code, _ = revoke_keys(
@@ -116,6 +119,9 @@ def identify_keys(conn: Connection, keys: Sequence[Secret]) -> dict[Secret, Toke
     # Reveals draw on a budget of 20 per 20 minutes (docs/server-contract.md#rate-limits):
     # one batch call per 100 candidates, none when no masked key matches.
     revealed = conn.client.reveal_keys(wanted) if wanted else {}
+    from provisioner.cli.output import add_masks
+
+    add_masks(revealed.values())
     return identify(narrowed, conn.inventory, revealed)
 
 

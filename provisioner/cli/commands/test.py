@@ -117,6 +117,9 @@ def _find_keys(
             revealed = {}
         for token_id, key in revealed.items():
             keys[token_id], sources[token_id] = key, "server"
+    from provisioner.cli.output import add_masks
+
+    add_masks(keys.values())  # under GitHub Actions, before anything could print one
     return keys, sources, notes
 
 
