@@ -66,7 +66,7 @@ def carry_out(
     sink = delivery.sink if delivery else ""
     report = Report(sink=sink)
     if plan.has_changes:
-        confirm(yes)
+        confirm(yes, verb)
         with sigterm_interrupts():
             report = execute(
                 plan,

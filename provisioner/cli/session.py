@@ -297,7 +297,11 @@ def sigterm_interrupts() -> Iterator[None]:
 
 
 def confirm(yes: bool, verb: str = "apply", what: str = "these changes") -> None:
-    """Ask on a terminal; refuse (64) without ``--yes`` when stdin is not one."""
+    """Ask on a terminal; refuse (64) without ``--yes`` when stdin is not one.
+
+    Anything but ``yes`` is a no, and so is the end of input (Ctrl-D): nothing is done, exit 1.
+    The question and the prompt go to stderr: stdout holds only the command's document.
+    """
     if yes:
         return
     if not sys.stdin.isatty():
@@ -306,6 +310,11 @@ def confirm(yes: bool, verb: str = "apply", what: str = "these changes") -> None
             f"pass --yes to {verb} non-interactively"
         )
     print(f"\nDo you want to {verb} {what}? Only 'yes' will be accepted.", file=sys.stderr)
-    answer = input("  Enter a value: ").strip()
-    if answer != "yes":
-        raise ProvisionerError(f"{verb} cancelled")
+    sys.stderr.write("  Enter a value: ")
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:  # end of input: Ctrl-D on a terminal
+        sys.stderr.write("\n")
+        raise ProvisionerError(f"{verb} cancelled: no answer (end of input); nothing was changed")
+    if line.strip() != "yes":
+        raise ProvisionerError(f"{verb} cancelled: the answer was not 'yes'; nothing was changed")

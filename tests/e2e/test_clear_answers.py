@@ -7,11 +7,12 @@ message, the server's state.
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, run_in_pty
 
 INTERNAL = "internal error"
 
@@ -129,3 +130,60 @@ def test_values_in_range_still_work(cli: Cli) -> None:
     listed = cli("list", "--stale-after", "1m", "--expiring-within", "0s", "--budget-above", "0")
     assert listed.code == 0, listed.all
     assert cli("plan", env={"PROVISIONER_RETRY": "attempts=0,base=0"}).code == 0
+
+
+# -------------------------------------------------------------- 1. Ctrl-D at a prompt
+
+
+def _key_of(cli: Cli, name: str) -> str:
+    return "sk-" + cli.row(name)["key"]
+
+
+@pytest.mark.parametrize("command", ["apply", "delete", "rotate", "revoke"])
+def test_ctrl_d_at_the_confirmation_is_a_no(cli: Cli, command: str) -> None:
+    cli.spec("keys:\n  to: dotenv:keys.env\ntokens:\n  - name: kept\n")
+    assert cli("apply", "--yes").code == 0
+    if command == "apply":
+        cli.spec("keys:\n  to: dotenv:keys.env\ntokens:\n  - name: kept\n  - name: new\n")
+        argv, answers = ["apply"], []
+    elif command == "delete":
+        argv, answers = ["delete", str(cli.row("kept")["id"])], []
+    elif command == "rotate":
+        argv, answers = ["rotate", "kept"], []
+    else:
+        key = _key_of(cli, "kept").encode()
+        argv = ["revoke"]
+        prompt = b"an empty line to finish): "
+        answers = [(prompt, key + b"\n"), (prompt, b"\n")]
+    before = cli.rows()
+    code, screen = run_in_pty(cli, argv, [*answers, (b"Enter a value", b"\x04")])
+    assert code == 1, screen
+    assert f"{command} cancelled: no answer (end of input); nothing was changed" in screen
+    assert INTERNAL not in screen and "EOFError" not in screen and "Traceback" not in screen
+    assert cli.rows() == before  # nothing done: no token, no rename, no lock left behind
+
+
+def test_an_answer_other_than_yes_is_a_no(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: asked\n")
+    code, screen = run_in_pty(cli, ["apply"], [(b"Enter a value", b"y\n")])
+    assert code == 1, screen
+    assert "apply cancelled: the answer was not 'yes'; nothing was changed" in screen
+    assert cli.names() == []
+
+
+class _Terminal(io.StringIO):
+    """A stdin that is a terminal holding what the user types."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_question_never_goes_to_stdout(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`apply --output json` on a terminal: the prompt is on stderr, stdout stays one document."""
+    cli.spec("tokens:\n  - name: asked\n")
+    monkeypatch.setattr("sys.stdin", _Terminal("yes\n"))
+    result = cli("apply", "--output", "json")
+    assert result.code == 0, result.all
+    assert "Enter a value" in result.err
+    assert json.loads(result.out)["kind"] == "apply"
+    assert cli.names() == ["asked"]
