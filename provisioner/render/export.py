@@ -23,6 +23,7 @@ import yaml
 
 from provisioner.observed import MAX_NAME_BYTES, MAX_QUOTA_UNITS, Token, TokenStatus
 from provisioner.plan.ownership import predecessor_of
+from provisioner.render.safe import json_text, text
 from provisioner.spec.desired import derive_key_name
 
 _UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
@@ -63,7 +64,9 @@ def _scalar(value: object) -> str:
             and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR
         ):
             return value
-        return json.dumps(value, ensure_ascii=False)
+        # YAML's double-quoted scalars read JSON escapes: a name with a control, bidi or
+        # zero-width character is written escaped (render.safe.json_text) and reads back exact
+        return json_text(json.dumps(value, ensure_ascii=False))
     return json.dumps(value)
 
 
@@ -104,7 +107,7 @@ def export_tokens(
     for token in sorted(tokens, key=lambda t: (t.name, t.id)):
         reason = _skip_reason(token, names)
         if reason:
-            skipped.append(f"{token.name!r} (id {token.id}): {reason}")
+            skipped.append(f"'{text(token.name)}' (id {token.id}): {reason}")
         else:
             kept.append(token)
 

@@ -16,6 +16,7 @@ from provisioner.observed import Token, TokenStatus
 from provisioner.plan.diff import diff
 from provisioner.plan.model import Plan
 from provisioner.render.export import Exported, export_tokens
+from provisioner.render.safe import text
 from provisioner.spec import Spec, load_spec_text
 
 NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
@@ -278,6 +279,8 @@ _YAML_WORDS = ("Yes", "TRUE", "Null", "Off", ".inf", ".NaN")
         "中 文",
         "x.leaked-20260101",
         "a\u00a0b",
+        "evil\u202etxt.exe",  # a right-to-left override: written escaped, read back exact
+        "zero\u200bwidth",
         *(
             pytest.param(
                 word,
@@ -312,6 +315,7 @@ def test_any_exportable_name_reads_back_as_itself(name: str) -> None:
             ["a\x85b"],
             "the name has control characters",
         ),
+        (["a\x1b[31mb"], "the name has control characters"),
     ],
 )
 def test_names_that_cannot_be_exported_are_skipped_with_a_reason(
@@ -319,7 +323,8 @@ def test_names_that_cannot_be_exported_are_skipped_with_a_reason(
 ) -> None:
     tokens = [tok(name) for name in names] + [tok("kept")]
     exported, spec, plan = round_trip(tokens)
-    assert exported.skipped == [f"{t.name!r} (id {t.id}): {reason}" for t in tokens[:-1]]
+    assert exported.skipped == [f"'{text(t.name)}' (id {t.id}): {reason}" for t in tokens[:-1]]
+    assert all(line.isprintable() for line in exported.skipped)
     assert [t.name for t in spec.tokens] == ["kept"] and exported.count == 1
     assert_no_change(plan)
 

@@ -10,6 +10,8 @@ from provisioner.cli.session import Log, connect
 from provisioner.exitcodes import ExitCode
 from provisioner.render.plan import dumps
 
+LABEL = 12  # the width of the labels in the text report ("auto groups ")
+
 
 def _yes_no(value: bool | None, *, unknown: str = "not known yet (no token to look at)") -> str:
     return unknown if value is None else ("yes" if value else "no")
@@ -118,7 +120,25 @@ def run(opts: CheckOptions) -> int:
         f"tokens      {tokens}{_cap_text(cap, info.token_cap, spec and spec.max_tokens)}",
         f"permissions {perms}",
     ]
-    sep = "\n" if opts.common.output == "text" else "  \n"
-    sys.stdout.write(sep.join(lines) + "\n")
-    sys.stdout.write("OK: the credential works.\n")
+    markdown = opts.common.output == "markdown"
+    sys.stdout.write(_markdown(conn.url, lines) if markdown else _text(lines))
     return ExitCode.OK
+
+
+def _text(lines: list[str]) -> str:
+    """The report for a terminal: the server's strings (version, names, groups) escaped."""
+    from provisioner.render.safe import text
+
+    return "".join(text(line) + "\n" for line in lines) + "OK: the credential works.\n"
+
+
+def _markdown(url: str, lines: list[str]) -> str:
+    """``### provisioner check``: a two-column table; every value escaped (render.safe)."""
+    from provisioner.render.safe import md_code, md_text
+
+    out = [f"### provisioner check: {md_code(url, cell=False)}", "", "| | |", "|---|---|"]
+    for line in lines:
+        label, value = line[:LABEL].strip(), line[LABEL:].strip()
+        out.append(f"| {label} | {md_text(value)} |")
+    out += ["", "**OK: the credential works.**", ""]
+    return "\n".join(out)

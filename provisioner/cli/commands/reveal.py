@@ -62,14 +62,16 @@ def run(opts: RevealOptions) -> int:
                 key_name = key_names.get(name) or derive_key_name(name)
                 batch.append((name, key_name, Secret("sk-" + key.reveal())))
         problems.update(delivery.deliver(batch) if batch else {})
+    from provisioner.render.safe import text
+
     style = style_for(opts.common, sys.stderr)
     delivered = 0
     for name in names:
         if name in problems:
-            print(style(f"  ✗ {name}: {problems[name]}", "red"), file=sys.stderr)
+            print(style(text(f"  ✗ {name}: {problems[name]}"), "red"), file=sys.stderr)
         else:
             delivered += 1
-            log.info(style(f"  ✓ {name} -> {delivery.sink}", "green"))
+            log.info(style(text(f"  ✓ {name} -> {delivery.sink}"), "green"))
     noun = "key" if len(names) == 1 else "keys"
     log.info(f"{delivered} of {len(names)} {noun} delivered to {delivery.sink}.")
     if problems:
