@@ -99,7 +99,10 @@ def _run(args: list[str]) -> tuple[int, str | None]:
     try:
         return _command(namespace), None
     except ProvisionerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from provisioner.render.safe import text_lines
+
+        # a message may quote a name from the server: shown escaped (render/safe.py)
+        print(f"error: {text_lines(exc)}", file=sys.stderr)
         return int(exc.exit_code), str(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
