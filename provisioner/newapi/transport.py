@@ -156,6 +156,9 @@ class Transport:
         self._lock = threading.Lock()
         self._server_offset = 0.0
         self._rate_paused_until = 0.0  # a 429 without Retry-After holds every request
+        # Called with each attempt right before it leaves, after any wait: raising stops it
+        # unsent (the account lock's lease check, provisioner/cli/lock.py).
+        self.before_send: Callable[[Call], None] | None = None
 
     def _limiter(self, limit: tuple[int, float] | None, name: str) -> SlidingWindowLimiter | None:
         if not limit:
@@ -302,6 +305,8 @@ class Transport:
     def _send_settled(self, call: Call, slots: list[tuple[SlidingWindowLimiter, Stamp]]) -> Reply:
         """Send once; the window slots count from when the answer came (or did not)."""
         try:
+            if self.before_send is not None:
+                self.before_send(call)
             return self._send_once(call)
         finally:
             for limiter, stamp in slots:
