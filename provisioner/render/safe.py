@@ -27,7 +27,12 @@ from collections.abc import Iterable
 __all__ = ["fence", "is_safe", "json_text", "md_code", "md_text", "text", "text_lines"]
 
 
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escape_char(char: str) -> str:
+    if char in _SHORT:
+        return _SHORT[char]
     code = ord(char)
     if code < 0x100:
         return f"\\x{code:02x}"
