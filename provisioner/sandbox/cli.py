@@ -21,6 +21,7 @@ from provisioner.sandbox.options import (
     options_from,
 )
 from provisioner.sandbox.server import Sandbox
+from provisioner.sandbox.store import SandboxStateError
 
 __all__ = [
     "SandboxOptions",
@@ -34,8 +35,11 @@ __all__ = [
 
 
 def build(opts: SandboxOptions) -> Sandbox:
-    """The sandbox these options describe, not started."""
-    opts.db.parent.mkdir(parents=True, exist_ok=True)
+    """The sandbox these options describe, not started.
+
+    Its database is made (folder included) or checked first: a file that is not a
+    sandbox's raises :class:`~provisioner.sandbox.store.SandboxStateError`.
+    """
     sandbox = Sandbox(
         opts.db,
         profile=opts.profile,
@@ -94,7 +98,11 @@ def main(args: argparse.Namespace) -> int:
     except SandboxUsageError as exc:
         print(f"provisioner sandbox: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    return serve(opts)
+    try:
+        return serve(opts)
+    except SandboxStateError as exc:  # the --db file is not a sandbox's database
+        print(f"provisioner sandbox: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
 
 
 run = main

@@ -2,6 +2,11 @@
 
 One connection guarded by a re-entrant lock; callers that need several
 statements to be atomic hold :attr:`Store.lock` themselves.
+
+A file is used only when it is a sandbox's database (or empty, or new): one that is
+not SQLite, another program's SQLite file, or a sandbox database of a newer schema is
+refused with :class:`SandboxStateError` before anything is written to it
+(docs/sandbox.md#the-state-file).
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ import base64
 import json
 import os
 import secrets
+import shlex
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from provisioner.errors import ProvisionerError
 
 KEY_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 KEY_LENGTH = 48
@@ -81,6 +89,69 @@ CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user_id, deleted_at, id);
 """
 # Columns added after the first release: a database made before gets them on open.
 _LATER_COLUMNS = {"models": "TEXT", "subnet": "TEXT"}
+#: written into the file's header (PRAGMA application_id): "prov"
+APPLICATION_ID = 0x70726F76
+#: the schema this code writes (PRAGMA user_version); a file with a higher one is refused
+SCHEMA_VERSION = 1
+#: each table of a sandbox database and the columns this code reads from it
+_TABLES = {
+    "meta": {"name", "value"},
+    "users": {"id", "username", "display_name", "role", "status", "group", "quota", "used_quota"},
+    "tokens": {*TOKEN_COLUMNS, "auto_groups", "deleted_at"},
+}
+_SQLITE_TABLES = {"sqlite_sequence", "sqlite_stat1", "sqlite_stat4"}
+
+
+class SandboxStateError(ProvisionerError):
+    """The sandbox's state file cannot be used; the message says why and how to start fresh."""
+
+
+def _remove(path: str) -> str:
+    """The command that removes the database file and SQLite's files next to it."""
+    return "rm -f " + " ".join(shlex.quote(path + suffix) for suffix in ("", "-wal", "-shm"))
+
+
+def _fresh_start(path: str) -> str:
+    return f"To start a fresh sandbox, remove it: {_remove(path)}"
+
+
+def _check_database(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse a file that is not an empty, current or older sandbox database.
+
+    Reading the header and the table list is the first thing done with a file: nothing
+    is written to one that is refused. A file holding only some of the sandbox's tables is
+    one being set up by another process right now (two ``--sandbox`` runs side by side).
+    """
+    tables = {
+        str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    } - _SQLITE_TABLES
+    application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    foreign = sorted(tables - set(_TABLES))
+    if application_id not in (0, APPLICATION_ID) or foreign:
+        what = f"tables: {', '.join(foreign)}" if foreign else f"application id {application_id}"
+        raise SandboxStateError(
+            f"{path} is an SQLite database of another program ({what}), not a sandbox's; "
+            "it was left untouched. Give the sandbox another file (provisioner sandbox "
+            f"--db FILE), or move this one away: mv {shlex.quote(path)} "
+            f"{shlex.quote(path + '.bak')}"
+        )
+    if version > SCHEMA_VERSION:
+        raise SandboxStateError(
+            f"{path} was written by a newer provisioner (sandbox schema {version}; this "
+            f"version reads up to {SCHEMA_VERSION}); it was left untouched. Upgrade "
+            f"provisioner, or remove it to start a fresh sandbox: {_remove(path)}"
+        )
+    for table in sorted(tables):
+        present = {str(row[1]) for row in conn.execute(f'PRAGMA table_info("{table}")')}
+        missing = sorted(_TABLES[table] - present)
+        if missing:
+            raise SandboxStateError(
+                f"{path} is not a sandbox database: its table {table} has no "
+                f"{', '.join(missing)}; it was left untouched. {_fresh_start(path)}"
+            )
+
+
 ORDERS = {"id DESC", "id", "remain_quota DESC, id DESC", "used_quota DESC, id DESC"}
 
 
@@ -129,20 +200,64 @@ def _row_to_token(row: sqlite3.Row) -> dict[str, Any]:
 class Store:
     def __init__(self, db_path: str | Path) -> None:
         self.path = str(db_path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            # The database holds full keys and the credential: owner-only, like a key file.
-            Path(self.path).touch(mode=0o600, exist_ok=True)
-            os.chmod(self.path, 0o600)
         self.lock = threading.RLock()
-        # Two processes may open one file at once (two `--sandbox` runs side by side):
-        # they wait for each other's locks instead of failing.
-        self.conn = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=30.0
-        )
+        if self.path != ":memory:":
+            self._prepare_file()
+        try:
+            # Two processes may open one file at once (two `--sandbox` runs side by side):
+            # they wait for each other's locks instead of failing.
+            self.conn = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=30.0
+            )
+        except sqlite3.Error as exc:
+            raise SandboxStateError(
+                f"cannot open the sandbox's database {self.path}: {exc}"
+            ) from None
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            if "locked" in str(exc) or "readonly" in str(exc) or "read-only" in str(exc):
+                raise SandboxStateError(
+                    f"cannot use the sandbox's database {self.path}: {exc}"
+                ) from None
+            raise SandboxStateError(
+                f"{self.path} is not a sandbox database ({exc}); it was left untouched. "
+                + _fresh_start(self.path)
+            ) from None
+        except SandboxStateError:
+            self.conn.close()
+            raise
+        except OSError as exc:  # the chmod of a file owned by another user
+            self.conn.close()
+            raise SandboxStateError(
+                f"cannot make {self.path} readable by its owner only: {exc.strerror or exc}"
+            ) from None
+
+    def _prepare_file(self) -> None:
+        """Create a missing file (and its folder) owner-only: it holds full keys and the
+        credential. An existing file is not touched until it is known to be a sandbox's."""
+        path = Path(self.path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise SandboxStateError(
+                f"cannot use {self.path} as the sandbox's database: {exc.strerror or exc}"
+            ) from None
+        if not path.is_file():
+            raise SandboxStateError(
+                f"cannot use {self.path} as the sandbox's database: it is not a regular file"
+            )
+
+    def _open(self) -> None:
         self.conn.row_factory = sqlite3.Row
         with self.lock:
             if self.path != ":memory:":
+                _check_database(self.conn, self.path)
+                os.chmod(self.path, 0o600)  # made by an older version, or by hand
                 _retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
             self.conn.execute("PRAGMA synchronous=NORMAL")
             _retry_locked(lambda: self.conn.executescript(SCHEMA))
@@ -150,6 +265,9 @@ class Store:
             for column, kind in _LATER_COLUMNS.items():
                 if column not in present:
                     self.conn.execute(f"ALTER TABLE tokens ADD COLUMN {column} {kind}")
+            if int(self.conn.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self.lock:

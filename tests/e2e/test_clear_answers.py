@@ -7,12 +7,20 @@ message, the server's state.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import shlex
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Cli, run_in_pty
+from provisioner.sandbox import Sandbox
+from tests.e2e.conftest import Cli, run_in_pty, run_main
 
 INTERNAL = "internal error"
 
@@ -187,3 +195,114 @@ def test_the_question_never_goes_to_stdout(cli: Cli, monkeypatch: pytest.MonkeyP
     assert "Enter a value" in result.err
     assert json.loads(result.out)["kind"] == "apply"
     assert cli.names() == ["asked"]
+
+
+# -------------------------------------------------------------- 3. a sandbox state that is not one
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"garbage\n")
+
+
+def _other_program(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        db.execute("INSERT INTO notes (body) VALUES ('keep me')")
+        db.commit()
+
+
+def _future_schema(path: Path) -> None:
+    Sandbox(db_path=path).store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA user_version = 99")
+        db.commit()
+
+
+def _half_sandbox(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE tokens (id INTEGER PRIMARY KEY, name TEXT)")
+        db.commit()
+
+
+def _truncated(path: Path) -> None:
+    Sandbox(db_path=path).store.close()
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + b"\xff" * (len(data) - 100))
+
+
+STATES = {
+    "garbage": (_garbage, "is not a sandbox database (file is not a database)", "rm -f"),
+    "another-program": (_other_program, "SQLite database of another program (tables: notes)", "mv"),
+    "future-schema": (_future_schema, "written by a newer provisioner (sandbox schema 99", "rm -f"),
+    "half-a-sandbox": (_half_sandbox, "its table tokens has no", "rm -f"),
+    "corrupt": (_truncated, "is not a sandbox database", "rm -f"),
+}
+
+
+@pytest.mark.parametrize("state", sorted(STATES))
+def test_a_sandbox_state_that_is_not_one_says_so_and_how_to_start_fresh(
+    cli: Cli, state: str
+) -> None:
+    make, message, fix = STATES[state]
+    cli.spec("tokens:\n  - name: x\n")
+    db = cli.workdir / ".provisioner" / "sandbox.db"
+    db.parent.mkdir()
+    make(db)
+    os.chmod(db, 0o644)
+    before = db.read_bytes()
+    result = cli("plan", "--sandbox")
+    assert result.code == 1, result.all
+    assert INTERNAL not in result.all and "Traceback" not in result.all
+    assert ".provisioner/sandbox.db" in result.err and message in result.err
+    assert "left untouched" in result.err and fix in result.err
+    assert db.read_bytes() == before and (db.stat().st_mode & 0o777) == 0o644  # untouched
+    assert not db.with_name("sandbox.db-wal").exists()
+    if fix == "rm -f":  # the command it prints starts a fresh sandbox
+        command = result.err.split("remove it")[1].split(": ", 1)[1].strip()
+        assert command == (
+            "rm -f .provisioner/sandbox.db .provisioner/sandbox.db-wal .provisioner/sandbox.db-shm"
+        )
+        subprocess.run(shlex.split(command), cwd=cli.workdir, check=True)
+        assert cli("plan", "--sandbox").code == 0
+    json_result = cli("plan", "--sandbox", "--output", "json")
+    if fix != "rm -f":
+        assert json.loads(json_result.out)["error"]["exit_code"] == 1
+
+
+def test_an_empty_state_file_is_a_fresh_sandbox(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: x\n")
+    db = cli.workdir / ".provisioner" / "sandbox.db"
+    db.parent.mkdir()
+    db.touch()
+    assert cli("apply", "--sandbox", "--yes").code == 0
+    assert (db.stat().st_mode & 0o777) == 0o600
+    assert "1 to create" not in cli("plan", "--sandbox").out  # the state was kept
+
+
+@pytest.mark.parametrize("state", sorted(STATES))
+def test_sandbox_db_flag_refuses_a_file_that_is_not_a_sandbox_database(
+    tmp_path: Path, state: str
+) -> None:
+    make, message, fix = STATES[state]
+    db = tmp_path / "state.sqlite"
+    make(db)
+    before = db.read_bytes()
+    result = run_main(["sandbox", "--db", str(db), "--port", "0"], {}, tmp_path)
+    assert result.code == 1, result.all
+    assert message in result.err and fix in result.err and INTERNAL not in result.all
+    assert db.read_bytes() == before
+    # on its own (python -m provisioner.sandbox) too
+    alone = subprocess.run(
+        [sys.executable, "-m", "provisioner.sandbox", "--db", str(db), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert alone.returncode == 1 and message in alone.stderr, alone.stderr
+    assert db.read_bytes() == before
+
+
+def test_sandbox_db_flag_naming_a_folder(tmp_path: Path) -> None:
+    result = run_main(["sandbox", "--db", str(tmp_path), "--port", "0"], {}, tmp_path)
+    assert result.code == 1, result.all
+    assert "it is not a regular file" in result.err
