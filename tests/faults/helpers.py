@@ -1,14 +1,18 @@
-"""Shared checks for the fault tests: secrets in output, report lines, request targeting."""
+"""Shared checks for the fault tests: secrets in output, report lines, request targeting,
+and the sandbox's traffic (requests held or still on their way)."""
 
 from __future__ import annotations
 
 import re
-import time
+import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.sandbox import Sandbox
-from provisioner.sandbox.faults import Fault
+from provisioner.sandbox.faults import Fault, Triggered
+from provisioner.sandbox.wire import Request, Response
 
 # Small retry budget: real sleeps stay in milliseconds (docs/robustness.md).
 FAST_RETRY = "attempts=3,base=0.01,cap=0.05,max_time=1.5,rate_wait=2"
@@ -32,14 +36,94 @@ def assert_no_secrets(sandbox: Sandbox, *texts: str) -> None:
         assert "Traceback" not in text and "internal error" not in text, text
 
 
-def wait_idle(sandbox: Sandbox, started: float, latency: float) -> None:
-    """Let requests still sleeping through an injected latency land (the rerun comes later).
+class Traffic:
+    """The sandbox's requests between their arrival and its state, watched from the test.
 
-    The client gave up on them, but the server still handles them: a write commits late.
+    A client that gives up on a slow answer does not stop the server: the write lands
+    later. :meth:`landed` waits for that event (every request that will reach the state
+    has), where a rerun used to sleep. :meth:`hold` keeps chosen requests from the state
+    until :meth:`release`, and :meth:`wait_held` waits until one is held, so a test can act
+    while a request is surely in flight. Start watching before the requests are sent.
+    The timeouts only bound a broken run; nothing waits for them to pass.
     """
-    left = started + latency + 0.15 - time.monotonic()
-    if latency and left > 0:
-        time.sleep(left)
+
+    def __init__(self, sandbox: Sandbox, timeout: float = 60.0) -> None:
+        self.timeout = timeout
+        self._cond = threading.Condition()
+        self._coming = 0  # arrived, not answered (or dropped) yet
+        self._held = 0
+        self._hold: Callable[[Request], bool] | None = None
+        self._passed = 0  # matching requests let through before holding starts
+        self._after = 0
+        # Every request is decided on (faults) when it arrives, and recorded in the
+        # request log when it is answered or dropped, after its effect is in the state.
+        decide, handle, record = sandbox.faults.decide, sandbox.handle, sandbox._record
+
+        def counted_decide(method: str, path: str, pattern: str | None) -> Triggered:
+            with self._cond:
+                self._coming += 1
+            return decide(method, path, pattern)
+
+        def gated_handle(request: Request) -> Response:
+            with self._cond:
+                if self._hold is not None and self._hold(request):
+                    if self._passed < self._after:
+                        self._passed += 1
+                    else:
+                        self._held += 1
+                        self._cond.notify_all()
+                        self._cond.wait_for(lambda: self._hold is None, self.timeout)
+                        self._held -= 1
+            return handle(request)
+
+        def counted_record(request: Request, status: int) -> None:
+            record(request, status)
+            with self._cond:
+                self._coming -= 1
+                self._cond.notify_all()
+
+        sandbox.faults.decide = counted_decide  # type: ignore[method-assign]
+        sandbox.handle = gated_handle  # type: ignore[method-assign]
+        sandbox._record = counted_record  # type: ignore[method-assign]
+
+    def hold(self, match: Callable[[Request], bool], *, after: int = 0) -> None:
+        """Hold matching requests before they reach the state, once ``after`` went through."""
+        with self._cond:
+            self._hold, self._after, self._passed = match, after, 0
+
+    def wait_held(self, proc: subprocess.Popen[str] | None = None) -> None:
+        """Wait until a request is held (or ``proc``, the client, has ended: it says why)."""
+        if proc is not None:
+
+            def watch() -> None:
+                proc.wait()
+                with self._cond:
+                    self._cond.notify_all()
+
+            threading.Thread(target=watch, daemon=True).start()
+        ended = (lambda: proc.poll() is not None) if proc is not None else (lambda: False)
+        with self._cond:
+            self._cond.wait_for(lambda: self._held > 0 or ended(), self.timeout)
+            if self._held:
+                return
+        if proc is not None and ended():
+            out, err = proc.communicate()
+            raise AssertionError(f"the client ended before a request was held:\n{out}{err}")
+        raise AssertionError(f"no request held within {self.timeout:g} s")
+
+    def release(self) -> None:
+        with self._cond:
+            self._hold = None
+            self._cond.notify_all()
+
+    def landed(self) -> None:
+        """Wait until every request that arrived is answered or dropped (held ones released
+        first): its effect is in the state and it is in ``sandbox.requests``."""
+        self.release()
+        with self._cond:
+            assert self._cond.wait_for(lambda: self._coming == 0, self.timeout), (
+                f"{self._coming} request(s) still unanswered"
+            )
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """SIGINT and SIGTERM during an apply: exit 130, a report of what was done, a rerun converges.
 
 The CLI runs as a real subprocess (signals go to its main thread); the sandbox runs here.
+The signal is sent while a create is surely in flight: the sandbox holds it until then.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from provisioner.cli.execution import CREATE_CONCURRENCY
 from provisioner.sandbox import Sandbox
-from tests.faults.helpers import assert_no_secrets, report_lines
+from provisioner.sandbox.wire import Request
+from tests.faults.helpers import Traffic, assert_no_secrets, report_lines
 
-NAMES = [f"job-{i:02d}" for i in range(1, 11)]
+# Unpaced creates go CREATE_CONCURRENCY at a time: the first batch is answered, the
+# second is held until the signal, and a third is never sent.
+NAMES = [f"job-{i:02d}" for i in range(1, 3 * CREATE_CONCURRENCY + 1)]
 SPEC = "version: 1\nkeys:\n  to: json:keys.json\ntokens:\n" + "".join(
     f"  - name: {name}\n" for name in NAMES
 )
@@ -26,16 +30,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _env(sandbox: Sandbox) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWAPI_", "PROVISIONER_"))}
-    env.update(
-        NEWAPI_URL=sandbox.url,
-        NEWAPI_TOKEN=sandbox.credential,
-        CI="true",
-        NO_COLOR="1",
-        PROVISIONER_RATE_LIMIT="off",
-        PYTHONPATH=str(REPO),
-    )
-    return env
+    return {
+        **os.environ,  # clean (tests/conftest.py)
+        "NEWAPI_URL": sandbox.url,
+        "NEWAPI_TOKEN": sandbox.credential,
+        "CI": "true",
+        "NO_COLOR": "1",
+        "PROVISIONER_RATE_LIMIT": "off",
+        "PYTHONPATH": str(REPO),
+    }
 
 
 def _run(sandbox: Sandbox, workdir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -49,16 +52,21 @@ def _run(sandbox: Sandbox, workdir: Path, *argv: str) -> subprocess.CompletedPro
     )
 
 
-def _creates(sandbox: Sandbox) -> int:
-    return sum(1 for m, target, _ in sandbox.requests if m == "POST" and target == "/api/token/")
+def _job_create(request: Request) -> bool:
+    """A create of one of the spec's tokens (not the lock token's)."""
+    if (request.method, request.path) != ("POST", "/api/token/"):
+        return False
+    return json.loads(request.body or b"{}").get("name", "").startswith("job-")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_mid_apply(sandbox: Sandbox, tmp_path: Path, signum: int) -> None:
+def test_signal_mid_apply(sandbox: Sandbox, traffic: Traffic, tmp_path: Path, signum: int) -> None:
     (tmp_path / "tokens.yaml").write_text(SPEC, encoding="utf-8")
     sandbox.seed(2, prefix="other-")
     outside = [r for r in sandbox.rows() if not r["name"].startswith("job-")]
-    sandbox.inject("POST /api/token/", latency=0.2)
+    # The first batch goes through; a create of the second arrives only after the client
+    # has read every answer of the first, and stays in flight until the signal is sent.
+    traffic.hold(_job_create, after=CREATE_CONCURRENCY)
     proc = subprocess.Popen(
         [sys.executable, "-m", "provisioner", "apply", "--yes"],
         cwd=tmp_path,
@@ -67,25 +75,24 @@ def test_signal_mid_apply(sandbox: Sandbox, tmp_path: Path, signum: int) -> None
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 20
-    while _creates(sandbox) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    assert proc.poll() is None, "the apply finished before the signal"
+    traffic.wait_held(proc)
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=30)
+    # The held creates land now, as a POST in flight at a signal may; the apply cannot
+    # send the next batch first, since Python runs the handler before its next step.
+    traffic.release()
+    out, err = proc.communicate(timeout=60)
+    traffic.landed()
 
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err and "internal error" not in err, err
     assert "Interrupted:" in out and "Rerun apply to finish" in out, out
     lines = report_lines(out)
     done = [name for mark, kind, name in lines if mark == "✓" and kind == "create"]
-    assert len(done) >= 2, out  # three POSTs were answered before the signal
+    assert set(NAMES[:CREATE_CONCURRENCY]) <= set(done), out  # answered before the signal
     not_run = [name for mark, _, name in lines if mark == "·"]
     assert not_run, out  # it stopped before the end and says what did not run
     assert {name for _, _, name in lines} == set(NAMES), out
 
-    time.sleep(0.3)  # the POST in flight at the signal may still land
-    sandbox.clear_faults()
     for name in done:  # whatever the report calls done is on the server
         assert name in {r["name"] for r in sandbox.rows()}
     rerun = _run(sandbox, tmp_path, "apply", "--yes")

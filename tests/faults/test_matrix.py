@@ -9,7 +9,6 @@ duplicated or lost, that the first run told the truth, and that no secret was pr
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from typing import Any
 
@@ -19,10 +18,10 @@ from tests.e2e.conftest import Cli
 from tests.faults.helpers import (
     FAST_RETRY,
     NthFault,
+    Traffic,
     assert_no_secrets,
     report_lines,
     state,
-    wait_idle,
     writes,
 )
 
@@ -102,7 +101,7 @@ def _done(cli: Cli, op: str) -> bool:
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("op", list(OPERATIONS))
-def test_fault_matrix(cli: Cli, op: str, fault: str, mode: str) -> None:
+def test_fault_matrix(cli: Cli, traffic: Traffic, op: str, fault: str, mode: str) -> None:
     (old, new), route, target = OPERATIONS[op]
     cli.env["PROVISIONER_RETRY"] = FAST_RETRY
     sandbox = cli.sandbox
@@ -122,7 +121,7 @@ def test_fault_matrix(cli: Cli, op: str, fault: str, mode: str) -> None:
     extra = ["--timeout", "0.3"] if fault == "timeout" else []
     first = cli("apply", "--yes", *extra)
     sandbox.clear_faults()
-    wait_idle(sandbox, time.monotonic(), FAULTS[fault].get("latency", 0.0))
+    traffic.landed()
     first_requests = sandbox.requests[before:]  # late requests (latency) included
 
     # -- the first run told the truth --
