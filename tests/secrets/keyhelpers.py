@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
@@ -49,19 +49,32 @@ class RecordingKeyring(KeyringBackend):
 
 
 class HangingKeyring(KeyringBackend):
-    """A backend stuck like a locked keyring waiting for a prompt nobody answers."""
+    """A backend stuck like a locked keyring waiting for a prompt nobody answers.
+
+    ``calls`` names each call that reached it (from the worker thread), so a test can tell
+    a call that waited for it from one that failed at once without asking it.
+    """
 
     priority = 1  # type: ignore[assignment]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.released = threading.Event()  # never set by the tests: it hangs for 30 s
+
+    def _hang(self, call: str) -> None:
+        self.calls.append(call)
+        self.released.wait(30)
+
     def get_password(self, service: str, username: str) -> str | None:
-        time.sleep(30)
+        self._hang("get")
         return None
 
     def set_password(self, service: str, username: str, password: str) -> None:
-        time.sleep(30)
+        self._hang("set")
 
     def delete_password(self, service: str, username: str) -> None:
-        time.sleep(30)
+        self._hang("delete")
 
 
 class LockedKeyring(KeyringBackend):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from keyhelpers import CREDENTIAL, KEY, HangingKeyring, LockedKeyring, plaintext_file
 
@@ -44,44 +42,39 @@ def test_keyring_sink_with_real_backend(plaintext_keyring) -> None:
 
 
 def test_hanging_backend_times_out_within_bound(use_backend) -> None:
-    use_backend(HangingKeyring())
-    started = time.monotonic()
+    backend = use_backend(HangingKeyring())
+    # The backend hangs for 30 s: an answer now is the timeout's.
     with pytest.raises(keyring_store.KeyringUnavailable) as info:
         keyring_store.get_secret(SERVICE, "credential", timeout=0.5)
-    assert time.monotonic() - started < 2.0
     message = str(info.value)
     assert "did not answer within 0.5 s" in message
     for alternative in ("NEWAPI_TOKEN", "NEWAPI_TOKEN_FILE", "dotenv:PATH", "json:PATH"):
         assert alternative in message
 
-    # later calls fail at once instead of waiting again
-    started = time.monotonic()
+    # later calls fail at once instead of waiting again: the backend is not asked
     with pytest.raises(keyring_store.KeyringUnavailable):
         keyring_store.set_secret(SERVICE, "x", KEY, timeout=5)
-    assert time.monotonic() - started < 0.5
+    assert "set" not in backend.calls
 
 
 def test_hanging_backend_through_resolve_credential(use_backend) -> None:
     from provisioner.errors import CredentialError
 
-    use_backend(HangingKeyring())
-    started = time.monotonic()
+    use_backend(HangingKeyring())  # hangs for 30 s: an answer now is the timeout's
     with pytest.raises(CredentialError) as info:
         resolve_credential("https://api.example.com", {}, keyring_timeout=0.3)
-    assert time.monotonic() - started < 2.0
     assert info.value.exit_code == 77
     assert "did not answer" in str(info.value)
 
 
 def test_hanging_backend_fails_sink_per_key(use_backend) -> None:
-    use_backend(HangingKeyring())
+    backend = use_backend(HangingKeyring())
     sink = KeyringSink(timeout=0.3)
-    started = time.monotonic()
     results = sink.deliver(
         [KeyDelivery(n, n.upper(), KEY, "https://api.example.com") for n in ("a", "b", "c")]
     )
     assert [r.ok for r in results] == [False, False, False]
-    assert time.monotonic() - started < 2.0  # the timeout is paid once
+    assert len(backend.calls) <= 1  # the timeout is paid once: b and c never ask the backend
 
 
 def test_locked_backend(use_backend) -> None:
