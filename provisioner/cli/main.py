@@ -14,9 +14,9 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, TextIO
 
 from provisioner.cli import options as o
+from provisioner.cli import streams
 from provisioner.cli.parser import ArgumentsError, build_parser
 from provisioner.errors import ProvisionerError
 from provisioner.exitcodes import ExitCode
@@ -39,21 +39,6 @@ OPTIONS: dict[str, type] = {
 }
 
 
-class _Watched:
-    """``sys.stdout``, noting whether anything was written to it."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self.written = False
-
-    def write(self, text: str) -> int:
-        self.written = self.written or bool(text)
-        return self._stream.write(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
 def _wants_json(argv: Sequence[str]) -> bool:
     """``--output json`` among the arguments (read before argparse, which may refuse them)."""
     pairs = zip(argv, list(argv)[1:], strict=False)
@@ -69,20 +54,21 @@ def _json_error(message: str, code: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; with ``--output json`` an error is also a JSON object on stdout
-    (unless the command already wrote its document there)."""
+    (unless the command already wrote its document there).
+
+    The standard streams are set up once, here, for every command (:mod:`.streams`): a
+    narrow encoding escapes what it cannot carry, and a stdout that is gone never changes
+    the exit code.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    stdout = _Watched(sys.stdout)
-    sys.stdout = stdout  # type: ignore[assignment]
-    try:
-        code, message = _run(args)
-    finally:
-        sys.stdout = stdout._stream  # type: ignore[assignment]
-    if code and message is not None and _wants_json(args) and not stdout.written:
-        _json_error(message, code)
+    with streams.prepared() as out:
+        code, message = _run(args, out)
+        if code and message is not None and _wants_json(args) and not out.written:
+            _json_error(message, code)
     return code
 
 
-def _run(args: list[str]) -> tuple[int, str | None]:
+def _run(args: list[str], out: streams.Output) -> tuple[int, str | None]:
     """The exit code, and the error message when the run failed with one."""
     parser = build_parser()
     try:
@@ -95,6 +81,7 @@ def _run(args: list[str]) -> tuple[int, str | None]:
     if not namespace.command:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE, "no command given; see provisioner --help"
+    out.spill = namespace.command not in streams.READ_ONLY  # its report is never lost
     verbose = int(getattr(namespace, "verbose", 0) or 0)
     try:
         return _command(namespace), None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.sandbox import Sandbox
+from provisioner.sandbox import Sandbox, parse_fault
 from tests.e2e.conftest import Cli, run_in_pty, run_main
 
 INTERNAL = "internal error"
@@ -306,3 +306,126 @@ def test_sandbox_db_flag_naming_a_folder(tmp_path: Path) -> None:
     result = run_main(["sandbox", "--db", str(tmp_path), "--port", "0"], {}, tmp_path)
     assert result.code == 1, result.all
     assert "it is not a regular file" in result.err
+
+
+# -------------------------------------------------------------- 4. streams that cannot take it all
+
+NAMES = ("alpha", "beta-令牌", "rocket-🚀", "café")
+
+
+def _process(
+    cli: Cli, argv: list[str], *, env: dict[str, str] | None = None, stdout: int | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """``python -m provisioner ARGV`` as its own process (the streams are the real ones)."""
+    return subprocess.run(
+        [sys.executable, "-m", "provisioner", *argv],
+        cwd=cli.workdir,
+        env={**os.environ, **cli.env, **(env or {})},
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        timeout=120,
+        check=False,
+    )
+
+
+def _spec_with_names(cli: Cli) -> None:
+    cli.spec("tokens:\n" + "".join(f"  - name: {name}\n" for name in NAMES))
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_a_narrow_stdout_gets_the_whole_report_escaped(cli: Cli, encoding: str) -> None:
+    _spec_with_names(cli)
+    done = _process(cli, ["apply", "--yes"], env={"PYTHONIOENCODING": encoding})
+    stdout, stderr = done.stdout.decode(encoding), done.stderr.decode(encoding)
+    assert done.returncode == 0, stderr
+    assert INTERNAL not in stderr and "Traceback" not in stderr
+    assert sorted(cli.names()) == sorted(NAMES)
+    assert "Apply complete: 4 operations done." in stdout  # the report is all there
+    assert "beta-\\u4ee4\\u724c" in stdout and "rocket-\\ud83d\\ude80" in stdout
+    assert ("café" if encoding == "latin-1" else "caf\\u00e9") in stdout
+
+
+def test_json_on_an_ascii_stdout_is_still_the_same_json(cli: Cli) -> None:
+    _spec_with_names(cli)
+    done = _process(cli, ["apply", "--yes", "--output", "json"], env={"PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout.decode("ascii"))  # \uXXXX escapes are JSON's own
+    assert sorted(r["name"] for r in document["results"]) == sorted(NAMES)  # exact names
+
+
+def _gone_stdout() -> int:
+    """The write end of a pipe whose reader has gone (what `| head` leaves behind)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    return writer
+
+
+def test_apply_into_a_pipe_whose_reader_went_away_keeps_its_report_and_code(cli: Cli) -> None:
+    _spec_with_names(cli)
+    writer = _gone_stdout()
+    try:
+        done = _process(cli, ["apply", "--yes"], stdout=writer)
+    finally:
+        os.close(writer)
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr
+    assert "stdout is gone (its reader went away); the rest of the report follows here:" in stderr
+    assert "✓ create  rocket-🚀" in stderr and "Apply complete: 4 operations done." in stderr
+    assert "Exception ignored" not in stderr and "Traceback" not in stderr
+    assert sorted(cli.names()) == sorted(NAMES)
+
+
+def test_a_failing_apply_keeps_its_own_exit_code_when_stdout_is_gone(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: kept\n")
+    assert cli("apply", "--yes").code == 0
+    cli.spec("tokens:\n  - name: kept\n    status: disabled\n")
+    cli.sandbox.add_fault(parse_fault("PUT /api/token/=500x50"))
+    writer = _gone_stdout()
+    try:
+        done = _process(
+            cli, ["apply", "--yes"], env={"PROVISIONER_RETRY": "attempts=1"}, stdout=writer
+        )
+    finally:
+        os.close(writer)
+    stderr = done.stderr.decode()
+    assert done.returncode == 6, stderr  # partial apply, as with a stdout that works
+    assert "✗ disable kept" in stderr and "Traceback" not in stderr
+
+
+def test_a_closed_stdout(cli: Cli) -> None:
+    """`provisioner apply --yes >&-`: the report goes to stderr; a read-only command says so."""
+    cli.spec("tokens:\n  - name: closed\n")
+    done = subprocess.run(  # the shell's `>&-`
+        ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "provisioner", "apply", "--yes"],
+        cwd=cli.workdir,
+        env={**os.environ, **cli.env},
+        stderr=subprocess.PIPE,
+        timeout=120,
+        check=False,
+    )
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr
+    assert "stdout is gone (it was closed); the rest of the report follows here:" in stderr
+    assert "Apply complete: 1 operation done." in stderr and cli.names() == ["closed"]
+    writer = _gone_stdout()
+    try:
+        listed = _process(cli, ["list"], stdout=writer)
+    finally:
+        os.close(writer)
+    assert listed.returncode == 0
+    assert listed.stderr.decode().count("stdout is gone") == 1  # one line, not the listing
+    assert "closed" not in listed.stderr.decode().replace("stdout is gone", "")
+
+
+def test_a_closed_stdin_is_no_terminal(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: asked\n")
+    done = subprocess.run(  # the shell's `<&-`
+        ["sh", "-c", 'exec "$@" <&-', "sh", sys.executable, "-m", "provisioner", "apply"],
+        cwd=cli.workdir,
+        env={**os.environ, **cli.env},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 64, done.stderr
+    assert b"stdin is not a terminal; pass --yes" in done.stderr and cli.names() == []
