@@ -119,6 +119,16 @@ class DeleteOptions:
     server: ServerOptions = field(default_factory=ServerOptions)
     ids: tuple[int, ...] = ()
     yes: bool = False
+    force: bool = False  # delete tokens the spec protects (protected: true, safety.min_idle)
+
+
+@dataclass(frozen=True)
+class UnlockOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    id: int | None = None
+    force: bool = False
+    yes: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ SERVER_COMMANDS = (
     "test",
     "revoke",
     "scan",
+    "unlock",
 )
 
 
@@ -244,6 +245,31 @@ def build_parser() -> argparse.ArgumentParser:
         type=o.flag(o.whole, **o.TOKEN_ID),
         metavar="ID",
         help="token ids (`provisioner list`)",
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="delete even tokens the spec protects (protected: true, safety.min_idle)",
+    )
+
+    p = command(
+        "unlock",
+        "show who holds the account's lock (apply's lock token), and remove it: an ended "
+        "lease at once, a live one only with --force",
+        server=True,
+    )
+    p.add_argument(
+        "id",
+        nargs="?",
+        type=o.flag(o.whole, **o.TOKEN_ID),
+        metavar="ID",
+        help="the lock token to remove (`provisioner unlock` lists them)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="remove a live lock: the apply holding it stops before its next write",
     )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
