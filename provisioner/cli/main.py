@@ -81,7 +81,8 @@ def _run(args: list[str], out: streams.Output) -> tuple[int, str | None]:
     if not namespace.command:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE, "no command given; see provisioner --help"
-    out.spill = namespace.command not in streams.READ_ONLY  # its report is never lost
+    # the report of a command that changes something is never lost (scan --revoke does)
+    out.spill = namespace.command not in streams.READ_ONLY or bool(getattr(namespace, "revoke", 0))
     verbose = int(getattr(namespace, "verbose", 0) or 0)
     try:
         return _command(namespace), None
