@@ -98,7 +98,7 @@ def run_in_pty(cli: Cli, argv: list[str], answers: list[tuple[bytes, bytes]]) ->
     proc = subprocess.Popen(
         [sys.executable, "-m", "provisioner", *argv],
         cwd=cli.workdir,
-        env={**os.environ, **cli.env},
+        env={**os.environ, "TERM": "xterm-256color", **cli.env},
         stdin=follower,
         stdout=follower,
         stderr=follower,

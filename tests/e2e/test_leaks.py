@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.sandbox import Sandbox
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, profile_cli
 
 SPEC = """
 keys:
@@ -40,15 +39,9 @@ GROUPS = {
 
 @pytest.fixture(params=sorted(GROUPS))
 def any_cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    sb = Sandbox(db_path=str(tmp_path / "s.db"), profile=request.param).start(port=0)
-    work = tmp_path / "work"
-    work.mkdir()
-    cli = Cli(sb, work)
-    cli.env["NEWAPI_USER_ID"] = str(sb.user_id)
-    try:
+    # leak-b uses group auto on 2026-08: a server that offers it
+    with profile_cli(tmp_path, request.param, auto_group=True) as cli:
         yield cli
-    finally:
-        sb.stop()
 
 
 def _secrets(cli: Cli) -> list[str]:

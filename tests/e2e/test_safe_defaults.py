@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pty
 import re
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from provisioner.plan.findings import FINDING_KINDS
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, run_in_pty
 
 DAY = 86400
 WRITES = ("POST", "PUT", "DELETE")
@@ -330,31 +326,7 @@ def test_delete_json(cli: Cli) -> None:
 
 def test_delete_asks_on_a_terminal(cli: Cli) -> None:
     token_id = _insert(cli, name="asked", remain_quota=0, unlimited_quota=True)
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "provisioner", "delete", str(token_id)],
-        cwd=cli.workdir,
-        env={**os.environ, **cli.env},
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        close_fds=True,
-    )
-    os.close(follower)
-    seen, answered, deadline = b"", False, time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                seen += os.read(leader, 4096)
-            except OSError:
-                break
-        if not answered and b"Enter a value" in seen:
-            os.write(leader, b"yes\n")
-            answered = True
-    code = proc.wait(timeout=10)
-    os.close(leader)
-    screen = seen.decode(errors="replace")
+    code, screen = run_in_pty(cli, ["delete", str(token_id)], [(b"Enter a value", b"yes\n")])
     assert code == 0, screen
     assert f"delete  asked (id {token_id})" in screen and cli.rows() == []
 

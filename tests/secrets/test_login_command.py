@@ -25,16 +25,12 @@ def login(
     extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("NEWAPI_TOKEN", "NEWAPI_TOKEN_FILE", "NEWAPI_URL", "CI", "NEWAPI_USER_ID")
+        **os.environ,  # clean (tests/conftest.py)
+        "PYTHON_KEYRING_BACKEND": backend,
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "HOME": str(tmp_path / "home"),
+        **(extra_env or {}),
     }
-    env.update(
-        PYTHON_KEYRING_BACKEND=backend,
-        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
-        HOME=str(tmp_path / "home"),
-    )
-    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "provisioner", "login", *args],
         input=stdin,
