@@ -79,6 +79,12 @@ class Cli:
         self.history.append(result)
         return result
 
+    def insert(self, **fields: object) -> int:
+        """A token made by hand on the server (as in the web UI) for this user; its id."""
+        row = {"user_id": self.sandbox.user_id, "created_time": self.sandbox.now(), **fields}
+        (token_id,) = self.sandbox.store.insert_tokens([row])
+        return int(token_id)
+
     # server-side views, for assertions
     def rows(self) -> list[dict]:
         return [r for r in self.sandbox.rows() if r["user_id"] == self.sandbox.user_id]

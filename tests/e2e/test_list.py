@@ -12,22 +12,13 @@ DAY = 86400
 QPU = 500_000
 
 
-def _insert(cli: Cli, **fields: object) -> int:
-    sb = cli.sandbox
-    now = sb.now()
-    row = {"user_id": sb.user_id, "created_time": now, **fields}
-    (token_id,) = sb.store.insert_tokens([row])
-    return token_id
-
-
 @pytest.fixture
 def account(cli: Cli) -> dict[str, int]:
     """A small account with a token in every state (times relative to the sandbox clock)."""
     now = cli.sandbox.now()
     ids = {
         # used today, $10 budget, 1 USD used, expires in 60 days
-        "healthy": _insert(
-            cli,
+        "healthy": cli.insert(
             name="healthy",
             remain_quota=9 * QPU,
             used_quota=1 * QPU,
@@ -36,8 +27,7 @@ def account(cli: Cli) -> dict[str, int]:
             expired_time=now + 60 * DAY + 600,
         ),
         # listed status 1, but its expiry passed two days ago (docs/server-contract.md#lazy-status)
-        "lapsed": _insert(
-            cli,
+        "lapsed": cli.insert(
             name="lapsed",
             remain_quota=5 * QPU,
             created_time=now - 40 * DAY,
@@ -45,8 +35,7 @@ def account(cli: Cli) -> dict[str, int]:
             expired_time=now - 2 * DAY,
         ),
         # limited and used up: relay set status 4
-        "drained": _insert(
-            cli,
+        "drained": cli.insert(
             name="drained",
             remain_quota=0,
             used_quota=2 * QPU,
@@ -55,15 +44,13 @@ def account(cli: Cli) -> dict[str, int]:
             accessed_time=now - DAY,
         ),
         # unlimited and never expiring, never used
-        "wildcard": _insert(
-            cli,
+        "wildcard": cli.insert(
             name="wildcard",
             unlimited_quota=True,
             created_time=now - 3 * DAY,
         ),
         # last used 45 days ago
-        "dusty": _insert(
-            cli,
+        "dusty": cli.insert(
             name="dusty",
             remain_quota=QPU,
             created_time=now - 100 * DAY,
@@ -71,8 +58,7 @@ def account(cli: Cli) -> dict[str, int]:
             expired_time=now + 3 * DAY + 600,
         ),
         # disabled by hand
-        "paused": _insert(
-            cli,
+        "paused": cli.insert(
             name="paused",
             status=2,
             remain_quota=QPU,
@@ -80,15 +66,13 @@ def account(cli: Cli) -> dict[str, int]:
             accessed_time=now - 2 * DAY,
         ),
         # two tokens with one name
-        "twin-a": _insert(
-            cli,
+        "twin-a": cli.insert(
             name="twin",
             remain_quota=QPU,
             created_time=now - 2 * DAY,
             accessed_time=now - DAY,
         ),
-        "twin-b": _insert(
-            cli,
+        "twin-b": cli.insert(
             name="twin",
             remain_quota=QPU,
             used_quota=QPU * 19,  # 95% used
@@ -307,7 +291,7 @@ def test_no_full_key_in_any_output(cli: Cli, account: dict[str, int]) -> None:
 
 def test_listed_one_turns_expired_over_time(cli: Cli) -> None:
     now = cli.sandbox.now()
-    _insert(cli, name="soon", remain_quota=QPU, expired_time=now + DAY, accessed_time=now + 1)
+    cli.insert(name="soon", remain_quota=QPU, expired_time=now + DAY, accessed_time=now + 1)
     first = _json(cli)
     assert first["tokens"][0]["status"] == "enabled"
     assert ("expiring", "soon") in _findings(first)
@@ -319,7 +303,7 @@ def test_listed_one_turns_expired_over_time(cli: Cli) -> None:
 
 
 def test_traffic_makes_a_token_exhausted_and_used(cli: Cli) -> None:
-    token_id = _insert(cli, name="meter", remain_quota=QPU)
+    token_id = cli.insert(name="meter", remain_quota=QPU)
     assert ("never-used", "meter") not in _findings(_json(cli))  # brand new: not yet
     cli.sandbox.advance(2 * DAY)
     assert ("never-used", "meter") in _findings(_json(cli))
@@ -333,7 +317,7 @@ def test_traffic_makes_a_token_exhausted_and_used(cli: Cli) -> None:
 
 
 def test_unknown_status_from_a_fork(cli: Cli) -> None:
-    token_id = _insert(cli, name="forked", remain_quota=QPU)
+    token_id = cli.insert(name="forked", remain_quota=QPU)
     cli.sandbox.store.update_token(token_id, {"status": 5})
     data = _json(cli)
     (row,) = data["tokens"]

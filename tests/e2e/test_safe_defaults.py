@@ -28,13 +28,6 @@ def _writes(cli: Cli) -> list[tuple[str, str, int]]:
     return [r for r in cli.sandbox.requests if r[0] in WRITES]
 
 
-def _insert(cli: Cli, **fields: object) -> int:
-    sb = cli.sandbox
-    row = {"user_id": sb.user_id, "created_time": sb.now(), **fields}
-    (token_id,) = sb.store.insert_tokens([row])
-    return token_id
-
-
 def _user_names(cli: Cli) -> list[str]:
     return [n for n in cli.names() if not n.startswith("provisioner.lock.")]
 
@@ -136,8 +129,8 @@ def test_a_protected_token_is_never_disabled_or_deleted(cli: Cli) -> None:
 
 def test_a_name_conflict_names_the_ids_and_the_way_out(cli: Cli) -> None:
     cli.spec("tokens:\n  - name: dup\n")
-    first = _insert(cli, name="dup", remain_quota=0, unlimited_quota=True)
-    second = _insert(cli, name="dup", remain_quota=0, unlimited_quota=True)
+    first = cli.insert(name="dup", remain_quota=0, unlimited_quota=True)
+    second = cli.insert(name="dup", remain_quota=0, unlimited_quota=True)
     refused = cli("apply", "--yes")
     assert refused.code == 4
     assert f"(ids {first}, {second})" in refused.err
@@ -168,7 +161,7 @@ def test_a_date_that_has_passed_warns_and_fails_nothing(cli: Cli) -> None:
     assert validated.code == 0, validated.err
     assert "tokens.yaml:5:14: token 'old': expiry 2021-06-01" in validated.err
     assert "has passed" in validated.err and "(warning)" in validated.err
-    _insert(cli, name="old", remain_quota=0, unlimited_quota=True)
+    cli.insert(name="old", remain_quota=0, unlimited_quota=True)
     for argv in (["list"], ["check"], ["reveal", "old"]):
         result = cli(*argv)
         assert result.code == 0, (argv, result.all)
@@ -216,7 +209,7 @@ def test_a_sink_file_that_is_something_else_is_refused(
     if content is not None:
         target.write_text(content)
     before = spec.read_text(), target.read_text() if target.exists() else None
-    _insert(cli, name="a", remain_quota=0, unlimited_quota=True)
+    cli.insert(name="a", remain_quota=0, unlimited_quota=True)
     result = cli("reveal", "a", "--keys-to", sink)
     assert result.code == 64, result.all
     assert expected in result.err
@@ -276,8 +269,8 @@ def test_no_git_work_tree_no_warning(cli: Cli) -> None:
 
 
 def test_delete_shows_asks_and_deletes(cli: Cli) -> None:
-    keep = _insert(cli, name="twin", remain_quota=0, unlimited_quota=True)
-    extra = _insert(cli, name="twin", remain_quota=0, unlimited_quota=True, status=2)
+    keep = cli.insert(name="twin", remain_quota=0, unlimited_quota=True)
+    extra = cli.insert(name="twin", remain_quota=0, unlimited_quota=True, status=2)
     refused = cli("delete", str(extra))  # stdin is not a terminal
     assert refused.code == 64 and "pass --yes" in refused.err
     assert f"delete  twin (id {extra})  disabled, last used never" in refused.out
@@ -290,7 +283,7 @@ def test_delete_shows_asks_and_deletes(cli: Cli) -> None:
 
 
 def test_delete_of_an_id_not_on_the_account_deletes_nothing(cli: Cli) -> None:
-    mine = _insert(cli, name="mine", remain_quota=0, unlimited_quota=True)
+    mine = cli.insert(name="mine", remain_quota=0, unlimited_quota=True)
     other = cli.sandbox.store.insert_tokens(
         [{"user_id": cli.sandbox.user_id + 1, "name": "theirs", "created_time": 0}]
     )[0]
@@ -303,7 +296,7 @@ def test_delete_of_an_id_not_on_the_account_deletes_nothing(cli: Cli) -> None:
 
 
 def test_delete_json(cli: Cli) -> None:
-    token_id = _insert(cli, name="gone", remain_quota=0, unlimited_quota=True)
+    token_id = cli.insert(name="gone", remain_quota=0, unlimited_quota=True)
     result = cli("delete", str(token_id), "--yes", "--output", "json")
     assert result.code == 0, result.all
     data = json.loads(result.out)
@@ -325,7 +318,7 @@ def test_delete_json(cli: Cli) -> None:
 
 
 def test_delete_asks_on_a_terminal(cli: Cli) -> None:
-    token_id = _insert(cli, name="asked", remain_quota=0, unlimited_quota=True)
+    token_id = cli.insert(name="asked", remain_quota=0, unlimited_quota=True)
     code, screen = run_in_pty(cli, ["delete", str(token_id)], [(b"Enter a value", b"yes\n")])
     assert code == 0, screen
     assert f"delete  asked (id {token_id})" in screen and cli.rows() == []
@@ -335,7 +328,7 @@ def test_delete_asks_on_a_terminal(cli: Cli) -> None:
 
 
 def test_export_never_overwrites_without_force(cli: Cli) -> None:
-    _insert(cli, name="a", remain_quota=0, unlimited_quota=True)
+    cli.insert(name="a", remain_quota=0, unlimited_quota=True)
     spec = cli.spec("tokens: []\n")
     refused = cli("export", "--out", "tokens.yaml")
     assert refused.code == 64
