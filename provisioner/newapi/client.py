@@ -199,8 +199,11 @@ class NewApiClient:
             # Two tries only: a wrong URL should fail fast.
             status_data = self._get(R_STATUS, "/api/status", probe=True, max_attempts=2)
         except NetworkError as exc:
+            via = self.transport.route.via  # the proxy, when one is in the way
             raise UnreachableError(
-                f"cannot reach {self._host()}: {exc.message}; check the URL and the network",
+                f"cannot reach {self._host()}{via}: {exc.message}; check the URL"
+                + (", the proxy" if via else "")
+                + " and the network",
                 method="GET",
                 path="/api/status",
             ) from None

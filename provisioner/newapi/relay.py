@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 import httpx
 
 from provisioner import __version__
+from provisioner.newapi import proxies
 from provisioner.newapi.envelope import sanitize
 from provisioner.newapi.transport import OnRequest, origin
 from provisioner.plan.keyuse import RelayAnswer
@@ -47,12 +48,15 @@ class RelayClient:
         self.base_url = base_url.strip().rstrip("/")
         self.on_request = on_request
         self.request_count = 0
+        # the relay is the same server: the same proxy, if any (newapi/proxies.py)
+        self.route = proxies.route(self.base_url) if transport is None else proxies.Route()
         self._http = httpx.Client(
             transport=transport,
             timeout=timeout,
             follow_redirects=False,
             verify=verify if verify is not False else True,
             headers={"Accept": "application/json", "User-Agent": f"provisioner/{__version__}"},
+            **self.route.httpx_options(),
         )
 
     def close(self) -> None:
@@ -89,7 +93,7 @@ class RelayClient:
             try:
                 response = self._http.request(method, url, headers=headers, json=body)
             except httpx.TransportError as exc:
-                failure = _transport_failure(exc, self._http.timeout.read)
+                failure = _transport_failure(exc, self._http.timeout.read) + self.route.via
                 response = None
                 break
             finally:

@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from provisioner import __version__
+from provisioner.newapi import proxies
 from provisioner.newapi.errors import (
     AmbiguousWriteError,
     NetworkError,
@@ -93,6 +94,8 @@ def _ambiguous(exc: httpx.TransportError) -> bool:
 def _transport_reason(exc: httpx.TransportError, timeout: float | None) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {timeout:g} s (timeout)" if timeout else "timeout"
+    if isinstance(exc, httpx.ProxyError):  # the proxy answered, but would not connect
+        return f"the proxy refused to connect to it ({exc})"
     if isinstance(exc, httpx.ConnectError):
         return "connection failed (refused, DNS or TLS error)"
     if isinstance(exc, httpx.RemoteProtocolError):
@@ -144,6 +147,8 @@ class Transport:
             if isinstance(critical_rate_limit, tuple)
             else None
         )
+        # The proxy of this server, if any, from the environment; never one for loopback.
+        self.route = proxies.route(base_url) if transport is None else proxies.Route()
         self._http = httpx.Client(
             transport=transport,
             timeout=timeout,
@@ -151,6 +156,7 @@ class Transport:
             verify=verify if verify is not False else True,
             event_hooks={"response": [self._note_server_time]},
             headers={"Accept": "application/json", "User-Agent": f"provisioner/{__version__}"},
+            **self.route.httpx_options(),
         )
         self.request_counts: Counter[str] = Counter()
         self._lock = threading.Lock()

@@ -8,14 +8,22 @@ message, the server's state.
 from __future__ import annotations
 
 import contextlib
+import http.client
+import http.server
+import importlib.util
 import io
 import json
 import os
 import shlex
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -429,3 +437,125 @@ def test_a_closed_stdin_is_no_terminal(cli: Cli) -> None:
     )
     assert done.returncode == 64, done.stderr
     assert b"stdin is not a terminal; pass --yes" in done.stderr and cli.names() == []
+
+
+# -------------------------------------------------------------- 5. proxies
+
+
+def _free_port() -> int:
+    """A port nothing listens on (a proxy there refuses every connection)."""
+    with contextlib.closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class _Proxy:
+    url: str
+    seen: list[str]  # the absolute URLs it was asked for
+
+
+@contextlib.contextmanager
+def _forwarding_proxy(target: str) -> Iterator[_Proxy]:
+    """A plain-HTTP forward proxy that sends every request it gets to ``target`` (the
+    sandbox), whatever host the request names."""
+    seen: list[str] = []
+    upstream = urlsplit(target)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            seen.append(self.path)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            path = urlsplit(self.path)
+            connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
+            connection.request(
+                self.command, path.path + (f"?{path.query}" if path.query else ""), body, headers
+            )
+            answer = connection.getresponse()
+            data = answer.read()
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            connection.close()
+
+        do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield _Proxy(f"http://127.0.0.1:{server.server_port}", seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+EVERY_PROXY = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+REMOTE = "http://relay.invalid:3000"  # never resolved: only the proxy is asked for it
+
+
+@pytest.mark.parametrize(
+    "proxy", ["http://127.0.0.1:{dead}", "socks5://127.0.0.1:{dead}"], ids=["http", "socks5"]
+)
+def test_loopback_never_goes_through_a_proxy(cli: Cli, proxy: str) -> None:
+    """The sandbox (and any loopback URL) is reached directly whatever the proxy variables say."""
+    env = dict.fromkeys(EVERY_PROXY, proxy.format(dead=_free_port()))
+    cli.spec("keys:\n  to: dotenv:keys.env\ntokens:\n  - name: direct\n")
+    applied = cli("apply", "--yes", env=env)
+    assert applied.code == 0, applied.all
+    assert cli.names() == ["direct"]
+    tested = cli("test", env=env)  # the relay side too
+    assert tested.code == 0, tested.all
+    local = cli.sandbox.url.replace("127.0.0.1", "localhost")
+    assert cli("check", "--url", local, env=env).code == 0
+    cli.spec("tokens:\n  - name: direct\n", name="bare.yaml")  # no key sink of another server
+    assert cli("plan", "--sandbox", "-f", "bare.yaml", env=env).code == 0
+
+
+def test_a_remote_server_goes_through_the_proxy(cli: Cli) -> None:
+    cli.spec("keys:\n  to: dotenv:keys.env\ntokens:\n  - name: proxied\n")
+    with _forwarding_proxy(cli.sandbox.url) as proxy:
+        env = {"NEWAPI_URL": REMOTE, "HTTP_PROXY": proxy.url}
+        result = cli("apply", "--yes", "--insecure-http", env=env)
+        assert result.code == 0, result.all
+        tested = cli("test", "--insecure-http", env=env)  # the relay through it too
+        assert tested.code == 0, tested.all
+    assert cli.names() == ["proxied"]
+    assert f"{REMOTE}/api/status" in proxy.seen and f"{REMOTE}/v1/models" in proxy.seen
+
+
+def test_a_proxy_that_cannot_be_reached_is_named(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: x\n")
+    dead = f"http://me:s3cret@127.0.0.1:{_free_port()}"
+    result = cli("plan", "--insecure-http", env={"NEWAPI_URL": REMOTE, "HTTP_PROXY": dead})
+    assert result.code == 69, result.all
+    assert "cannot reach relay.invalid:3000 through the proxy http://***@127.0.0.1:" in result.err
+    assert (
+        "(from HTTP_PROXY)" in result.err
+        and "check the URL, the proxy and the network" in result.err
+    )
+    assert "s3cret" not in result.all and INTERNAL not in result.all
+
+
+@pytest.mark.skipif(importlib.util.find_spec("socksio") is not None, reason="socksio installed")
+def test_a_socks_proxy_is_explained_in_one_line(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: x\n")
+    result = cli(
+        "plan",
+        "--insecure-http",
+        "--output",
+        "json",
+        env={"NEWAPI_URL": REMOTE, "ALL_PROXY": "socks5://127.0.0.1:1080"},
+    )
+    assert result.code == 64, result.all
+    message = json.loads(result.out)["error"]["message"]
+    assert message.startswith("ALL_PROXY=socks5://127.0.0.1:1080 is a SOCKS proxy, which needs")
+    assert "ImportError" not in result.all and INTERNAL not in result.all
