@@ -36,6 +36,7 @@ OPTIONS: dict[str, type] = {
     "test": o.TestOptions,
     "revoke": o.RevokeOptions,
     "scan": o.ScanOptions,
+    "unlock": o.UnlockOptions,
 }
 
 

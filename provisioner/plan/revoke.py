@@ -141,10 +141,29 @@ class RevokeOutcome:
     item: Revocation
     steps: list[OpResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # learned while executing
+    replaced: list[OpResult] = field(default_factory=list)  # the replacement's steps
 
     @property
     def failed(self) -> bool:
         return any(step.status == "failed" for step in self.steps)
+
+    @property
+    def revoked(self) -> bool:
+        """The key is dead now: this run disabled its token (or found it disabled)."""
+        if self.item.already:
+            return False
+        if not self.item.disable:
+            return bool(self.steps)  # disabled already; this run renamed it
+        return any(s.kind == "disable" and s.status == "ok" for s in self.steps[:1])
+
+    @property
+    def replacement_failure(self) -> str:
+        """What went wrong with the replacement ("" when nothing did)."""
+        for step in self.replaced:
+            if step.status in ("failed", "skipped"):
+                what = "could not be created" if step.kind == "create" else f"{step.kind} failed"
+                return f"{what}: {step.error or step.status}"
+        return ""
 
 
 @dataclass

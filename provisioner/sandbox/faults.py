@@ -10,14 +10,17 @@ from __future__ import annotations
 import random
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 STATUSES = (500, 502, 503, 429)
+#: ``busy``: what new-api answers when its SQLite database is busy with another writer
+BUSY_MESSAGE = "database is locked (5) (SQLITE_BUSY)"
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "*")
 
 _ACTION = re.compile(
     r"^(?:(?P<status>500|502|503|429)(?::(?P<retry>\d+))?"
     r"|drop-(?P<drop>before|after)"
+    r"|(?P<busy>busy)"
     r"|latency:(?P<latency>\d+(?:\.\d+)?))"
     r"(?:x(?P<times>\d+))?"
     r"(?:@(?P<fraction>\d*\.?\d+))?$"
@@ -37,6 +40,8 @@ class Fault:
     drop: str | None = None
     latency: float = 0.0
     retry_after: int | None = None
+    message: str | None = None  # answer HTTP 200 success:false with it, not executed
+    gate: threading.Event | None = None  # hold the request until it is set (tests)
 
     def __post_init__(self) -> None:
         self.route = normalize_route(self.route)
@@ -77,7 +82,8 @@ def parse_fault(spec: str) -> Fault:
     """Parse ``ROUTE=ACTION``.
 
     ACTION is ``500|502|503|429[:RETRY_AFTER]``, ``drop-before``, ``drop-after`` or
-    ``latency:SECONDS``, optionally followed by ``xN`` (next N matching requests)
+    ``latency:SECONDS`` or ``busy`` (HTTP 200 ``success: false``, "database is locked"),
+    optionally followed by ``xN`` (next N matching requests)
     and/or ``@F`` (a random fraction F of them). Examples: ``POST /api/token/=500x2``,
     ``GET /api/token/=503@0.1``, ``PUT /api/token/=drop-after``, ``*=latency:0.5``,
     ``POST /api/token/:id/key=429:30``.
@@ -91,13 +97,14 @@ def parse_fault(spec: str) -> Fault:
     if match is None:
         raise FaultSpecError(
             f"bad fault action {action!r} in {spec!r}: expected 500|502|503|429[:SECONDS], "
-            "drop-before, drop-after or latency:SECONDS, optionally with xN and @FRACTION"
+            "drop-before, drop-after, busy or latency:SECONDS, optionally with xN and @FRACTION"
         )
     return Fault(
         route=route,
         status=int(match["status"]) if match["status"] else None,
         retry_after=int(match["retry"]) if match["retry"] else None,
         drop=match["drop"],
+        message=BUSY_MESSAGE if match["busy"] else None,
         latency=float(match["latency"]) if match["latency"] else 0.0,
         times=int(match["times"]) if match["times"] else None,
         fraction=float(match["fraction"]) if match["fraction"] else None,
@@ -112,6 +119,12 @@ class Triggered:
     status: int | None = None
     retry_after: int | None = None
     drop: str | None = None
+    message: str | None = None
+    gates: list[threading.Event] = field(default_factory=list)
+
+    @property
+    def decided(self) -> bool:
+        return self.status is not None or self.drop is not None or self.message is not None
 
 
 class FaultSet:
@@ -134,19 +147,23 @@ class FaultSet:
             for fault in self._faults:
                 if fault.times == 0 or not fault.matches(method, path, pattern):
                     continue
-                decisive = fault.drop is not None or fault.status is not None
-                if decisive and (outcome.status is not None or outcome.drop is not None):
+                decisive = fault.drop is not None or fault.status is not None or fault.message
+                if decisive and outcome.decided:
                     continue  # an earlier fault already decided; this one waits its turn
                 if fault.fraction is not None and self._rng.random() >= fault.fraction:
                     continue
                 if fault.times is not None:
                     fault.times -= 1
                 outcome.latency += fault.latency
-                if outcome.status is None and outcome.drop is None:
+                if fault.gate is not None:
+                    outcome.gates.append(fault.gate)
+                if not outcome.decided:
                     if fault.drop:
                         outcome.drop = fault.drop
                     elif fault.status is not None:
                         outcome.status = fault.status
                         outcome.retry_after = fault.retry_after
+                    elif fault.message is not None:
+                        outcome.message = fault.message
             self._faults = [f for f in self._faults if f.times != 0]
         return outcome

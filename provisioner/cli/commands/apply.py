@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from provisioner.cli.options import ApplyOptions
 from provisioner.cli.session import Connection, Log, connect, load_spec_or_fail, sink_warning
-from provisioner.errors import StalePlanError
+from provisioner.errors import RefusedError, StalePlanError
+from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.cli.execution import Prepared
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 def run(opts: ApplyOptions) -> int:
     from provisioner.cli.delivery import check_sink
     from provisioner.cli.execution import carry_out
-    from provisioner.cli.lock import account_lock
+    from provisioner.cli.lock import account_lock, machine_lock, this_holder
     from provisioner.plan import saved
 
     log = Log(opts.common)
@@ -40,15 +42,39 @@ def run(opts: ApplyOptions) -> int:
         )
 
     with connect(server, log, spec) as conn:
-        # What would be refused is refused before the lock: a refused apply writes nothing.
+        # What would be refused is refused before any lock: a refused apply writes nothing.
         prepared = _prepare(opts, log, conn, spec, saved_plan)
-        if not _blocked(prepared, opts.force):
-            seen = _identity(conn.inventory)
-            with account_lock(conn, log, timeout=lock_timeout):
+        if _blocked(prepared, opts.force):
+            return carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
+        holder = this_holder()
+        deadline = time.monotonic() + lock_timeout
+        seen = _identity(conn.inventory)
+        with machine_lock(conn, log, timeout=lock_timeout, holder=holder) as waited:
+            if waited:  # another apply on this machine ran meanwhile
+                conn.relist()
+                if _identity(conn.inventory) != seen:
+                    prepared = _prepare(opts, log, conn, spec, saved_plan)
+                    seen = _identity(conn.inventory)
+            if not _creates(prepared) or _blocked(prepared, opts.force):
+                # Nothing to create, nothing to duplicate: the file lock is enough, so a
+                # full account can always be cleaned up (docs/reconcile.md#one-apply-at-a-time).
+                return carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
+            left = max(0.0, deadline - time.monotonic())
+            with account_lock(conn, log, timeout=left, holder=holder) as lease:
                 if _identity(conn.inventory) != seen:  # another apply ran meanwhile
                     prepared = _prepare(opts, log, conn, spec, saved_plan)
-                return carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
-        return carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
+                code = carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
+        if lease.lost is not None and code == ExitCode.PARTIAL:
+            raise RefusedError(lease.lost_message())
+        if lease.lost is not None:
+            log.info(f"warning: {lease.lost_message()}")
+        return code
+
+
+def _creates(prepared: Prepared) -> bool:
+    """The plan creates tokens (a create or a rotation's new token): the server lock's job."""
+    plan = prepared.plan
+    return bool(plan.of_kind("create") or plan.of_kind("rotate"))
 
 
 def _identity(tokens: list[Token]) -> list[tuple[int, str]]:
@@ -107,6 +133,7 @@ def _prepare(
             conn.credential,
             output=opts.common.output,
             warn=None,  # checked before connecting
+            user_id=conn.info.user_id,
         )
         violations = check(plan, saved_plan.safety)
         file = saved_plan.spec_path
@@ -119,6 +146,7 @@ def _prepare(
             output=opts.common.output,
             spec_path=opts.common.file,
             warn=None,  # checked before connecting
+            user_id=conn.info.user_id,
         )
         plan, violations = plan_spec(spec, conn, delivery)
         file = opts.common.file

@@ -1,0 +1,560 @@
+"""One apply at a time, never a deploy blocked: the lease lock and `provisioner unlock`
+(docs/reconcile.md#one-apply-at-a-time).
+
+Real CLI runs (in-process, or `python -m provisioner apply` as a subprocess where one
+is killed or must run beside another) against a real sandbox over HTTP. Tests wait for
+events (a row in the sandbox's database, a request arriving, a line on a stream), never
+for a delay; the lease's end is reached by moving the sandbox's clock.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioner.newapi.client import NewApiClient
+from provisioner.plan.lease import Holder, lock_body
+from provisioner.sandbox import Sandbox
+from provisioner.sandbox.faults import Fault
+from provisioner.secret import Secret
+from tests.e2e.conftest import Cli
+from tests.e2e.sinkfiles import json_keys
+from tests.faults.helpers import FAST_RETRY, assert_no_secrets
+
+LOCK = "provisioner.lock."
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spec(count: int) -> str:
+    return f"keys:\n  to: json:keys.json\ntokens:\n  - name: job\n    count: {count}\n"
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Wait for an event the test can observe (bounded, so a bug fails instead of hanging)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Hold(Fault):
+    """Holds matching requests at the server until the test opens the gate: the first
+    ``skip`` pass, the next ``hold`` wait (0: all the rest). Counts arrivals."""
+
+    skip: int = 0
+    hold: int = 0
+    arrived: int = 0
+    held: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.gate = threading.Event()
+
+    def matches(self, method: str, path: str, pattern: str | None) -> bool:
+        if not super().matches(method, path, pattern):
+            return False
+        self.arrived += 1
+        if self.arrived <= self.skip or (self.hold and self.held >= self.hold):
+            return False
+        self.held += 1
+        return True
+
+
+@dataclass
+class Arrivals(Fault):
+    """Records every request as it arrives (before it is handled); never changes one."""
+
+    seen: list[tuple[str, str]] = field(default_factory=list)
+
+    def matches(self, method: str, path: str, pattern: str | None) -> bool:
+        self.seen.append((method, path))
+        return False
+
+    def writes(self, start: int = 0) -> list[tuple[str, str]]:
+        reads = {"GET"}
+        return [
+            (m, p)
+            for m, p in self.seen[start:]
+            if m not in reads and not p.endswith("/key") and p != "/api/token/batch/keys"
+        ]
+
+
+def answered(sandbox: Sandbox, method: str, path: str) -> int:
+    return sum(1 for m, p, _ in sandbox.requests if m == method and p.split("?")[0] == path)
+
+
+def lock_rows(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """Every lock token the sandbox ever held, deleted ones included."""
+    return [r for r in sandbox.rows(include_deleted=True) if r["name"].startswith(LOCK)]
+
+
+def sink_keys(cli: Cli) -> dict[str, str]:
+    """The keys in the json sink (it also records where each key came from)."""
+    data = json_keys(cli.workdir / "keys.json")
+    return {k: v for k, v in data.items() if isinstance(v, str) and v.startswith("sk-")}
+
+
+def jobs(cli: Cli) -> list[str]:
+    return [n for n in cli.names() if n.startswith("job")]
+
+
+def apply_process(
+    cli: Cli, lock_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "provisioner", "apply", "--yes", *args],
+        cwd=cli.workdir,
+        env={
+            **os.environ,
+            **cli.env,
+            "PYTHONPATH": str(ROOT),
+            "PROVISIONER_LOCK_DIR": str(lock_dir),
+            **(env or {}),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _close(process: subprocess.Popen[str]) -> None:
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+class Lines:
+    """A subprocess's stderr, read line by line in the background (to wait for a line)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.append(line)
+        self._queue.put(None)
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> None:
+        wait_for(lambda: any(text in line for line in self.lines), f"{text!r} on stderr", timeout)
+
+    @property
+    def text(self) -> str:
+        self._thread.join(timeout=30)
+        return "".join(self.lines)
+
+
+def other_client(sandbox: Sandbox) -> NewApiClient:
+    return NewApiClient(sandbox.url, Secret(sandbox.credential), sandbox.user_id, rate_limit=None)
+
+
+# ---------------------------------------------------------------------------- a holder died
+
+
+@pytest.mark.parametrize("freed_by", ["the next apply", "unlock"])
+def test_kill_9_mid_create_frees_the_account_within_one_lease(
+    cli: Cli, tmp_path: Path, freed_by: str
+) -> None:
+    sandbox = cli.sandbox
+    cli.spec(_spec(8))
+    lock_dir = tmp_path / "locks"
+    cli.env["PROVISIONER_LOCK_DIR"] = str(lock_dir)
+    # the lock's create and the first job's pass; the other creates wait at the server
+    gate = Hold(route="POST /api/token/", skip=2)
+    sandbox.add_fault(gate)
+    victim = apply_process(cli, lock_dir)
+    wait_for(lambda: jobs(cli) and gate.held, "the first created token, and a create held")
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    # Creates already sent still land (the server finishes them): let them, and wait until
+    # each one that arrived has been answered.
+    gate.gate.set()
+    wait_for(lambda: answered(sandbox, "POST", "/api/token/") == gate.arrived, "held creates")
+    (dead,) = [r for r in lock_rows(sandbox) if r["deleted_at"] is None]
+    assert dead["status"] == 2 and dead["remain_quota"] == 0  # disabled, no quota
+    assert dead["expired_time"] - dead["created_time"] <= 121  # the lease: about 2 minutes
+    made = len(jobs(cli))
+
+    # While its lease runs, the account is held: exit 4, naming the dead holder and the way out.
+    blocked = cli("apply", "--yes")
+    assert blocked.code == 4, blocked.all
+    assert f"pid {victim.pid}" in blocked.err and "lease until" in blocked.err
+    assert f"provisioner unlock {dead['id']}" in blocked.err
+    assert len(jobs(cli)) == made
+
+    # One lease (plus a second of margin) later, by the server's clock:
+    sandbox.advance(dead["expired_time"] - sandbox.now() + 2)
+    if freed_by == "unlock":
+        shown = cli("unlock", "--yes")
+        assert shown.code == 0, shown.all
+        assert f"pid {victim.pid}" in shown.out and "lease ended" in shown.out
+        assert "Removed 1 lock token" in shown.out
+    result = cli("apply", "--yes")
+    assert result.code == 0, result.all
+    if freed_by == "the next apply":
+        assert "removed 1 lock token whose lease had ended" in result.err
+    names = jobs(cli)
+    assert len(names) == len(set(names)) == 8, Counter(names).most_common(3)
+    assert all(r["deleted_at"] is not None for r in lock_rows(sandbox))  # none left behind
+    assert len(sink_keys(cli)) == 8
+    assert cli("plan", "--detailed-exitcode").code == 0
+    assert_no_secrets(sandbox, blocked.all, result.all)
+
+
+# ---------------------------------------------------------------------------- never re-sent
+
+
+@pytest.mark.parametrize(
+    ("fault", "first_code"),
+    [
+        # the lock's create and the next two job creates get no answer within --timeout 1
+        ({"latency": 2.5, "times": 3}, 6),
+        ({"drop": "after", "times": 1}, 0),  # committed, no answer: found by its name
+        ({"drop": "before", "times": 1}, 0),  # never committed: the re-list proves it
+        ({"status": 502, "times": 1}, 0),
+    ],
+    ids=["timeout", "drop-after", "drop-before", "502"],
+)
+def test_the_lock_create_is_never_sent_twice(
+    cli: Cli, fault: dict[str, Any], first_code: int
+) -> None:
+    sandbox = cli.sandbox
+    cli.env["PROVISIONER_RETRY"] = FAST_RETRY
+    cli.spec(_spec(4))
+    arrivals = Hold(route="POST /api/token/", hold=0, skip=10**6)  # counts, never holds
+    sandbox.add_fault(arrivals)
+    sandbox.add_fault(Fault(route="POST /api/token/", **fault))
+    first = cli("apply", "--yes", "--timeout", "1")
+    assert first.code == first_code, first.all
+    # the server finishes what it was sent: wait until every create that arrived is answered
+    wait_for(
+        lambda: (
+            answered(sandbox, "POST", "/api/token/") + (1 if fault.get("drop") == "before" else 0)
+            >= arrivals.arrived
+        ),
+        "every create answered",
+    )
+    assert len(lock_rows(sandbox)) == 1, lock_rows(sandbox)  # exactly one lock, ever
+    again = cli("apply", "--yes", "--timeout", "1")
+    assert again.code == 0, again.all
+    names = jobs(cli)
+    assert len(names) == len(set(names)) == 4
+    assert len(sink_keys(cli)) == 4
+    assert all(r["deleted_at"] is not None for r in lock_rows(sandbox))
+    assert len(lock_rows(sandbox)) <= 2  # the rerun took one of its own only if it created
+
+
+# ---------------------------------------------------------------------------- a live holder
+
+
+def test_unlock_a_live_holder_refused_then_forced_and_the_holder_stops(
+    cli: Cli, tmp_path: Path
+) -> None:
+    sandbox = cli.sandbox
+    cli.spec(_spec(8))
+    lock_dir = tmp_path / "locks"
+    arrivals = Arrivals()
+    sandbox.add_fault(arrivals)
+    gate = Hold(route="POST /api/token/", skip=2)
+    sandbox.add_fault(gate)
+    # a short lease, so the holder renews every second (docs/robustness.md#tuning-knobs)
+    holder = apply_process(
+        cli, lock_dir, env={"PROVISIONER_LOCK_LEASE": "3", "GITHUB_RUN_ID": "4242"}
+    )
+    stderr = Lines(holder.stderr)
+    wait_for(lambda: jobs(cli) and gate.held, "the first created token, and a create held")
+    (live,) = [r for r in lock_rows(sandbox) if r["deleted_at"] is None]
+
+    shown = cli("unlock")
+    assert shown.code == 4, shown.all
+    assert f"pid {holder.pid}" in shown.out and "run 4242" in shown.out and "live" in shown.out
+    assert f"provisioner unlock {live['id']} --force" in shown.err
+    assert "renews its lease" in shown.err
+
+    as_json = cli("--output", "json", "unlock")
+    assert as_json.code == 4
+    document = json.loads(as_json.out)
+    assert document["kind"] == "unlock" and document["refused"] == 1
+    (entry,) = document["locks"]
+    assert entry["id"] == live["id"] and entry["live"] is True
+    assert entry["holder"]["pid"] == str(holder.pid) and entry["holder"]["run"] == "4242"
+
+    assert cli("unlock", "--force").code == 64  # a live lock is named by its id
+    assert cli("unlock", str(live["id"]), "--force").code == 64  # no --yes, no terminal
+    assert sandbox.store.token(live["id"]) is not None
+
+    forced = cli("unlock", str(live["id"]), "--force", "--yes")
+    assert forced.code == 0, forced.all
+    assert sandbox.store.token(live["id"]) is None
+    stderr.wait_for("the account's lock was lost")  # the holder's next renewal noticed
+    noticed = len(arrivals.seen)
+    gate.gate.set()  # the creates it had sent before land now
+    out = holder.stdout.read() if holder.stdout else ""
+    holder.wait(timeout=60)
+    err = stderr.text
+    _close(holder)
+    assert holder.returncode == 4, out + err
+    assert "was removed, by `provisioner unlock --force`" in err
+    assert "stopped before its next write" in err and "provisioner unlock" in err
+    assert arrivals.writes(noticed) == []  # nothing written after it noticed
+    assert "not sent: the account's lock was lost" in out
+    # the rerun finishes the job, with no duplicate
+    cli.env["PROVISIONER_LOCK_DIR"] = str(lock_dir)
+    assert cli("apply", "--yes").code == 0
+    names = jobs(cli)
+    assert len(names) == len(set(names)) == 8
+    assert_no_secrets(sandbox, out, err, shown.all, forced.all)
+
+
+def test_unlock_with_no_lock_and_with_a_wrong_id(cli: Cli) -> None:
+    cli.spec(_spec(1))
+    assert cli("apply", "--yes").code == 0
+    none = cli("unlock")
+    assert none.code == 0 and "No apply holds the account's lock" in none.out
+    job = cli.row("job")["id"]
+    wrong = cli("unlock", str(job))
+    assert wrong.code == 1 and "is not a lock token" in wrong.err
+    assert f"provisioner delete {job}" in wrong.err
+    missing = cli("unlock", "999999")
+    assert missing.code == 1 and "no lock token with id 999999" in missing.err
+    assert json.loads(cli("--output", "json", "unlock").out)["locks"] == []
+
+
+# ---------------------------------------------------------------------------- full account
+
+
+def _full(tmp_path: Path, cap: int) -> tuple[Sandbox, Cli]:
+    sandbox = Sandbox(db_path=str(tmp_path / "s.db"), max_user_tokens=cap).start(port=0)
+    work = tmp_path / "work"
+    work.mkdir()
+    sandbox.seed(cap, prefix="seed-")
+    return sandbox, Cli(sandbox, work)
+
+
+KEEP = "".join(f"  - name: seed-{i}\n    quota: 10 USD\n" for i in range(1, 9))
+
+
+def test_a_full_account_can_be_cleaned_up_and_more_is_refused_in_words(tmp_path: Path) -> None:
+    sandbox, cli = _full(tmp_path, 10)
+    try:
+        cli.spec("manage:\n  match: ['seed-*']\n  orphans: delete\ntokens:\n" + KEEP)
+        plan = cli("plan")
+        assert plan.code == 0, plan.all
+        assert "delete  seed-10" in plan.out and "delete  seed-9" in plan.out
+        applied = cli("apply", "--yes")
+        assert applied.code == 0, applied.all
+        assert sorted(cli.names()) == sorted(f"seed-{i}" for i in range(1, 9))
+        assert not lock_rows(sandbox)  # deletes only: no lock token was needed
+        # fill it again, then ask for one more
+        sandbox.seed(2, prefix="extra-")
+        more = "server:\n  max_tokens: 10\ntokens:\n" + KEEP + "  - name: one-more\n"
+        cli.spec(more)
+        refused = cli("plan")
+        assert refused.code == 4, refused.all
+        for words in ("server.max_tokens", "holds 10 tokens", "its cap is 10", "would need 12"):
+            assert words in refused.all, words
+        assert "`provisioner list`" in refused.all and "`provisioner delete ID`" in refused.all
+        assert "count" in refused.all
+        # without server.max_tokens plan cannot know the cap; apply's lock finds it full
+        cli.spec("tokens:\n" + KEEP + "  - name: one-more\n")
+        before = len(sandbox.requests)
+        blocked = cli("apply", "--yes")
+        assert blocked.code == 4, blocked.all
+        assert "holds 10 tokens and its cap is 10" in blocked.err
+        assert "`provisioner delete ID`" in blocked.err and "已达到最大令牌数量限制" in blocked.err
+        posts = [r for r in sandbox.requests[before:] if r[:2] == ("POST", "/api/token/")]
+        assert len(posts) == 1  # the lock's create only
+    finally:
+        sandbox.stop()
+
+
+def test_revoke_on_a_full_account_reports_the_disable_and_the_failed_replacement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, cli = _full(tmp_path, 3)
+    try:
+        cli.spec("keys:\n  to: json:keys.json\ntokens:\n  - name: seed-1\n    quota: 10 USD\n")
+        key = "sk-" + cli.row("seed-1")["key"]
+        monkeypatch.setattr(sys, "stdin", io.StringIO(key + "\n"))
+        result = cli("revoke", "--yes")
+        assert result.code == 6, result.all
+        leaked = [r for r in cli.rows() if r["name"].startswith("seed-1.leaked-")]
+        assert len(leaked) == 1 and leaked[0]["status"] == 2  # disabled: the key is dead
+        summary = result.out.strip().splitlines()[-1]
+        assert summary.startswith("Revoked (disabled) 1 key: seed-1"), summary
+        assert "its replacement could not be created" in summary
+        assert "Nothing was revoked" not in result.out
+        assert "its cap is 3" in result.out and "`provisioner delete ID`" in result.out
+        monkeypatch.setattr(sys, "stdin", io.StringIO(key + "\n"))
+        as_json = json.loads(cli("--output", "json", "revoke", "--yes").out)
+        assert as_json["summary"]["revoked"] == 0  # already revoked by the first run
+        assert_no_secrets(sandbox, result.all)
+    finally:
+        sandbox.stop()
+
+
+# ---------------------------------------------------------------------------- reserved names
+
+
+def test_a_reserved_name_is_refused_by_validate_with_its_line(cli: Cli) -> None:
+    path = cli.spec("tokens:\n  - name: app\n  - name: Provisioner.Lock.deadbeef\n")
+    result = cli("validate")
+    assert result.code == 65, result.all
+    assert f"{path.name}:4:11: name 'Provisioner.Lock.deadbeef' is in the namespace" in result.err
+    before = len(cli.sandbox.requests)
+    assert cli("apply", "--yes").code == 65
+    assert cli.sandbox.requests[before:] == []  # never created: nothing was sent
+
+
+def test_hand_made_tokens_in_the_namespace_are_unmanaged_and_never_deleted(cli: Cli) -> None:
+    sandbox = cli.sandbox
+    now = sandbox.now()
+    with other_client(sandbox) as client:
+        client.create_token({"name": "provisioner.lock.handmade", "remain_quota": 100})
+        # shaped like a lock, but a usable key: made by hand
+        client.create_token({"name": "provisioner.lock.0000beef", "remain_quota": 100})
+        client.create_token({"name": "Provisioner.Lock.Mine", "expired_time": now - 10})
+        # a lock left by version 0.2: created expired, no holder record
+        client.create_token(
+            {"name": "provisioner.lock.00c0ffee", "expired_time": now - 60, "remain_quota": 0}
+        )
+    hand_made = {"provisioner.lock.handmade", "provisioner.lock.0000beef", "Provisioner.Lock.Mine"}
+    cli.spec("manage:\n  match: ['*']\n  orphans: delete\ntokens:\n  - name: app\n")
+    plan = cli("plan")
+    assert plan.code == 0, plan.all
+    assert "3 unmanaged" in plan.out and "delete " not in plan.out
+    listed = cli("list")
+    for name in hand_made:
+        assert name in listed.out
+    applied = cli("apply", "--yes")  # creates app: takes the lock, removes the dead 0.2 lock
+    assert applied.code == 0, applied.all
+    assert set(cli.names()) == hand_made | {"app"}
+    gone = [
+        r for r in sandbox.rows(include_deleted=True) if r["name"] == "provisioner.lock.00c0ffee"
+    ]
+    assert gone[0]["deleted_at"] is not None
+    assert cli("plan", "--detailed-exitcode").code == 0
+
+
+# ---------------------------------------------------------------------------- release, yield
+
+
+def _lock_of_another_apply(sandbox: Sandbox) -> int:
+    holder = Holder.of(host="build-7", pid=777, ci="github", run="31337", repo="acme/infra")
+    with other_client(sandbox) as client:
+        client.create_token(lock_body("provisioner.lock.0dd0c0de", sandbox.now() + 120, holder))
+        (token,) = [t for t in client.list_tokens() if t.name == "provisioner.lock.0dd0c0de"]
+    return token.id
+
+
+@pytest.mark.parametrize("busy", [2, 100], ids=["busy twice", "busy for good"])
+def test_a_busy_server_while_yielding_is_the_locks_situation(cli: Cli, busy: int) -> None:
+    """Another apply's lock lands while ours is being created (its id is lower: it wins);
+    removing ours meets "database is locked" (SQLITE_BUSY): retried, then exit 4 naming
+    the holder, never a bare exit 1."""
+    sandbox = cli.sandbox
+    cli.env["PROVISIONER_RETRY"] = FAST_RETRY
+    cli.spec(_spec(2))
+    ours = Hold(route="POST /api/token/", hold=1)
+    sandbox.add_fault(ours)
+    for route in ("POST /api/token/batch", "DELETE /api/token/:id"):
+        sandbox.add_fault(
+            Fault(route=route, message="database is locked (5) (SQLITE_BUSY)", times=busy)
+        )
+    other: list[int] = []
+
+    def meanwhile() -> None:
+        wait_for(lambda: ours.held, "our lock's create at the server")
+        other.append(_lock_of_another_apply(sandbox))
+        ours.gate.set()
+
+    thread = threading.Thread(target=meanwhile)
+    thread.start()
+    result = cli("apply", "--yes")
+    thread.join()
+    assert result.code == 4, result.all
+    assert "another apply holds the account's lock" in result.err
+    assert "pid 777 on build-7" in result.err and "GitHub Actions run 31337" in result.err
+    assert f"provisioner unlock {other[0]}" in result.err
+    assert "Traceback" not in result.all
+    mine = [r for r in lock_rows(sandbox) if r["id"] != other[0]]
+    assert len(mine) == 1
+    if busy == 2:
+        assert mine[0]["deleted_at"] is not None  # removed on a later try
+    else:
+        assert mine[0]["deleted_at"] is None
+        assert "could not be removed (database is locked" in result.err
+        assert f"provisioner unlock {mine[0]['id']}" in result.err
+    assert jobs(cli) == []
+
+
+def test_a_busy_server_while_releasing_keeps_the_applys_result(cli: Cli) -> None:
+    sandbox = cli.sandbox
+    cli.env["PROVISIONER_RETRY"] = FAST_RETRY
+    cli.spec(_spec(2))
+    for route in ("POST /api/token/batch", "DELETE /api/token/:id"):
+        sandbox.add_fault(Fault(route=route, message="database is locked (5) (SQLITE_BUSY)"))
+    result = cli("apply", "--yes")
+    assert result.code == 0, result.all  # the tokens were made and delivered
+    (left,) = [r for r in lock_rows(sandbox) if r["deleted_at"] is None]
+    assert "could not release the account's lock token" in result.err
+    assert f"provisioner unlock {left['id']}" in result.err and "lease ends by itself" in result.err
+    sandbox.clear_faults()
+    assert cli("unlock", "--yes").code == 4  # it is live: refused without --force
+    assert cli("unlock", str(left["id"]), "--force", "--yes").code == 0
+
+
+def test_an_apply_that_creates_nothing_takes_no_lock_token(cli: Cli) -> None:
+    cli.spec(_spec(3))
+    assert cli("apply", "--yes").code == 0
+    locks = len(lock_rows(cli.sandbox))
+    cli.spec(_spec(3).replace("count: 3", "count: 3\n    quota: 2 USD"))  # updates only
+    before = len(cli.sandbox.requests)
+    result = cli("apply", "--yes")
+    assert result.code == 0, result.all
+    assert not [r for r in cli.sandbox.requests[before:] if r[:2] == ("POST", "/api/token/")]
+    assert len(lock_rows(cli.sandbox)) == locks
+
+
+def test_renewal_failing_past_the_lease_end_stops_the_apply(cli: Cli, tmp_path: Path) -> None:
+    sandbox = cli.sandbox
+    cli.env.update({"PROVISIONER_RETRY": FAST_RETRY, "PROVISIONER_LOCK_LEASE": "3"})
+    cli.spec(_spec(6))
+    gate = Hold(route="POST /api/token/", skip=2)
+    sandbox.add_fault(gate)
+    sandbox.add_fault(Fault(route="GET /api/token/:id", status=500))  # renewals cannot read
+
+    def meanwhile() -> None:
+        wait_for(lambda: gate.held, "a create held")
+        # the lease (3 s) and one more go by on the server's clock before the creates land
+        sandbox.advance(10)
+        gate.gate.set()
+
+    thread = threading.Thread(target=meanwhile)
+    thread.start()
+    result = cli("apply", "--yes")
+    thread.join()
+    assert result.code == 4, result.all
+    assert "the account's lock was lost" in result.err and "provisioner unlock" in result.err
+    names = jobs(cli)
+    assert len(names) == len(set(names)) < 6
