@@ -26,6 +26,7 @@ class Delivery:
     sink: str
     target: Any = None  # the parsed sink
     server_url: str = ""
+    user_id: int | None = None  # the account the keys belong to, recorded in the sink
 
     @property
     def readable(self) -> bool:
@@ -47,6 +48,24 @@ class Delivery:
             return None
         return {
             name: None if key is None else key_print(key.reveal()) for name, key in keys.items()
+        }
+
+    def foreign(self, key_names: Iterable[str]) -> dict[str, str]:
+        """Key names the sink holds for another server or account, with why a write there is
+        refused (docs/sinks.md#one-sink-one-server); empty for a sink that cannot be read."""
+        from provisioner.secrets.sink_state import foreign_keys
+        from provisioner.secrets.sinks import Origin, other_server_refusal
+
+        if not self.readable:
+            return {}
+        wanted = Origin(self.server_url, self.user_id)
+        try:
+            held = foreign_keys(self.target, key_names, wanted)
+        except (OSError, ValueError) as exc:
+            raise ProvisionerError(f"cannot read the key sink {self.sink}: {exc}") from None
+        return {
+            name: other_server_refusal(self.sink, name, origin, wanted)
+            for name, origin in held.items()
         }
 
     def forget(self, prints: Mapping[str, KeyPrint | None]) -> list[str]:
@@ -112,27 +131,34 @@ def make_delivery(
     output: str = "text",
     spec_path: str | None = None,
     warn: Callable[[str], None] | None = _stderr_warning,
+    user_id: int | None = None,
 ) -> Delivery | None:
     """The configured delivery, or None when no sink is configured.
 
     ``credential`` lets an ``exec:`` sink keep any variable holding it out of
     the child's environment. ``output``, ``spec_path`` and ``warn``: see
-    :func:`check_sink` (raises :class:`UsageError`).
+    :func:`check_sink` (raises :class:`UsageError`). ``{host}`` in a file sink's
+    path becomes the server's host; ``user_id`` (the account) is recorded with
+    each key, next to the server (docs/sinks.md#one-sink-one-server).
     """
     if not sink_text:
         return None
     from provisioner.cli.workflow import add_mask
-    from provisioner.secrets.sinks import ExecSink, KeyDelivery
+    from provisioner.secrets.sinks import ExecSink, FileSink, KeyDelivery
 
     sink = check_sink(sink_text, output=output, spec_path=spec_path, warn=warn)
     if isinstance(sink, ExecSink):
         sink.credential = credential
+    if isinstance(sink, FileSink):
+        sink.for_server(server_url)
 
     def deliver(batch: list[tuple[str, str, Secret]]) -> dict[str, str]:
         # Under GitHub Actions, mask every key (on stderr) before anything else is printed.
         add_mask([key for _, _, key in batch])
-        items = [KeyDelivery(name, key_name, key, server_url) for name, key_name, key in batch]
+        items = [
+            KeyDelivery(name, key_name, key, server_url, user_id) for name, key_name, key in batch
+        ]
         results = sink.deliver(items)
         return {r.name: r.error or "delivery failed" for r in results if not r.ok}
 
-    return Delivery(deliver, sink.description, sink, server_url)
+    return Delivery(deliver, sink.description, sink, server_url, user_id)

@@ -45,6 +45,9 @@ def plan_spec(
     """The plan, and every rule it breaks (apply refuses them; plan exits 4)."""
     key_names = [t.key_name for t in spec.tokens if t.status == "enabled"]
     held = delivery.held(key_names) if delivery is not None else None
+    # a key of another server or account under one of these names is refused, never
+    # replaced: two servers would take turns overwriting it (docs/sinks.md#one-sink-one-server)
+    foreign = delivery.foreign(key_names) if delivery is not None else {}
     quota_per_unit = conn.info.quota_per_unit
     plan = diff(
         spec,
@@ -59,4 +62,5 @@ def plan_spec(
         spec, plan, server_facts(conn, spec), quota_per_unit=quota_per_unit
     )
     plan.notices.extend(notices)
-    return plan, check(plan, spec.safety) + refused
+    sinks = [Violation("keys.to", why, overridable=False) for why in foreign.values()]
+    return plan, check(plan, spec.safety) + refused + sinks

@@ -16,12 +16,17 @@ from provisioner.plan.model import KeyPrint, key_print
 from provisioner.secret import Secret
 from provisioner.secrets.sinks import (
     _DOTENV_LINE,
+    _ORIGIN_COMMENT,
+    JSON_ORIGINS,
     DotenvSink,
     JsonSink,
     KeyringSink,
+    Origin,
     Sink,
     _atomic_write,
     _read_existing,
+    keyring_origin,
+    origin_entry,
     read_dotenv,
 )
 
@@ -65,6 +70,27 @@ def _file_values(sink: DotenvSink | JsonSink) -> dict[str, str]:
     return {str(k): v for k, v in data.items() if isinstance(v, str)}
 
 
+def foreign_keys(sink: Sink, key_names: Iterable[str], origin: Origin) -> dict[str, Origin]:
+    """The key names under which the sink holds a key of another server or account, with
+    that key's origin; keys with no origin recorded (written by 0.2) are adopted, not foreign.
+    """
+    names = list(dict.fromkeys(key_names))
+    if isinstance(sink, KeyringSink):
+        from provisioner.secrets import keyring_store
+
+        service = keyring_store.service_name(origin.server)
+        recorded = {n: keyring_origin(service, n, timeout=sink.timeout) for n in names}
+    elif isinstance(sink, DotenvSink | JsonSink):
+        recorded = sink.origins(_read_existing(sink.path)) if sink.path.exists() else {}
+    else:
+        return {}
+    return {
+        name: held
+        for name in names
+        if (held := recorded.get(name)) is not None and not held.same_as(origin)
+    }
+
+
 def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint], server_url: str) -> list[str]:
     """Remove the keys of deleted tokens; returns the key names removed.
 
@@ -87,21 +113,28 @@ def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint], server_url: str) -> 
         service = keyring_store.service_name(server_url)
         for name in doomed:
             keyring_store.delete_secret(service, name, timeout=sink.timeout)
+            keyring_store.delete_secret(service, origin_entry(name), timeout=sink.timeout)
         return doomed
     assert isinstance(sink, DotenvSink | JsonSink)
     text = _read_existing(sink.path) or ""
     if isinstance(sink, JsonSink):
         data = json.loads(text)
+        origins = data.get(JSON_ORIGINS)
         for name in doomed:
             data.pop(name, None)
+            if isinstance(origins, dict):
+                origins.pop(name, None)
+        if isinstance(origins, dict) and not origins:
+            data.pop(JSON_ORIGINS)
         _atomic_write(
             sink.path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         )
     else:
         kept = []
         for line in text.splitlines():
+            note = _ORIGIN_COMMENT.match(line)
             match = None if line.lstrip().startswith("#") else _DOTENV_LINE.match(line)
-            if match and match.group(1) in doomed:
+            if (match and match.group(1) in doomed) or (note and note.group(1) in doomed):
                 continue
             kept.append(line)
         _atomic_write(Path(sink.path), "\n".join(kept) + ("\n" if kept else ""))

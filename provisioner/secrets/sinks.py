@@ -52,13 +52,79 @@ ENV_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)
+class Origin:
+    """The server and account a key came from, recorded next to it in the sink
+    (docs/sinks.md#one-sink-one-server)."""
+
+    server: str
+    user: int | None = None
+
+    def text(self) -> str:
+        return self.server + (f" user {self.user}" if self.user is not None else "")
+
+    def same_as(self, other: Origin) -> bool:
+        """One server, and one account where both are known."""
+        if _normal(self.server) != _normal(other.server):
+            return False
+        return self.user is None or other.user is None or self.user == other.user
+
+    @classmethod
+    def parse(cls, text: str) -> Origin | None:
+        match = _ORIGIN_TEXT.fullmatch(text.strip())
+        if not match:
+            return None
+        user = match.group(2)
+        return cls(match.group(1), int(user) if user else None)
+
+
+_ORIGIN_TEXT = re.compile(r"(\S+)(?: user (\d+))?")
+
+
+def _normal(url: str) -> str:
+    from provisioner.secrets.urls import normalize_url
+
+    try:
+        return normalize_url(url)
+    except Exception:  # a recorded origin is text from a file: compare it as it is
+        return url.strip().rstrip("/").lower()
+
+
+def host_label(server_url: str) -> str:
+    """What ``{host}`` in a sink path becomes: the URL's host, ``-PORT`` when it names one."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server_url)
+    host = (parts.hostname or "server").strip("[]").replace(":", "-")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}-{port}" if port else host
+
+
+def other_server_refusal(where: str, key_name: str, held: Origin, wanted: Origin) -> str:
+    """Why a sink will not overwrite another server's (or account's) key, and the way out."""
+    return (
+        f"{where} holds {key_name} for {held.text()}, not for {wanted.text()}; refusing to "
+        "overwrite another server's key. Give each server a file of its own with {host} in "
+        "the path, e.g. dotenv:keys.{host}.env (or set key_name in the spec)"
+    )
+
+
+@dataclass(frozen=True)
 class KeyDelivery:
-    """One key to deliver: the token ``name``, the ``key_name`` it is stored under."""
+    """One key to deliver: the token ``name``, the ``key_name`` it is stored under, and
+    the server (and account, when known) it came from."""
 
     name: str
     key_name: str
     key: Secret
     server_url: str
+    user_id: int | None = None
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.server_url, self.user_id)
 
 
 @dataclass(frozen=True)
@@ -167,7 +233,18 @@ class KeyringSink:
             service = keyring_store.service_name(item.server_url)
             where = f"keyring service {service!r} user {item.key_name!r}"
             try:
+                held = keyring_origin(service, item.key_name, timeout=self.timeout)
+                if held is not None and not held.same_as(item.origin):
+                    refusal = other_server_refusal(where, item.key_name, held, item.origin)
+                    results.append(DeliveryResult(item.name, False, refusal, where))
+                    continue
                 keyring_store.set_secret(service, item.key_name, item.key, timeout=self.timeout)
+                keyring_store.set_secret(
+                    service,
+                    origin_entry(item.key_name),
+                    Secret(item.origin.text()),
+                    timeout=self.timeout,
+                )
             except keyring_store.KeyringUnavailable as exc:
                 results.append(DeliveryResult(item.name, False, str(exc), where))
                 continue
@@ -175,7 +252,23 @@ class KeyringSink:
         return results
 
 
+def origin_entry(key_name: str) -> str:
+    """The keyring user under which a key's origin is kept, beside the key itself: the
+    service already names the server, this names the account (docs/sinks.md)."""
+    return f"{key_name}:origin"
+
+
+def keyring_origin(service: str, key_name: str, *, timeout: float) -> Origin | None:
+    from provisioner.secrets import keyring_store
+
+    recorded = keyring_store.get_secret(service, origin_entry(key_name), timeout=timeout)
+    return None if recorded is None else Origin.parse(recorded.reveal())
+
+
 # --------------------------------------------------------------------------- files
+
+
+HOST_PLACEHOLDER = "{host}"
 
 
 class FileSink:
@@ -194,6 +287,11 @@ class FileSink:
     @property
     def description(self) -> str:
         return f"{self.kind}:{self.path}"
+
+    def for_server(self, server_url: str) -> None:
+        """Put the server's host in place of ``{host}`` in the path (docs/sinks.md)."""
+        if HOST_PLACEHOLDER in str(self.path):
+            self.path = Path(str(self.path).replace(HOST_PLACEHOLDER, host_label(server_url)))
 
     def check_target(self) -> str:
         """Why PATH must not receive keys, or ``""`` when it may."""
@@ -224,26 +322,41 @@ class FileSink:
         """An error for a key name this format cannot hold, or ``""``."""
         return ""
 
-    def _merge(self, existing: str | None, entries: dict[str, str]) -> str:
+    def _merge(
+        self, existing: str | None, entries: dict[str, str], origins: dict[str, Origin]
+    ) -> str:
+        raise NotImplementedError
+
+    def origins(self, text: str | None) -> dict[str, Origin]:
+        """The origin recorded for each key name in the file's ``text`` (none: not recorded)."""
         raise NotImplementedError
 
     def deliver(self, items: list[KeyDelivery]) -> list[DeliveryResult]:
         where = str(self.path)
         results: dict[int, DeliveryResult] = {}
         entries: dict[str, str] = {}
+        origins: dict[str, Origin] = {}
+        try:
+            recorded = self.origins(_read_existing(self.path)) if self.path.exists() else {}
+        except (OSError, ValueError):
+            recorded = {}  # reported below, where the file is read again to be merged
         for index, item in enumerate(items):
             problem = self._accepts(item)
+            held = recorded.get(item.key_name)
+            if not problem and held is not None and not held.same_as(item.origin):
+                problem = other_server_refusal(where, item.key_name, held, item.origin)
             if problem:
                 results[index] = DeliveryResult(item.name, False, problem, where)
             else:
                 entries[item.key_name] = item.key.reveal()
+                origins[item.key_name] = item.origin
         if entries:
             try:
                 problem = self.check_target()
                 if problem:
                     raise ValueError(problem)
                 existing = _read_existing(self.path)
-                _atomic_write(self.path, self._merge(existing, entries))
+                _atomic_write(self.path, self._merge(existing, entries, origins))
             except (OSError, ValueError) as exc:
                 message = scrub(_os_message(exc, self.path), _reveal_all(items))
                 for index, item in enumerate(items):
@@ -423,6 +536,27 @@ def dotenv_unquote(text: str) -> str:
     return text.split(" #", 1)[0].rstrip()
 
 
+# ``# KEY_NAME: provisioner key of https://api.example.com user 5``, the line above the key:
+# a comment, so every dotenv reader skips it (docs/sinks.md#one-sink-one-server).
+_ORIGIN_COMMENT = re.compile(r"\s*# ([A-Za-z_][A-Za-z0-9_]*): provisioner key of (.+?)\s*\Z")
+
+
+def origin_comment(key_name: str, origin: Origin) -> str:
+    return f"# {key_name}: provisioner key of {origin.text()}"
+
+
+def read_dotenv_origins(text: str) -> dict[str, Origin]:
+    """The origin comment of each key name (keys written by 0.2 and earlier have none)."""
+    found: dict[str, Origin] = {}
+    for line in text.splitlines():
+        match = _ORIGIN_COMMENT.match(line)
+        if match:
+            origin = Origin.parse(match.group(2))
+            if origin is not None:
+                found.setdefault(match.group(1), origin)
+    return found
+
+
 def read_dotenv(text: str) -> dict[str, str]:
     """Parse ``KEY=value`` lines (comments, blanks and ``export`` allowed)."""
     values: dict[str, str] = {}
@@ -466,19 +600,31 @@ class DotenvSink(FileSink):
             )
         return ""
 
-    def _merge(self, existing: str | None, entries: dict[str, str]) -> str:
+    def origins(self, text: str | None) -> dict[str, Origin]:
+        return read_dotenv_origins(text or "")
+
+    def _merge(
+        self, existing: str | None, entries: dict[str, str], origins: dict[str, Origin]
+    ) -> str:
         lines = existing.splitlines() if existing else []
         pending = dict(entries)
         out: list[str] = []
         for line in lines:
+            note = _ORIGIN_COMMENT.match(line)
+            if note and note.group(1) in entries:
+                continue  # rewritten right above its key below
             match = None if line.lstrip().startswith("#") else _DOTENV_LINE.match(line)
             if match and match.group(1) in entries:
                 name = match.group(1)
                 if name in pending:  # the first occurrence is replaced, later duplicates dropped
+                    if name in origins:
+                        out.append(origin_comment(name, origins[name]))
                     out.append(f"{name}={dotenv_quote(pending.pop(name))}")
                 continue
             out.append(line)
         for name, value in pending.items():
+            if name in origins:
+                out.append(origin_comment(name, origins[name]))
             out.append(f"{name}={dotenv_quote(value)}")
         return "\n".join(out) + "\n"
 
@@ -508,7 +654,18 @@ class JsonSink(FileSink):
             )
         return ""
 
-    def _merge(self, existing: str | None, entries: dict[str, str]) -> str:
+    def origins(self, text: str | None) -> dict[str, Origin]:
+        if not text or not text.strip():
+            return {}
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return {}
+        return read_json_origins(data)
+
+    def _merge(
+        self, existing: str | None, entries: dict[str, str], origins: dict[str, Origin]
+    ) -> str:
         data: dict[str, object] = {}
         if existing is not None and existing.strip():
             try:
@@ -523,7 +680,29 @@ class JsonSink(FileSink):
                 )
             data = loaded
         data.update(entries)
+        if origins:
+            recorded = data.get(JSON_ORIGINS)
+            table = dict(recorded) if isinstance(recorded, dict) else {}
+            table.update({name: origin.text() for name, origin in origins.items()})
+            data[JSON_ORIGINS] = table
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# The origins of a JSON sink's keys: one member that no key name can be (a colon), whose
+# value is an object, so readers that take the string members get the keys only.
+JSON_ORIGINS = "provisioner:origins"
+
+
+def read_json_origins(data: object) -> dict[str, Origin]:
+    table = data.get(JSON_ORIGINS) if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        return {}
+    found = {}
+    for name, text in table.items():
+        origin = Origin.parse(text) if isinstance(text, str) else None
+        if origin is not None:
+            found[str(name)] = origin
+    return found
 
 
 # --------------------------------------------------------------------------- exec

@@ -19,6 +19,7 @@ import pytest
 
 from provisioner.sandbox import Sandbox
 from tests.e2e.conftest import Cli, profile_cli
+from tests.e2e.sinkfiles import json_keys
 
 LOCK = "provisioner.lock."
 
@@ -39,7 +40,7 @@ def _assert_all_there(cli: Cli, count: int) -> None:
     names = [n for n in cli.names() if not n.startswith(LOCK)]
     assert len(names) == count and len(set(names)) == count, Counter(names).most_common(3)
     assert not [n for n in cli.names() if n.startswith(LOCK)], "the lock token was left behind"
-    keys = json.loads((cli.workdir / "keys.json").read_text())
+    keys = json_keys(cli.workdir / "keys.json")
     rows = {r["name"]: r["key"] for r in cli.rows()}
     wrong = [n for n in names if keys.get(n.upper().replace("-", "_")) != "sk-" + rows[n]]
     assert not wrong, f"keys missing or wrong in the sink: {wrong[:5]}"

@@ -70,7 +70,8 @@ def test_recently_used_token_is_refused_within_min_idle(cli: Cli) -> None:
     later = cli("delete", str(ids["busy"]), "--yes")  # idle for longer than min_idle now
     assert later.code == 0, later.all
     assert cli.names() == ["guarded"]
-    assert sink(cli).splitlines() == [f"GUARDED=sk-{cli.row('guarded')['key']}"]
+    origin = f"# GUARDED: provisioner key of {cli.sandbox.url} user {cli.sandbox.user_id}"
+    assert sink(cli).splitlines() == [origin, f"GUARDED=sk-{cli.row('guarded')['key']}"]
 
 
 def test_a_key_the_sink_holds_for_another_token_stays(cli: Cli) -> None:

@@ -5,7 +5,6 @@ docs/server-contract.md#generations
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from provisioner.sandbox import Sandbox
 from tests.e2e.conftest import Cli
+from tests.e2e.sinkfiles import json_keys
 
 DIALECTS = [("bearer", "page"), ("legacy", "page"), ("legacy", "array"), ("bearer", "array")]
 
@@ -40,7 +40,7 @@ def test_apply_plan_reveal_rotate_export(dialect_cli: Cli) -> None:
     )
     applied = cli("apply", "--yes")
     assert applied.code == 0, applied.all
-    keys = json.loads((cli.workdir / "keys.json").read_text())
+    keys = json_keys(cli.workdir / "keys.json")
     assert keys == {
         "D1": "sk-" + cli.row("d1")["key"],
         "D2": "sk-" + cli.row("d2")["key"],
@@ -48,7 +48,7 @@ def test_apply_plan_reveal_rotate_export(dialect_cli: Cli) -> None:
     }
     assert cli("plan", "--detailed-exitcode").code == 0
     assert cli("rotate", "d1", "--yes").code == 0
-    assert json.loads((cli.workdir / "keys.json").read_text())["D1"] == "sk-" + cli.row("d1")["key"]
+    assert json_keys(cli.workdir / "keys.json")["D1"] == "sk-" + cli.row("d1")["key"]
     exported = cli("export", "--out", "all.yaml")
     assert exported.code == 0
     assert cli("plan", "-f", "all.yaml", "--detailed-exitcode").code == 0

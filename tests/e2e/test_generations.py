@@ -9,7 +9,6 @@ the generation lacks is refused at plan time, named, and nothing is sent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from provisioner.sandbox import Sandbox
 from tests.e2e.conftest import Cli, profile_cli
+from tests.e2e.sinkfiles import json_keys
 
 # What each generation can hold (docs/servers.md), for the token `rich`.
 RICH = {
@@ -55,7 +55,7 @@ def gen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
 
 
 def keys_match_the_server(cli: Cli) -> None:
-    keys = json.loads((cli.workdir / "keys.json").read_text())
+    keys = json_keys(cli.workdir / "keys.json")
     expected = {
         "RICH": "sk-" + cli.row("rich")["key"],
         "PLAIN": "sk-" + cli.row("plain")["key"],

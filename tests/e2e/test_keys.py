@@ -12,7 +12,9 @@ DAY = 86400
 
 
 def keys(cli: Cli, name: str = "keys.json") -> dict[str, str]:
-    return json.loads((cli.workdir / name).read_text())
+    """The keys a JSON sink holds (without the origins recorded beside them)."""
+    data = json.loads((cli.workdir / name).read_text())
+    return {k: v for k, v in data.items() if k != "provisioner:origins"}
 
 
 def test_new_keys_go_to_the_sink_0600(cli: Cli) -> None:
@@ -20,7 +22,11 @@ def test_new_keys_go_to_the_sink_0600(cli: Cli) -> None:
     assert cli("apply", "--yes").code == 0
     path = cli.workdir / "secrets" / "keys.json"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert json.loads(path.read_text()) == {"A_KEY": "sk-" + cli.row("a")["key"]}
+    origin = f"{cli.sandbox.url} user {cli.sandbox.user_id}"
+    assert json.loads(path.read_text()) == {
+        "A_KEY": "sk-" + cli.row("a")["key"],
+        "provisioner:origins": {"A_KEY": origin},
+    }
 
 
 def test_no_sink_reveals_nothing_and_says_how(cli: Cli) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from provisioner.sandbox import Sandbox
 from tests.e2e.conftest import Cli, Result, run_in_pty
+from tests.e2e.sinkfiles import json_keys
 
 SPEC = """
 keys:
@@ -60,7 +61,7 @@ def piped(cli: Cli, monkeypatch: pytest.MonkeyPatch, text: str, *argv: str) -> R
 
 
 def sink(cli: Cli) -> dict[str, str]:
-    return json.loads((cli.workdir / "keys.json").read_text())
+    return json_keys(cli.workdir / "keys.json")
 
 
 def neighbour_key(cli: Cli) -> str:

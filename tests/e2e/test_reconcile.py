@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.e2e.conftest import Cli
+from tests.e2e.sinkfiles import json_keys
 from tests.faults.helpers import NthFault
 
 DAY = 86400
@@ -35,7 +36,7 @@ def test_create_then_no_op_replan(cli: Cli) -> None:
     assert alpha["expired_time"] - alpha["created_time"] in range(30 * DAY - 5, 30 * DAY + 5)
     beta = cli.row("beta")
     assert beta["model_limits"] == "gpt-4o" and beta["allow_ips"] == "10.0.0.0/8"
-    keys = json.loads((cli.workdir / "keys.json").read_text())
+    keys = json_keys(cli.workdir / "keys.json")
     assert sorted(keys) == ["ALPHA", "BETA", "GAMMA", "GAMMA_2"]
     assert keys["ALPHA"] == "sk-" + alpha["key"]
     again = cli("plan", "--detailed-exitcode")
@@ -342,7 +343,7 @@ def test_renamed_from_renames_in_place_and_keeps_the_key(cli: Cli) -> None:
     assert (after["id"], after["key"]) == (before["id"], before["key"])  # the same key
     assert after["remain_quota"] == 2 * 500_000
     assert "old-name" not in cli.names()
-    keys = json.loads((cli.workdir / "keys.json").read_text())
+    keys = json_keys(cli.workdir / "keys.json")
     assert keys["NEW_NAME"] == "sk-" + after["key"]  # delivered under its new key name
     again = cli("plan", "--detailed-exitcode")
     assert again.code == 0, again.all

@@ -19,6 +19,7 @@ import pytest
 
 from provisioner.plan.findings import FINDING_KINDS
 from tests.e2e.conftest import Cli, run_in_pty
+from tests.e2e.sinkfiles import json_keys
 
 DAY = 86400
 WRITES = ("POST", "PUT", "DELETE")
@@ -106,7 +107,7 @@ def test_a_protected_token_rotates_on_its_own_schedule_only(cli: Cli) -> None:
     assert due.code == 0, due.all
     second = cli.row("storyboard-video")
     assert second["id"] != first["id"]
-    keys = json.loads((cli.workdir / "keys.json").read_text())
+    keys = json_keys(cli.workdir / "keys.json")
     assert keys["STORYBOARD_VIDEO"] == "sk-" + second["key"]
 
     asked = cli("rotate", "storyboard-video", "--yes")  # not due: protection refuses
@@ -165,7 +166,7 @@ def test_a_date_that_has_passed_warns_and_fails_nothing(cli: Cli) -> None:
     for argv in (["list"], ["check"], ["reveal", "old"]):
         result = cli(*argv)
         assert result.code == 0, (argv, result.all)
-    assert "OLD" in json.loads((cli.workdir / "keys.json").read_text())
+    assert "OLD" in json_keys(cli.workdir / "keys.json")
 
 
 # --------------------------------------------------------------------------- 4. sinks
@@ -468,7 +469,7 @@ def test_names_without_ascii_letters_get_distinct_key_names(cli: Cli) -> None:
         "tokens:\n  - name: 视频生成接口\n    count: 2\n  - name: 图片生成接口\n"
     )
     assert cli("apply", "--yes").code == 0
-    keys = json.loads((cli.workdir / "keys.json").read_text())
+    keys = json_keys(cli.workdir / "keys.json")
     assert len(keys) == 3
     video = [k for k in keys if k.startswith("TOKEN_") and k.endswith("_2")]
     assert len(video) == 1 and video[0].removesuffix("_2") in keys

@@ -176,7 +176,12 @@ def test_json_created_0600_sorted_pretty(tmp_path: Path) -> None:
     assert all(r.ok for r in results)
     assert mode(path) == 0o600
     text = path.read_text()
-    assert json.loads(text) == {"SORA_VIDEO_API": KEY.reveal(), "ZED": KEY2.reveal()}
+    origins = {"SORA_VIDEO_API": "https://api.example.com", "ZED": "https://api.example.com"}
+    assert json.loads(text) == {
+        "SORA_VIDEO_API": KEY.reveal(),
+        "ZED": KEY2.reveal(),
+        "provisioner:origins": origins,  # where each key came from (docs/sinks.md)
+    }
     assert text.index("SORA_VIDEO_API") < text.index("ZED")
     assert "\n  " in text and text.endswith("\n")
 
@@ -186,7 +191,12 @@ def test_json_merge_keeps_others_and_replaces(tmp_path: Path) -> None:
     path.write_text(json.dumps({"OTHER": "keep", "SORA_VIDEO_API": "old", "n": 1}))
     path.chmod(0o664)
     assert JsonSink(path).deliver([item()])[0].ok
-    assert json.loads(path.read_text()) == {"OTHER": "keep", "SORA_VIDEO_API": KEY.reveal(), "n": 1}
+    assert json.loads(path.read_text()) == {
+        "OTHER": "keep",
+        "SORA_VIDEO_API": KEY.reveal(),
+        "n": 1,
+        "provisioner:origins": {"SORA_VIDEO_API": "https://api.example.com"},
+    }
     assert mode(path) == 0o600
 
 

@@ -70,7 +70,9 @@ def test_dotenv_accepts_a_missing_or_dotenv_file(tmp_path: Path) -> None:
     sink = DotenvSink(existing)
     assert sink.check_target() == ""
     (result,) = sink.deliver([_item()])
-    assert result.ok and existing.read_text() == f"# app\nOTHER=1\nA={KEY}\n"
+    assert result.ok and existing.read_text() == (
+        f"# app\nOTHER=1\n# A: provisioner key of http://127.0.0.1:3000\nA={KEY}\n"
+    )
 
 
 @pytest.mark.parametrize(

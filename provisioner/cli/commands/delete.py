@@ -204,6 +204,7 @@ def _forget(
             output="text",  # only read and pruned here: no key is written anywhere
             spec_path=opts.common.file,
             warn=None,
+            user_id=conn.info.user_id,
         )
     except UsageError as exc:
         log.info(f"warning: the keys of deleted tokens stay in the sink: {text(exc)}")

@@ -22,7 +22,12 @@ def run(opts: PlanOptions) -> int:
     with connect(opts.server, log, spec) as conn:
         # plan only reads the sink (to find keys it lacks): no check of where keys may go
         delivery = make_delivery(
-            spec.keys_to, conn.url, conn.credential, spec_path=opts.common.file, warn=None
+            spec.keys_to,
+            conn.url,
+            conn.credential,
+            spec_path=opts.common.file,
+            warn=None,
+            user_id=conn.info.user_id,
         )
         plan, violations = plan_spec(spec, conn, delivery)
         header = output.header(opts.common.file, conn)

@@ -34,7 +34,13 @@ def run(opts: RevealOptions) -> int:
     names = list(dict.fromkeys(opts.names))
     with connect(opts.server, log, spec) as conn:
         delivery = make_delivery(
-            sink_text, conn.url, conn.credential, output=output, spec_path=file, warn=None
+            sink_text,
+            conn.url,
+            conn.credential,
+            output=output,
+            spec_path=file,
+            warn=None,
+            user_id=conn.info.user_id,
         )
         assert delivery is not None
         by_name: dict[str, list[int]] = {}
@@ -50,6 +56,13 @@ def run(opts: RevealOptions) -> int:
                 problems[name] = f"{len(ids)} tokens share this name (ids {sorted(ids)}): conflict"
             else:
                 wanted[ids[0]] = name
+        # a key of another server or account under one of these names: refused before any
+        # key is revealed (exit 4, docs/sinks.md#one-sink-one-server)
+        foreign = delivery.foreign(key_names.get(n) or derive_key_name(n) for n in wanted.values())
+        if foreign:
+            from provisioner.errors import RefusedError
+
+            raise RefusedError("; ".join(foreign.values()))
         # One batch call per 100 ids: reveals share a strict limit
         # (docs/server-contract.md#rate-limits).
         keys = conn.client.reveal_keys(list(wanted)) if wanted else {}

@@ -55,6 +55,7 @@ def run(opts: RotateOptions) -> int:
             output=opts.common.output,
             spec_path=file,
             warn=None,  # checked before connecting
+            user_id=conn.info.user_id,
         )
         prepared = Prepared(
             plan=plan,
