@@ -181,11 +181,11 @@ class Connection:
 
 
 def split_locks(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
-    """(user tokens, lock tokens)."""
-    from provisioner.plan.ownership import is_lock_name
+    """(user tokens, lock tokens): a token in the lock namespace that is not shaped like
+    a lock was made by hand, and stays a user token (docs/reconcile.md#one-apply-at-a-time)."""
+    from provisioner.plan.lease import split_locks as split
 
-    users = [t for t in tokens if not is_lock_name(t.name)]
-    return users, [t for t in tokens if is_lock_name(t.name)]
+    return split(tokens)
 
 
 def _request_logger(log: Log):  # type: ignore[no-untyped-def]

@@ -12,7 +12,6 @@ the re-list after creates) is compared with what was written
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
@@ -30,7 +29,7 @@ from provisioner.observed import Token, TokenStatus
 from provisioner.plan.diff import merged_write
 from provisioner.plan.model import Action, KeyPrint, Plan, key_print
 from provisioner.plan.report import OpResult, Report
-from provisioner.plan.server_checks import dropped_fields
+from provisioner.plan.server_checks import cap_advice, cap_of, dropped_fields
 from provisioner.secret import Secret
 
 
@@ -67,8 +66,6 @@ class _Quiet:
 
 # A create refused for one of these reasons would be refused for every create after it:
 # the account is at its token cap, the credential lost a permission, the server is gone.
-_CAP_MESSAGE = re.compile(r"最大令牌数量|maximum number of tokens|token limit", re.IGNORECASE)
-_CAP_NUMBER = re.compile(r"\((\d+)\)")  # 已达到最大令牌数量限制 (1000)
 _PHASE_ENDING = (AuthError, UnsupportedError, NotNewApiError, RateLimitedError, NetworkError)
 
 
@@ -80,7 +77,7 @@ def ends_the_phase(exc: NewApiError) -> bool:
     """True when every remaining create would fail the same way."""
     if isinstance(exc, _PHASE_ENDING):
         return True
-    return bool(_CAP_MESSAGE.search(exc.message))
+    return cap_of(exc.message) is not None
 
 
 class Executor:
@@ -267,12 +264,14 @@ class Executor:
                 result.status = "skipped"
                 result.error = f"not sent: an earlier create failed with {reason}"
                 self.failed_names.add(action.name)
-            cap = _CAP_NUMBER.search(stop.message) if _CAP_MESSAGE.search(stop.message) else None
+            cap = cap_of(stop.message)
             if cap:
+                # Full: it holds as many tokens as the cap (apply's lock included).
                 self.report.notes.append(
-                    f"The server caps this account at {cap[1]} tokens. Set server.max_tokens: "
-                    f"{cap[1]} in the file, and plan refuses what cannot fit before anything "
-                    "is sent."
+                    f"The server caps this account at {cap} tokens. "
+                    + cap_advice(cap, cap)
+                    + f". Set server.max_tokens: {cap} in the file, and plan refuses what "
+                    "cannot fit before anything is sent."
                 )
 
     def _finish_creates(

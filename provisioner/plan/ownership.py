@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
 from provisioner.spec.desired import Spec
+from provisioner.spec.reserved import LOCK_PREFIX as _LOCK_PREFIX
+from provisioner.spec.reserved import is_reserved_name
 
 _OLD_SUFFIX = re.compile(r"\.old-(\d{8})(?:-\d+)?$")  # left by a rotation
 _LEAKED_SUFFIX = re.compile(r"\.leaked-(\d{8})(?:-\d+)?$")  # left by `provisioner revoke`
-# apply's advisory lock on the account is a token of this name prefix: never a user token,
-# never owned, never listed (docs/reconcile.md#one-apply-at-a-time).
-LOCK_PREFIX = "provisioner.lock."
+# apply's lock on the account is a token of this name prefix; the namespace is reserved:
+# never declared, never owned, not even by manage.match (docs/reconcile.md#one-apply-at-a-time).
+LOCK_PREFIX = _LOCK_PREFIX
 # `NAME-N` above a declared count is named in the plan as a likely copy up to this N.
 MAX_COPY_HINT = 100
 
@@ -85,6 +87,8 @@ class Ownership:
         self.globs = spec.manage.match
 
     def owns(self, name: str) -> bool:
+        if is_reserved_name(name):
+            return False  # a lock, or a hand-made token in its namespace: never touched
         if name in self.declared:
             return True
         base = predecessor_of(name) or revoked_from(name)

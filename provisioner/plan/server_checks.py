@@ -13,6 +13,7 @@ no record) is a notice; apply then checks the records after writing
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +24,12 @@ from provisioner.plan.model import Notice, Plan
 from provisioner.plan.safety import Violation
 from provisioner.spec.desired import DesiredToken, Spec
 
-#: apply holds the account with a lock token of its own while it runs
+#: apply holds the account with a lock token of its own while it creates tokens
 LOCK_SLOTS = 1
+#: a create refused because the account is full: 已达到最大令牌数量限制 (1000), in every
+#: language (docs/server-contract.md#limits); forks word it in English
+CAP_REFUSAL = re.compile(r"最大令牌数量|maximum number of tokens|token limit", re.IGNORECASE)
+_CAP_NUMBER = re.compile(r"\((\d+)\)")
 #: what a rotation appends to the name it moves out of the way: ".old-YYYYMMDD"
 ROTATED_SUFFIX_BYTES = len(".old-20260101")
 
@@ -159,18 +164,38 @@ def check_server(
         )
     cap = token_cap(info, facts.max_tokens)
     new = len(plan.of_kind("create")) + len(plan.of_kind("rotate"))
+    # Only a plan that creates needs room, for its tokens and apply's lock (an apply that
+    # creates nothing takes no lock token), so a full account can always be cleaned up.
     if cap is not None and new and facts.token_count + new + LOCK_SLOTS > cap:
+        needed = facts.token_count + new + LOCK_SLOTS
         violations.append(
             Violation(
                 "server.max_tokens",
-                f"the plan needs {facts.token_count + new + LOCK_SLOTS} tokens on the account "
-                f"({facts.token_count} now, {new} new, {LOCK_SLOTS} for apply's lock) but the "
-                f"account's cap is {cap}; delete tokens first, or set server.max_tokens if the "
-                "server allows more",
+                f"the plan creates {new} token{'s' if new != 1 else ''}: with apply's lock "
+                f"({LOCK_SLOTS} more while it runs) the account would need {needed}. "
+                + cap_advice(facts.token_count, cap)
+                + "; or set server.max_tokens if the server allows more",
                 overridable=False,
             )
         )
     return violations, notices
+
+
+def cap_of(message: str) -> int | None:
+    """The cap a server refusal names (0 when it names no number); None: not a cap refusal."""
+    if not CAP_REFUSAL.search(message):
+        return None
+    number = _CAP_NUMBER.search(message)
+    return int(number[1]) if number else 0
+
+
+def cap_advice(held: int, cap: int | None) -> str:
+    """Every cap refusal in the same words: the tokens, the cap, and the way out."""
+    capped = f"its cap is {cap}" if cap else "the server caps it"
+    return (
+        f"The account holds {held} tokens and {capped}: make room with `provisioner list` "
+        "(it shows them) and `provisioner delete ID`, or lower a `count` in the file"
+    )
 
 
 def _group_checks(desired: DesiredToken, facts: ServerFacts, where: str) -> Iterable[Violation]:

@@ -195,16 +195,29 @@ def _step_line(step: OpResult, style: Style) -> str:
 
 
 def revoke_summary(run: RevokeRun) -> str:
-    revoked = [o for o in run.outcomes if not o.failed and not o.item.already]
+    # A key counts as revoked once its token is disabled, whatever befell its replacement.
+    revoked = [o for o in run.outcomes if o.revoked]
     names = ", ".join(_ident(o.item.token.name, o.item.token.id) for o in revoked)
     if revoked:
-        parts = [f"Revoked {_plural(len(revoked), 'key')}: {names}"]
+        first = f"Revoked (disabled) {_plural(len(revoked), 'key')}: {names}"
+        broken = [o for o in revoked if o.replacement_failure]
+        if len(revoked) == 1 and broken:
+            first += f"; its replacement {text(broken[0].replacement_failure)}"
+        for outcome in broken if len(revoked) > 1 else []:
+            first += (
+                f"; the replacement of {text(outcome.item.token.name)} "
+                f"{text(outcome.replacement_failure)}"
+            )
+        parts = [first]
+        other = sum(1 for o in revoked if o.failed and not o.replacement_failure)
+        if other:
+            parts.append(f"{other} with a step that failed (above)")
     else:
         parts = ["Nothing was revoked"]
     already = sum(1 for o in run.outcomes if o.item.already)
     if already:
         parts.append(f"{already} already revoked")
-    failed = sum(1 for o in run.outcomes if o.failed)
+    failed = sum(1 for o in run.outcomes if o.failed and not o.revoked)
     if failed:
         parts.append(f"{failed} failed")
     if run.keys_delivered:
@@ -257,9 +270,10 @@ def revoke_json(run: RevokeRun, header: Header) -> dict[str, Any]:
             *({"key": masked(k), "found": False, "token": None} for k in run.unknown),
         ],
         "summary": {
-            "revoked": sum(1 for o in run.outcomes if not o.failed and not o.item.already),
+            "revoked": sum(1 for o in run.outcomes if o.revoked),
             "already_revoked": sum(1 for o in run.outcomes if o.item.already),
             "failed": sum(1 for o in run.outcomes if o.failed),
+            "replacements_failed": sum(1 for o in run.outcomes if o.replacement_failure),
             "unknown": len(run.unknown),
             "keys_delivered": run.keys_delivered,
         },

@@ -25,8 +25,10 @@ from provisioner.sandbox.messages import Lang
 from provisioner.sandbox.profiles import Profile
 from provisioner.sandbox.relay import Relay
 from provisioner.sandbox.store import Store
+from provisioner.sandbox.wire import fail
 
 USER_ID = 1
+GATE_TIMEOUT = 60.0  # the longest a gate fault holds a request
 OTHER_USER_ID = 2  # owns a few tokens user 1 must never see or touch
 
 _FAULT_BODIES: dict[int, tuple[str, bytes]] = {
@@ -133,6 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
         delay = sandbox.latency + decision.latency
         if delay > 0:
             time.sleep(delay)
+        for gate in decision.gates:  # a test holds this request until it opens the gate
+            gate.wait(GATE_TIMEOUT)
         if sandbox.stopped:  # stopped while this request slept: just hang up
             self.close_connection = True
             return None
@@ -140,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._drop(request)
         if decision.status is not None:
             response = _fault_response(decision.status, decision.retry_after)
+        elif decision.message is not None:
+            response = fail(decision.message)
         else:
             response = sandbox.handle(request)
         if decision.drop == "after":

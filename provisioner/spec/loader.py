@@ -39,6 +39,7 @@ from provisioner.spec.desired import (
     expand_name,
 )
 from provisioner.spec.diagnostics import Diagnostic, SpecError
+from provisioner.spec.reserved import is_reserved_name, reserved_name_message
 from provisioner.spec.yamltree import YEntry, YNode, decode, parse
 
 SUPPORTED_VERSION = 1
@@ -364,6 +365,8 @@ class _Loader:
             raise _Invalid(
                 f"name {name!r} ends in .old-YYYYMMDD, which is reserved for rotated tokens"
             )
+        if is_reserved_name(name):
+            raise _Invalid(reserved_name_message(name))
         return name
 
     def field_renamed_from(self, node: YNode) -> str:

@@ -212,6 +212,7 @@ def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: 
     from provisioner.plan.diff import merged_write
     from provisioner.plan.report import OpResult
     from provisioner.plan.revoke import replacement_plan
+    from provisioner.plan.server_checks import cap_advice, cap_of
 
     client = conn.client
     fresh: dict[int, Token] = {}
@@ -264,7 +265,12 @@ def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: 
     by_name = {o.item.replacement.name: o for o in replaced if o.item.replacement is not None}
     for result in report.results:
         if result.name in by_name:
+            cap = cap_of(result.error or "")
+            if result.status == "failed" and cap is not None:
+                # full: it holds as many tokens as its cap (docs/keys-in-use.md#revoke)
+                result.error = f"the account is full. {cap_advice(cap, cap)} ({result.error})"
             by_name[result.name].steps.append(result)
+            by_name[result.name].replaced.append(result)
     run_.keys_delivered = report.keys_delivered
     run_.keys_pending = list(report.keys_pending)
     return report.interrupted
