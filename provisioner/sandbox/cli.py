@@ -8,6 +8,7 @@ The command's parser owner calls :func:`add_arguments`; flags become a typed
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -61,7 +62,8 @@ def build(opts: SandboxOptions) -> Sandbox:
 
 
 def serve(opts: SandboxOptions) -> int:
-    """Serve until SIGINT or SIGTERM; print url=, token=, user_id= and profile= first."""
+    """Serve until SIGINT or SIGTERM; print url=, token=, user_id= and profile= first
+    (with ``opts.json``: the same as one JSON object on one line, docs/json.md#sandbox)."""
     sandbox = build(opts)
     try:
         sandbox.start(host=opts.host, port=opts.port)
@@ -79,10 +81,20 @@ def serve(opts: SandboxOptions) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        print(f"url={sandbox.url}", flush=True)
-        print(f"token={sandbox.credential}", flush=True)
-        print(f"user_id={sandbox.user_id}", flush=True)
-        print(f"profile={sandbox.profile.name}", flush=True)
+        started = {
+            "url": sandbox.url,
+            # the sandbox's own throwaway credential, printed in full for the user to use,
+            # as the text form does
+            "token": sandbox.credential,
+            "user_id": sandbox.user_id,
+            "profile": sandbox.profile.name,
+        }
+        if opts.json:
+            document = {"schema_version": 1, "kind": "sandbox", **started, "db": str(opts.db)}
+            print(json.dumps(document, ensure_ascii=False), flush=True)
+        else:
+            for name, value in started.items():
+                print(f"{name}={value}", flush=True)
         while not stop.wait(0.2):
             pass
     finally:

@@ -44,6 +44,7 @@ class SandboxOptions:
     latency: float = 0.0
     faults: tuple[Fault, ...] = ()
     verbose: int = 0
+    json: bool = False  # --output json: the start lines as one JSON object
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -180,6 +181,7 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
         latency=latency,
         faults=faults,
         verbose=int(get("verbose", 0) or 0),
+        json=get("output") == "json",
     )
 
 

@@ -7,6 +7,7 @@ message, the server's state.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import http.server
@@ -15,6 +16,7 @@ import io
 import json
 import os
 import shlex
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -25,10 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
 
+from provisioner.cli.parser import build_parser
 from provisioner.sandbox import Sandbox, parse_fault
-from tests.e2e.conftest import Cli, run_in_pty, run_main
+from tests.e2e.conftest import Cli, Result, run_in_pty, run_main
 
 INTERNAL = "internal error"
 
@@ -559,3 +565,218 @@ def test_a_socks_proxy_is_explained_in_one_line(cli: Cli) -> None:
     message = json.loads(result.out)["error"]["message"]
     assert message.startswith("ALL_PROXY=socks5://127.0.0.1:1080 is a SOCKS proxy, which needs")
     assert "ImportError" not in result.all and INTERNAL not in result.all
+
+
+# -------------------------------------------------------------- 6. --output json everywhere
+
+
+class _MemoryKeyring(KeyringBackend):
+    """A keyring in a dict: `login` stores into it, nothing on the machine is touched."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)
+
+
+def _commands() -> list[str]:
+    """Every command the parser knows: a new one is in this table or the test fails."""
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(commands.choices)
+
+
+#: commands for which JSON makes no sense refuse it (exit 64): none today
+REFUSES_JSON: set[str] = set()
+DEAD_SERVER = "http://127.0.0.1:{port}"
+
+
+def _one_json_document(result: Result, kind: str) -> dict:  # type: ignore[type-arg]
+    """stdout is exactly one JSON document (json.loads refuses a second one): the command's
+    own (kind) or the error object; nothing of it went anywhere else."""
+    document = json.loads(result.out)
+    assert isinstance(document, dict) and document["schema_version"] == 1, result.out
+    assert document.get("kind") == kind or _is_error(document), document
+    if _is_error(document):
+        assert document["error"]["exit_code"] == result.code != 0
+    return document
+
+
+def _is_error(document: dict) -> bool:  # type: ignore[type-arg]
+    return set(document) == {"schema_version", "error"}
+
+
+def _successful_run(cli: Cli, command: str, monkeypatch: pytest.MonkeyPatch) -> Result:
+    sink = ["--keys-to", "dotenv:keys.env"]
+    if command == "login":
+        keyring.set_keyring(_MemoryKeyring())
+        monkeypatch.setattr("sys.stdin", io.StringIO(cli.sandbox.credential + "\n"))
+        return cli("login", "--url", cli.sandbox.url, "--output", "json")
+    if command == "revoke":
+        monkeypatch.setattr("sys.stdin", io.StringIO(_key_of(cli, "two") + "\n"))
+    argv = {
+        "validate": ["validate"],
+        "plan": ["plan"],
+        "apply": ["apply", "--yes"],
+        "export": ["export"],
+        "list": ["list"],
+        "check": ["check"],
+        "reveal": ["reveal", "one", *sink],
+        "rotate": ["rotate", "one", "--yes", *sink],
+        "delete": ["delete", str(cli.row("two")["id"]), "--yes"],
+        "test": ["test"],
+        "revoke": ["revoke", "--yes"],
+        "scan": ["scan", "."],
+        "unlock": ["unlock"],
+    }[command]
+    return cli(*argv, "--output", "json")
+
+
+def _sandbox_in_json(tmp_path: Path) -> None:
+    """`provisioner sandbox --output json`: one JSON object on one line, then it serves."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "provisioner",
+            "sandbox",
+            "--port",
+            "0",
+            "--output",
+            "json",
+            "--db",
+            str(tmp_path / "own.db"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        document = json.loads(process.stdout.readline())
+        assert document["kind"] == "sandbox" and document["schema_version"] == 1
+        assert set(document) >= {"url", "token", "user_id", "profile", "db"}
+        # the credential in full, as the text form's token= line shows it: it is the
+        # sandbox's own, for the user to use
+        assert len(document["token"]) == 32
+        assert httpx.get(document["url"] + "/api/status", timeout=10).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors
+    assert rest == ""  # nothing after the one document
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_prints_one_json_document_or_refuses_the_flag(
+    cli: Cli, command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if command in REFUSES_JSON:
+        _usage_error(cli(command, "--output", "json"), "--output json")
+        return
+    cli.spec(
+        "keys:\n  to: dotenv:keys.env\ntokens:\n  - name: one\n  - name: two\n  - name: three\n"
+    )
+    assert cli("apply", "--yes").code == 0
+    (cli.workdir / "leak.txt").write_text(f"KEY={_key_of(cli, 'three')}\n", encoding="utf-8")
+    keys = [row["key"] for row in cli.rows()]
+    saved_keyring = keyring.get_keyring()
+    try:
+        if command == "sandbox":
+            _sandbox_in_json(tmp_path)
+            failed = cli("sandbox", "--db", str(tmp_path), "--port", "0", "--output", "json")
+            _one_json_document(failed, command)
+            return
+        result = _successful_run(cli, command, monkeypatch)
+    finally:
+        keyring.set_keyring(saved_keyring)
+    expected = {"scan": 8}.get(command, 0)  # scan: a key of the account was found
+    assert result.code == expected, result.all
+    document = _one_json_document(result, command)
+    assert not _is_error(document)
+    assert not any(key in result.out for key in keys)  # never a key
+    # the failure of the same command: one document too (the error object, or its own)
+    dead = DEAD_SERVER.format(port=_free_port())
+    env = {"NEWAPI_URL": dead}
+    if command == "validate":
+        failed = cli("validate", "-f", "missing.yaml", "--output", "json")
+        assert failed.code == 65 and _one_json_document(failed, "validate")["valid"] is False
+    elif command == "login":
+        failed = cli("login", "--output", "json", env={"NEWAPI_URL": " "})
+        assert failed.code == 64 and _is_error(_one_json_document(failed, command))
+    else:
+        monkeypatch.setattr("sys.stdin", io.StringIO(_key_of(cli, "one") + "\n"))
+        # the same command against a server that is not there
+        argv = {
+            "apply": ["apply", "--yes"],
+            "reveal": ["reveal", "one"],
+            "rotate": ["rotate", "one", "--yes"],
+            "delete": ["delete", "1", "--yes"],
+            "revoke": ["revoke", "--yes"],
+            "scan": ["scan", "leak.txt"],
+        }.get(command, [command])
+        failed = cli(*argv, "--output", "json", env=env)
+        assert failed.code in (64, 69), failed.all
+        assert _is_error(_one_json_document(failed, command))
+
+
+def test_export_json_is_the_spec_as_data(cli: Cli) -> None:
+    """`export --output json`: `.spec` is itself a spec (JSON is YAML) that plans no change."""
+    cli.spec(
+        "tokens:\n  - name: video\n    quota: 5000000\n    models: [gpt-4o]\n"
+        "  - name: 令牌\n    expires: 30d\n"
+    )
+    assert cli("apply", "--yes").code == 0
+    result = cli("export", "--output", "json")
+    assert result.code == 0, result.all
+    document = json.loads(result.out)
+    assert document["count"] == 2 and document["out"] is None
+    names = [token["name"] for token in document["spec"]["tokens"]]
+    assert names == ["video", "令牌"]
+    (cli.workdir / "exported.json").write_text(json.dumps(document["spec"]), encoding="utf-8")
+    assert cli("validate", "-f", "exported.json").code == 0
+    planned = cli("plan", "-f", "exported.json", "--detailed-exitcode")
+    assert planned.code == 0, planned.all  # no changes
+    # --out: the file is the YAML spec, stdout the JSON document naming it
+    written = cli("export", "--out", "back.yaml", "--output", "json")
+    assert written.code == 0, written.all
+    assert json.loads(written.out)["out"] == "back.yaml"
+    assert (cli.workdir / "back.yaml").read_text(encoding="utf-8").startswith("# ")
+
+
+def test_reveal_json_says_what_went_where(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: one\n    key_name: FIRST_KEY\n")
+    assert cli("apply", "--yes").code == 0
+    result = cli("reveal", "one", "ghost", "--keys-to", "dotenv:k.env", "--output", "json")
+    assert result.code == 6, result.all  # one delivered, one not
+    document = json.loads(result.out)
+    assert document["sink"] == "dotenv:k.env"
+    assert document["keys"] == [
+        {
+            "name": "one",
+            "id": cli.row("one")["id"],
+            "key_name": "FIRST_KEY",
+            "delivered": True,
+            "error": "",
+        },
+        {
+            "name": "ghost",
+            "id": None,
+            "key_name": "GHOST",
+            "delivered": False,
+            "error": "no token with this name",
+        },
+    ]
+    assert document["summary"] == {"requested": 2, "delivered": 1, "failed": 1}
+    assert cli.row("one")["key"] not in result.all
+    assert cli.row("one")["key"] in (cli.workdir / "k.env").read_text(encoding="utf-8")

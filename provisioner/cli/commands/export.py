@@ -5,11 +5,15 @@ from __future__ import annotations
 import sys
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from provisioner.cli.options import ExportOptions
 from provisioner.cli.session import Log, connect
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from provisioner.render.export import Exported
 
 
 def _check_out(path: Path, force: bool) -> None:
@@ -57,6 +61,29 @@ def run(opts: ExportOptions) -> int:
     if out is not None:
         _write(out, result.text, opts.force)
         log.info(f"wrote {result.count} token{'' if result.count == 1 else 's'} to {out}")
-    else:
+    if opts.common.output == "json":
+        sys.stdout.write(_document(result, out, url, globs))
+    elif out is None:
         sys.stdout.write(result.text)
     return ExitCode.OK
+
+
+def _document(result: Exported, out: Path | None, url: str | None, globs: list[str]) -> str:
+    """``--output json`` (docs/json.md#export): the spec as data, the file it went to, if
+    any, and what was left out. ``jq .spec`` of it is itself a valid spec (JSON is YAML)."""
+    import yaml
+
+    from provisioner.render.plan import dumps
+
+    return dumps(
+        {
+            "schema_version": 1,
+            "kind": "export",
+            "url": url,
+            "match": globs,
+            "out": None if out is None else str(out),
+            "count": result.count,
+            "skipped": result.skipped,
+            "spec": yaml.safe_load(result.text),  # the file's data, without its comments
+        }
+    )

@@ -79,6 +79,24 @@ def run(opts: LoginOptions) -> int:
     except keyring_store.KeyringUnavailable as exc:
         raise ProvisionerError(str(exc), ExitCode.ERROR) from None
 
+    if opts.common.output == "json":  # docs/json.md#login: what was stored where, masked
+        from provisioner.render.plan import dumps
+
+        sys.stdout.write(
+            dumps(
+                {
+                    "schema_version": 1,
+                    "kind": "login",
+                    "url": url,
+                    "stored": True,
+                    "credential": str(credential),
+                    "backend": backend,
+                    "service": service,
+                    "user": CREDENTIAL_USERNAME,
+                    "user_id": user_id,
+                }
+            )
+        )
     _say(
         opts,
         f"Stored the credential ({credential}) for {url} in the OS keyring "

@@ -1,14 +1,22 @@
-"""``provisioner reveal NAME...``: deliver existing keys to a sink (never to the log)."""
+"""``provisioner reveal NAME...``: deliver existing keys to a sink (never to the log).
+
+The keys go to the sink; stdout gets, with ``--output json``, what was delivered
+where (docs/json.md#reveal), never a key.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from provisioner.cli.options import RevealOptions
 from provisioner.cli.session import Log, connect, load_spec_or_fail
 from provisioner.errors import UsageError
 from provisioner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from provisioner.render.plan import Header
 
 
 def run(opts: RevealOptions) -> int:
@@ -75,6 +83,11 @@ def run(opts: RevealOptions) -> int:
                 key_name = key_names.get(name) or derive_key_name(name)
                 batch.append((name, key_name, Secret("sk-" + key.reveal())))
         problems.update(delivery.deliver(batch) if batch else {})
+        if output == "json":
+            from provisioner.cli.output import header
+
+            ids = {name: token_id for token_id, name in wanted.items()}
+            document = _document(names, ids, key_names, problems, delivery.sink, header(file, conn))
     from provisioner.render.safe import text
 
     style = style_for(opts.common, sys.stderr)
@@ -87,6 +100,46 @@ def run(opts: RevealOptions) -> int:
             log.info(style(text(f"  ✓ {name} -> {delivery.sink}"), "green"))
     noun = "key" if len(names) == 1 else "keys"
     log.info(f"{delivered} of {len(names)} {noun} delivered to {delivery.sink}.")
+    if output == "json":
+        from provisioner.render.plan import dumps
+
+        sys.stdout.write(dumps(document))
     if problems:
         return ExitCode.PARTIAL if delivered else ExitCode.ERROR
     return ExitCode.OK
+
+
+def _document(
+    names: list[str],
+    ids: dict[str, int],
+    key_names: dict[str, str],
+    problems: dict[str, str],
+    sink: str,
+    head: Header,
+) -> dict[str, Any]:
+    """What was delivered where: names, ids, key names and errors; never a key."""
+    from provisioner.spec.desired import derive_key_name
+
+    keys = [
+        {
+            "name": name,
+            "id": ids.get(name),
+            "key_name": key_names.get(name) or derive_key_name(name),
+            "delivered": name not in problems,
+            "error": problems.get(name, ""),
+        }
+        for name in names
+    ]
+    delivered = sum(1 for key in keys if key["delivered"])
+    return {
+        "schema_version": 1,
+        "kind": "reveal",
+        "server": {"url": head.url, "version": head.version, "user": head.user},
+        "sink": sink,
+        "keys": keys,
+        "summary": {
+            "requested": len(keys),
+            "delivered": delivered,
+            "failed": len(keys) - delivered,
+        },
+    }

@@ -15,6 +15,11 @@ def run(opts: SandboxOptions) -> int:
 def options(namespace: object) -> SandboxOptions:
     from provisioner.sandbox.options import SandboxUsageError, options_from
 
+    if getattr(namespace, "output", "text") == "markdown":
+        raise UsageError(
+            "sandbox prints where it listens as text lines (url=, token=, ...) or, with "
+            "--output json, one JSON object; --output markdown has nothing to show"
+        )
     try:
         return options_from(namespace)  # type: ignore[arg-type]
     except SandboxUsageError as exc:

@@ -69,6 +69,7 @@ def run(opts: ValidateOptions) -> int:
     if output == "json":
         document = {
             "schema_version": 1,
+            "kind": "validate",
             "file": filename,
             "valid": valid,
             "errors": [d.as_dict() for d in errors],
