@@ -81,6 +81,13 @@ class ProgressBoard:
                 self._announced = now
                 self._print(f"Waiting {describe_wait(seconds)} for {why}...")
 
+    def note(self, message: str) -> None:
+        """A line to read once (the server's rate limit was learned), above any live line."""
+        with self._lock:
+            if not self.quiet:
+                self._print(message)
+                self._show()
+
     def close(self) -> None:
         self._stop.set()
         if self._ticker is not None:

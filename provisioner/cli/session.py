@@ -24,6 +24,7 @@ from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.newapi.client import NewApiClient
+    from provisioner.newapi.ratelimit import RateSetting
     from provisioner.observed import ServerInfo, Token
     from provisioner.secret import Secret
     from provisioner.spec.desired import Spec
@@ -91,16 +92,18 @@ def sink_warning(log: Log):  # type: ignore[no-untyped-def]
     return lambda message: log.info(f"warning: {message}")
 
 
-def _parse_rate(text: str | None) -> tuple[int, float] | None:
-    """``--rate-limit`` (checked by the parser), else PROVISIONER_RATE_LIMIT, else the default."""
+def _parse_rate(text: str | None) -> RateSetting:
+    """``--rate-limit`` (checked by the parser), else PROVISIONER_RATE_LIMIT, else the default:
+    full speed until the server's first 429 teaches its limit (docs/performance.md)."""
     from provisioner.cli.options import rate, variable
+    from provisioner.newapi.ratelimit import LEARN
 
     if text:
         return rate(text)
     env = os.environ.get("PROVISIONER_RATE_LIMIT")
     if env is not None and env.strip():
         return variable("PROVISIONER_RATE_LIMIT", rate, env)
-    return (180, 180.0)
+    return LEARN
 
 
 _RETRY_FIELDS = {
@@ -110,6 +113,7 @@ _RETRY_FIELDS = {
     "cap": "cap",
     "max_time": "max_retry_time",
     "rate_wait": "max_rate_limit_wait",
+    "rate_window": "rate_window",
 }
 
 
@@ -159,7 +163,7 @@ class Connection:
     locks: list[Token]
     progress: ProgressBoard
     sandbox: Any = None  # the embedded Sandbox, if any
-    paced: bool = True  # client-side pacing is on
+    paced: bool = True  # paced to a told limit (not told: full speed until a 429 teaches it)
     verify: Any = True  # the TLS setting (a custom CA applies to the relay too)
 
     def relist(self) -> None:
@@ -247,6 +251,7 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
         on_wait=progress.waiting,
         verify=verify,
         retry_policy=retry_policy,
+        on_notice=progress.note,
     )
     started = time.monotonic()
     try:
@@ -264,7 +269,7 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
             locks,
             progress,
             sandbox,
-            paced=rate is not None,
+            paced=isinstance(rate, tuple),
             verify=verify,
         )
     finally:

@@ -30,8 +30,9 @@ from provisioner.newapi.errors import (
     UnreachableError,
     UnsupportedError,
 )
+from provisioner.newapi.ratelimit import LEARN, RateSetting, generation_limit
 from provisioner.newapi.retry import RetryPolicy
-from provisioner.newapi.transport import Call, OnRequest, OnWait, Reply, Transport
+from provisioner.newapi.transport import Call, OnNotice, OnRequest, OnWait, Reply, Transport
 from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ServerInfo, Token, User
 from provisioner.secret import Secret
 
@@ -71,11 +72,12 @@ class NewApiClient:
         timeout: float = 30.0,
         max_attempts: int = 5,
         max_retry_time: float = 60.0,
-        rate_limit: tuple[int, float] | None = (180, 180.0),
+        rate_limit: RateSetting = LEARN,
         critical_rate_limit: tuple[int, float] | bool | None = True,
         transport: httpx.BaseTransport | None = None,
         on_request: OnRequest | None = None,
         on_wait: OnWait | None = None,
+        on_notice: OnNotice | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         retry_policy: RetryPolicy | None = None,
@@ -108,6 +110,7 @@ class NewApiClient:
             transport=transport,
             on_request=on_request,
             on_wait=on_wait,
+            on_notice=on_notice,
             sleep=sleep,
             clock=clock,
             verify=verify,
@@ -271,6 +274,8 @@ class NewApiClient:
         )
         for item in first.items:
             self._remember_full_key(item.get("id"), item.get("key"))
+        # a 429 without Retry-After is read against this generation's window
+        self.transport.expected_limit = generation_limit(self._info)
         return self._info, first
 
     def _probe_user(self) -> tuple[User, str]:

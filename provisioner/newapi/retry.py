@@ -30,6 +30,9 @@ class RetryPolicy:
     max_500_attempts: int = 3
     # Waiting for the rate limit (HTTP 429) is not a failure and has its own, longer bound.
     max_rate_limit_wait: float = 1800.0
+    # The window a 429 without Retry-After is read against when the client learns the
+    # limit; 0: the server generation's (180 s on every recorded one).
+    rate_window: float = 0.0
     rng: Callable[[float, float], float] = field(default=random.uniform)
 
     def backoff(self, attempt: int) -> float:

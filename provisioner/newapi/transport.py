@@ -10,16 +10,21 @@ Waiting for the server's rate limit is not failing (docs/server-contract.md#rate
 client-side pacing and HTTP 429 pause every request and then go on, and are
 shown through ``on_wait``; the retry budget bounds only retries of calls that
 failed (transport errors, 5xx).
+
+Not told the limit (``rate_limit=LEARN``, the default), it goes at full speed
+and learns the limit from the first 429 (:mod:`provisioner.newapi.ratelimit`),
+says so once through ``on_notice``, and paces to it for the rest of the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -35,7 +40,15 @@ from provisioner.newapi.errors import (
     NotNewApiError,
     RateLimitedError,
 )
-from provisioner.newapi.ratelimit import SlidingWindowLimiter, Stamp, describe_wait
+from provisioner.newapi.ratelimit import (
+    GENERATION_WINDOW,
+    LEARN,
+    URGENT_RESERVE,
+    RateSetting,
+    SlidingWindowLimiter,
+    Stamp,
+    describe_wait,
+)
 from provisioner.newapi.retry import RetryPolicy, parse_retry_after
 from provisioner.secret import Secret
 
@@ -43,6 +56,8 @@ from provisioner.secret import Secret
 CRITICAL_RATE_LIMIT = (20, 1200.0)
 #: 429 without Retry-After (servers before 2026-07-21): pause this long, doubling up to the cap
 BACKOFF_429_FIRST, BACKOFF_429_CAP = 2.0, 30.0
+#: how long a 429 that teaches the limit waits for the answers of requests sent before it
+EARLY_ANSWERS_WAIT = 2.0
 #: waits shorter than this are not worth a line on stderr
 NOTABLE_WAIT = 1.0
 
@@ -50,6 +65,8 @@ OnRequest = Callable[[str, str, int, float], None]
 """Called after every HTTP exchange: (method, route template, status or 0, seconds)."""
 OnWait = Callable[[float, str], None]
 """Called before a notable wait: (seconds, why)."""
+OnNotice = Callable[[str], None]
+"""Called with a line a person should read once (the rate limit was learned)."""
 
 
 @dataclass(frozen=True)
@@ -121,11 +138,12 @@ class Transport:
         user_id: int | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        rate_limit: tuple[int, float] | None = (180, 180.0),
+        rate_limit: RateSetting = LEARN,
         critical_rate_limit: tuple[int, float] | bool | None = True,
         transport: httpx.BaseTransport | None = None,
         on_request: OnRequest | None = None,
         on_wait: OnWait | None = None,
+        on_notice: OnNotice | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         verify: Any = True,  # True, a CA bundle path or an ssl.SSLContext; never False
@@ -138,9 +156,15 @@ class Transport:
         self._clock = clock
         self.on_request = on_request
         self.on_wait = on_wait
+        self.on_notice = on_notice
+        #: the generation's default limit (the client sets it once the probe knows):
+        #: the window a 429 without Retry-After is read against
+        self.expected_limit: tuple[int, float] = (180, GENERATION_WINDOW)
         self.limiter = self._limiter(rate_limit, "requests")
+        self._learns = rate_limit == LEARN
         if critical_rate_limit is True:
-            # Default: on whenever general pacing is on (a sandbox run turns both off).
+            # Default: on whenever general pacing is on, learned or told (a sandbox run
+            # turns both off); 20 reveals in 20 min are far more than an apply needs.
             critical_rate_limit = CRITICAL_RATE_LIMIT if rate_limit else None
         self.critical = (
             self._limiter(critical_rate_limit, "key reveals")
@@ -162,17 +186,51 @@ class Transport:
         self._lock = threading.Lock()
         self._server_offset = 0.0
         self._rate_paused_until = 0.0  # a 429 without Retry-After holds every request
+        self._local = threading.local()  # urgent(): this thread's calls may use the reserve
         # Called with each attempt right before it leaves, after any wait: raising stops it
         # unsent (the account lock's lease check, provisioner/cli/lock.py).
         self.before_send: Callable[[Call], None] | None = None
 
-    def _limiter(self, limit: tuple[int, float] | None, name: str) -> SlidingWindowLimiter | None:
+    def _limiter(self, limit: RateSetting, name: str) -> SlidingWindowLimiter | None:
         if not limit:
             return None
-        why = f"the rate limit for {name} ({limit[0]} per {describe_wait(limit[1])})"
-        return SlidingWindowLimiter(
-            *limit, name=name, clock=self._clock, sleep=lambda seconds: self._wait(seconds, why)
-        )
+        if limit == LEARN:
+            horizon = max(GENERATION_WINDOW, self.retry.rate_window)  # how long it remembers
+            limiter = SlidingWindowLimiter(
+                None, horizon, name=name, reserve=URGENT_RESERVE, clock=self._clock
+            )
+        else:
+            assert isinstance(limit, tuple)
+            limiter = SlidingWindowLimiter(
+                *limit, name=name, reserve=URGENT_RESERVE, clock=self._clock
+            )
+
+        def sleep(seconds: float) -> None:
+            assert limiter.limit is not None  # a limiter that only records never waits
+            why = (
+                f"the rate limit for {name} ({limiter.limit} per {describe_wait(limiter.window)}"
+                + (", learned from a 429)" if limit == LEARN else ")")
+            )
+            self._wait(seconds, why)
+
+        limiter._sleep = sleep
+        return limiter
+
+    @property
+    def learning(self) -> bool:
+        """True while the pace is learned from the server and no 429 has taught it yet."""
+        return self.limiter is not None and self.limiter.learning
+
+    @contextlib.contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Calls made in this block (this thread) may use the few slots of the limit that
+        bulk calls leave free: the account lock's renewal is not queued behind creates."""
+        previous = getattr(self._local, "urgent", False)
+        self._local.urgent = True
+        try:
+            yield
+        finally:
+            self._local.urgent = previous
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -218,11 +276,56 @@ class Transport:
         held = self._rate_paused_until - self._clock()
         if held > 0:
             self._wait(held, "the server's rate limit (HTTP 429)")
+        urgent = getattr(self._local, "urgent", False)
         slots = []
         for limiter in (self.limiter, self.critical if call.critical else None):
             if limiter is not None:
-                slots.append((limiter, limiter.acquire()))
+                slots.append((limiter, limiter.acquire(urgent=urgent)))
         return slots
+
+    def _after_429(
+        self,
+        call: Call,
+        slots: list[tuple[SlidingWindowLimiter, Stamp]],
+        retry_after: float | None,
+        streak: int,
+    ) -> float:
+        """How long to hold every request after a 429 (0: pacing alone waits long enough).
+
+        A learning client learns the limit from its first 429 on a call the global
+        limiter alone counts (a reveal's 429 may be the reveal limiter's), and a 429
+        despite the learned pace lowers it. Then pacing waits for the window, or the
+        server's Retry-After does; a 429 that pacing cannot explain backs off, doubling.
+        """
+        limiter = self.limiter
+        learns = (
+            limiter is not None
+            and self._learns
+            and not call.critical
+            and bool(slots)
+            and slots[0][0] is limiter
+        )
+        if not learns:
+            return self._pause_length(retry_after, streak)
+        assert limiter is not None
+        stamp = slots[0][1]
+        expected = (self.expected_limit[0], self.retry.rate_window or self.expected_limit[1])
+        if limiter.learning:
+            limiter.learn(expected, retry_after)
+            # the other requests in flight are answered in moments: the accepted ones count
+            count, window = limiter.await_early(EARLY_ANSWERS_WAIT)
+            if self.on_notice is not None:
+                self.on_notice(
+                    f"the server limits requests: {count} per {window:.0f} s (learned from a "
+                    "429); pacing to it"
+                )
+        elif stamp.paced:
+            limiter.learn(expected, retry_after)
+        if retry_after is not None:
+            return retry_after
+        if limiter.wait_needed() > 0:
+            return 0.0
+        return self._pause_length(None, streak)
 
     @staticmethod
     def _pause_length(retry_after: float | None, streak: int) -> float:
@@ -278,7 +381,7 @@ class Transport:
                 # safe even for a create (docs/server-contract.md#rate-limits).
                 streak_429 += 1
                 retry_after = parse_retry_after(reply.headers.get("Retry-After"), time.time())
-                pause = self._pause_length(retry_after, streak_429)
+                pause = self._after_429(call, slots, retry_after, streak_429)
                 if rate_wait + pause > self.retry.max_rate_limit_wait:
                     raise RateLimitedError(
                         f"the server kept answering HTTP 429 (rate limited) for "
@@ -289,7 +392,8 @@ class Transport:
                         path=call.path,
                     )
                 rate_wait += pause
-                self._pause_for_429(pause, call)
+                if pause > 0:
+                    self._pause_for_429(pause, call)
                 continue
             streak_429 = 0
             if status >= 500:
@@ -309,14 +413,22 @@ class Transport:
             return reply
 
     def _send_settled(self, call: Call, slots: list[tuple[SlidingWindowLimiter, Stamp]]) -> Reply:
-        """Send once; the window slots count from when the answer came (or did not)."""
+        """Send once; the window slots count from when the answer came (or did not).
+
+        A request refused with 429, or never sent, leaves the window: the server did not
+        count it.
+        """
+        counted = False
         try:
             if self.before_send is not None:
                 self.before_send(call)
-            return self._send_once(call)
+            counted = True  # from here on it may reach the server
+            reply = self._send_once(call)
+            counted = reply.status not in (404, 429)  # neither passed the limiter
+            return reply
         finally:
             for limiter, stamp in slots:
-                limiter.settle(stamp)
+                limiter.settle(stamp, counted=counted)
 
     def _backoff(self, failures: int, max_attempts: int, deadline: float) -> bool:
         """Sleep before retrying a failed call; False when the attempts or the time are used up."""
