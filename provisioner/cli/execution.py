@@ -92,6 +92,10 @@ def carry_out(
     out.flush()
     if report.interrupted:
         return ExitCode.INTERRUPTED
+    if report.refused:  # what the server cannot hold, learned only while applying
+        for refusal in report.refused:
+            log.error(f"{verb} refused: {refusal}")
+        return ExitCode.REFUSED
     if report.failed:
         return ExitCode.PARTIAL
     return ExitCode.OK

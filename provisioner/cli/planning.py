@@ -13,14 +13,14 @@ from provisioner.cli.session import Connection
 from provisioner.plan.diff import diff
 from provisioner.plan.model import Plan
 from provisioner.plan.safety import Violation, check
-from provisioner.plan.server_checks import ServerFacts, check_server
+from provisioner.plan.server_checks import ServerFacts, check_server, confirm_on_create
 from provisioner.spec.desired import Spec
 
 
 def server_facts(conn: Connection, spec: Spec) -> ServerFacts:
     """What the checks need beyond the token list; asked only when the file needs it."""
     groups = None
-    if any(t.group and t.group != "auto" for t in spec.tokens if t.status != "absent"):
+    if any(t.group for t in spec.tokens if t.status != "absent"):  # `auto` is a group too
         groups = conn.client.user_groups()  # None on a server without the route (one-api)
     auto = None
     if any(t.group == "auto" and t.auto_groups for t in spec.tokens if t.status != "absent"):
@@ -62,5 +62,6 @@ def plan_spec(
         spec, plan, server_facts(conn, spec), quota_per_unit=quota_per_unit
     )
     plan.notices.extend(notices)
+    confirm_on_create(plan, conn.info)
     sinks = [Violation("keys.to", why, overridable=False) for why in foreign.values()]
     return plan, check(plan, spec.safety) + refused + sinks

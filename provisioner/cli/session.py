@@ -218,7 +218,9 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
         from provisioner.sandbox import Sandbox
 
         Path(SANDBOX_DB).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        sandbox = Sandbox(db_path=SANDBOX_DB).start(port=0)
+        # The newcomer's sandbox offers the `auto` group (examples/tokens.yaml uses it);
+        # `provisioner sandbox` follows the recorded servers unless --auto-group.
+        sandbox = Sandbox(db_path=SANDBOX_DB, auto_group=True).start(port=0)
         url = sandbox.url
         # bearer servers need no user id; leaving it out lets the probe see the dialect
         credential, user_id = Secret(sandbox.credential), None

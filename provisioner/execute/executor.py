@@ -2,12 +2,16 @@
 
 Apply walks the plan; it does not re-decide what to do. Order
 (docs/reconcile.md#order-of-apply): rotations and creates, one re-list to learn
-the new ids, key delivery, renames and updates, enables, deliveries of keys the
+the new ids, key delivery, the rotations' old tokens moved aside (only once the
+sink confirmed the new key), renames and updates, enables, deliveries of keys the
 sink lacks, disables, deletes.
 
 Nothing is reported done that the server dropped: the record a write returns (or
 the re-list after creates) is compared with what was written
-(:func:`provisioner.plan.server_checks.dropped_fields`).
+(:func:`provisioner.plan.server_checks.dropped_fields`). A new token whose limit
+the server may store without enforcing is created already expired, and made
+usable only once its record shows the limit is enforced
+(:func:`provisioner.plan.server_checks.unenforced_limits`).
 """
 
 from __future__ import annotations
@@ -28,9 +32,16 @@ from provisioner.newapi.errors import (
 from provisioner.observed import Token, TokenStatus
 from provisioner.plan.diff import merged_write
 from provisioner.plan.model import Action, KeyPrint, Plan, key_print
+from provisioner.plan.ownership import pending_name
 from provisioner.plan.report import OpResult, Report
-from provisioner.plan.server_checks import cap_advice, cap_of, dropped_fields
+from provisioner.plan.server_checks import (
+    cap_advice,
+    cap_of,
+    dropped_fields,
+    unenforced_limits,
+)
 from provisioner.secret import Secret
+from provisioner.spec.desired import EARLIEST_EXPIRY
 
 
 class Client(Protocol):  # what apply needs of provisioner.newapi.client.NewApiClient
@@ -103,6 +114,11 @@ class Executor:
         self.report = Report()
         self.created: dict[str, int] = {}  # name -> new id
         self.failed_names: set[str] = set()
+        # id() of a create or rotation -> the body it POSTed (a rotation's new token is
+        # called NAME.new-YYYYMMDD until the old one has moved aside)
+        self._sent: dict[int, dict[str, Any]] = {}
+        self._taken = {t.name for t in inventory}
+        self._delivered: set[int] = set()  # id() of actions whose new key the sink took
         # create POSTs in flight, with their futures (several when creates run in parallel)
         self._posting: list[tuple[Action, OpResult, Future[tuple[str, Any]]]] = []
 
@@ -165,6 +181,20 @@ class Executor:
         ambiguous: list[tuple[Action, OpResult]] = []
         attempted: list[tuple[Action, OpResult]] = []
         timed_out: set[int] = set()  # id() of actions whose POST got no answer in time
+        if self.deliver is None:
+            # A rotation moves the old token aside only once the sink took the new key:
+            # with no sink it cannot finish, so it does not start.
+            for action in [a for a in actions if a.kind == "rotate"]:
+                self._fail(
+                    pending.pop(id(action)),
+                    "a rotation needs a key sink (keys.to or --keys-to): the old token is "
+                    "moved aside only once the sink took the new key; nothing was changed",
+                )
+            actions = [a for a in actions if a.kind != "rotate"]
+            if not actions:
+                return
+        for action in actions:
+            self._sent[id(action)] = self._body(action)
         self.progress.phase("creating", len(actions))
         try:
             self._post_creates(actions, pending, ambiguous, attempted, timed_out)
@@ -207,12 +237,28 @@ class Executor:
                     keys.append(action.name)
             raise
 
+    def _body(self, action: Action) -> dict[str, Any]:
+        """The POST body of a create or of a rotation's new token."""
+        body = dict(action.set)
+        if action.kind == "rotate":
+            # The old token keeps NAME until the sink confirmed the new key.
+            body["name"] = pending_name(action.name, self.plan.now, self._taken)
+            self._taken.add(body["name"])
+        if action.unconfirmed:
+            # The server ignores a status on create: a token whose limit it may store
+            # without enforcing is created already expired, so its key works nowhere until
+            # the re-listed record shows the limit holds (docs/reconcile.md#plan-knows-the-server).
+            body["expired_time"] = EARLIEST_EXPIRY
+        return body
+
+    def _made_as(self, action: Action) -> str:
+        """The name the new token of ``action`` was created with."""
+        return str(self._sent.get(id(action), action.set).get("name", action.name))
+
     def _post_one(self, action: Action, result: OpResult) -> tuple[str, Any]:
-        """One rotation or create POST: ("ok"|"ambiguous"|"failed"|"renamed-failed", detail)."""
-        if action.kind == "rotate" and not self._rename_old(action, result):
-            return "failed", None
+        """One rotation or create POST: ("ok"|"ambiguous"|"failed", detail)."""
         try:
-            self.client.create_token(action.set)
+            self.client.create_token(self._sent[id(action)])
         except AmbiguousWriteError as exc:
             return "ambiguous", exc
         except NewApiError as exc:
@@ -251,11 +297,10 @@ class Executor:
                         attempted.append((action, result))
                         if detail.timed_out:
                             timed_out.add(id(action))
-                    elif detail is not None:
+                    else:
                         self._fail(result, _error_text(detail))
                         if ends_the_phase(detail):
                             stop = detail
-                    # else: the rotation's rename failed and said why
         finally:
             pool.shutdown(wait=False)
         if stop is not None:
@@ -287,7 +332,7 @@ class Executor:
         self.progress.phase("re-listing", 1)
         listing, list_error = self._relist()
         self.progress.advance("the token list")
-        missing = [(a, r) for a, r in ambiguous if not self._new_tokens(listing, a.name)]
+        missing = [(a, r) for a, r in ambiguous if not self._new_tokens(listing, self._made_as(a))]
         # A POST that got no answer in time may still be running on the server: a re-list
         # that misses it proves nothing, and a second POST would make a duplicate when the
         # first one lands (tests/faults/test_matrix.py, create x timeout).
@@ -302,7 +347,7 @@ class Executor:
             # The POST never committed: the re-list proves it, so a second POST is not blind.
             for action, _ in missing:
                 try:
-                    self.client.create_token(action.set)
+                    self.client.create_token(self._sent[id(action)])
                     retried[id(action)] = ""
                 except NewApiError as exc:
                     retried[id(action)] = _error_text(exc)
@@ -330,31 +375,75 @@ class Executor:
             if self._match_created(action, result, listing, list_error):
                 created.append((action, result))
         self._deliver_keys(created)
+        for action, result in created:
+            if action.kind == "rotate":
+                self._finish_rotation(action, result)
 
-    def _rename_old(self, action: Action, result: OpResult) -> bool:
-        """Rotation step 1: the old token becomes NAME.old-YYYYMMDD, expiring after the overlap."""
+    def _finish_rotation(self, action: Action, result: OpResult) -> None:
+        """Rotation, once the new token exists: the old one moves aside only after the sink
+        confirmed the new key; then the new one takes the name (docs/reconcile.md#rotation)."""
+        made_as = self._made_as(action)
+        if id(action) not in self._delivered:
+            self._fail(
+                result,
+                f"its new key was not delivered, so the old token was left as it was "
+                f"({action.name}, expiry unchanged); the new token {made_as} stays disabled "
+                "and the next apply removes it and rotates again",
+            )
+            return
+        if not self._move_old_aside(action, result):
+            return
+        new_id = result.token_id or -1
+        new = self.by_id.get(new_id)
+        body = merged_write(new, {"name": action.name}) if new is not None else {}
+        try:
+            if new is None:
+                raise NewApiError("the new token is missing from the listing apply read")
+            stored = self.client.update_token(body)
+        except NewApiError as exc:
+            self._fail(
+                result,
+                f"the new key was delivered and the old token renamed {action.rotation_name}, "
+                f"but naming the new token {action.name} failed ({_error_text(exc)}); it is "
+                f"still called {made_as}: the next apply creates {action.name} again",
+            )
+            return
+        self.by_id[new_id] = stored
+        self._check_kept(result, body, stored)
+
+    def _move_old_aside(self, action: Action, result: OpResult) -> bool:
+        """The old token becomes NAME.old-YYYYMMDD, expiring after the overlap, never later
+        than it did (an expired or exhausted one stays dead: docs/reconcile.md#rotation)."""
         old = self.by_id.get(action.token_id or -1)
         if old is None:
-            self._fail(result, "the token to rotate is no longer on the server")
+            self._fail(result, "the token to rotate is no longer in the listing apply read")
             return False
-        body = merged_write(
-            old, {"name": action.rotation_name, "expired_time": action.rotation_expiry}
-        )
+        expiry = action.rotation_expiry
+        if old.expired_time != -1:
+            expiry = min(expiry, old.expired_time)
+        updates: dict[str, Any] = {"name": action.rotation_name, "expired_time": expiry}
+        if not old.unlimited_quota and old.remain_quota < 0:
+            updates["remain_quota"] = 0  # a negative budget is refused on write; still spent
+        body = merged_write(old, updates)
+        why = ""
         try:
             stored = self.client.update_token(body)
         except NewApiError as exc:
-            self._fail(result, f"renaming the old token failed: {_error_text(exc)}")
-            return False
-        self.by_id[old.id] = stored
-        dropped = dropped_fields(body, stored)
-        if dropped:
-            # A new token of the same name would make a conflict: no POST.
+            why = _error_text(exc)
+        else:
+            self.by_id[old.id] = stored
+            dropped = dropped_fields(body, stored)
+            why = "the server did not keep " + "; ".join(dropped) if dropped else ""
+        if why:
             self._fail(
                 result,
-                "renaming the old token failed: the server did not keep " + "; ".join(dropped),
+                f"the new key was delivered, but renaming the old token failed ({why}); the "
+                f"old {action.name} still works; the new token is called "
+                f"{self._made_as(action)} until the next apply",
             )
             return False
-        result.detail = f"old token {old.id} renamed {action.rotation_name}"
+        shown = "unchanged" if expiry == old.expired_time else f"expires at {expiry}"
+        result.detail = f"old token {old.id} renamed {action.rotation_name} ({shown})"
         return True
 
     def _relist(self) -> tuple[list[Token] | None, str]:
@@ -383,14 +472,19 @@ class Executor:
             keys = self.report.keys_undelivered if self.deliver else self.report.keys_pending
             keys.append(action.name)
             return False
-        found = self._new_tokens(listing, action.name)
+        found = self._new_tokens(listing, self._made_as(action))
         if len(found) == 1:
             token = found[0]
             result.status = "ok"
             result.token_id = token.id
             self.created[action.name] = token.id
             self.by_id[token.id] = token
-            self._check_kept(result, action.set, token)
+            sent = self._sent.get(id(action), action.set)
+            self._check_kept(result, sent, token)
+            unenforced = unenforced_limits(sent, token) if result.status == "ok" else []
+            if unenforced:
+                self._fail(result, "; ".join(unenforced))
+                self.report.refused.append(f"{action.name}: " + "; ".join(unenforced))
             if result.status == "failed":
                 # Not what the file asked (a dropped IP or model limit makes a key more
                 # powerful than intended): the new token stays off and its key undelivered.
@@ -400,6 +494,8 @@ class Executor:
                 except NewApiError as exc:
                     result.detail = f"could not disable the new token: {_error_text(exc)}"
                 return False
+            if action.unconfirmed:
+                return self._make_usable(action, result, token)
             return True
         self.failed_names.add(action.name)
         result.status = "failed"
@@ -411,6 +507,26 @@ class Executor:
             ids = ", ".join(str(t.id) for t in sorted(found, key=lambda t: t.id))
             result.error = f"{len(found)} new tokens named {action.name!r} (ids {ids}): conflict"
         return False
+
+    def _make_usable(self, action: Action, result: OpResult, token: Token) -> bool:
+        """A token created expired (its limit unconfirmed) gets the file's expiry, now that
+        its record shows the server enforces the limit."""
+        body = merged_write(token, {"expired_time": action.set["expired_time"]})
+        try:
+            stored = self.client.update_token(body)
+        except NewApiError as exc:
+            self._fail(
+                result,
+                f"created expired until its limits were confirmed; setting its expiry failed "
+                f"({_error_text(exc)}), so it stays expired: rerun apply",
+            )
+            return False
+        self.by_id[token.id] = stored
+        self._check_kept(result, body, stored)
+        if result.status == "failed":
+            return False
+        result.detail = "created expired, made usable once the server showed it keeps the limits"
+        return True
 
     def _deliver_keys(
         self,
@@ -467,6 +583,7 @@ class Executor:
             if action.name not in errors:
                 delivery.status = "ok"
                 self.report.keys_delivered += 1
+                self._delivered.add(id(action))
                 continue
             self._fail(delivery, errors[action.name])
             if id(action) in redelivered:

@@ -23,8 +23,16 @@ from provisioner.plan.model import (
     fingerprint,
     key_print,
 )
-from provisioner.plan.ownership import Ownership, predecessor_of, revoked_from, rotation_name
-from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, DesiredToken, Spec
+from provisioner.plan.ownership import (
+    Ownership,
+    old_expiry_bound,
+    overlap_allowed,
+    pending_of,
+    predecessor_of,
+    revoked_from,
+    rotation_name,
+)
+from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, DesiredToken, Spec, server_instant
 
 # Relative expiry is measured from created_time; values within this many
 # seconds are equal, so apply followed by plan is always empty (docs/reconcile.md).
@@ -59,6 +67,20 @@ def norm_ips(values: Iterable[str]) -> list[str]:
         single = network.prefixlen == network.max_prefixlen
         out.add(str(network.network_address) if single else str(network))
     return sorted(out)
+
+
+def ips_as_written(stored: Iterable[str], written: Iterable[str]) -> list[str]:
+    """The server's ``allow_ips`` entries in the file's own spelling, for display.
+
+    An entry the file also has (by meaning) is shown as the file writes it; a single host
+    the server stores as a network (one-api's ``127.0.0.1/32``) as its bare address.
+    """
+    spelled = {norm_ips([entry])[0]: entry for entry in written if norm_ips([entry])}
+    out = []
+    for entry in stored:
+        meaning = norm_ips([entry])
+        out.append(spelled.get(meaning[0], meaning[0]) if meaning else entry)
+    return out
 
 
 def create_body(desired: DesiredToken, now: int, quota_per_unit: int) -> dict[str, Any]:
@@ -136,7 +158,8 @@ def _field_updates(
 
     if norm_ips(token.ips) != norm_ips(desired.allow_ips):
         updates["allow_ips"] = "\n".join(desired.allow_ips)
-        changes.append(FieldChange("allow_ips", list(token.ips), list(desired.allow_ips)))
+        before = ips_as_written(token.ips, desired.allow_ips)
+        changes.append(FieldChange("allow_ips", before, list(desired.allow_ips)))
 
     return updates, changes
 
@@ -161,6 +184,18 @@ def merged_write(token: Token, updates: dict[str, Any]) -> dict[str, Any]:
     elif "auto_groups" not in body:
         body["auto_groups"] = []
     return body
+
+
+def old_token_expiry(token: Token, now: int, overlap: int) -> int:
+    """The expiry a rotation gives the old token: now + ``overlap``, never later than it was.
+
+    Rotation never moves an expiry later (docs/reconcile.md#rotation): an expired token
+    keeps its passed expiry, so renaming it out of the way cannot revive it.
+    """
+    proposed = server_instant(now + overlap)
+    if token.expired_time == -1:
+        return proposed
+    return min(token.expired_time, proposed)
 
 
 def _valid_after(token: Token, updates: dict[str, Any], now: int) -> tuple[bool, str]:
@@ -214,13 +249,17 @@ def _reconcile_one(
                 if force_rotate
                 else (f"rotate.every elapsed (created {_iso(token.created_time)})")
             )
+            dead = token.effective_status(now)
+            if dead in (TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
+                state = TokenStatus(dead).name.lower()
+                reason += f"; the old token is {state}: replaced, not revived"
             plan.actions.append(
                 Action(
                     "rotate",
                     reason=reason,
                     set=create_body(desired, now, quota_per_unit),
                     rotation_name=rotation_name(token.name, now, taken),
-                    rotation_expiry=now + overlap,
+                    rotation_expiry=old_token_expiry(token, now, overlap),
                     scheduled=due,
                     **common,
                 )
@@ -287,23 +326,23 @@ def diff(
         for d in spec.tokens
         if d.renamed_from and d.name not in present and d.status != "absent"
     }
-    ownership = Ownership(spec, renames)
+    ownership = Ownership(spec, renames, present)
     by_name: dict[str, list[Token]] = defaultdict(list)
     for token in inventory:
         if ownership.owns(token.name):
             by_name[token.name].append(token)
             continue
         plan.unmanaged += 1
-        copy = ownership.copy_beyond_count(token.name)
-        if copy is not None:
-            base, count = copy
+        base = ownership.uncounted_copy(token.name)
+        if base is not None:
             plan.notices.append(
                 Notice(
                     token.name,
                     token.id,
-                    "beyond-count",
-                    f"looks like a copy of {base} beyond count {count}; not managed. Add it to "
-                    "manage.match or declare it `status: absent` to remove it",
+                    "look-alike",
+                    f"named like a copy of {base}, which declares no count: not managed. "
+                    f"Declare `count` on {base} to own its copies (manage.orphans then "
+                    "applies), or declare this one `status: absent` to remove it",
                 )
             )
     plan.owned = sum(len(v) for v in by_name.values())
@@ -384,7 +423,7 @@ def diff(
         if name in declared:
             continue
         for token in sorted(tokens, key=lambda t: t.id):
-            _undeclared(spec, token, now, plan)
+            _undeclared(spec, ownership, token, now, plan)
     return plan
 
 
@@ -458,46 +497,43 @@ def _rename(desired: DesiredToken, token: Token, now: int, quota_per_unit: int, 
         plan.actions.append(Action("enable", desired.name, reason="declared enabled", **common))
 
 
-def _undeclared(spec: Spec, token: Token, now: int, plan: Plan) -> None:
+def _undeclared(spec: Spec, ownership: Ownership, token: Token, now: int, plan: Plan) -> None:
+    """An owned token the file does not declare: a leftover keeps its desired state
+    (docs/reconcile.md#leftovers); anything else is an orphan, under ``manage.orphans``."""
     common = {
         "token_id": token.id,
         "fingerprint": fingerprint(token),
         "accessed_time": token.last_used,
     }
     if revoked_from(token.name) is not None:
-        plan.notices.append(
-            Notice(token.name, token.id, "revoked", "its key leaked and was revoked; kept")
+        _leaked(token, plan, common)
+        return
+    if pending_of(token.name) is not None:
+        plan.actions.append(
+            Action(
+                "delete",
+                token.name,
+                reason="a rotation that did not finish left it: its key was never confirmed "
+                "delivered",
+                cleanup=True,
+                **common,
+            )
         )
         return
-    if predecessor_of(token.name) is not None:
-        if token.expired_time != -1 and token.expired_time <= now:
-            plan.actions.append(
-                Action(
-                    "delete",
-                    token.name,
-                    reason="expired rotation predecessor",
-                    cleanup=True,
-                    **common,
-                )
-            )
-        else:
-            plan.notices.append(
-                Notice(
-                    token.name,
-                    token.id,
-                    "predecessor",
-                    f"rotated out; key works until {_iso(token.expired_time)}",
-                )
-            )
+    base = predecessor_of(token.name)
+    if base is not None:
+        _rotated_out(spec, base, token, now, plan, common)
         return
     policy = spec.manage.orphans
+    copy_of = ownership.copy_of(token.name)
+    what = f"copy of {copy_of} beyond its count" if copy_of else "orphan"
     if policy == "delete":
         plan.actions.append(
-            Action("delete", token.name, reason="orphan (manage.orphans: delete)", **common)
+            Action("delete", token.name, reason=f"{what} (manage.orphans: delete)", **common)
         )
     elif policy == "disable" and token.status == TokenStatus.ENABLED:
         plan.actions.append(
-            Action("disable", token.name, reason="orphan (manage.orphans: disable)", **common)
+            Action("disable", token.name, reason=f"{what} (manage.orphans: disable)", **common)
         )
     else:
         plan.notices.append(
@@ -505,9 +541,74 @@ def _undeclared(spec: Spec, token: Token, now: int, plan: Plan) -> None:
                 token.name,
                 token.id,
                 "orphan",
-                f"owned but not declared; kept (manage.orphans: {policy})",
+                f"owned but not declared{f' ({what})' if copy_of else ''}; kept "
+                f"(manage.orphans: {policy})",
             )
         )
+
+
+def _leaked(token: Token, plan: Plan, common: dict[str, Any]) -> None:
+    """``NAME.leaked-YYYYMMDD``: disabled, always. Re-enabled by hand, apply disables it."""
+    if token.status == TokenStatus.ENABLED:
+        plan.actions.append(
+            Action(
+                "disable",
+                token.name,
+                reason="its key leaked and was revoked; re-enabled since, so disabled again",
+                cleanup=True,
+                **common,
+            )
+        )
+        return
+    plan.notices.append(
+        Notice(token.name, token.id, "revoked", "its key leaked and was revoked; kept disabled")
+    )
+
+
+def _rotated_out(
+    spec: Spec, base: str, token: Token, now: int, plan: Plan, common: dict[str, Any]
+) -> None:
+    """``NAME.old-YYYYMMDD``: expires at most at its rotation day's end plus the overlap the
+    file allows NAME (:func:`overlap_allowed`); an expiry moved later is restored, one that
+    has passed is deleted."""
+    overlap, _ = overlap_allowed(spec, base)
+    bound = old_expiry_bound(token.name, overlap)
+    expired = token.expired_time != -1 and token.expired_time <= now
+    if expired or (bound is not None and bound <= now):
+        why = "expired rotation predecessor"
+        if not expired:
+            why = f"rotated out; its overlap ended {_iso(bound or 0)}, whatever its expiry says"
+        plan.actions.append(Action("delete", token.name, reason=why, cleanup=True, **common))
+        return
+    if bound is not None and (token.expired_time == -1 or token.expired_time > bound):
+        plan.actions.append(
+            Action(
+                "update",
+                token.name,
+                set={"expired_time": bound},
+                changes=(FieldChange("expired_time", _iso(token.expired_time), _iso(bound)),),
+                reason="rotated out: expires at most at the rotation's day end plus the "
+                f"overlap ({_overlap_text(overlap)}); its expiry was moved later",
+                cleanup=True,
+                **common,
+            )
+        )
+        return
+    plan.notices.append(
+        Notice(
+            token.name,
+            token.id,
+            "predecessor",
+            f"rotated out; key works until {_iso(token.expired_time)}",
+        )
+    )
+
+
+def _overlap_text(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _create_changes(desired: DesiredToken, body: dict[str, Any]) -> tuple[FieldChange, ...]:

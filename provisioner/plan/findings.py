@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 
 from provisioner.humanize import human_span
 from provisioner.observed import Token, TokenStatus
-from provisioner.plan.ownership import Ownership, predecessor_of, revoked_from
+from provisioner.plan.ownership import Ownership, pending_of, predecessor_of, revoked_from
 from provisioner.spec.desired import Spec
 
 # Every finding kind, in the order they are reported.
@@ -181,6 +181,8 @@ def _ownership(token: Token, spec: Spec | None, owner: Ownership | None) -> str 
         return "managed"
     if not owner.owns(token.name):
         return "unmanaged"
+    if pending_of(token.name) is not None:
+        return "predecessor"  # a rotation's NAME.new-YYYYMMDD that did not finish
     if predecessor_of(token.name) is not None:
         return "predecessor"  # a rotation's NAME.old-YYYYMMDD, in its overlap or expired
     if revoked_from(token.name) is not None:
@@ -189,8 +191,9 @@ def _ownership(token: Token, spec: Spec | None, owner: Ownership | None) -> str 
 
 
 def _is_leftover(name: str) -> bool:
-    """A rotation's ``NAME.old-YYYYMMDD`` or a revoke's ``NAME.leaked-YYYYMMDD``."""
-    return predecessor_of(name) is not None or revoked_from(name) is not None
+    """A rotation's ``NAME.old-YYYYMMDD`` (or unfinished ``NAME.new-``), a revoke's
+    ``NAME.leaked-YYYYMMDD``."""
+    return any(f(name) is not None for f in (predecessor_of, revoked_from, pending_of))
 
 
 def make_row(token: Token, now: int, ownership: str | None = None) -> Row:
@@ -351,7 +354,7 @@ def build_listing(
     over the whole account, so a filtered view still says a name is taken twice.
     """
     thresholds = thresholds or Thresholds()
-    owner = Ownership(spec) if spec is not None else None
+    owner = Ownership(spec, present=[t.name for t in tokens]) if spec is not None else None
     duplicates: dict[str, list[int]] = defaultdict(list)
     for token in tokens:
         duplicates[token.name].append(token.id)

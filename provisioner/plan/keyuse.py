@@ -18,7 +18,8 @@ from typing import Any, Literal
 from provisioner.observed import Token, TokenStatus
 from provisioner.spec.desired import Spec
 
-Outcome = Literal["works", "refused", "missing", "error"]
+# as-declared: a key the file declares `status: disabled`, off as declared (not a refusal)
+Outcome = Literal["works", "refused", "as-declared", "missing", "error"]
 
 #: Reason codes (JSON) and how people read them.
 REASONS: dict[str, str] = {
@@ -246,6 +247,26 @@ def judge_models(token: Token, now: int, answer: RelayAnswer) -> Verdict:
     return Verdict("error", "relay-error", _join(f"unexpected HTTP {status}", _said(answer)))
 
 
+#: refusals that a token the file declares `status: disabled` is expected to get
+OFF_REASONS = ("disabled", "expired", "exhausted")
+
+
+def as_declared(verdict: Verdict) -> Verdict:
+    """The verdict on the key of a token the file declares ``status: disabled``.
+
+    Off for one of :data:`OFF_REASONS` is what the file asked: shown as such, not
+    counted as a refusal (docs/keys-in-use.md#test). Anything else stands.
+    """
+    if verdict.outcome != "refused" or verdict.reason not in OFF_REASONS:
+        return verdict
+    label = (
+        "disabled, as declared"
+        if verdict.reason == "disabled"
+        else (f"{verdict.reason}; the file declares it disabled")
+    )
+    return Verdict("as-declared", verdict.reason, _join(label, verdict.explanation))
+
+
 def judge_chat(token: Token, model: str, answer: RelayAnswer) -> Verdict:
     """The verdict on one ``POST /v1/chat/completions`` to ``model`` (a key that works)."""
     if answer.failure:
@@ -285,7 +306,7 @@ class KeyTestRun:
     sink: str = ""  # the sink keys were read from, if any
 
     def counts(self) -> dict[str, int]:
-        counts = {"works": 0, "refused": 0, "missing": 0, "error": 0}
+        counts = {"works": 0, "refused": 0, "as-declared": 0, "missing": 0, "error": 0}
         for result in self.results:
             outcome = result.outcome
             if outcome == "works" and result.chat is not None:

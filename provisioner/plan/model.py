@@ -71,8 +71,15 @@ class Action:
     accessed_time: int = 0  # last use of the observed token (min_idle)
     rotation_name: str = ""  # rotate: the name the old token gets
     rotation_expiry: int = 0  # rotate: the old token's new expired_time
-    cleanup: bool = False  # delete of an expired rotation predecessor
+    # a leftover kept in its desired state (docs/reconcile.md#leftovers): an expired or
+    # unfinished rotation's token deleted, a re-enabled leaked one disabled, an extended
+    # .old- expiry restored; safety limits do not count it
+    cleanup: bool = False
     scheduled: bool = False  # rotate: due by the token's own rotate.every (not requested)
+    # create: limits the server may store without enforcing, which the plan could not
+    # confirm (an empty account shows no record): apply creates the token expired and
+    # makes it usable only once the record shows them enforced
+    unconfirmed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -95,6 +102,8 @@ class Action:
             data["scheduled"] = self.scheduled
         if self.cleanup:
             data["cleanup"] = True
+        if self.unconfirmed:
+            data["unconfirmed"] = list(self.unconfirmed)
         return data
 
     @classmethod
@@ -118,6 +127,7 @@ class Action:
             rotation_expiry=int(data.get("rotation_expiry", 0)),
             cleanup=bool(data.get("cleanup", False)),
             scheduled=bool(data.get("scheduled", False)),
+            unconfirmed=tuple(str(u) for u in data.get("unconfirmed", ())),
         )
 
 
@@ -133,7 +143,7 @@ class Notice:
 
     name: str
     token_id: int | None
-    # expired | exhausted | expired-by-file | orphan | predecessor | revoked | beyond-count
+    # expired | exhausted | expired-by-file | orphan | predecessor | revoked | look-alike
     # | unconfirmed (a field the server generation may drop: checked after apply)
     kind: str
     message: str
@@ -163,8 +173,17 @@ class Plan:
         return counts
 
     def ordered(self) -> list[Action]:
+        """Actions in execution order; deletes of numbered copies highest first, so an
+        interrupted shrink leaves an unbroken run (docs/reconcile.md#counted-families)."""
         rank = {kind: i for i, kind in enumerate(ORDER)}
-        return sorted(self.actions, key=lambda a: (rank[a.kind], a.name))
+
+        def key(action: Action) -> tuple[int, str, int, str]:
+            head, sep, tail = action.name.rpartition("-")
+            if action.kind == "delete" and sep and tail.isdigit():
+                return rank[action.kind], head, -int(tail), action.name
+            return rank[action.kind], action.name, 0, ""
+
+        return sorted(self.actions, key=key)
 
 
 # Fields that define a token's configuration. used/remain move with traffic,

@@ -35,6 +35,8 @@ class Report:
     keys_undelivered: list[str] = field(default_factory=list)  # created, key not delivered yet
     keys_forgotten: list[str] = field(default_factory=list)  # key names removed from the sink
     notes: list[str] = field(default_factory=list)  # what else a person should know
+    # what the server turned out unable to hold, learned while applying (exit 4)
+    refused: list[str] = field(default_factory=list)
     sink: str = ""
     sink_readable: bool = False  # the sink can be read back, so a rerun notices missing keys
 

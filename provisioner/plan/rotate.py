@@ -6,16 +6,17 @@ from collections.abc import Iterable, Sequence
 
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.observed import Token
-from provisioner.plan.diff import diff, merged_write
+from provisioner.plan.diff import diff, merged_write, old_token_expiry
 from provisioner.plan.model import Action, Plan, fingerprint
-from provisioner.plan.ownership import rotation_name
+from provisioner.plan.ownership import Ownership, overlap_allowed, rotation_name
 from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, Spec, derive_key_name
 
 
 def clone_rotation(token: Token, now: int, overlap: int, taken: Iterable[str] = ()) -> Action:
     """Rotate a token the spec does not declare: the new one copies the old one's settings.
 
-    Expiry stays the same instant; the budget carries over as what is left.
+    Expiry stays the same instant; the budget carries over as what is left. The old token's
+    expiry never moves later (docs/reconcile.md#rotation).
     """
     body = merged_write(token, {})
     body.pop("id", None)
@@ -28,7 +29,7 @@ def clone_rotation(token: Token, now: int, overlap: int, taken: Iterable[str] = 
         reason="requested (not declared: settings copied from the old token)",
         set=body,
         rotation_name=rotation_name(token.name, now, taken),
-        rotation_expiry=now + overlap,
+        rotation_expiry=old_token_expiry(token, now, overlap),
         fingerprint=fingerprint(token),
         key_name=derive_key_name(token.name),
         accessed_time=token.last_used,
@@ -51,6 +52,8 @@ def rotation_plan(
     """
     declared = spec.by_name() if spec else {}
     base = spec or Spec(path="", digest="")
+    if spec is not None and overlap is not None:
+        _check_overlap(spec, inventory, names, overlap)
     full = diff(
         base,
         inventory,
@@ -81,3 +84,33 @@ def rotation_plan(
         fallback = overlap if overlap is not None else DEFAULT_ROTATE_OVERLAP
         plan.actions.append(clone_rotation(matches[0], now, fallback, taken))
     return plan
+
+
+def _human(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _check_overlap(
+    spec: Spec, inventory: Sequence[Token], names: Sequence[str], overlap: int
+) -> None:
+    """``--overlap`` no longer than the file lets the old key of an owned token live.
+
+    The file bounds a rotation leftover's expiry at the end of the rotation's day plus
+    the overlap it allows NAME (docs/reconcile.md#leftovers): a longer ``--overlap`` would
+    be cut back by the next apply, so it is refused before anything is sent.
+    """
+    ownership = Ownership(spec, present=[t.name for t in inventory])
+    for name in names:
+        if not ownership.owns(name):
+            continue
+        allowed, where = overlap_allowed(spec, name)
+        if overlap > allowed:
+            raise UsageError(
+                f"--overlap {_human(overlap)} is longer than {spec.path} lets the old key of "
+                f"{name!r} live ({_human(allowed)}, {where}): the next apply would cut it back. "
+                f"Use --overlap {_human(allowed)} or less, or declare a longer rotate.overlap "
+                f"for {name!r} in the file"
+            )

@@ -78,8 +78,9 @@ def check(plan: Plan, safety: Safety) -> list[Violation]:
                 overridable=False,
             )
         )
+    # leftovers kept in their desired state (Action.cleanup) are not counted
     deletes = [a for a in plan.of_kind("delete") if not a.cleanup]
-    disables = [a for a in plan.of_kind("disable") if a.token_id is not None]
+    disables = [a for a in plan.of_kind("disable") if a.token_id is not None and not a.cleanup]
     for rule, verb, actions, limit in (
         ("max_deletes", "deletes", deletes, safety.max_deletes),
         ("max_disables", "disables", disables, safety.max_disables),
@@ -88,7 +89,8 @@ def check(plan: Plan, safety: Safety) -> list[Violation]:
         if violation is not None:
             out.append(violation)
     if safety.max_changes_pct is not None and plan.owned >= MIN_OWNED_FOR_PCT:
-        changed = len(plan.of_kind("update")) + len(disables) + len(deletes)
+        updates = [a for a in plan.of_kind("update") if not a.cleanup]
+        changed = len(updates) + len(disables) + len(deletes)
         pct = 100.0 * changed / plan.owned
         if pct > safety.max_changes_pct:
             out.append(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from provisioner.observed import DEFAULT_TOKEN_CAP, MAX_QUOTA_UNITS, ServerInfo, Token
@@ -139,29 +139,50 @@ def check_server(
                     overridable=False,
                 )
             )
+        if (
+            not info.oneapi_fields
+            and info.cross_group_retry is None
+            and any(_is_network(ip) for ip in desired.allow_ips)
+        ):
+            unconfirmed.setdefault("a network in allow_ips", []).append(desired.name)
         violations.extend(_group_checks(desired, facts, where))
         budget = desired.quota.resolve(quota_per_unit)
-        if budget is not None and budget > MAX_QUOTA_UNITS:
+        cap, which = budget_cap(info, quota_per_unit)
+        if budget is not None and cap is not None and budget > cap:
             violations.append(
                 Violation(
                     "server.max_quota",
-                    f"{where} has a budget of {budget} quota units, more than the server's "
-                    f"maximum of {MAX_QUOTA_UNITS} (about ${MAX_QUOTA_UNITS / quota_per_unit:,.2f} "
-                    f"at {quota_per_unit} units per USD)",
+                    f"{where} has a budget of {budget} quota units, more than this server's "
+                    f"maximum of {cap} (about ${cap / quota_per_unit:,.2f} at {quota_per_unit} "
+                    f"units per USD; {which}, here {_generation(info)})",
+                    overridable=False,
+                )
+            )
+        elif budget == 0:
+            violations.append(
+                Violation(
+                    "server.quota",
+                    f"{where} has a budget of 0 quota units at this server's {quota_per_unit} "
+                    "units per USD: it could never make a call; raise the amount, or write "
+                    "`status: disabled` to switch it off",
                     overridable=False,
                 )
             )
     for field, names in sorted(unconfirmed.items()):
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        notices.append(
-            Notice(
-                names[0],
-                None,
-                "unconfirmed",
+        if field == "a network in allow_ips":
+            message = (
                 f"{shown} set {field}; the account has no token to show whether this server "
-                "keeps it, so apply checks the records after writing",
+                "enforces networks (new-api before v0.10.1 stores them but matches addresses "
+                "exactly), so apply creates these tokens expired and makes them usable only "
+                "once their records show it does"
             )
-        )
+        else:
+            message = (
+                f"{shown} set {field}; the account has no token to show whether this server "
+                "keeps it, so apply checks the records after writing"
+            )
+        notices.append(Notice(names[0], None, "unconfirmed", message))
     cap = token_cap(info, facts.max_tokens)
     new = len(plan.of_kind("create")) + len(plan.of_kind("rotate"))
     # Only a plan that creates needs room, for its tokens and apply's lock (an apply that
@@ -198,13 +219,43 @@ def cap_advice(held: int, cap: int | None) -> str:
     )
 
 
+#: budget caps: new-api v0.10.5 (2025-12-29) capped remain_quota at 1e9 USD, 2026-08-10
+#: at 2147483647 units (docs/server-contract.md#limits)
+LEGACY_CAP_USD = 1_000_000_000
+
+
+def budget_cap(info: ServerInfo, quota_per_unit: int) -> tuple[int | None, str]:
+    """The largest budget this generation takes for a limited token, and whose cap it is.
+
+    None where the generation has no cap (one-api, new-api before v0.10.5) or the probe
+    could not tell: the server then refuses on write, and says so (docs/servers.md).
+    """
+    if info.oneapi_fields:
+        return None, ""
+    if info.auto_groups:
+        return MAX_QUOTA_UNITS, "the cap of new-api 2026-08 and later"
+    if info.keys_masked or info.fingerprint:
+        return (
+            LEGACY_CAP_USD * quota_per_unit,
+            "1e9 USD, the cap of new-api v0.10.5 to 2026-08",
+        )
+    return None, ""
+
+
 def _group_checks(desired: DesiredToken, facts: ServerFacts, where: str) -> Iterable[Violation]:
     group = desired.group
-    if group and group != "auto" and facts.groups is not None and group not in facts.groups:
-        offered = ", ".join(sorted(g for g in facts.groups if g != "auto")) or "none"
+    if group and facts.groups is not None and group not in facts.groups:
+        offered = ", ".join(sorted(facts.groups)) or "none"
+        relay = ""
+        if group == "auto":
+            relay = (
+                ": the relay would refuse every call with its key (无权访问 auto 分组); ask "
+                "the server's admin to offer automatic groups, or name a group"
+            )
         yield Violation(
             "server.group",
-            f"{where} uses group {group!r}, which this user does not have (groups: {offered})",
+            f"{where} uses group {group!r}, which this user does not have (groups: "
+            f"{offered}){relay}",
             overridable=False,
         )
     if group == "auto" and desired.auto_groups and facts.auto_groups is not None:
@@ -237,6 +288,46 @@ def _models(value: Any) -> list[str]:
 def _ips(value: Any) -> list[str]:
     """One-per-line (new-api) or comma-separated (one-api) entries, compared by meaning."""
     return norm_ips(str(value or "").replace(",", "\n").splitlines())
+
+
+def confirm_on_create(plan: Plan, info: ServerInfo) -> Plan:
+    """Mark the creates whose limits the plan could not confirm (docs/reconcile.md).
+
+    On an account with no token yet the probe cannot see whether the server enforces a
+    network in ``allow_ips`` (new-api before v0.10.1 stores it and matches addresses
+    exactly). Apply then creates such a token expired and makes it usable only once the
+    re-listed record shows it does (:func:`unenforced_limits`).
+    """
+    if info.oneapi_fields or info.cross_group_retry is not None:
+        return plan
+    for index, action in enumerate(plan.actions):
+        if action.kind != "create" or action.unconfirmed:
+            continue
+        entries = str(action.set.get("allow_ips") or "").splitlines()
+        if any(_is_network(entry) for entry in entries):
+            plan.actions[index] = replace(action, unconfirmed=("allow_ips",))
+    return plan
+
+
+def unenforced_limits(written: Mapping[str, Any], stored: Token) -> list[str]:
+    """Limits of ``written`` that ``stored`` holds but its server does not enforce.
+
+    A network in ``allow_ips`` on new-api before v0.10.1, whose records have a ``group``
+    and no ``cross_group_retry`` field: it is stored as text and never matches, so the key
+    would work from any address (docs/servers.md).
+    """
+    fields = stored.model_fields_set | set(stored.model_extra or {})
+    old_new_api = "group" in fields and "cross_group_retry" not in fields
+    networks = [e for e in str(written.get("allow_ips") or "").splitlines() if _is_network(e)]
+    if not (old_new_api and networks):
+        return []
+    why = (
+        f"allow_ips: this server (new-api before v0.10.1: its records have no "
+        f"cross_group_retry) stores the network {networks[0].strip()} but matches addresses "
+        "exactly, so the key would work from any address; the token was disabled. List "
+        "addresses instead of networks"
+    )
+    return [why]
 
 
 def dropped_fields(written: Mapping[str, Any], stored: Token) -> list[str]:

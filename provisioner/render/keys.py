@@ -62,7 +62,7 @@ def _http(status: int | None, latency: int | None) -> str:
 
 
 def _verdict_text(outcome: str, reason: str, explanation: str) -> str:
-    if outcome == "works":
+    if outcome in ("works", "as-declared"):
         return explanation
     label = REASONS.get(reason, reason)
     if label and explanation:
@@ -76,12 +76,19 @@ def _chat_line(chat: ChatTest) -> str:
     return f"chat {text(chat.model)}: {chat.outcome}: {text(what)}{http}"
 
 
-_MARK = {"works": ("✓", "green"), "refused": ("✗", "red"), "missing": ("✗", "red")}
+_MARK = {
+    "works": ("✓", "green"),
+    "refused": ("✗", "red"),
+    "as-declared": ("-", "dim"),
+    "missing": ("✗", "red"),
+}
 
 
 def keytest_summary(run: KeyTestRun) -> str:
     counts = run.counts()
     parts = [f"{counts['works']} works", f"{counts['refused']} refused"]
+    if counts.get("as-declared"):
+        parts.append(f"{counts['as-declared']} disabled as declared")
     if counts["missing"]:
         parts.append(f"{counts['missing']} missing")
     if counts["error"]:

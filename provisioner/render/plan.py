@@ -61,6 +61,11 @@ def _change_line(change: FieldChange, qpu: int) -> str:
     return f"{change.field}: {_value(change, change.before, qpu)} -> {after}"
 
 
+def _old_token_line(action: Action) -> str:
+    """What a rotation does to the old token, once the sink confirmed the new key."""
+    return f"old token -> {action.rotation_name}, expires {iso_time(action.rotation_expiry)}"
+
+
 def _title(action: Action) -> str:
     ident = f" (id {action.token_id})" if action.token_id is not None else ""
     if action.kind == "rename":
@@ -78,7 +83,8 @@ def _count(number: int, word: str) -> str:
 _ALWAYS = ("create", "update", "enable", "disable", "delete", "rotate")
 
 
-def summary_line(plan: Plan) -> str:
+def summary_line(plan: Plan, refused: bool = False) -> str:
+    """The last line. A refused plan never says "No changes": it names what it refuses."""
     counts = plan.counts()
     parts = [f"{counts[k]} {_PLURAL[k]}" for k in _ALWAYS]
     if counts["rename"]:
@@ -91,6 +97,8 @@ def summary_line(plan: Plan) -> str:
         tail += f", {_count(len(plan.conflicts), 'conflict')}"
     if not plan.has_changes and not plan.conflicts:
         owned = _count(plan.owned, "owned token")
+        if refused:
+            return f"Refused: nothing applies until the refusal above is resolved. {owned}{tail}."
         verb = "matches" if plan.owned == 1 else "match"
         return f"No changes. {owned} {verb} the spec{tail}."
     return "Plan: " + ", ".join(parts) + tail + "."
@@ -118,11 +126,10 @@ def render_text(plan: Plan, header: Header, violations: list[Violation], style: 
             + style(reason, "dim")
         )
         if action.kind == "rotate":
-            expires = iso_time(action.rotation_expiry)
-            lines.append(f"      old token -> {text(action.rotation_name)}, expires {expires}")
             lines.append(
                 f"      new {text(action.name)} created, key delivered as {text(action.key_name)}"
             )
+            lines.append(f"      then {text(_old_token_line(action))}")
         if action.kind == "deliver":
             lines.append(f"      key revealed and delivered as {text(action.key_name)}")
         for change in action.changes:
@@ -146,7 +153,7 @@ def render_text(plan: Plan, header: Header, violations: list[Violation], style: 
         lines.append("")
     for violation in violations:
         lines.append(style(f"Refused: {text(violation)}", "red"))
-    lines.append(style(summary_line(plan), "bold"))
+    lines.append(style(summary_line(plan, bool(violations)), "bold"))
     return "\n".join(lines) + "\n"
 
 
@@ -215,11 +222,10 @@ def _markdown_lines(plan: Plan) -> list[str]:
     qpu = plan.quota_per_unit
     for action in plan.ordered():
         lines.append(f"{_MD_SYMBOL[action.kind]} {action.kind} {_title(action)}")
-        if action.kind == "rotate":
-            expires = iso_time(action.rotation_expiry)
-            lines.append(f"  old token -> {action.rotation_name}, expires {expires}")
         if action.kind in ("rotate", "deliver"):
             lines.append(f"  key delivered as {action.key_name}")
+        if action.kind == "rotate":
+            lines.append(f"  then {_old_token_line(action)}")
         for change in action.changes:
             lines.append(f"  {_change_line(change, qpu)}")
     for conflict in plan.conflicts:
@@ -262,7 +268,7 @@ def render_markdown(
         out.append("")
         out.append("</details>")
         out.append("")
-    out.append(f"**{summary_line(plan)}**")  # no server value in it
+    out.append(f"**{summary_line(plan, bool(violations))}**")  # no server value in it
     text_ = "\n".join(out) + "\n"
     if len(text_) > MARKDOWN_LIMIT:
         cut = text_[: MARKDOWN_LIMIT - 200].rsplit("\n", 1)[0]
@@ -272,5 +278,5 @@ def render_markdown(
         if cut.count("<details") > cut.count("</details>"):
             closing += "\n\n</details>"
         text_ = cut + closing + "\n\n*(truncated; run `provisioner plan` for all)*\n\n"
-        text_ += f"**{summary_line(plan)}**\n"
+        text_ += f"**{summary_line(plan, bool(violations))}**\n"
     return text_

@@ -105,6 +105,7 @@ def _key_lines(report: Report) -> list[str]:
                 + (f" --keys-to {report.sink}" if report.sink else "")
             )
     lines.extend(text(note) for note in report.notes)
+    lines.extend(text(f"Refused: {refusal}") for refusal in report.refused)
     return lines
 
 
@@ -160,5 +161,6 @@ def report_json(report: Report) -> dict[str, Any]:
         "keys_undelivered": report.keys_undelivered,
         "keys_forgotten": report.keys_forgotten,
         "notes": report.notes,
+        "refused": report.refused,
         "sink": report.sink,
     }

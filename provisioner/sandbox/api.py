@@ -43,11 +43,14 @@ MAX_AUTO_GROUPS = 5
 MAX_BATCH = 100
 ONE_API_PAGE_SIZE = 10  # one-api's ItemsPerPage: the size parameters are ignored
 AUTO_GROUPS = ("default", "vip")  # the global auto order; user 1 may use both
+# The user's groups as the recorded servers list them (step "user groups"): no `auto`.
 USER_GROUPS: dict[str, dict[str, Any]] = {
-    "auto": {"desc": "根据可用性自动选择分组", "ratio": "自动"},  # the ratio is a string
     "default": {"desc": "默认分组", "ratio": 1},
     "vip": {"desc": "VIP 分组", "ratio": 1.5},
 }
+# A server whose admin offers automatic selection lists it too (--auto-group); its ratio
+# is a string (docs/server-contract.md#groups).
+AUTO_GROUP = {"auto": {"desc": "根据可用性自动选择分组", "ratio": "自动"}}
 ONE_API_ORDERS = {
     "remain_quota": "remain_quota DESC, id DESC",
     "used_quota": "used_quota DESC, id DESC",
@@ -247,8 +250,11 @@ class App:
         limits: dict[str, tuple[int, float]] | None = None,
         channels: Iterable[str] | None = None,
         redis: bool = False,
+        auto_group: bool = False,
     ) -> None:
         self.profile = profiles.resolve(profile, auth=auth, list_shape=list_shape)
+        # the groups the user may use; `auto` only when the server offers it (--auto-group)
+        self.user_groups_offered = {**(AUTO_GROUP if auto_group else {}), **USER_GROUPS}
         p = self.profile
         self.store = store
         self.clock = clock
@@ -263,7 +269,9 @@ class App:
         merged = {**defaults, **(limits or {})}
         self.limiters = {name: SlidingWindow(n, w) for name, (n, w) in merged.items()}
         self.channels = tuple(MODELS if channels is None else channels)
-        self.relay = Relay(store, clock, p, channels=self.channels, redis=redis)
+        self.relay = Relay(
+            store, clock, p, channels=self.channels, redis=redis, groups=self.user_groups_offered
+        )
         self.started = int(clock())
         self.routes = self._routes()
 
@@ -562,7 +570,7 @@ class App:
         return ok({name: known.get(name, "") for name in sorted(self.profile.user_fields)})
 
     def user_groups(self, ctx: Context) -> Response:
-        return ok(USER_GROUPS)
+        return ok(self.user_groups_offered)
 
     def user_models(self, ctx: Context) -> Response:
         return ok(list(self.channels))

@@ -50,6 +50,7 @@ def build(opts: SandboxOptions) -> Sandbox:
         neighbour=opts.neighbour,
         channels=opts.channels,
         redis=opts.redis,
+        auto_group=opts.auto_group,
         lang=opts.lang,
         latency=opts.latency,
         log_requests=opts.verbose > 0,

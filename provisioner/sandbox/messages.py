@@ -106,6 +106,7 @@ RELAY_NO_CHANNEL_ONE_API = "当前分组 {group} 下对于模型 {model} 无可�
 RELAY_MODEL_DENIED_ONE_API = "该令牌无权使用模型：{model}"
 RELAY_MODEL_DENIED = "该令牌无权访问模型 {model}"
 RELAY_USER_BANNED = "用户已被封禁"
+RELAY_GROUP_DENIED = "无权访问 {group} 分组"  # Chinese in every language
 
 
 def max_tokens_reached(limit: int) -> str:

@@ -39,6 +39,7 @@ class SandboxOptions:
     neighbour: bool = True
     channels: tuple[str, ...] = MODELS
     redis: bool = False
+    auto_group: bool = False
     seed: int = 0
     lang: Lang = "en"
     latency: float = 0.0
@@ -102,6 +103,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="behave as a server running Redis: relay calls never mark keys expired or "
         "exhausted (as recorded for new-api-2026-08)",
+    )
+    parser.add_argument(
+        "--auto-group",
+        action="store_true",
+        help="offer the user the automatic group `auto` (/api/user/self/groups), as a server "
+        "whose admin turned it on; the recorded servers do not, so by default a token with "
+        "group: auto is refused by plan and its key by the relay",
     )
     parser.add_argument(
         "--seed", default=0, metavar="N", help="add N tokens named seed-K on start (up to 100000)"
@@ -176,6 +184,7 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
         neighbour=bool(get("neighbour", True)),
         channels=_channels(get("channels")),
         redis=bool(get("redis", False)),
+        auto_group=bool(get("auto_group", False)),
         seed=seed,
         lang="zh" if get("lang") == "zh" else "en",
         latency=latency,

@@ -15,7 +15,7 @@ import math
 import secrets
 import string
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,12 +71,14 @@ class Relay:
         *,
         channels: Iterable[str],
         redis: bool,
+        groups: Collection[str] = (),
     ) -> None:
         self.store = store
         self.clock = clock
         self.profile = profile
         self.channels = tuple(dict.fromkeys(channels))
         self.redis = redis
+        self.groups = frozenset(groups)  # the groups the user may use (token groups)
 
     def now(self) -> int:
         return int(self.clock())
@@ -102,6 +104,11 @@ class Relay:
         refusal = self._ip_refusal(token, client_ip)
         if refusal is not None:
             return token, refusal
+        group = "" if self.profile.one_api_fields else token.get("group") or ""
+        if group and self.groups and group not in self.groups:
+            # A token group the user may not use fails at relay time, never on write
+            # (docs/server-contract.md#groups).
+            return token, Refusal(403, msg.RELAY_GROUP_DENIED.format(group=group))
         user = self.store.user(token["user_id"])
         if user is None or user["status"] != 1:
             return token, Refusal(403, msg.RELAY_USER_BANNED)

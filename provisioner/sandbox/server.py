@@ -208,6 +208,7 @@ class Sandbox:
         neighbour: bool = True,
         channels: Iterable[str] | None = None,
         redis: bool = False,
+        auto_group: bool = False,
     ) -> None:
         self.store = Store(db_path)
         self.latency = latency
@@ -229,6 +230,7 @@ class Sandbox:
             limits=limits,
             channels=channels,
             redis=redis,
+            auto_group=auto_group,
         )
         self._ensure_users(neighbour)
         self._server: _Server | None = None

@@ -19,6 +19,9 @@ from provisioner.spec.diagnostics import Diagnostic
 # How long a rotated-out key keeps working when neither rotate.overlap nor
 # --overlap says (a declared rotate.every shorter than 2 days gets half of it).
 DEFAULT_ROTATE_OVERLAP = 86400
+# The longest overlap `provisioner rotate --overlap` may give a token whose file declares
+# no rotate.overlap; it bounds that token's NAME.old-YYYYMMDD (docs/reconcile.md#leftovers).
+MAX_MANUAL_OVERLAP = 7 * 86400
 
 OrphanPolicy = Literal["keep", "disable", "delete"]
 DesiredStatus = Literal["enabled", "disabled", "absent"]
@@ -49,13 +52,28 @@ class Expiry:
     def expired_time(self, created_time: int) -> int:
         """The server value (-1 = never) for a token created at ``created_time``.
 
-        docs/server-contract.md#token-record
+        docs/server-contract.md#token-record. A date at or before the epoch never
+        becomes 0 or -1, which mean "never": see :func:`server_instant`.
         """
         if self.kind == "never":
             return -1
         if self.kind == "relative":
-            return created_time + self.seconds
-        return self.at
+            return server_instant(created_time + self.seconds)
+        return server_instant(self.at)
+
+
+# The earliest expired_time the tool ever sends: one second after the epoch.
+EARLIEST_EXPIRY = 1
+
+
+def server_instant(epoch: int) -> int:
+    """An instant as the server's ``expired_time``, never read as "never".
+
+    -1 means never, and a create with 0 stores -1 (docs/server-contract.md#creating-a-token),
+    so an instant at or before the epoch (``expires: "1970-01-01"``, a date before 1970)
+    is sent as 1: a token that has already expired.
+    """
+    return max(epoch, EARLIEST_EXPIRY)
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,9 @@ class DesiredToken:
     index: int  # 1..count
     count: int
     status: DesiredStatus = "enabled"
+    # the file wrote `count` (any value, 1 included): the token owns its copies NAME-2, ...
+    # in an unbroken run from 2 (docs/reconcile.md#identity-and-ownership)
+    counted: bool = False
     expires: Expiry = field(default_factory=Expiry.never)
     quota: Budget = field(default_factory=Budget.unlimited_budget)
     group: str = ""

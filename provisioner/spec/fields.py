@@ -12,12 +12,20 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
-from provisioner.observed import MAX_QUOTA_UNITS
+from provisioner.observed import QUOTA_PER_UNIT_DEFAULT
 from provisioner.spec.desired import Budget, Expiry
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 MAX_DURATION_SECONDS = 100 * 365 * 86400
 MAX_USD = Decimal(1_000_000)
+# The largest raw budget a file may declare: the highest maximum any server generation has
+# (1e9 USD at the default rate, new-api v0.10.5 to 2026-08). Each generation's own cap is
+# checked at plan time (docs/servers.md); this only catches typos.
+MAX_FILE_QUOTA_UNITS = 1_000_000_000 * QUOTA_PER_UNIT_DEFAULT
+ZERO_QUOTA_HINT = (
+    "a budget of 0 can never make a call; to keep a token but switch it off, "
+    "write `status: disabled`"
+)
 
 DURATION_PATTERN = r"^[0-9]+[smhdwy]$"
 POSITIVE_DURATION_PATTERN = r"^0*[1-9][0-9]*[smhdwy]$"
@@ -133,9 +141,12 @@ def parse_amount(value: object) -> Budget:
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"quota {value} is negative")
-        if value > MAX_QUOTA_UNITS:
+        if value == 0:
+            raise ValueError(f"quota {value}: {ZERO_QUOTA_HINT}")
+        if value > MAX_FILE_QUOTA_UNITS:
             raise ValueError(
-                f"quota {value} is more than {MAX_QUOTA_UNITS} units, the server's maximum"
+                f"quota {value} is more than {MAX_FILE_QUOTA_UNITS} units, more than any "
+                "server takes; is that a typo?"
             )
         return Budget(False, units=value)
     if isinstance(value, float):
@@ -163,7 +174,7 @@ def parse_amount(value: object) -> Budget:
     except InvalidOperation:  # pragma: no cover - the pattern guarantees a number
         raise ValueError(f"invalid quota {value!r}") from None
     if usd <= 0:
-        raise ValueError(f"quota {value!r} must be more than 0 USD")
+        raise ValueError(f"quota {value!r}: {ZERO_QUOTA_HINT}")
     if usd > MAX_USD:
         raise ValueError(f"quota {value!r} is more than {MAX_USD} USD; is that a typo?")
     return Budget(False, usd=usd)

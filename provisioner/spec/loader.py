@@ -412,11 +412,17 @@ class _Loader:
             budget = f.parse_amount(node.value)
         except ValueError as exc:
             raise _Invalid(str(exc)) from None
+        if budget.resolve(QUOTA_PER_UNIT_DEFAULT) == 0:
+            raise _Invalid(
+                f"quota {node.value!r} is 0 quota units at the default {QUOTA_PER_UNIT_DEFAULT} "
+                f"units per USD: {f.ZERO_QUOTA_HINT}"
+            )
         if budget.usd is not None and budget.usd * QUOTA_PER_UNIT_DEFAULT > MAX_QUOTA_UNITS:
             self.warn(
                 node,
                 f"quota {node.value} is more than {MAX_QUOTA_UNITS} units at the default "
-                f"{QUOTA_PER_UNIT_DEFAULT} units per USD; recent servers refuse that",
+                f"{QUOTA_PER_UNIT_DEFAULT} units per USD, the cap of new-api 2026-08 and later; "
+                "plan checks your server's own cap (docs/servers.md)",
             )
         return budget
 
@@ -636,6 +642,7 @@ class _Loader:
             base_name=base,
             index=index,
             count=count,
+            counted="count" in merged,
             status=get("status", "enabled"),
             expires=get("expires", Expiry.never()),
             quota=get("quota", Budget.unlimited_budget()),

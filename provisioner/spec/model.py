@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from provisioner.observed import DEFAULT_TOKEN_CAP, MAX_QUOTA_UNITS
+from provisioner.observed import DEFAULT_TOKEN_CAP
 from provisioner.spec import fields as f
 
 _STRICT = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
@@ -34,7 +34,12 @@ Amount = (
     ]
     | Annotated[
         int,
-        Field(ge=0, le=MAX_QUOTA_UNITS, description="Raw quota units (500000 = $1 by default)."),
+        Field(
+            ge=1,
+            le=f.MAX_FILE_QUOTA_UNITS,
+            description="Raw quota units (500000 = $1 by default); 0 is refused: use "
+            "status: disabled.",
+        ),
     ]
 )
 

@@ -50,7 +50,8 @@ def spec(rich: str, budget: str = "1 USD", models: str = "[gpt-4o-mini]") -> str
 
 @pytest.fixture(params=sorted(RICH))
 def gen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
-    with profile_cli(tmp_path, request.param) as cli:
+    # `rich` uses group auto where the generation has it: a server that offers it
+    with profile_cli(tmp_path, request.param, auto_group=True) as cli:
         yield cli
 
 
@@ -130,7 +131,9 @@ def test_names_over_the_generation_limit_are_refused(gen: Cli) -> None:
 def test_on_an_empty_account_apply_finds_what_the_server_dropped(tmp_path: Path) -> None:
     # No record to look at: the plan can only say it is unconfirmed; apply compares the
     # new record with what it wrote, fails the create, and the next plan refuses.
-    sb = Sandbox(db_path=str(tmp_path / "s.db"), profile="new-api-2025-10").start(port=0)
+    sb = Sandbox(db_path=str(tmp_path / "s.db"), profile="new-api-2025-10", auto_group=True).start(
+        port=0
+    )
     try:
         work = tmp_path / "work"
         work.mkdir()

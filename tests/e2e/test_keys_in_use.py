@@ -93,7 +93,7 @@ def test_test_revoke_scan(make_cli: MakeCli, profile: str, monkeypatch: pytest.M
     results = json.loads(tested.out)["results"]
     assert {r["name"]: (r["outcome"], r["reason"]) for r in results} == {
         "app": ("works", ""),
-        "app-off": ("refused", "disabled"),
+        "app-off": ("as-declared", "disabled"),  # the file declares it disabled
         "app-fenced": ("refused", "ip-not-allowed"),
     }
     works = next(r for r in results if r["name"] == "app")

@@ -49,6 +49,7 @@ class FakeServer:
     next_id: int = 1
     cap: int | None = None  # the account's token cap (MaxUserTokens)
     keeps: dict[str, Any] = field(default_factory=dict)  # field -> what it stores instead
+    lacks: set[str] = field(default_factory=set)  # fields its records do not have (a generation)
     ignores_status: bool = False  # status_only PUT answers success and changes nothing
     undeletable: set[int] = field(default_factory=set)  # batch delete skips these silently
     unrevealable: set[int] = field(default_factory=set)  # batch reveal leaves these out
@@ -121,7 +122,9 @@ class FakeServer:
                 raise BusinessError(cap_message(self.cap), method="POST", path="/api/token/")
             token_id = self.next_id
             self.next_id += 1
-            fields = {k: v for k, v in body.items() if k not in READ_ONLY_FIELDS | {"id"}}
+            fields = {
+                k: v for k, v in body.items() if k not in READ_ONLY_FIELDS | {"id"} | self.lacks
+            }
             token = self._store(
                 Token(
                     **fields,

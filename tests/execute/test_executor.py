@@ -7,6 +7,7 @@ statuses and messages, what was sent, and what the server and the sink hold afte
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from provisioner.newapi.errors import (
 from provisioner.observed import Token, TokenStatus
 from provisioner.plan.diff import diff
 from provisioner.plan.model import Action, Plan
-from provisioner.plan.ownership import rotation_name
+from provisioner.plan.ownership import pending_name, rotation_name
 from provisioner.plan.report import OpResult, Report
 from provisioner.secret import Secret
 from provisioner.spec.desired import (
@@ -616,7 +617,7 @@ def _rotating() -> tuple[FakeServer, DesiredToken]:
     return server, want("r", rotate=RotatePolicy(every=7 * DAY, overlap=DAY))
 
 
-def test_a_rotation_renames_the_old_token_creates_the_new_and_delivers_its_key() -> None:
+def test_a_rotation_creates_delivers_then_moves_the_old_token_aside() -> None:
     server, desired = _rotating()
     sink = FakeSink()
     report = apply(server, desired, sink=sink)
@@ -624,31 +625,143 @@ def test_a_rotation_renames_the_old_token_creates_the_new_and_delivers_its_key()
     old_name = rotation_name("r", NOW)
     rotate = result(report, "rotate", "r")
     assert (rotate.status, rotate.token_id) == ("ok", 2)
-    assert rotate.detail == f"old token 1 renamed {old_name}"
+    assert rotate.detail.startswith(f"old token 1 renamed {old_name} (expires ")
     assert server.tokens[1].name == old_name and server.tokens[1].expired_time == NOW + DAY
     assert server.one("r").id == 2 and sink.keys["R"].reveal() == "sk-" + full_key(2)
+    # the new token is created under a name of its own, and takes NAME only at the end:
+    # two tokens never share the name, and the old one is touched only after delivery
+    (created,) = [arg for method, arg in server.calls if method == "create_token"]
+    assert created == pending_name("r", NOW)
+    order = [m for m, _ in server.calls if m != "list_tokens"]
+    assert order == ["create_token", "reveal_keys", "update_token", "update_token"]
+    assert [arg for m, arg in server.calls if m == "update_token"] == [1, 2]
+    assert report.ok
 
 
-def test_a_rotation_whose_rename_fails_creates_nothing() -> None:
+def test_a_rotation_whose_key_cannot_be_delivered_leaves_the_old_token_untouched() -> None:
+    server, desired = _rotating()
+    before = server.tokens[1]
+    report = apply(server, desired, sink=FakeSink(refuse={"r": "vault said no"}))
+    assert server.tokens[1] == before  # name and expiry unchanged, and no PUT on it
+    assert [arg for m, arg in server.calls if m == "update_token"] == []
+    new = server.one(pending_name("r", NOW))
+    assert new.status == TokenStatus.DISABLED
+    rotate = result(report, "rotate", "r")
+    assert rotate.status == "failed"
+    assert "old token was left as it was (r, expiry unchanged)" in rotate.error
+    assert f"{new.name} stays disabled" in rotate.error
+    deliver = result(report, "deliver", "r")
+    assert (deliver.status, deliver.error) == ("failed", "vault said no")
+    # the next plan removes the unfinished rotation's token and rotates again
+    again, _ = plan_for(server, desired)
+    assert [(a.kind, a.name) for a in again.ordered()] == [("rotate", "r"), ("delete", new.name)]
+    assert again.of_kind("delete")[0].cleanup
+
+
+def test_a_rotation_without_a_sink_changes_nothing() -> None:
+    server, desired = _rotating()
+    report = apply(server, desired)
+    rotate = result(report, "rotate", "r")
+    assert rotate.status == "failed" and "needs a key sink" in rotate.error
+    assert [m for m, _ in server.calls] == []
+
+
+def test_a_rotation_whose_old_token_cannot_be_renamed_keeps_both_keys_working() -> None:
     server, desired = _rotating()
     server.on("update_token", 1, BusinessError("令牌不存在"))
-    report = apply(server, desired, sink=FakeSink())
+    sink = FakeSink()
+    report = apply(server, desired, sink=sink)
     rotate = result(report, "rotate", "r")
-    assert (rotate.status, rotate.error) == (
-        "failed",
-        "renaming the old token failed: 令牌不存在",
-    )
-    assert server.count("create_token") == 0 and server.one("r").id == 1
+    assert rotate.status == "failed"
+    assert "renaming the old token failed (令牌不存在)" in rotate.error
+    assert server.one("r").id == 1  # the old one keeps its name, and its key works
+    new = server.one(pending_name("r", NOW))
+    assert new.status == TokenStatus.ENABLED and sink.keys["R"].reveal() == "sk-" + full_key(2)
 
 
 def test_a_rotation_whose_rename_the_server_dropped_is_failed() -> None:
     server, desired = _rotating()
-    server.keeps = {"name": "r"}
+    # after the create, every write keeps the name r (a server that ignores renames)
+    server.after_create = lambda srv, _: setattr(srv, "keeps", {"name": "r"})
     report = apply(server, desired, sink=FakeSink())
-    assert len(server.named("r")) == 1  # no second 'r': that would be a conflict
     rotate = result(report, "rotate", "r")
     assert rotate.status == "failed" and "did not keep name" in rotate.error
-    assert not [c for c in server.calls if c[0] == "create_token"]
+    assert len(server.named("r")) == 1  # no second 'r': that would be a conflict
+
+
+@pytest.mark.parametrize(
+    ("old_fields", "kept_expiry"),
+    [
+        pytest.param({"expired_time": NOW - 10 * DAY}, NOW - 10 * DAY, id="expired, listed 1"),
+        pytest.param(
+            {"expired_time": NOW - 10 * DAY, "status": TokenStatus.EXPIRED},
+            NOW - 10 * DAY,
+            id="expired, status 3",
+        ),
+        pytest.param({"expired_time": NOW + 3600}, NOW + 3600, id="expires before the overlap"),
+        pytest.param(
+            {"unlimited_quota": False, "remain_quota": -50, "used_quota": 550},
+            NOW + DAY,
+            id="exhausted, overspent",
+        ),
+    ],
+)
+def test_rotation_never_moves_an_old_expiry_later(
+    old_fields: dict[str, Any], kept_expiry: int
+) -> None:
+    server = new_server()
+    server.add("r", **old_fields)
+    desired = want("r", rotate=RotatePolicy(every=7 * DAY, overlap=DAY))
+    report = apply(server, desired, sink=FakeSink())
+    assert result(report, "rotate", "r").status == "ok"
+    old = server.one(rotation_name("r", NOW))
+    assert old.expired_time == kept_expiry
+    assert old.status == old_fields.get("status", TokenStatus.ENABLED)  # never re-enabled
+    if not old.unlimited_quota:
+        assert old.remain_quota <= 0  # still spent: a rename revives nothing
+
+
+# -- limits the server may store without enforcing ----------------------------------
+
+
+def _cidr_plan(server: FakeServer) -> tuple[Plan, list[Token]]:
+    plan, inventory = plan_for(server, want("net", allow_ips=("10.0.0.0/8",)))
+    plan.actions[0] = replace(plan.actions[0], unconfirmed=("allow_ips",))
+    return plan, inventory
+
+
+def test_an_unconfirmed_limit_is_created_expired_then_made_usable() -> None:
+    server = new_server()
+    sink = FakeSink()
+    plan, inventory = _cidr_plan(server)
+    born: list[int] = []
+    server.after_create = lambda _, token: born.append(token.expired_time)
+    report = execute(plan, server, inventory, deliver=sink.deliver)
+    assert report.ok and not report.refused
+    assert born == [1]  # created already expired: its key worked nowhere meanwhile
+    token = server.one("net")
+    assert token.expired_time == -1 and token.status == TokenStatus.ENABLED
+    assert "created expired" in result(report, "create", "net").detail
+    assert [m for m, _ in server.calls if m != "list_tokens"] == [
+        "create_token",
+        "update_token",  # the file's expiry, once the record shows the limit holds
+        "reveal_keys",
+    ]
+    assert "NET" in sink.keys
+
+
+def test_a_limit_the_server_does_not_enforce_leaves_the_token_disabled_and_refused() -> None:
+    server = new_server()
+    server.lacks = {"cross_group_retry"}  # new-api before v0.10.1: CIDR stored, not matched
+    sink = FakeSink()
+    plan, inventory = _cidr_plan(server)
+    report = execute(plan, server, inventory, deliver=sink.deliver)
+    token = server.one("net")
+    assert token.status == TokenStatus.DISABLED and token.expired_time == 1
+    assert sink.keys == {} and server.count("reveal_keys") == 0
+    create = result(report, "create", "net")
+    assert create.status == "failed" and "matches addresses exactly" in create.error
+    assert len(report.refused) == 1 and report.refused[0].startswith("net: allow_ips")
 
 
 # -- deletes and forgotten keys -------------------------------------------------------

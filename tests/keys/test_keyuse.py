@@ -115,4 +115,10 @@ def test_a_key_that_lists_models_but_cannot_chat_counts_as_refused() -> None:
     ok = KeyTest("a", 1, "works")
     no_chat = KeyTest("b", 2, "works", chat=ChatTest("m", "refused", "no-channel"))
     run = KeyTestRun(results=[ok, no_chat], model="m")
-    assert run.counts() == {"works": 1, "refused": 1, "missing": 0, "error": 0}
+    assert run.counts() == {
+        "works": 1,
+        "refused": 1,
+        "as-declared": 0,
+        "missing": 0,
+        "error": 0,
+    }

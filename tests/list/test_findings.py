@@ -132,7 +132,7 @@ def test_spec_ownership_and_undeclared() -> None:
     assert owner == {
         "api": "managed",
         "api-2": "managed",
-        "api-3": "unmanaged",  # a copy beyond count 2 is not owned
+        "api-3": "orphan",  # a copy beyond count 2, in the unbroken run: owned, undeclared
         "video-x": "orphan",
         "api.old-20270101": "predecessor",  # plan's word for a rotation leftover
         "hand-made": "unmanaged",

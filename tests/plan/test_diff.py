@@ -246,33 +246,39 @@ def test_conflict_blocks_and_is_not_overridable() -> None:
     assert violation.rule == "conflict" and not violation.overridable
 
 
-def test_copies_beyond_a_shrunk_count_are_unmanaged_and_named() -> None:
-    three = [want(n, base_name="w", count=3, index=i) for i, n in enumerate(["w", "w-2", "w-3"], 1)]
+def test_a_shrunk_count_makes_its_copies_owned_orphans() -> None:
+    three = [
+        want(n, base_name="w", count=3, index=i, counted=True)
+        for i, n in enumerate(["w", "w-2", "w-3"], 1)
+    ]
     assert [a.name for a in diff(spec(*three), [], NOW).actions] == ["w", "w-2", "w-3"]
-    one = spec(want("w"))
+    one = spec(want("w", counted=True))  # count: 1, written
     existing = [tok("w"), tok("w-2"), tok("w-3")]
-    for manage in (Manage(), Manage(orphans="delete")):
-        plan = diff(replace(one, manage=manage), existing, NOW)
-        assert plan.actions == []  # never touched, even with orphans: delete
-        assert plan.unmanaged == 2 and plan.owned == 1
-        beyond = [n for n in plan.notices if n.kind == "beyond-count"]
-        assert [n.name for n in beyond] == ["w-2", "w-3"]
-        assert "copy of w beyond count 1" in beyond[0].message
-        assert "manage.match" in beyond[0].message and "absent" in beyond[0].message
-    # The way out the notice names: manage.match owns them, then the orphan policy applies.
-    plan = diff(replace(one, manage=Manage(match=("w-*",), orphans="delete")), existing, NOW)
-    assert kinds(plan) == [("delete", "w-2"), ("delete", "w-3")]
+    kept = diff(one, existing, NOW)
+    assert kept.actions == [] and kept.owned == 3 and kept.unmanaged == 0
+    assert [(n.kind, n.name) for n in kept.notices] == [("orphan", "w-2"), ("orphan", "w-3")]
+    assert "copy of w beyond its count" in kept.notices[0].message
+    deleted = diff(replace(one, manage=Manage(orphans="delete")), existing, NOW)
+    assert kinds(deleted) == [("delete", "w-3"), ("delete", "w-2")]  # highest first
+    assert not any(a.cleanup for a in deleted.actions)  # safety limits count them
 
 
 def test_look_alike_names_are_never_owned() -> None:
-    declared = spec(want("llama-3"), want("partner"), want("qa"), manage=Manage(orphans="delete"))
+    declared = spec(
+        want("llama-3", count=2, counted=True, base_name="llama-3"),
+        want("llama-3-2", count=2, index=2, counted=True, base_name="llama-3"),
+        want("partner"),
+        want("qa", counted=True),
+        manage=Manage(orphans="delete"),
+    )
     hand_made = [tok("llama-3-70"), tok("partner-2"), tok("qa-2025"), tok("qa.old-x")]
-    plan = diff(declared, [tok("llama-3"), tok("partner"), tok("qa"), *hand_made], NOW)
+    present = [tok("llama-3"), tok("llama-3-2"), tok("partner"), tok("qa")]
+    plan = diff(declared, [*present, *hand_made], NOW)
     assert kinds(plan) == []
-    assert plan.unmanaged == 4 and plan.owned == 3
-    # qa-2025 is no plausible copy (above the largest count), so it is not even hinted at
-    hinted = sorted(n.name for n in plan.notices if n.kind == "beyond-count")
-    assert hinted == ["llama-3-70", "partner-2"]
+    assert plan.unmanaged == 4 and plan.owned == 4
+    # partner-2 is what a copy of partner would be called: the plan says how to own it
+    (hint,) = [n for n in plan.notices if n.kind == "look-alike"]
+    assert hint.name == "partner-2" and "declares no count" in hint.message
 
 
 def test_ownership_globs_unmanaged_and_orphan_policies() -> None:
@@ -294,7 +300,7 @@ def test_rotation_due_and_predecessor_cleanup() -> None:
     assert rot.kind == "rotate" and rot.rotation_expiry == NOW + 7 * DAY
     assert rot.rotation_name == rotation_name("a", NOW) and rot.rotation_name.startswith("a.old-")
     # a live predecessor is reported; an expired one is deleted
-    live = tok("a.old-20260101", expired_time=NOW + DAY)
+    live = tok(rotation_name("a", NOW - DAY), expired_time=NOW + DAY)
     dead = tok("a.old-20251001", expired_time=NOW - DAY)
     plan = diff(spec(d), [young, live, dead], NOW)
     assert kinds(plan) == [("delete", "a.old-20251001")]

@@ -69,8 +69,8 @@ KINDS: dict[str, tuple[Action, list[str]]] = {
         ),
         [
             "  ↻ rotate  r (id 3)  # rotate.every elapsed (created 2026-12-01T00:00:00Z)",
-            "      old token -> r.old-20270115, expires 2027-01-16 08:00 UTC",
             "      new r created, key delivered as R",
+            "      then old token -> r.old-20270115, expires 2027-01-16 08:00 UTC",
         ],
     ),
     "rename": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -472,8 +473,8 @@ def test_side_routes(sb: Sandbox, client: httpx.Client) -> None:
         "default",
     )
     groups = client.get("/api/user/self/groups").json()["data"]
-    assert groups["auto"]["ratio"] == "自动" and isinstance(groups["vip"]["ratio"], float)
-    assert set(groups) == {"default", "vip", "auto"}
+    assert isinstance(groups["vip"]["ratio"], float)
+    assert set(groups) == {"default", "vip"}  # as recorded: no auto unless --auto-group
     assert "gpt-4o-mini" in client.get("/api/user/models").json()["data"]
     assert client.get("/api/token/auto-groups").json() == {
         "success": True,
@@ -516,3 +517,26 @@ def test_keep_alive_connection_reused(sb: Sandbox, client: httpx.Client) -> None
         assert response.http_version == "HTTP/1.1"
         assert int(response.headers["content-length"]) == len(response.content)
     assert [s for _, _, s in sb.requests] == [200] * 5
+
+
+def test_the_auto_group_is_offered_only_when_asked_for(tmp_path: Path) -> None:
+    for auto_group, groups in ((False, {"default", "vip"}), (True, {"auto", "default", "vip"})):
+        with Sandbox(db_path=str(tmp_path / f"{auto_group}.db"), auto_group=auto_group) as sb:
+            headers = {"Authorization": f"Bearer {sb.credential}"}
+            answer = httpx.get(sb.url + "/api/user/self/groups", headers=headers).json()
+            assert set(answer["data"]) == groups
+            if auto_group:
+                assert answer["data"]["auto"]["ratio"] == "自动"  # a string, as the servers send
+
+
+def test_the_relay_refuses_a_key_whose_group_the_user_does_not_have(tmp_path: Path) -> None:
+    with Sandbox(db_path=str(tmp_path / "s.db")) as sb:
+        (auto_id, vip_id) = sb.seed(2)
+        sb.store.update_token(auto_id, {"group": "auto"})
+        sb.store.update_token(vip_id, {"group": "vip"})
+        keys = {r["id"]: r["key"] for r in sb.rows()}
+        refused = httpx.get(
+            sb.url + "/v1/models", headers={"Authorization": f"Bearer sk-{keys[auto_id]}"}
+        )
+        assert refused.status_code == 403 and "无权访问 auto 分组" in refused.text
+        assert sb.relay_auth(keys[vip_id]) and not sb.relay_auth(keys[auto_id])

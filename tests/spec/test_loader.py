@@ -55,11 +55,22 @@ def test_parse_duration_rejects(text: str) -> None:
         ("10.5 usd", Budget(False, usd=Decimal("10.5"))),
         ("$10", Budget(False, usd=Decimal("10"))),
         ("5000000", Budget(False, units=5000000)),
-        ("0", Budget(False, units=0)),
+        ("1", Budget(False, units=1)),
+        ("2147500000", Budget(False, units=2_147_500_000)),  # each server's cap: at plan time
     ],
 )
 def test_quota(value: str, budget: Budget) -> None:
     assert tokens(f"  - name: a\n    quota: {value}\n")["a"].quota == budget
+
+
+@pytest.mark.parametrize("value", ["0", "0 USD", '"$0"', "0.0 usd", "0.000001 USD"])
+def test_a_zero_budget_is_refused_with_the_way_to_switch_a_token_off(value: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(f"version: 1\ntokens:\n  - name: a\n    quota: {value}\n", "t.yaml")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.line, diagnostic.col) == (4, 12)
+    assert "can never make a call" in diagnostic.message
+    assert "status: disabled" in diagnostic.message
 
 
 def test_usd_resolves_at_plan_time() -> None:

@@ -3,8 +3,9 @@
 Each token's key comes from the readable key sink when it holds it, else from
 a reveal (one batch for all of them); then the relay is called as an
 application would call it, ``GET /v1/models`` with ``Authorization: Bearer sk-…``.
-Exit 0 when every key works, 8 when any is refused or a named token is missing,
-1 when a relay call got no verdict (docs/keys-in-use.md#test).
+Exit 0 when every key works (a key the file declares disabled, refused as such, is
+"as declared"), 8 when any is refused or a named token is missing, 1 when a relay call
+got no verdict (docs/keys-in-use.md#test).
 """
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ def run(opts: TestOptions) -> int:
     with connect(opts.server, log, spec) as conn:
         chosen, not_created = targets(spec, conn.inventory, opts.names)
         run_ = KeyTestRun(not_created=not_created, model=opts.model)
+        declared_disabled = {t.name: t.status == "disabled" for t in spec.tokens} if spec else {}
+        if not opts.names:
+            # Off as the file declares it: shown, not called (`test NAME` calls it).
+            chosen = _off_as_declared(chosen, declared_disabled, conn.client.now(), run_)
         keys, sources, notes = _find_keys(conn, spec, opts.keys_to, chosen, log, run_)
         if opts.model:
             log.info(f"--model {opts.model}: one chat completion per working key spends quota")
-        declared_disabled = {t.name: t.status == "disabled" for t in spec.tokens} if spec else {}
         _call_relay(conn, opts, chosen, keys, sources, notes, declared_disabled, log, run_)
         head = output.header(file, conn)
     _emit(opts, run_, head)
@@ -57,6 +61,41 @@ def run(opts: TestOptions) -> int:
     if counts["refused"] or counts["missing"]:
         return ExitCode.FINDINGS
     return ExitCode.ERROR if counts["error"] else ExitCode.OK
+
+
+def _off_as_declared(
+    chosen: Sequence[tuple[str, Token | None]],
+    declared_disabled: dict[str, bool],
+    now: int,
+    run_: KeyTestRun,
+) -> list[tuple[str, Token | None]]:
+    """Tokens the file declares disabled and whose record shows them off are reported
+    "disabled, as declared" without a relay call; the rest are still to be tested. One the
+    server has re-enabled is tested: its key may work against the file's word."""
+    from provisioner.plan.keyuse import KeyTest, from_record
+
+    rest: list[tuple[str, Token | None]] = []
+    for name, token in chosen:
+        record = from_record(token, now) if token is not None else None
+        if token is None or not declared_disabled.get(name) or record is None:
+            rest.append((name, token))
+            continue
+        reason, why = record
+        label = (
+            "disabled, as declared"
+            if reason == "disabled"
+            else (f"{reason}; the file declares it disabled")
+        )
+        run_.results.append(
+            KeyTest(
+                name,
+                token.id,
+                "as-declared",
+                reason,
+                f"{label} ({why}); not called: `provisioner test {name}` calls the relay",
+            )
+        )
+    return rest
 
 
 def _find_keys(
@@ -135,7 +174,7 @@ def _call_relay(
     run_: KeyTestRun,
 ) -> None:
     from provisioner.newapi.relay import RELAY_TIMEOUT, RelayClient
-    from provisioner.plan.keyuse import ChatTest, KeyTest, judge_chat, judge_models
+    from provisioner.plan.keyuse import ChatTest, KeyTest, as_declared, judge_chat, judge_models
 
     now = conn.client.now()
 
@@ -177,8 +216,18 @@ def _call_relay(
             result.http_status = answer.status or None
             result.latency_ms = answer.latency_ms
             result.models = answer.models
-            if verdict.reason == "disabled" and declared_disabled.get(name):
-                result.notes.append("the file declares it `status: disabled`")
+            if declared_disabled.get(name):
+                verdict = as_declared(verdict)
+                result.outcome, result.reason, result.explanation = (
+                    verdict.outcome,
+                    verdict.reason,
+                    verdict.explanation,
+                )
+                if verdict.outcome == "works":
+                    result.notes.append(
+                        "the file declares it `status: disabled`, but its key works: "
+                        "`provisioner apply` disables it"
+                    )
             if opts.model and verdict.outcome == "works":
                 reply = relay.chat(key, opts.model)
                 chat = judge_chat(token, opts.model, reply)
