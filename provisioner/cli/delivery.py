@@ -98,6 +98,7 @@ def check_sink(
     """
     from provisioner.secrets.sinks import (
         FileSink,
+        KeyringSink,
         StdoutSink,
         git_warning,
         parse_sink,
@@ -110,6 +111,16 @@ def check_sink(
         raise UsageError(f"key sink: {exc}") from None
     if isinstance(sink, StdoutSink) and output != "text":
         raise UsageError(stdout_refusal("key sink stdout", output))
+    if isinstance(sink, KeyringSink):
+        # a plaintext or null backend is refused before anything is sent (docs/sinks.md)
+        from provisioner.secrets import keyring_store
+
+        try:
+            keyring_store.check_backend(timeout=sink.timeout)
+        except keyring_store.InsecureKeyring as exc:
+            raise UsageError(f"key sink keyring: {exc.reason}") from None
+        except keyring_store.KeyringUnavailable:
+            pass  # no keyring at all: each delivery reports it, with the alternatives
     if isinstance(sink, FileSink):
         if spec_path and spec_path != "-":
             sink.spec_path = Path(spec_path)

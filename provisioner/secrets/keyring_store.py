@@ -46,6 +46,16 @@ class KeyringUnavailable(ProvisionerError):
         super().__init__(f"the OS keyring is unavailable: {reason}. {ALTERNATIVES}")
 
 
+class InsecureKeyring(KeyringUnavailable):
+    """The keyring backend would not keep secrets safe (a plaintext file, one that discards
+    what it is given); refused unless the user opts in (docs/credentials.md#keyring-backends).
+    """
+
+
+#: Set to 1 to keep keys and credentials in a plaintext keyring backend anyway.
+ALLOW_INSECURE = "PROVISIONER_KEYRING_ALLOW_INSECURE"
+
+
 def service_name(server_url: str) -> str:
     """The keyring service for a server: ``provisioner:<normalized url>``.
 
@@ -72,7 +82,10 @@ def _describe(exc: BaseException) -> str:
     from keyring import errors
 
     if isinstance(exc, errors.NoKeyringError):
-        return "no keyring backend is available on this machine"
+        return (
+            "no keyring backend is available on this machine (keyring.backends.fail; "
+            "PYTHON_KEYRING_BACKEND chooses one)"
+        )
     if isinstance(exc, errors.KeyringLocked):
         return "the keyring is locked"
     name = type(exc).__name__
@@ -124,22 +137,68 @@ def _call(func: Callable[[], T], timeout: float | None, what: str) -> T:
     return box["value"]  # type: ignore[no-any-return]
 
 
+def _label(backend: Any) -> str:
+    cls = type(backend)
+    return f"{cls.__name__} ({cls.__module__})"
+
+
+def insecurity(backend: Any) -> str | None:
+    """Why ``backend`` must not hold secrets (None: it may): it writes them to a plaintext
+    file, or discards them. Judged by class, so it holds for any backend of those kinds."""
+    cls = type(backend)
+    module, name = cls.__module__, cls.__name__
+    if module == "keyring.backends.null" or name == "NullKeyring":
+        return "it discards whatever it is given, so a key stored there is lost"
+    if "plaintext" in name.lower():  # keyrings.alt.file.PlaintextKeyring, pyfs's, ...
+        where = getattr(backend, "file_path", "")
+        return "it keeps secrets in a plaintext file" + (f" ({where})" if where else "")
+    return None
+
+
 def _backend() -> Any:
+    """The backend to use: the chainer resolved to its best safe member; a plaintext or
+    null backend refused unless PROVISIONER_KEYRING_ALLOW_INSECURE=1 (plaintext only)."""
+    import os
+
     import keyring
     from keyring.backends import fail
+    from keyring.errors import NoKeyringError
 
     backend = keyring.get_keyring()
     if isinstance(backend, fail.Keyring):
-        from keyring.errors import NoKeyringError
-
         raise NoKeyringError()
-    # The chainer with no usable backend behind it behaves like fail.
-    backends = getattr(backend, "backends", None)
-    if backends is not None and not backends:
-        from keyring.errors import NoKeyringError
+    members = getattr(backend, "backends", None)
+    if members is not None:  # the chainer: falls through to later members when one fails
+        if not members:
+            raise NoKeyringError()  # behaves like fail
+        safe = [m for m in members if not isinstance(m, fail.Keyring) and not insecurity(m)]
+        if safe:
+            # never the chain itself: a locked Secret Service would fall through to a
+            # plaintext file behind it without a word
+            return safe[0]
+        backend = members[0]
+    why = insecurity(backend)
+    if why is None:
+        return backend
+    allowed = os.environ.get(ALLOW_INSECURE, "") == "1"
+    if allowed and "plaintext" in why:
+        return backend
+    way_out = (
+        f"Choose another backend (PYTHON_KEYRING_BACKEND), or set {ALLOW_INSECURE}=1 to use "
+        "this one anyway"
+        if "plaintext" in why
+        else "Choose another backend (PYTHON_KEYRING_BACKEND)"
+    )
+    raise InsecureKeyring(
+        f"the keyring backend is {_label(backend)}, and {why}; refusing to keep keys or "
+        f"credentials there. {way_out}"
+    )
 
-        raise NoKeyringError()
-    return backend
+
+def check_backend(*, timeout: float | None = None) -> str:
+    """The backend's name if it may hold secrets; raises :class:`KeyringUnavailable`
+    (:class:`InsecureKeyring` for a plaintext or null one) otherwise."""
+    return _call(lambda: _label(_backend()), timeout, "backend")
 
 
 def get_secret(service: str, username: str, *, timeout: float | None = None) -> Secret | None:
@@ -176,9 +235,4 @@ def delete_secret(service: str, username: str, *, timeout: float | None = None) 
 def backend_name(*, timeout: float | None = None) -> str:
     """A human name of the active backend, e.g. ``PlaintextKeyring (keyrings.alt.file)``."""
 
-    def name() -> str:
-        backend = _backend()
-        cls = type(backend)
-        return f"{cls.__name__} ({cls.__module__})"
-
-    return _call(name, timeout, "backend")
+    return _call(lambda: _label(_backend()), timeout, "backend")

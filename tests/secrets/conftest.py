@@ -1,7 +1,7 @@
 """Fixtures for the secrets layer: keyring backends isolated in tmp_path.
 
 Every test starts with no usable keyring and a fresh timeout state (tests/conftest.py);
-a test that needs one installs it with ``use_backend`` or ``plaintext_keyring``.
+a test that needs one installs it with ``use_backend`` or ``file_keyring``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyhelpers import plaintext_file
+from keyhelpers import FileKeyring
 from keyring.backend import KeyringBackend
-from keyrings.alt.file import PlaintextKeyring
 
 
 @pytest.fixture
@@ -25,11 +24,9 @@ def use_backend() -> object:
 
 
 @pytest.fixture
-def plaintext_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PlaintextKeyring:
-    """A real file backend (keyrings.alt) whose file lives in tmp_path."""
-    data_home = tmp_path / "xdg-data"
-    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
-    backend = PlaintextKeyring()
-    backend.file_path = str(plaintext_file(data_home))
+def file_keyring(tmp_path: Path) -> FileKeyring:
+    """A test-only file backend (tests/secrets/keyhelpers.py) whose file lives in tmp_path;
+    nothing of keyrings.alt, which would become the machine's default once installed."""
+    backend = FileKeyring(tmp_path / "keyring.json")
     keyring.set_keyring(backend)
     return backend

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from pathlib import Path
 
@@ -17,9 +19,51 @@ KEY2 = Secret("sk-" + "Z" * 24 + "y" * 24)
 CREDENTIAL = Secret("Q2hhbmdlTWVQbGVhc2VBY2Nlc3NUb2tlbg==")
 
 
-def plaintext_file(root: Path) -> Path:
-    """Where keyrings.alt's PlaintextKeyring keeps its file under XDG_DATA_HOME=root."""
-    return root / "python_keyring" / "keyring_pass.cfg"
+class FileKeyring(KeyringBackend):
+    """A test-only backend: entries in a JSON file, so a test and the subprocess it starts
+    can share them. The path comes from the constructor or ``TEST_KEYRING_FILE``
+    (``PYTHON_KEYRING_BACKEND=keyhelpers.FileKeyring`` with this folder on PYTHONPATH).
+
+    It exists only for the tests, selected per test: installing the test extra never
+    changes the keyring a developer's machine uses (docs/credentials.md#keyring-backends).
+    """
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        super().__init__()
+        self.file_path = Path(path or os.environ["TEST_KEYRING_FILE"])
+
+    def _load(self) -> dict[str, str]:
+        try:
+            return dict(json.loads(self.file_path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return {}
+
+    def _save(self, data: dict[str, str]) -> None:
+        self.file_path.parent.mkdir(parents=True, exist_ok=True)
+        self.file_path.write_text(json.dumps(data), encoding="utf-8")
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._load().get(f"{service}\0{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        data = self._load()
+        data[f"{service}\0{username}"] = password
+        self._save(data)
+
+    def delete_password(self, service: str, username: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        data = self._load()
+        if data.pop(f"{service}\0{username}", None) is None:
+            raise PasswordDeleteError("not found")
+        self._save(data)
+
+
+class PlaintextKeyring(FileKeyring):
+    """Stands for keyrings.alt's ``PlaintextKeyring`` (a plaintext file): the class the
+    tool refuses by kind, without installing keyrings.alt anywhere."""
 
 
 class RecordingKeyring(KeyringBackend):

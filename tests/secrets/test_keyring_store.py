@@ -1,10 +1,20 @@
-"""The bounded keyring: a real file backend, a hanging one, a locked one, none."""
+"""The bounded keyring: a file backend, a hanging one, a locked one, none, and the insecure
+ones it refuses (plaintext unless chosen, null always)."""
 
 from __future__ import annotations
 
 import pytest
-from keyhelpers import CREDENTIAL, KEY, HangingKeyring, LockedKeyring, plaintext_file
+from keyhelpers import (
+    CREDENTIAL,
+    KEY,
+    FileKeyring,
+    HangingKeyring,
+    LockedKeyring,
+    PlaintextKeyring,
+)
+from keyring.backend import KeyringBackend
 
+from provisioner.errors import CredentialError
 from provisioner.secrets import keyring_store
 from provisioner.secrets.credentials import resolve_credential
 from provisioner.secrets.sinks import KeyDelivery, KeyringSink
@@ -12,33 +22,113 @@ from provisioner.secrets.sinks import KeyDelivery, KeyringSink
 SERVICE = "provisioner:https://api.example.com"
 
 
-def test_plaintext_backend_round_trip(plaintext_keyring) -> None:
+def test_file_backend_round_trip(file_keyring) -> None:
     assert keyring_store.get_secret(SERVICE, "credential") is None
     keyring_store.set_secret(SERVICE, "credential", CREDENTIAL)
     assert keyring_store.get_secret(SERVICE, "credential") == CREDENTIAL
-    assert plaintext_file_exists(plaintext_keyring)
-    assert "PlaintextKeyring" in keyring_store.backend_name()
+    assert file_keyring.file_path.is_file()
+    assert "FileKeyring" in keyring_store.backend_name()
     assert keyring_store.delete_secret(SERVICE, "credential") is True
     assert keyring_store.delete_secret(SERVICE, "credential") is False
     assert keyring_store.get_secret(SERVICE, "credential") is None
 
 
-def plaintext_file_exists(backend) -> bool:
-    from pathlib import Path
-
-    return Path(backend.file_path).is_file()
-
-
-def test_resolve_credential_reads_real_backend(plaintext_keyring, tmp_path, monkeypatch) -> None:
+def test_resolve_credential_reads_real_backend(file_keyring) -> None:
     keyring_store.set_secret(SERVICE, "credential", CREDENTIAL)
-    assert plaintext_file(tmp_path / "xdg-data").is_file()
     assert resolve_credential("https://api.example.com/", {}) == (CREDENTIAL, "keyring")
 
 
-def test_keyring_sink_with_real_backend(plaintext_keyring) -> None:
+def test_keyring_sink_with_real_backend(file_keyring) -> None:
     result = KeyringSink().deliver([KeyDelivery("a", "A_KEY", KEY, "https://api.example.com")])
     assert result[0].ok
     assert keyring_store.get_secret(SERVICE, "A_KEY") == KEY
+
+
+# ---------------------------------------------------------------------------- insecure backends
+
+
+def test_plaintext_backend_is_refused_with_the_way_out(use_backend, tmp_path) -> None:
+    use_backend(PlaintextKeyring(tmp_path / "plain.json"))
+    for call in (
+        lambda: keyring_store.set_secret(SERVICE, "credential", CREDENTIAL),
+        lambda: keyring_store.get_secret(SERVICE, "credential"),
+    ):
+        with pytest.raises(keyring_store.InsecureKeyring) as info:
+            call()
+        message = str(info.value)
+        assert "PlaintextKeyring (keyhelpers)" in message and "plaintext file" in message
+        assert "PROVISIONER_KEYRING_ALLOW_INSECURE=1" in message
+        assert "PYTHON_KEYRING_BACKEND" in message and "NEWAPI_TOKEN_FILE" in message
+    assert not (tmp_path / "plain.json").exists()  # nothing was written
+    with pytest.raises(CredentialError) as refused:
+        resolve_credential("https://api.example.com", {})
+    assert "PlaintextKeyring" in str(refused.value)
+    result = KeyringSink().deliver([KeyDelivery("a", "A_KEY", KEY, "https://api.example.com")])
+    assert not result[0].ok and "PROVISIONER_KEYRING_ALLOW_INSECURE" in result[0].error
+
+
+def test_plaintext_backend_allowed_when_chosen(use_backend, tmp_path, monkeypatch) -> None:
+    use_backend(PlaintextKeyring(tmp_path / "plain.json"))
+    monkeypatch.setenv("PROVISIONER_KEYRING_ALLOW_INSECURE", "1")
+    keyring_store.set_secret(SERVICE, "credential", CREDENTIAL)
+    assert keyring_store.get_secret(SERVICE, "credential") == CREDENTIAL
+    monkeypatch.setenv("PROVISIONER_KEYRING_ALLOW_INSECURE", "yes")  # only 1 opts in
+    with pytest.raises(keyring_store.InsecureKeyring):
+        keyring_store.get_secret(SERVICE, "credential")
+
+
+def test_null_backend_is_refused_even_when_insecure_is_allowed(use_backend, monkeypatch) -> None:
+    from keyring.backends import null
+
+    use_backend(null.Keyring())
+    monkeypatch.setenv("PROVISIONER_KEYRING_ALLOW_INSECURE", "1")
+    with pytest.raises(keyring_store.InsecureKeyring) as info:
+        keyring_store.set_secret(SERVICE, "A_KEY", KEY)
+    assert "discards" in str(info.value) and "ALLOW_INSECURE" not in str(info.value)
+
+
+class _Chainer(KeyringBackend):
+    """Shaped like keyring's ChainerBackend: ``backends`` in priority order."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self, *backends: KeyringBackend) -> None:
+        super().__init__()
+        self.backends = list(backends)
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise AssertionError("the chain itself is never used")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise AssertionError("the chain itself is never used")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise AssertionError("the chain itself is never used")
+
+
+def test_chainer_resolves_to_its_safe_member(use_backend, tmp_path) -> None:
+    safe = FileKeyring(tmp_path / "safe.json")
+    use_backend(_Chainer(safe, PlaintextKeyring(tmp_path / "plain.json")))
+    keyring_store.set_secret(SERVICE, "A_KEY", KEY)
+    assert safe.get_password(SERVICE, "A_KEY") == KEY.reveal()
+    assert not (tmp_path / "plain.json").exists()  # never falls through to plaintext
+    assert "FileKeyring" in keyring_store.backend_name()
+
+
+def test_chainer_of_plaintext_only_is_refused(use_backend, tmp_path) -> None:
+    use_backend(_Chainer(PlaintextKeyring(tmp_path / "plain.json")))
+    with pytest.raises(keyring_store.InsecureKeyring, match="PlaintextKeyring"):
+        keyring_store.get_secret(SERVICE, "A_KEY")
+
+
+def test_real_keyrings_alt_plaintext_is_refused(use_backend, tmp_path) -> None:
+    alt = pytest.importorskip("keyrings.alt.file")
+    backend = alt.PlaintextKeyring()
+    backend.file_path = str(tmp_path / "keyring_pass.cfg")
+    use_backend(backend)
+    with pytest.raises(keyring_store.InsecureKeyring, match=r"PlaintextKeyring \(keyrings"):
+        keyring_store.set_secret(SERVICE, "credential", CREDENTIAL)
+    assert not (tmp_path / "keyring_pass.cfg").exists()
 
 
 def test_hanging_backend_times_out_within_bound(use_backend) -> None:

@@ -1,4 +1,5 @@
-"""`provisioner login` as a user runs it: a real process, stdin piped, a real file keyring."""
+"""`provisioner login` as a user runs it: a real process, stdin piped, a file keyring (the
+test-only ``keyhelpers.FileKeyring``, chosen for the subprocess by PYTHON_KEYRING_BACKEND)."""
 
 from __future__ import annotations
 
@@ -8,26 +9,27 @@ import sys
 from pathlib import Path
 
 import pytest
-from keyhelpers import CREDENTIAL, KEY, plaintext_file
-from keyrings.alt.file import PlaintextKeyring
+from keyhelpers import CREDENTIAL, KEY, FileKeyring
 
 from provisioner.secrets import keyring_store
 from provisioner.secrets.credentials import resolve_credential, resolve_user_id
 
 URL = "https://api.example.com"
+HERE = Path(__file__).parent  # keyhelpers, for PYTHON_KEYRING_BACKEND in the subprocess
 
 
 def login(
     tmp_path: Path,
     *args: str,
     stdin: str,
-    backend: str = "keyrings.alt.file.PlaintextKeyring",
+    backend: str = "keyhelpers.FileKeyring",
     extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,  # clean (tests/conftest.py)
         "PYTHON_KEYRING_BACKEND": backend,
-        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "TEST_KEYRING_FILE": str(keyring_file(tmp_path)),
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
         "HOME": str(tmp_path / "home"),
         **(extra_env or {}),
     }
@@ -42,11 +44,14 @@ def login(
     )
 
 
-def read_back(tmp_path: Path) -> PlaintextKeyring:
+def keyring_file(tmp_path: Path) -> Path:
+    return tmp_path / "keyring" / "entries.json"
+
+
+def read_back(tmp_path: Path) -> FileKeyring:
     import keyring
 
-    backend = PlaintextKeyring()
-    backend.file_path = str(plaintext_file(tmp_path / "xdg-data"))
+    backend = FileKeyring(keyring_file(tmp_path))
     keyring.set_keyring(backend)
     return backend
 
@@ -56,8 +61,8 @@ def test_login_from_piped_stdin_then_resolve(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert CREDENTIAL.reveal() not in done.stdout + done.stderr
     assert "provisioner:https://api.example.com" in done.stderr
-    assert "PlaintextKeyring" in done.stderr
-    assert plaintext_file(tmp_path / "xdg-data").is_file()
+    assert "FileKeyring" in done.stderr
+    assert keyring_file(tmp_path).is_file()
 
     read_back(tmp_path)
     assert resolve_credential(URL, {}) == (CREDENTIAL, "keyring")
@@ -76,7 +81,7 @@ def test_login_refuses_relay_key(tmp_path: Path) -> None:
     assert done.returncode == 77
     assert KEY.reveal() not in done.stdout + done.stderr
     assert "relay API key" in done.stderr and "Nothing was stored" in done.stderr
-    assert not plaintext_file(tmp_path / "xdg-data").exists()
+    assert not keyring_file(tmp_path).exists()
 
 
 def test_login_needs_url(tmp_path: Path) -> None:
@@ -136,3 +141,34 @@ def test_login_in_process_with_hanging_keyring(tmp_path: Path, monkeypatch, use_
     with pytest.raises(ProvisionerError) as caught:
         login_command.run(argparse.Namespace(url=URL, user_id=None, quiet=False))
     assert caught.value.exit_code == 1 and "keyring" in str(caught.value)
+
+
+def test_login_refuses_a_plaintext_keyring_unless_chosen(tmp_path: Path) -> None:
+    refused = login(
+        tmp_path, "--url", URL, stdin=CREDENTIAL.reveal(), backend="keyhelpers.PlaintextKeyring"
+    )
+    assert refused.returncode == 1, refused.stderr
+    assert "PlaintextKeyring (keyhelpers)" in refused.stderr
+    assert "PROVISIONER_KEYRING_ALLOW_INSECURE=1" in refused.stderr
+    assert not keyring_file(tmp_path).exists() and CREDENTIAL.reveal() not in refused.stderr
+
+    chosen = login(
+        tmp_path,
+        "--url",
+        URL,
+        stdin=CREDENTIAL.reveal(),
+        backend="keyhelpers.PlaintextKeyring",
+        extra_env={"PROVISIONER_KEYRING_ALLOW_INSECURE": "1"},
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert keyring_file(tmp_path).is_file()
+
+
+def test_the_test_extra_leaves_the_machines_keyring_alone() -> None:
+    """keyrings.alt is not in the test extra: installing it would make a plaintext file the
+    default keyring of the developer's machine (issue 17 item 9)."""
+    import tomllib
+
+    project = tomllib.loads((HERE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = project["project"]["optional-dependencies"]
+    assert not [dep for deps in extras.values() for dep in deps if "keyrings" in dep.lower()]
