@@ -71,6 +71,7 @@ def test_json_output() -> None:
     document = json.loads(result.stdout)
     assert list(document) == [
         "schema_version",
+        "kind",
         "file",
         "valid",
         "errors",
