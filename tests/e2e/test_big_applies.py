@@ -21,6 +21,7 @@ import pytest
 from provisioner.cli.execution import CREATE_CONCURRENCY
 from provisioner.sandbox import Sandbox
 from tests.e2e.conftest import Cli, profile_cli
+from tests.e2e.lockkit import Hold, Lines, close, wait_for
 from tests.e2e.sinkfiles import json_keys
 
 LOCK = "provisioner.lock."
@@ -202,17 +203,39 @@ def _apply_process(cli: Cli, work: Path, lock_dir: Path) -> subprocess.Popen[str
 @pytest.mark.parametrize("machines", ["one machine", "two machines"])
 def test_two_applies_at_once_leave_no_duplicates(cli: Cli, tmp_path: Path, machines: str) -> None:
     # One machine: the file lock orders them. Two machines (a lock folder each): only the
-    # lock token on the server does.
-    cli.sandbox.latency = 0.05  # both runs overlap for a while
+    # lock token on the server does. The first apply's creates wait at the server until the
+    # second says it is waiting, so the two overlap however loaded the machine is.
+    cli.sandbox.latency = 0.05
     cli.spec(_spec(25))
     dirs = [
         tmp_path / "locks-a",
         tmp_path / ("locks-a" if machines == "one machine" else "locks-b"),
     ]
-    runs = [_apply_process(cli, cli.workdir, lock_dir) for lock_dir in dirs]
-    outcomes = [p.communicate(timeout=120) for p in runs]
-    assert [p.returncode for p in runs] == [0, 0], outcomes
+    gate = Hold(route="POST /api/token/", skip=1)  # its lock's create passes; its creates wait
+    cli.sandbox.add_fault(gate)
+    first = _apply_process(cli, cli.workdir, dirs[0])
+    second = None
+    try:
+        wait_for(lambda: gate.held, "the first apply creating, with the lock held")
+        assert [r["name"] for r in cli.rows() if r["name"].startswith(LOCK)]
+        second = _apply_process(cli, cli.workdir, dirs[1])
+        err = Lines(second.stderr)
+        err.wait_for("waiting for another apply")
+        gate.gate.set()
+        first_out, first_err = first.communicate(timeout=120)
+        second_out = second.stdout.read() if second.stdout else ""
+        second.wait(timeout=120)
+        second_err = err.text
+    finally:
+        gate.gate.set()
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+            if process is not None:
+                close(process)
+    assert (first.returncode, second.returncode) == (0, 0), (first_err, second_err)
     names = cli.names()
     assert len(names) == len(set(names)) == 25, Counter(names).most_common(3)
-    assert any("No changes" in out for out, _ in outcomes), outcomes  # the second found it done
-    assert any("waiting for another apply" in err for _, err in outcomes), outcomes
+    assert "Apply complete" in first_out, first_out
+    assert "No changes" in second_out, second_out  # the second found it done

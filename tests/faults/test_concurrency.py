@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from provisioner.newapi.client import NewApiClient
 from provisioner.sandbox.faults import Fault
 from provisioner.secret import Secret
 from tests.e2e.conftest import Cli
+from tests.e2e.lockkit import Hold, apply_process, wait_for
 from tests.faults.helpers import FAST_RETRY, assert_no_secrets, report_lines, writes
 
 BASE = """
@@ -146,3 +149,45 @@ def test_token_moves_during_apply(cli: Cli, move: str) -> None:
         row = cli.row(name)
         assert row["status"] == 1 and row["remain_quota"] + row["used_quota"] == 1_000_000
     assert_no_secrets(cli.sandbox, *(r.all for r in cli.history))
+
+
+# ---------------------------------------------------------------------------- two machines
+
+
+def _race(cli: Cli, tmp_path: Path, trial: int) -> None:
+    """Two applies of one file on two machines (a lock folder each) start together; their
+    lock tokens' creates are held at the server until both have arrived, so both race for
+    the account every time: exactly one wins, the other exits 4 naming it."""
+    sandbox = cli.sandbox
+    sandbox.clear_faults()
+    gate = Hold(route="POST /api/token/")  # holds every create until it opens
+    sandbox.add_fault(gate)
+    cli.spec(f"keys:\n  to: json:keys-{trial}.json\ntokens:\n  - name: t{trial}\n    count: 6\n")
+    runs = [apply_process(cli, tmp_path / f"machine-{m}-{trial}") for m in "ab"]
+    try:
+        wait_for(lambda: gate.held >= 2, "both lock creates at the server")
+        gate.gate.set()
+        outcomes = [(p.communicate(timeout=120), p) for p in runs]
+    finally:
+        for process in runs:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    codes = sorted(p.returncode for _, p in outcomes)
+    assert codes == [0, 4], [o for o, _ in outcomes]
+    ((_, _), winner), ((_, lost_err), _) = sorted(outcomes, key=lambda o: o[1].returncode)
+    assert "another apply holds the account's lock" in lost_err, lost_err
+    assert f"held by pid {winner.pid} on " in lost_err and "provisioner unlock" in lost_err
+    assert "Traceback" not in lost_err
+    names = [n for n in cli.names() if n.startswith(f"t{trial}")]
+    assert len(names) == len(set(names)) == 6, Counter(names).most_common(3)
+    assert not [r for r in sandbox.rows() if r["name"].startswith("provisioner.lock.")]
+
+
+@pytest.mark.parametrize("trials", [2, pytest.param(20, marks=pytest.mark.slow)])
+def test_two_machines_race_for_the_lock_one_wins_no_duplicate(
+    cli: Cli, tmp_path: Path, trials: int
+) -> None:
+    cli.sandbox.latency = 0.02  # a server a little slow, as over a network
+    for trial in range(trials):
+        _race(cli, tmp_path, trial)
