@@ -229,7 +229,9 @@ def render_markdown(listing: Listing, header: Header, quota_per_unit: int) -> st
     if listing.findings:
         out += ["#### Findings", ""]
         for f in listing.findings:
-            out.append(f"- **{f.kind}** {md_code(f.name, cell=False)} (id {f.id}): {md_text(f.reason)}")
+            out.append(
+                f"- **{f.kind}** {md_code(f.name, cell=False)} (id {f.id}): {md_text(f.reason)}"
+            )
         out.append("")
     out.append(summary_line(listing))
     return "\n".join(out) + "\n"
