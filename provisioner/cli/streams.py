@@ -6,7 +6,9 @@
 - A stdout whose reader went away (``| head``) or that was closed (``>&-``) never ends a
   run: the command carries on and exits with its own code. A command that changes
   something writes the rest of its report on stderr (the report is never lost); a
-  read-only one says once on stderr that its output was cut short.
+  read-only one says once on stderr that its output was cut short. Keys written to
+  stdout (``--keys-to stdout``, :meth:`Output.write_key`) are never spilled: their
+  delivery fails instead.
 - A closed standard file descriptor is reopened on ``/dev/null``, so no file the run
   opens (the sandbox's database, a key file) can take its number.
 """
@@ -72,6 +74,19 @@ class Output:
             self._tell(f"stdout is gone ({self.why}); the rest of the report follows here:")
             self._errors.write(text)
         return len(text)
+
+    def write_key(self, text: str) -> None:
+        """Write text holding a key (``--keys-to stdout``): never spilled to stderr, and a
+        stdout that is gone raises OSError, so the delivery fails as it should (the new
+        token is then disabled, docs/reconcile.md#keys-never-go-missing)."""
+        if self.gone:
+            raise BrokenPipeError(errno.EPIPE, f"stdout is gone ({self.why})")
+        try:
+            self._send(text)
+        except (OSError, ValueError) as exc:
+            self._lose_stream(exc)
+            raise BrokenPipeError(errno.EPIPE, f"stdout is gone ({self.why})") from None
+        self.written = True
 
     def _send(self, text: str) -> None:
         try:

@@ -822,10 +822,12 @@ class StdoutSink:
 
     def deliver(self, items: list[KeyDelivery]) -> list[DeliveryResult]:
         out = self.stream if self.stream is not None else sys.stdout
+        # the CLI's stdout never spills a key to stderr: it raises when gone (cli/streams.py)
+        write = getattr(out, "write_key", out.write)
         results = []
         for item in items:
             try:
-                out.write(f"{item.key_name}={item.key.reveal()}\n")
+                write(f"{item.key_name}={item.key.reveal()}\n")
             except OSError as exc:
                 results.append(
                     DeliveryResult(

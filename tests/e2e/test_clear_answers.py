@@ -406,6 +406,22 @@ def test_a_failing_apply_keeps_its_own_exit_code_when_stdout_is_gone(cli: Cli) -
     assert "✗ disable kept" in stderr and "Traceback" not in stderr
 
 
+def test_keys_for_a_stdout_that_is_gone_are_never_spilled(cli: Cli) -> None:
+    """`apply --keys-to stdout | head -0`: the key is not delivered (and so its new token is
+    disabled, as for any sink that fails); the report goes on on stderr, without the key."""
+    cli.spec("tokens:\n  - name: piped\n")
+    writer = _gone_stdout()
+    try:
+        done = _process(cli, ["apply", "--yes", "--keys-to", "stdout"], stdout=writer)
+    finally:
+        os.close(writer)
+    stderr = done.stderr.decode()
+    assert done.returncode == 6, stderr  # the delivery failed
+    (row,) = cli.rows()
+    assert row["key"] not in stderr and row["status"] == 2  # never spilled; token disabled
+    assert "stdout is gone" in stderr and "Traceback" not in stderr
+
+
 def test_a_closed_stdout(cli: Cli) -> None:
     """`provisioner apply --yes >&-`: the report goes to stderr; a read-only command says so."""
     cli.spec("tokens:\n  - name: closed\n")
