@@ -125,6 +125,7 @@ def test_check_not_a_new_api_server_is_69(cli: Cli) -> None:
         result = cli("check", "--url", url)
     finally:
         server.shutdown()
+        server.server_close()
     assert result.code == 69, result.all
     assert "new-api" in result.err
 

@@ -132,7 +132,7 @@ def test_wrong_credential_is_auth_error(sandbox: Sandbox) -> None:
     client = NewApiClient(
         sandbox.url, Secret("not-the-credential-0123456789"), sandbox.user_id, rate_limit=None
     )
-    with pytest.raises(AuthError) as err:
+    with client, pytest.raises(AuthError) as err:
         client.probe()
     assert err.value.exit_code == 77
     assert "not-the-credential" not in str(err.value)
@@ -142,25 +142,25 @@ def test_user_id_requirement(tmp_path: Path) -> None:
     for auth in ("legacy", "bearer"):
         sb = Sandbox(db_path=tmp_path / f"{auth}.db", auth=auth).start(port=0)
         try:
-            client = connect(sb, user_id=None)
-            if auth == "legacy":
-                with pytest.raises(AuthError, match="NEWAPI_USER_ID"):
-                    client.probe()
-            else:
-                assert client.probe().user_id == sb.user_id  # learned from /api/user/self
-                assert client.probe().auth == "bearer"
+            with connect(sb, user_id=None) as client:
+                if auth == "legacy":
+                    with pytest.raises(AuthError, match="NEWAPI_USER_ID"):
+                        client.probe()
+                else:
+                    assert client.probe().user_id == sb.user_id  # learned from /api/user/self
+                    assert client.probe().auth == "bearer"
         finally:
             sb.stop()
 
 
 def test_not_a_newapi_server_and_unreachable(bearer: Sandbox) -> None:
     client = NewApiClient(bearer.url + "/v1", Secret(bearer.credential), rate_limit=None)
-    with pytest.raises(NotNewApiError):
+    with client, pytest.raises(NotNewApiError):
         client.probe()
     bearer_url = bearer.url
     bearer.stop()
     client = NewApiClient(bearer_url, Secret("x" * 32), rate_limit=None, sleep=Sleeps())
-    with pytest.raises(UnreachableError):
+    with client, pytest.raises(UnreachableError):
         client.probe()
 
 

@@ -105,14 +105,14 @@ def running(*command: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, st
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
     )
-    try:
-        assert proc.stdout is not None
-        info = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(len(INFO)))
-        yield proc, info
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with proc:  # closes the pipes and waits
+        try:
+            assert proc.stdout is not None
+            info = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(len(INFO)))
+            yield proc, info
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def test_provisioner_sandbox_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
