@@ -217,7 +217,7 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
     if server.sandbox:
         from provisioner.sandbox import Sandbox
 
-        Path(SANDBOX_DB).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # the store makes the folder (0700), or says why it cannot (sandbox/store.py)
         # The newcomer's sandbox offers the `auto` group (examples/tokens.yaml uses it);
         # `provisioner sandbox` follows the recorded servers unless --auto-group.
         sandbox = Sandbox(db_path=SANDBOX_DB, auto_group=True).start(port=0)

@@ -238,8 +238,19 @@ class Store:
         """Create a missing file (and its folder) owner-only: it holds full keys and the
         credential. An existing file is not touched until it is known to be a sandbox's."""
         path = Path(self.path)
+        folder = path.parent
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except FileExistsError:
+            raise SandboxStateError(
+                f"cannot use {self.path} as the sandbox's database: {folder} is a file, "
+                "not a folder"
+            ) from None
+        except OSError as exc:
+            raise SandboxStateError(
+                f"cannot make the folder {folder} for the sandbox's database: {exc.strerror or exc}"
+            ) from None
+        try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
             pass

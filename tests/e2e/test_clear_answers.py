@@ -796,3 +796,15 @@ def test_reveal_json_says_what_went_where(cli: Cli) -> None:
     assert document["summary"] == {"requested": 2, "delivered": 1, "failed": 1}
     assert cli.row("one")["key"] not in result.all
     assert cli.row("one")["key"] in (cli.workdir / "k.env").read_text(encoding="utf-8")
+
+
+def test_a_state_folder_that_is_a_file(cli: Cli) -> None:
+    cli.spec("tokens:\n  - name: x\n")
+    (cli.workdir / ".provisioner").write_text("not a folder\n", encoding="utf-8")
+    result = cli("plan", "--sandbox")
+    assert result.code == 1, result.all
+    assert (
+        "cannot use .provisioner/sandbox.db as the sandbox's database: .provisioner is a file, "
+        "not a folder" in result.err
+    )
+    assert INTERNAL not in result.all
