@@ -17,6 +17,22 @@ if TYPE_CHECKING:
     from provisioner.secrets.sinks import Sink
 
 
+# URL of an embedded sandbox started in this process -> its lasting name in sinks
+_EMBEDDED: dict[str, str] = {}
+
+
+def register_embedded_sandbox(url: str, db_path: str) -> None:
+    """``--sandbox`` gets a new port at every run: its keys' origin is its state file."""
+    from provisioner.secrets.sinks import SANDBOX_ORIGIN
+
+    _EMBEDDED[url] = SANDBOX_ORIGIN + str(Path(db_path).resolve())
+
+
+def origin_server(url: str) -> str:
+    """What a sink records as the server of a key from ``url``."""
+    return _EMBEDDED.get(url, url)
+
+
 @dataclass(frozen=True)
 class Delivery:
     """Where keys go: the callable the executor calls, the sink's description, and the
@@ -58,7 +74,7 @@ class Delivery:
 
         if not self.readable:
             return {}
-        wanted = Origin(self.server_url, self.user_id)
+        wanted = Origin(origin_server(self.server_url), self.user_id)
         try:
             held = foreign_keys(self.target, key_names, wanted)
         except (OSError, ValueError) as exc:
@@ -161,13 +177,15 @@ def make_delivery(
     if isinstance(sink, ExecSink):
         sink.credential = credential
     if isinstance(sink, FileSink):
-        sink.for_server(server_url)
+        sink.for_server(origin_server(server_url))
 
     def deliver(batch: list[tuple[str, str, Secret]]) -> dict[str, str]:
         # Under GitHub Actions, mask every key (on stderr) before anything else is printed.
         add_mask([key for _, _, key in batch])
+        lasting = origin_server(server_url)
         items = [
-            KeyDelivery(name, key_name, key, server_url, user_id) for name, key_name, key in batch
+            KeyDelivery(name, key_name, key, server_url, user_id, lasting)
+            for name, key_name, key in batch
         ]
         results = sink.deliver(items)
         return {r.name: r.error or "delivery failed" for r in results if not r.ok}

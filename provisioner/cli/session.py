@@ -222,6 +222,9 @@ def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterat
         # `provisioner sandbox` follows the recorded servers unless --auto-group.
         sandbox = Sandbox(db_path=SANDBOX_DB, auto_group=True).start(port=0)
         url = sandbox.url
+        from provisioner.cli.delivery import register_embedded_sandbox
+
+        register_embedded_sandbox(url, SANDBOX_DB)  # sinks name it by its state file
         # bearer servers need no user id; leaving it out lets the probe see the dialect
         credential, user_id = Secret(sandbox.credential), None
         rate = _parse_rate(server.rate_limit) if server.rate_limit else None

@@ -89,10 +89,17 @@ def _normal(url: str) -> str:
         return url.strip().rstrip("/").lower()
 
 
+#: How an embedded sandbox (``--sandbox``) is named in a sink: its URL has a new port at
+#: every run, its state file stays (``sandbox:/abs/path/.provisioner/sandbox.db``).
+SANDBOX_ORIGIN = "sandbox:"
+
+
 def host_label(server_url: str) -> str:
     """What ``{host}`` in a sink path becomes: the URL's host, ``-PORT`` when it names one."""
     from urllib.parse import urlsplit
 
+    if server_url.startswith(SANDBOX_ORIGIN):
+        return "sandbox"
     parts = urlsplit(server_url)
     host = (parts.hostname or "server").strip("[]").replace(":", "-")
     try:
@@ -121,10 +128,11 @@ class KeyDelivery:
     key: Secret
     server_url: str
     user_id: int | None = None
+    origin_server: str = ""  # the server's lasting name, when its URL changes (--sandbox)
 
     @property
     def origin(self) -> Origin:
-        return Origin(self.server_url, self.user_id)
+        return Origin(self.origin_server or self.server_url, self.user_id)
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,21 @@ def test_same_server_another_account_is_refused(cli: Cli) -> None:
     assert refused.code == 4, refused.all
     assert "user 99" in refused.err and f"user {cli.sandbox.user_id}" in refused.err
     assert json_keys(path)["APP"] != "sk-" + "Y" * 48
+
+
+def test_the_embedded_sandbox_is_one_server_across_runs(tmp_path: Path) -> None:
+    """`--sandbox` gets a new port at every run; its keys' origin is its state file, so the
+    second run neither refuses the sink nor delivers again, and {host} is `sandbox`."""
+    from tests.e2e.conftest import run_main
+
+    (tmp_path / "tokens.yaml").write_text(
+        "version: 1\nkeys:\n  to: dotenv:keys.{host}.env\ntokens:\n  - name: app\n"
+    )
+    first = run_main(["apply", "--sandbox", "--yes"], {"CI": "true"}, tmp_path)
+    assert first.code == 0, first.all
+    sink = tmp_path / "keys.sandbox.env"
+    text = sink.read_text()
+    assert f"provisioner key of sandbox:{tmp_path / '.provisioner' / 'sandbox.db'} user" in text
+    again = run_main(["plan", "--sandbox", "--detailed-exitcode"], {"CI": "true"}, tmp_path)
+    assert again.code == 0, again.all  # a new port, the same server: nothing to deliver
+    assert sink.read_text() == text
