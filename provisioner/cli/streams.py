@@ -53,7 +53,7 @@ class Output:
     """``sys.stdout`` for one run: every write reaches the stream at once (so a broken pipe
     shows at the write that hit it, not at exit), and a stream that is gone is survived."""
 
-    def __init__(self, stream: TextIO | None, errors: TextIO) -> None:
+    def __init__(self, stream: TextIO | None, errors: _Errors) -> None:
         self.gone = stream is None  # the reader went away, or stdout was closed
         self._stream: TextIO = stream if stream is not None else _null_text()
         self._errors = errors
