@@ -3,7 +3,7 @@
 Minimum requests: one POST per token, the re-list pages (ceil(N/100)), one batch reveal
 per 100, the initial list page(s), the two probes (/api/status, /api/user/self), the two
 route probes an empty account needs (groups, auto groups), and the account's lock (a
-POST, one list page, a delete).
+POST, one list page, the PUT that disables it, a delete).
 
     python bench/apply_creates.py [--tokens 1000] [--repeat 3]
 """
@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     pages = max(1, math.ceil(n / 100))
     relist = math.ceil((n + 1) / 100)  # the lock token is listed too
     # POSTs, re-list, reveals, the first list page, the two probes, the two route probes of
-    # an empty account (groups, auto groups), and the lock: its POST, one list, one delete
-    minimum = n + relist + pages + 1 + 2 + 2 + 3
+    # an empty account (groups, auto groups), and the lock: its POST, one list, the PUT that
+    # disables it, one delete (renewals start after a third of its lease: 40 s)
+    minimum = n + relist + pages + 1 + 2 + 2 + 4
     print(f"machine: {machine()}")
     print(
         f"apply of {n} creates + key delivery: {run.seconds:.3f} s (median of {args.repeat}), "

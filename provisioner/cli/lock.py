@@ -60,7 +60,7 @@ from provisioner.plan.lease import (
 )
 from provisioner.spec.reserved import LOCK_PREFIX
 
-#: the lease's length in seconds, for tests (docs/robustness.md#tuning-knobs)
+#: the lease's length in seconds, for tests (docs/robustness.md#tuning-knob-provisioner_lock_lease)
 LEASE_VARIABLE = "PROVISIONER_LOCK_LEASE"
 POLL = 5.0  # seconds between looks while waiting for another apply
 RELEASE_TRIES = 4  # removing a lock token: tries, 0.5 s apart and doubling

@@ -153,7 +153,8 @@ def test_unlock_a_live_holder_refused_then_forced_and_the_holder_stops(
     sandbox.add_fault(arrivals)
     gate = Hold(route="POST /api/token/", skip=2)
     sandbox.add_fault(gate)
-    # a short lease, so the holder renews every second (docs/robustness.md#tuning-knobs)
+    # a short lease, so the holder renews every second
+    # (docs/robustness.md#tuning-knob-provisioner_lock_lease)
     holder = apply_process(
         cli, lock_dir, env={"PROVISIONER_LOCK_LEASE": "3", "GITHUB_RUN_ID": "4242"}
     )
