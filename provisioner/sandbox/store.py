@@ -267,7 +267,7 @@ class Store:
         self.conn.row_factory = sqlite3.Row
         with self.lock:
             if self.path != ":memory:":
-                _check_database(self.conn, self.path)
+                _retry_locked(lambda: _check_database(self.conn, self.path))
                 os.chmod(self.path, 0o600)  # made by an older version, or by hand
                 _retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
             self.conn.execute("PRAGMA synchronous=NORMAL")
