@@ -25,6 +25,7 @@ from provisioner.observed import MAX_NAME_BYTES, MAX_QUOTA_UNITS, Token, TokenSt
 from provisioner.plan.ownership import predecessor_of
 from provisioner.render.safe import json_text, text
 from provisioner.spec.desired import derive_key_name
+from provisioner.spec.reserved import is_reserved_name
 
 _UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
@@ -82,6 +83,8 @@ def _skip_reason(token: Token, duplicates: Counter[str]) -> str | None:
         return "several tokens share this name (a conflict: rename one on the server)"
     if predecessor_of(name) is not None:
         return "a rotation predecessor (.old-); it is owned by its live name"
+    if is_reserved_name(name):
+        return "the name is in the namespace of apply's lock tokens, which a file may not declare"
     if not token.unlimited_quota and token.budget > MAX_QUOTA_UNITS:
         return (
             f"its budget ({token.budget} units used + remaining) is above the server's "

@@ -77,6 +77,8 @@ def test_kill_9_mid_create_frees_the_account_within_one_lease(
     assert f"pid {victim.pid}" in blocked.err and "lease until" in blocked.err
     assert f"provisioner unlock {dead['id']}" in blocked.err
     assert len(jobs(cli)) == made
+    by_delete = cli("delete", str(dead["id"]), "--yes")  # the old advice points to unlock now
+    assert by_delete.code == 1 and f"`provisioner unlock {dead['id']}`" in by_delete.err
 
     # One lease (plus a second of margin) later, by the server's clock:
     sandbox.advance(dead["expired_time"] - sandbox.now() + 2)
@@ -321,8 +323,12 @@ def test_hand_made_tokens_in_the_namespace_are_unmanaged_and_never_deleted(cli: 
     assert plan.code == 0, plan.all
     assert "3 unmanaged" in plan.out and "delete " not in plan.out
     listed = cli("list")
+    exported = cli("export")
+    assert exported.code == 0, exported.all
     for name in hand_made:
         assert name in listed.out
+        assert f"'{name}'" in exported.err and f"name: {name}" not in exported.out
+    assert "namespace of apply's lock tokens" in exported.err
     applied = cli("apply", "--yes")  # creates app: takes the lock, removes the dead 0.2 lock
     assert applied.code == 0, applied.all
     assert set(cli.names()) == hand_made | {"app"}

@@ -105,6 +105,15 @@ def run(opts: DeleteOptions) -> int:
         now = conn.client.now()
         by_id = {token.id: token for token in conn.inventory}
         missing = [token_id for token_id in ids if token_id not in by_id]
+        locks = [t.id for t in conn.locks if t.id in missing]
+        if locks:
+            shown = ", ".join(str(i) for i in locks)
+            raise ProvisionerError(
+                f"{'id' if len(locks) == 1 else 'ids'} {shown}: the account's lock (an apply's "
+                f"lock token); nothing was deleted. `provisioner unlock {locks[0]}` shows who "
+                "holds it and removes it",
+                ExitCode.ERROR,
+            )
         if missing:
             shown = ", ".join(str(i) for i in missing)
             raise ProvisionerError(
