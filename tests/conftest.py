@@ -1,16 +1,21 @@
-"""What every test starts from: a clean environment, a home of its own and no keyring.
+"""What every test starts from (a clean environment, a home of its own, no keyring), and
+which tests are slow.
 
 As httpx's ``clean_environ``: no test sees the caller's CI variables, credentials,
 proxies, CA bundles or colour settings, and none can reach the developer's keyring, git
 configuration or home. A test that needs a variable sets it itself (``monkeypatch.setenv``,
 ``Cli.env``, ``run_main(env=...)``). A subprocess started with ``{**os.environ, ...}`` (or
 with no ``env=``) inherits this clean environment.
+
+Two tiers: ``python -m pytest -n 2 -m "not slow"`` is the fast one, for every edit;
+``python -m pytest -n 2`` runs everything, as CI does. :data:`SLOW` says what is slow.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import keyring
 import keyring.core
@@ -18,6 +23,31 @@ import pytest
 from keyring.backends import fail
 
 from provisioner.secrets import keyring_store
+
+HERE = Path(__file__).parent
+
+# The slow tier: every test below these paths is marked ``slow`` (a folder counts for the
+# files added to it later).
+SLOW = {
+    "e2e": "the real CLI against a sandbox over HTTP, one or more runs per test",
+    "faults": "the fault matrix, hostile servers, signals, concurrent applies",
+    "conformance": "every recorded server generation replayed",
+    "spec/test_validate_cli.py": "the CLI as a subprocess per test",
+    "spec/test_property.py": "hypothesis: hundreds of generated files",
+    "sandbox/test_cli.py": "the sandbox as a subprocess",
+    "secrets/test_login_command.py": "login as a subprocess",
+    "secrets/test_secret_service.py": "gnome-keyring in a private D-Bus session",
+    "test_packaging.py": "builds the wheel",
+    "test_clean_environ.py": "pytest in a subprocess, twice",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    slow = [HERE / path for path in SLOW]
+    for item in items:
+        if any(item.path.is_relative_to(path) for path in slow):
+            item.add_marker(pytest.mark.slow)
+
 
 # Every variable starting with one of these is removed.
 DROPPED_PREFIXES = (
