@@ -56,12 +56,7 @@ print("SECRET-SERVICE-OK")
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("NEWAPI_TOKEN", "NEWAPI_TOKEN_FILE", "NEWAPI_URL", "CI", "NEWAPI_USER_ID")
-        and not k.startswith(("DBUS_", "GNOME_KEYRING"))
-    }
+    env = dict(os.environ)  # clean: no NEWAPI_*, CI, DBUS_* or GNOME_KEYRING_* (tests/conftest.py)
     for name in ("home", "data", "config", "cache", "run"):
         (tmp_path / name).mkdir(mode=0o700)
     env.update(
@@ -77,29 +72,33 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _in_session(tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """Run the shell ``script`` in a private D-Bus session ($T is tmp_path, $PY Python)."""
+    path = tmp_path / "session.sh"
+    path.write_text(script)
+    return subprocess.run(
+        ["dbus-run-session", "--", "sh", str(path)],
+        capture_output=True,
+        text=True,
+        env={**_env(tmp_path), "T": str(tmp_path)},
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+
 def test_secret_service_round_trip(tmp_path: Path) -> None:
     (tmp_path / "cred").write_text(CREDENTIAL.reveal())
     (tmp_path / "key").write_text(KEY.reveal())
     (tmp_path / "check.py").write_text(CHECK)
-    script = tmp_path / "session.sh"
-    script.write_text(
+    done = _in_session(
+        tmp_path,
         "set -e\n"
         # an unlocked login keyring, created with a throwaway password
         "printf %s test-password"
         ' | gnome-keyring-daemon --unlock --components=secrets > "$T/gk.env"\n'
         'export $(cat "$T/gk.env")\n'
         f'"$PY" -m provisioner login --url {URL}/ --user-id 5 < "$T/cred"\n'
-        '"$PY" "$T/check.py" "$T/cred" "$T/key"\n'
-    )
-    env = _env(tmp_path)
-    env["T"] = str(tmp_path)
-    done = subprocess.run(
-        ["dbus-run-session", "--", "sh", str(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=tmp_path,
+        '"$PY" "$T/check.py" "$T/cred" "$T/key"\n',
     )
     output = done.stdout + done.stderr
     assert CREDENTIAL.reveal() not in output and KEY.reveal() not in output
@@ -111,22 +110,12 @@ def test_secret_service_round_trip(tmp_path: Path) -> None:
 def test_locked_secret_service_gives_clear_error_quickly(tmp_path: Path) -> None:
     """A daemon with no unlocked collection and no prompter: login fails fast, exit 1."""
     (tmp_path / "cred").write_text(CREDENTIAL.reveal())
-    script = tmp_path / "session.sh"
-    script.write_text(
+    done = _in_session(
+        tmp_path,
         'gnome-keyring-daemon --start --components=secrets > "$T/gk.env"\n'
         'export $(cat "$T/gk.env")\n'
         f'"$PY" -m provisioner login --url {URL} < "$T/cred"\n'
-        'echo "login-exit=$?"\n'
-    )
-    env = _env(tmp_path)
-    env["T"] = str(tmp_path)
-    done = subprocess.run(
-        ["dbus-run-session", "--", "sh", str(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=tmp_path,
+        'echo "login-exit=$?"\n',
     )
     assert "login-exit=1" in done.stdout, done.stdout + done.stderr[-2000:]
     assert "keyring" in done.stderr and "NEWAPI_TOKEN_FILE" in done.stderr
