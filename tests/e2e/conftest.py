@@ -32,11 +32,9 @@ class Result:
         return self.out + self.err
 
 
-def run_main(
-    argv: list[str], env: dict[str, str], cwd: Path, *, unset: tuple[str, ...] = ()
-) -> Result:
-    """Run the real CLI in-process with ``env`` set (``unset`` removed) inside ``cwd``."""
-    out, err = io.StringIO(), io.StringIO()
+@contextlib.contextmanager
+def inside(env: dict[str, str], cwd: Path, *, unset: tuple[str, ...] = ()) -> Iterator[None]:
+    """For the block: ``env`` set (``unset`` removed) and ``cwd`` the working folder."""
     saved = {k: os.environ.get(k) for k in [*env, *unset]}
     before = os.getcwd()
     try:
@@ -44,8 +42,7 @@ def run_main(
         for key in unset:
             os.environ.pop(key, None)
         os.chdir(cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(argv)
+        yield
     finally:
         os.chdir(before)
         for key, value in saved.items():
@@ -53,6 +50,19 @@ def run_main(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def run_main(
+    argv: list[str], env: dict[str, str], cwd: Path, *, unset: tuple[str, ...] = ()
+) -> Result:
+    """Run the real CLI in-process with ``env`` set (``unset`` removed) inside ``cwd``."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        inside(env, cwd, unset=unset),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = main(argv)
     return Result(int(code), out.getvalue(), err.getvalue())
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.cli import main
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, inside
 
 SPEC = """
 keys:
@@ -65,26 +64,17 @@ class _Tap(io.StringIO):
 def run_ordered(cli: Cli, *argv: str, stdin: str = "", env: dict[str, str] | None = None) -> Run:
     """The real CLI in-process with stdout and stderr recorded in one ordered log."""
     events: list[tuple[str, str]] = []
-    variables = {**cli.env, **(env or {})}
-    saved = {k: os.environ.get(k) for k in variables}
-    before, old_stdin = os.getcwd(), sys.stdin
+    old_stdin = sys.stdin
     try:
-        os.environ.update(variables)
-        os.chdir(cli.workdir)
         sys.stdin = io.StringIO(stdin)
         with (
+            inside({**cli.env, **(env or {})}, cli.workdir),
             contextlib.redirect_stdout(_Tap("out", events)),
             contextlib.redirect_stderr(_Tap("err", events)),
         ):
             code = main(list(argv))
     finally:
         sys.stdin = old_stdin
-        os.chdir(before)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return Run(int(code), events)
 
 
