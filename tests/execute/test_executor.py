@@ -346,8 +346,10 @@ def test_the_token_cap_stops_the_create_phase_and_names_the_cap() -> None:
         )
     assert server.count("create_token") == 2  # c and d were not sent
     assert report.notes == [
-        "The server caps this account at 3 tokens. Set server.max_tokens: 3 in the file, "
-        "and plan refuses what cannot fit before anything is sent."
+        "The server caps this account at 3 tokens. The account holds 3 tokens and its cap is "
+        "3: make room with `provisioner list` (it shows them) and `provisioner delete ID`, or "
+        "lower a `count` in the file. Set server.max_tokens: 3 in the file, and plan refuses "
+        "what cannot fit before anything is sent."
     ]
     assert not report.ok and [r.name for r in report.failed] == ["b", "c", "d"]
 
