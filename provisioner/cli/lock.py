@@ -228,7 +228,8 @@ class Lease:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.length)
+            # a renewal still on the wire finds the token gone and says nothing (stopping)
+            self._thread.join(timeout=min(self.length, 5.0))
         if self.conn.client.transport.before_send == self.before_send:
             self.conn.client.transport.before_send = None
 
