@@ -56,7 +56,7 @@ DROPPED_PREFIXES = (
     "NEWAPI_",  # the server, the credential, the user id
     "PROVISIONER_",  # rate limit, retry policy, lock folder
     "GIT_",  # GIT_DIR, GIT_INDEX_FILE (set when pytest runs from a git hook), GIT_CONFIG_*
-    "XDG_",  # where keyrings.alt and git look for files: the private HOME below decides
+    "XDG_",  # where keyring backends and git keep files: the private HOME below decides
     "DBUS_",  # the desktop session bus, through which the real keyring answers
     "GNOME_KEYRING_",
     "KEYRING_PROPERTY_",  # keyring backend settings
