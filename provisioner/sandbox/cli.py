@@ -64,7 +64,8 @@ def build(opts: SandboxOptions) -> Sandbox:
 
 def serve(opts: SandboxOptions) -> int:
     """Serve until SIGINT or SIGTERM; print url=, token=, user_id= and profile= first
-    (with ``opts.json``: the same as one JSON object on one line, docs/json.md#sandbox)."""
+    (with ``opts.json``: the same as one JSON object on one line,
+    docs/json.md#sandbox-provisioner-sandbox---output-json)."""
     sandbox = build(opts)
     try:
         sandbox.start(host=opts.host, port=opts.port)

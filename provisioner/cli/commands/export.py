@@ -69,8 +69,9 @@ def run(opts: ExportOptions) -> int:
 
 
 def _document(result: Exported, out: Path | None, url: str | None, globs: list[str]) -> str:
-    """``--output json`` (docs/json.md#export): the spec as data, the file it went to, if
-    any, and what was left out. ``jq .spec`` of it is itself a valid spec (JSON is YAML)."""
+    """``--output json`` (docs/json.md#export-provisioner-export---output-json): the spec as
+    data, the file it went to, if any, and what was left out. ``jq .spec`` of it is itself
+    a valid spec (JSON is YAML)."""
     import yaml
 
     from provisioner.render.plan import dumps

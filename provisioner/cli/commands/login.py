@@ -79,7 +79,7 @@ def run(opts: LoginOptions) -> int:
     except keyring_store.KeyringUnavailable as exc:
         raise ProvisionerError(str(exc), ExitCode.ERROR) from None
 
-    if opts.common.output == "json":  # docs/json.md#login: what was stored where, masked
+    if opts.common.output == "json":  # docs/json.md#login-provisioner-login---output-json
         from provisioner.render.plan import dumps
 
         sys.stdout.write(

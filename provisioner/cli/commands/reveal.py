@@ -1,7 +1,7 @@
 """``provisioner reveal NAME...``: deliver existing keys to a sink (never to the log).
 
 The keys go to the sink; stdout gets, with ``--output json``, what was delivered
-where (docs/json.md#reveal), never a key.
+where (docs/json.md#reveal-provisioner-reveal-name---output-json), never a key.
 """
 
 from __future__ import annotations
