@@ -32,7 +32,13 @@ from provisioner.plan.ownership import (
     revoked_from,
     rotation_name,
 )
-from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, DesiredToken, Spec, server_instant
+from provisioner.spec.desired import (
+    DEFAULT_ROTATE_OVERLAP,
+    DesiredToken,
+    Spec,
+    count_key_name,
+    server_instant,
+)
 
 # Relative expiry is measured from created_time; values within this many
 # seconds are equal, so apply followed by plan is always empty (docs/reconcile.md).
@@ -528,8 +534,19 @@ def _undeclared(spec: Spec, ownership: Ownership, token: Token, now: int, plan: 
     copy_of = ownership.copy_of(token.name)
     what = f"copy of {copy_of} beyond its count" if copy_of else "orphan"
     if policy == "delete":
+        # a copy's key went to the sink under the family's key name: it leaves with it
+        key_name = ""
+        base = spec.by_name().get(copy_of or "")
+        if base is not None:
+            key_name = count_key_name(base.key_name, int(token.name.rpartition("-")[2]))
         plan.actions.append(
-            Action("delete", token.name, reason=f"{what} (manage.orphans: delete)", **common)
+            Action(
+                "delete",
+                token.name,
+                reason=f"{what} (manage.orphans: delete)",
+                key_name=key_name,
+                **common,
+            )
         )
     elif policy == "disable" and token.status == TokenStatus.ENABLED:
         plan.actions.append(

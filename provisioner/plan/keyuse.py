@@ -259,11 +259,9 @@ def as_declared(verdict: Verdict) -> Verdict:
     """
     if verdict.outcome != "refused" or verdict.reason not in OFF_REASONS:
         return verdict
-    label = (
-        "disabled, as declared"
-        if verdict.reason == "disabled"
-        else (f"{verdict.reason}; the file declares it disabled")
-    )
+    label = "disabled, as declared"
+    if verdict.reason != "disabled":
+        label = f"{verdict.reason}, and the file declares it disabled"
     return Verdict("as-declared", verdict.reason, _join(label, verdict.explanation))
 
 

@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 
 import yaml
 
-from provisioner.observed import MAX_NAME_BYTES, MAX_QUOTA_UNITS, Token, TokenStatus
+from provisioner.observed import MAX_NAME_BYTES, Token, TokenStatus
 from provisioner.plan.ownership import predecessor_of
 from provisioner.render.safe import json_text, text
 from provisioner.spec.desired import derive_key_name
+from provisioner.spec.fields import MAX_FILE_QUOTA_UNITS
 from provisioner.spec.reserved import is_reserved_name
 
 _UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
@@ -85,10 +86,15 @@ def _skip_reason(token: Token, duplicates: Counter[str]) -> str | None:
         return "a rotation predecessor (.old-); it is owned by its live name"
     if is_reserved_name(name):
         return "the name is in the namespace of apply's lock tokens, which a file may not declare"
-    if not token.unlimited_quota and token.budget > MAX_QUOTA_UNITS:
+    if not token.unlimited_quota and token.budget > MAX_FILE_QUOTA_UNITS:
         return (
-            f"its budget ({token.budget} units used + remaining) is above the server's "
-            f"maximum of {MAX_QUOTA_UNITS}, which a file may not declare"
+            f"its budget ({token.budget} units used + remaining) is above "
+            f"{MAX_FILE_QUOTA_UNITS}, which a file may not declare"
+        )
+    if not token.unlimited_quota and token.budget <= 0:
+        return (
+            "its budget is 0 units, which a file may not declare (it can never make a "
+            "call): give it a budget or delete it"
         )
     for entry in token.ips:
         try:

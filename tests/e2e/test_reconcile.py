@@ -129,21 +129,18 @@ def test_orphans_keep_disable_delete_and_unmanaged(cli: Cli) -> None:
     assert cli.names() == ["other", "video-a"]
 
 
-def test_count_shrink_leaves_copies_unmanaged_and_says_how_to_remove_them(cli: Cli) -> None:
+def test_count_shrink_removes_the_copies_under_orphans_delete(cli: Cli) -> None:
+    # docs/reconcile.md#counted-families; every generation: tests/e2e/test_counted_families.py
     cli.spec("manage:\n  orphans: delete\ntokens:\n  - name: w\n    count: 3\n")
     assert cli("apply", "--yes").code == 0
     assert cli.names() == ["w", "w-2", "w-3"]
-    cli.spec("manage:\n  orphans: delete\ntokens:\n  - name: w\n")
+    cli.spec("manage:\n  orphans: delete\ntokens:\n  - name: w\n    count: 1\n")
     plan = cli("plan", "--detailed-exitcode")
-    assert plan.code == 0, plan.all  # nothing the file owns changes
-    assert "looks like a copy of w beyond count 1" in plan.out
-    assert cli("apply", "--yes").code == 0
-    assert cli.names() == ["w", "w-2", "w-3"]  # never deleted by the orphan policy
-    # the way the plan names: declare them absent
-    absent = "    status: absent\n"
-    cli.spec(f"tokens:\n  - name: w\n  - name: w-2\n{absent}  - name: w-3\n{absent}")
+    assert plan.code == 2, plan.all
+    assert "copy of w beyond its count" in plan.out
     assert cli("apply", "--yes").code == 0
     assert cli.names() == ["w"]
+    assert cli("plan", "--detailed-exitcode").code == 0
 
 
 def test_conflict_is_shown_and_refused(cli: Cli) -> None:
@@ -238,7 +235,10 @@ def test_partial_failure_then_rerun_converges(cli: Cli) -> None:
     cli.spec(changed + "  - name: delta\n")
     # the first PUT is rate-limited for an hour: more than this run will wait, so it fails now
     cli.env["PROVISIONER_RETRY"] = "rate_wait=5"
-    cli.sandbox.inject("PUT /api/token/", status=429, retry_after=3600, times=1)
+    # (the PUT after the account lock's own: docs/reconcile.md#one-apply-at-a-time)
+    cli.sandbox.add_fault(
+        NthFault(route="PUT /api/token/", status=429, retry_after=3600, times=1, skip=1)
+    )
     first = cli("apply", "--yes")
     assert first.code == 6, first.all
     assert "✗ update  alpha" in first.out and "Apply partly failed" in first.out

@@ -340,6 +340,11 @@ _AUTO_GROUPS = "auto_groups has duplicates or more than 5 entries"
         ({"allow_ips": "example.com"}, _NOT_IP.format("'example.com'")),
         ({"group": "auto", "auto_groups": ["a", "b", "c", "d", "e", "f"]}, _AUTO_GROUPS),
         ({"group": "auto", "auto_groups": ["a", "a"]}, _AUTO_GROUPS),
+        (
+            {"unlimited_quota": False, "remain_quota": 0, "used_quota": 0},
+            "its budget is 0 units, which a file may not declare (it can never make a call): "
+            "give it a budget or delete it",
+        ),
     ],
 )
 def test_tokens_whose_settings_a_spec_cannot_hold_are_skipped(

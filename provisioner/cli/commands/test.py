@@ -46,6 +46,7 @@ def run(opts: TestOptions) -> int:
         raise UsageError("--model needs a model name, e.g. --model gpt-4o-mini")
     with connect(opts.server, log, spec) as conn:
         chosen, not_created = targets(spec, conn.inventory, opts.names)
+        targeted = list(chosen)
         run_ = KeyTestRun(not_created=not_created, model=opts.model)
         declared_disabled = {t.name: t.status == "disabled" for t in spec.tokens} if spec else {}
         if not opts.names:
@@ -55,6 +56,8 @@ def run(opts: TestOptions) -> int:
         if opts.model:
             log.info(f"--model {opts.model}: one chat completion per working key spends quota")
         _call_relay(conn, opts, chosen, keys, sources, notes, declared_disabled, log, run_)
+        place = {(name, t.id if t else None): i for i, (name, t) in enumerate(targeted)}
+        run_.results.sort(key=lambda r: place.get((r.name, r.token_id), len(place)))
         head = output.header(file, conn)
     _emit(opts, run_, head)
     counts = run_.counts()
@@ -81,18 +84,16 @@ def _off_as_declared(
             rest.append((name, token))
             continue
         reason, why = record
-        label = (
-            "disabled, as declared"
-            if reason == "disabled"
-            else (f"{reason}; the file declares it disabled")
-        )
+        label = "disabled, as declared"
+        if reason != "disabled":
+            label = f"{reason}, and the file declares it disabled ({why})"
         run_.results.append(
             KeyTest(
                 name,
                 token.id,
                 "as-declared",
                 reason,
-                f"{label} ({why}); not called: `provisioner test {name}` calls the relay",
+                f"{label}; not called (`provisioner test {name}` calls the relay)",
             )
         )
     return rest
