@@ -210,7 +210,7 @@ class Executor:
                 else:
                     result.status = "ok"
                     result.detail = "created; interrupted before its key was delivered"
-                keys.append(action.name)
+                self._interrupted(action, result, keys)
             for action, result, future in self._posting:
                 # A POST answered before the signal created its token; one still in flight
                 # may or may not land.
@@ -220,7 +220,7 @@ class Executor:
                     result.detail = "created; interrupted before its key was delivered"
                 else:
                     self._fail(result, "interrupted while creating: the server may have created it")
-                keys.append(action.name)
+                self._interrupted(action, result, keys)
             raise
         try:
             self._finish_creates(ambiguous, attempted, timed_out)
@@ -233,9 +233,27 @@ class Executor:
                 if result.status == "not-run":
                     result.status = "ok"
                     result.detail = "created; interrupted before its key was delivered"
-                if result.status == "ok" and action.name not in delivered:
+                if action.kind == "rotate":
+                    self._interrupted(action, result, keys)
+                elif result.status == "ok" and action.name not in delivered:
                     keys.append(action.name)
             raise
+
+    def _interrupted(self, action: Action, result: OpResult, keys: list[str]) -> None:
+        """Name what an interrupted create or rotation left (the rerun finds the rest)."""
+        if action.kind != "rotate":
+            keys.append(action.name)
+            return
+        if result.status == "ok" and result.detail.startswith("old token"):
+            return  # the rotation finished before the signal
+        # The old token keeps its name and key until the rotation finished: nothing goes
+        # missing; the next apply removes the unfinished token (docs/reconcile.md#leftovers).
+        self._fail(
+            result,
+            f"interrupted: its new token ({self._made_as(action)}) may exist, but the old "
+            f"token still holds {action.name} and its key; the next apply removes the new one "
+            "and rotates again",
+        )
 
     def _body(self, action: Action) -> dict[str, Any]:
         """The POST body of a create or of a rotation's new token."""

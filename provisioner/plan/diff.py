@@ -515,13 +515,18 @@ def _undeclared(spec: Spec, ownership: Ownership, token: Token, now: int, plan: 
         _leaked(token, plan, common)
         return
     if pending_of(token.name) is not None:
+        # Disabled, its key never reached the sink: a plain leftover. Enabled, an apply was
+        # interrupted around its delivery: the sink may hold its key, so the safety rules
+        # (min_idle) see this delete like any other, and a readable sink gets the live
+        # token's key back first (a deliver action).
+        disabled = token.status != TokenStatus.ENABLED
         plan.actions.append(
             Action(
                 "delete",
                 token.name,
-                reason="a rotation that did not finish left it: its key was never confirmed "
-                "delivered",
-                cleanup=True,
+                reason="a rotation that did not finish left it"
+                + (": its key was never delivered" if disabled else ""),
+                cleanup=disabled,
                 **common,
             )
         )

@@ -218,3 +218,29 @@ def test_rotate_overlap_longer_than_the_file_allows_is_refused(cli: Cli) -> None
     assert [n for n in cli.names() if ".old-" in n] == []  # nothing was sent
     assert cli("rotate", "plain", "--yes", "--overlap", "7d").code == 0
     assert cli("plan", "--detailed-exitcode").code == 0
+
+
+def test_saved_plans_carry_rotations_and_leftovers(gen: Cli) -> None:
+    cli = gen
+    cli.spec(
+        "keys:\n  to: json:keys.json\ntokens:\n  - name: svc\n"
+        "    rotate: {every: 7d, overlap: 1d}\n  - name: app\n"
+    )
+    assert cli("apply", "--yes").code == 0
+    old = cli.row("svc")
+    cli.sandbox.advance(8 * DAY)
+    assert cli("plan", "--out", "plan.json").code == 0
+    applied = cli("apply", "plan.json", "--yes")
+    assert applied.code == 0, applied.all
+    new = cli.row("svc")
+    assert new["id"] != old["id"] and cli.row(f"svc.old-{today(cli)}")["id"] == old["id"]
+    assert json_keys(cli.workdir / "keys.json")["SVC"] == "sk-" + new["key"]
+    # a leftover's restore saved in a plan; the leftover moved again meanwhile: stale
+    webui.edit(cli, f"svc.old-{today(cli)}", expired_time=-1)
+    assert cli("plan", "--out", "restore.json").code == 0
+    webui.edit(cli, f"svc.old-{today(cli)}", expired_time=cli.sandbox.now() + 40 * DAY)
+    stale = cli("apply", "restore.json", "--yes")
+    assert stale.code == 5 and f"svc.old-{today(cli)}" in stale.err
+    assert cli("plan", "--out", "restore.json").code == 0
+    assert cli("apply", "restore.json", "--yes").code == 0
+    assert cli("plan", "--detailed-exitcode").code == 0

@@ -164,10 +164,20 @@ def test_leftover_cleanups_pass_the_strictest_safety() -> None:
     leftovers = [
         tok(LEAKED, status=1, accessed_time=used),
         tok(OLD, expired_time=-1, accessed_time=used),
-        tok(pending_name("a", NOW), accessed_time=used),
+        tok(pending_name("a", NOW), status=2, accessed_time=used),
     ]
     plan = diff(spec(ROTATING), [tok("a"), *leftovers], NOW)
     assert len(plan.actions) == 3 and check(plan, strict) == []
+
+
+def test_an_enabled_unfinished_rotation_is_deleted_under_the_safety_rules() -> None:
+    # interrupted around its delivery: its key may be in use, so min_idle holds it back
+    pending = tok(pending_name("a", NOW), accessed_time=NOW - 60)
+    plan = diff(spec(ROTATING), [tok("a"), pending], NOW)
+    (delete,) = plan.actions
+    assert (delete.kind, delete.cleanup) == ("delete", False)
+    (violation,) = check(plan, Safety(min_idle=3600))
+    assert violation.rule == "safety.min_idle"
 
 
 def test_old_expiry_bound_is_a_fixed_instant() -> None:
