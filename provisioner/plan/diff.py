@@ -533,7 +533,7 @@ def _undeclared(spec: Spec, ownership: Ownership, token: Token, now: int, plan: 
         return
     base = predecessor_of(token.name)
     if base is not None:
-        _rotated_out(spec, base, token, now, plan, common)
+        _rotated_out(ownership, base, token, now, plan, common)
         return
     policy = spec.manage.orphans
     copy_of = ownership.copy_of(token.name)
@@ -541,7 +541,7 @@ def _undeclared(spec: Spec, ownership: Ownership, token: Token, now: int, plan: 
     if policy == "delete":
         # a copy's key went to the sink under the family's key name: it leaves with it
         key_name = ""
-        base = spec.by_name().get(copy_of or "")
+        base = ownership.by_name.get(copy_of or "")
         if base is not None:
             key_name = count_key_name(base.key_name, int(token.name.rpartition("-")[2]))
         plan.actions.append(
@@ -588,12 +588,12 @@ def _leaked(token: Token, plan: Plan, common: dict[str, Any]) -> None:
 
 
 def _rotated_out(
-    spec: Spec, base: str, token: Token, now: int, plan: Plan, common: dict[str, Any]
+    ownership: Ownership, base: str, token: Token, now: int, plan: Plan, common: dict[str, Any]
 ) -> None:
     """``NAME.old-YYYYMMDD``: expires at most at its rotation day's end plus the overlap the
     file allows NAME (:func:`overlap_allowed`); an expiry moved later is restored, one that
     has passed is deleted."""
-    overlap, _ = overlap_allowed(spec, base)
+    overlap, _ = overlap_allowed(ownership.by_name, base)
     bound = old_expiry_bound(token.name, overlap)
     expired = token.expired_time != -1 and token.expired_time <= now
     if expired or (bound is not None and bound <= now):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
-from provisioner.spec.desired import MAX_MANUAL_OVERLAP, Spec
+from provisioner.spec.desired import MAX_MANUAL_OVERLAP, DesiredToken, Spec
 from provisioner.spec.reserved import LOCK_PREFIX as _LOCK_PREFIX
 from provisioner.spec.reserved import is_reserved_name
 
@@ -82,10 +82,11 @@ def rotated_on(name: str) -> int | None:
     return int(day.timestamp())
 
 
-def overlap_allowed(spec: Spec, name: str) -> tuple[int, str]:
+def overlap_allowed(declared: Mapping[str, DesiredToken], name: str) -> tuple[int, str]:
     """The longest overlap a rotation of ``name`` may give its old key, and where it comes
-    from: the file's ``rotate.overlap`` for NAME, else 7 days (``rotate --overlap``)."""
-    desired = spec.by_name().get(name)
+    from: the file's ``rotate.overlap`` for NAME (``declared``: the file's tokens by name),
+    else 7 days (``rotate --overlap``)."""
+    desired = declared.get(name)
     if desired is not None and desired.rotate is not None:
         return desired.rotate.overlap, "its rotate.overlap"
     return MAX_MANUAL_OVERLAP, "the longest for a token without rotate.overlap"
@@ -136,7 +137,8 @@ class Ownership:
     ) -> None:
         """``renamed``: former names of declared tokens that will be renamed in place;
         ``present``: the names on the server (a counted family's run is observed there)."""
-        self.declared = {t.name for t in spec.tokens} | set(renamed)
+        self.by_name = spec.by_name()  # the declared tokens
+        self.declared = set(self.by_name) | set(renamed)
         self.counts: dict[str, int] = {}
         counted: set[str] = set()
         for token in spec.tokens:

@@ -106,7 +106,7 @@ def _check_overlap(
     for name in names:
         if not ownership.owns(name):
             continue
-        allowed, where = overlap_allowed(spec, name)
+        allowed, where = overlap_allowed(ownership.by_name, name)
         if overlap > allowed:
             raise UsageError(
                 f"--overlap {_human(overlap)} is longer than {spec.path} lets the old key of "
