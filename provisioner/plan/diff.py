@@ -506,7 +506,7 @@ def _rename(desired: DesiredToken, token: Token, now: int, quota_per_unit: int, 
 def _undeclared(spec: Spec, ownership: Ownership, token: Token, now: int, plan: Plan) -> None:
     """An owned token the file does not declare: a leftover keeps its desired state
     (docs/reconcile.md#leftovers); anything else is an orphan, under ``manage.orphans``."""
-    common = {
+    common: dict[str, Any] = {
         "token_id": token.id,
         "fingerprint": fingerprint(token),
         "accessed_time": token.last_used,
@@ -541,9 +541,9 @@ def _undeclared(spec: Spec, ownership: Ownership, token: Token, now: int, plan: 
     if policy == "delete":
         # a copy's key went to the sink under the family's key name: it leaves with it
         key_name = ""
-        base = ownership.by_name.get(copy_of or "")
-        if base is not None:
-            key_name = count_key_name(base.key_name, int(token.name.rpartition("-")[2]))
+        family = ownership.by_name.get(copy_of or "")
+        if family is not None:
+            key_name = count_key_name(family.key_name, int(token.name.rpartition("-")[2]))
         plan.actions.append(
             Action(
                 "delete",
