@@ -17,7 +17,7 @@ usable only once its record shows the limit is enforced
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 from provisioner.newapi.errors import (
@@ -295,15 +295,35 @@ class Executor:
         stop: NewApiError | None = None
         width = self.create_concurrency
         index = 0
-        pool = ThreadPoolExecutor(max_workers=width)
+        # Up to ``width`` POSTs in flight, each replaced as soon as it is answered (a batch
+        # would wait for its slowest); one at a time runs right here, with no thread to
+        # hand each POST to and back.
+        pool = ThreadPoolExecutor(max_workers=width) if width > 1 else None
+        in_flight: dict[Future[tuple[str, Any]], int] = {}  # -> its place in the queue
+
+        def start(position: int) -> None:
+            action, result = queue[position]
+            if pool is not None:
+                in_flight[pool.submit(self._post_one, action, result)] = position
+                self._posting = [(*queue[i], f) for f, i in in_flight.items()]
+                return
+            future: Future[tuple[str, Any]] = Future()
+            in_flight[future] = position
+            self._posting = [(action, result, future)]
+            future.set_result(self._post_one(action, result))
+
         try:
-            while index < len(queue) and stop is None:
-                batch = queue[index : index + width]
-                index += len(batch)
-                self._posting = [(a, r, pool.submit(self._post_one, a, r)) for a, r in batch]
-                outcomes = [future.result() for _, _, future in self._posting]
-                self._posting = []
-                for (action, result), (outcome, detail) in zip(batch, outcomes, strict=True):
+            while in_flight or (index < len(queue) and stop is None):
+                while index < len(queue) and stop is None and len(in_flight) < width:
+                    index += 1
+                    start(index - 1)
+                done = [f for f in in_flight if f.done()] or list(
+                    wait(in_flight, return_when=FIRST_COMPLETED).done
+                )
+                for future in sorted(done, key=in_flight.__getitem__):
+                    action, result = queue[in_flight.pop(future)]
+                    outcome, detail = future.result()
+                    self._posting = [(*queue[i], f) for f, i in in_flight.items()]
                     self.progress.advance(action.name)
                     if outcome == "ok":
                         attempted.append((action, result))
@@ -320,7 +340,14 @@ class Executor:
                         if ends_the_phase(detail):
                             stop = detail
         finally:
-            pool.shutdown(wait=False)
+            self._posting = [(*queue[i], f) for f, i in in_flight.items()]
+            if pool is not None:
+                pool.shutdown(wait=False)
+        self._posting = []
+        # answered in any order: kept in the plan's order (the report, the sink's order)
+        place = {id(action): i for i, (action, _) in enumerate(queue)}
+        attempted.sort(key=lambda pair: place[id(pair[0])])
+        ambiguous.sort(key=lambda pair: place[id(pair[0])])
         if stop is not None:
             reason = _error_text(stop)
             for action, result in queue[index:]:

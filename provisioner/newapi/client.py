@@ -97,6 +97,7 @@ class NewApiClient:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise NotNewApiError(f"not an http(s) URL: {base_url!r}")
         self.base_url = base_url.strip().rstrip("/")
+        self._netloc = urlsplit(self.base_url).netloc
         self._credential = credential
         self.transport = Transport(
             self.base_url,
@@ -684,7 +685,7 @@ class NewApiClient:
             self._full_keys[token_id] = Secret(key)
 
     def _host(self) -> str:
-        return urlsplit(self.base_url).netloc
+        return self._netloc
 
 
 def _check_id(value: Any) -> int:

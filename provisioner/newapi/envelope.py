@@ -75,7 +75,7 @@ def interpret(
         raw_message = body.get("message")
         if isinstance(body.get("error"), dict):
             raw_message = body["error"].get("message", raw_message)
-        message = sanitize(str(raw_message or ""), credential, limit=300)
+        message = sanitize(str(raw_message), credential, limit=300) if raw_message else ""
         if isinstance(body.get("code"), str):
             code = sanitize(body["code"], credential, limit=300)
     where = {"method": method, "path": path}

@@ -185,6 +185,9 @@ class Transport:
         self.request_counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._server_offset = 0.0
+        self._date_seen = ""  # the last Date header parsed
+        self._home = origin(base_url)  # redirects may stay here, never leave
+        self._urls: dict[str, httpx.URL] = {}  # parsed once per path (creates: one path)
         self._rate_paused_until = 0.0  # a 429 without Retry-After holds every request
         self._local = threading.local()  # urgent(): this thread's calls may use the reserve
         # Called with each attempt right before it leaves, after any wait: raising stops it
@@ -248,14 +251,18 @@ class Transport:
     # ------------------------------------------------------------------ server time
 
     def _note_server_time(self, response: httpx.Response) -> None:
-        """Remember how far the server's clock (its Date header) is from ours."""
+        """Remember how far the server's clock (its Date header) is from ours.
+
+        The header changes once a second: a repeat is not parsed again.
+        """
         header = response.headers.get("date")
-        if not header:
+        if not header or header == self._date_seen:
             return
         try:
             stamp = email.utils.parsedate_to_datetime(header).timestamp()
         except (TypeError, ValueError, IndexError, OverflowError):
             return
+        self._date_seen = header
         self._server_offset = stamp - time.time()
 
     def now(self) -> int:
@@ -441,10 +448,17 @@ class Transport:
             self._sleep(delay)
         return True
 
+    def _url(self, path: str) -> httpx.URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(self.base_url + path)
+            if len(self._urls) < 1024:  # ids make paths many: keep the first ones
+                self._urls[path] = url
+        return url
+
     def _send_once(self, call: Call) -> Reply:
         """Send once, following at most one same-origin redirect."""
-        url = self.base_url + call.path
-        home = origin(url)
+        url: httpx.URL | str = self._url(call.path)
         content = None
         headers = self.headers()
         if call.json_body is not None:
@@ -469,7 +483,7 @@ class Transport:
                 break
             location = response.headers.get("Location", "")
             target = urljoin(str(response.url), location)
-            if origin(target) != home:
+            if origin(target) != self._home:
                 raise NotNewApiError(
                     f"the server redirected {call.method} {call.path} to another host "
                     f"({urlsplit(target).netloc or location[:80]}); the credential was not sent "

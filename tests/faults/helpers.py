@@ -91,8 +91,9 @@ class Traffic:
         with self._cond:
             self._hold, self._after, self._passed = match, after, 0
 
-    def wait_held(self, proc: subprocess.Popen[str] | None = None) -> None:
-        """Wait until a request is held (or ``proc``, the client, has ended: it says why)."""
+    def wait_held(self, proc: subprocess.Popen[str] | None = None, *, count: int = 1) -> None:
+        """Wait until ``count`` requests are held (or ``proc``, the client, has ended: it
+        says why)."""
         if proc is not None:
 
             def watch() -> None:
@@ -103,8 +104,8 @@ class Traffic:
             threading.Thread(target=watch, daemon=True).start()
         ended = (lambda: proc.poll() is not None) if proc is not None else (lambda: False)
         with self._cond:
-            self._cond.wait_for(lambda: self._held > 0 or ended(), self.timeout)
-            if self._held:
+            self._cond.wait_for(lambda: self._held >= count or ended(), self.timeout)
+            if self._held >= count:
                 return
         if proc is not None and ended():
             out, err = proc.communicate()

@@ -1,0 +1,278 @@
+"""Benchmark: N creates on a server with no limiter, the tool against the floor.
+
+The floor is what a bare loop of POSTs costs against the same sandbox: a plain
+``http.client`` loop on one kept-alive connection per thread, and an ``httpx`` loop
+(one Client, shared by the threads). The tool is ``provisioner apply --yes`` of N
+creates with key delivery to a json: sink, run with its create concurrency set to the
+same number of threads; its create phase (first POST sent to last POST answered, as
+the sandbox saw them) is compared with the loops, and its whole run is shown too.
+Every run is a fresh process against a fresh sandbox (rate limits off).
+
+    python bench/create_floor.py                          # 950 creates, 1 and 4 threads
+    python bench/create_floor.py --latency 0.05           # a server 50 ms away
+    python bench/create_floor.py --latency 0.05 --threads 1,2,4,8,16 --tools-only
+    python bench/create_floor.py --untold                 # the tool not told vs --rate-limit off
+
+Target (docs/performance.md): the tool's create phase within 10% of the httpx loop at
+the same concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, cli_env, machine
+
+from provisioner.sandbox import Sandbox
+
+# ---------------------------------------------------------------- the loops (child side)
+
+
+def _bodies(n: int, prefix: str) -> list[bytes]:
+    """The body the tool sends for ``- name: NAME`` (every field the file may set)."""
+    return [
+        json.dumps(
+            {
+                "name": f"{prefix}-{i}",
+                "expired_time": -1,
+                "remain_quota": 0,
+                "unlimited_quota": True,
+                "model_limits_enabled": False,
+                "model_limits": "",
+                "allow_ips": "",
+                "group": "",
+                "cross_group_retry": False,
+            }
+        ).encode()
+        for i in range(n)
+    ]
+
+
+def _split(items: list[bytes], threads: int) -> list[list[bytes]]:
+    return [items[i::threads] for i in range(threads)]
+
+
+FAILURES: list[str] = []  # what went wrong, one entry a failed create (the child's side)
+
+
+def _run_threads(work: Callable[[bytes], None], parts: list[list[bytes]]) -> float:
+    def each(bodies: list[bytes]) -> None:
+        for body in bodies:
+            try:
+                work(body)
+            except Exception as exc:  # a server that trips: count it, go on
+                FAILURES.append(type(exc).__name__)
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=each, args=(part,)) for part in parts]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def loop_http_client(url: str, token: str, n: int, threads: int) -> float:
+    """POST after POST on one kept-alive connection per thread: the floor."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
+
+    local = threading.local()
+
+    def work(body: bytes) -> None:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            conn.request("POST", "/api/token/", body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except Exception:
+            local.conn = None  # a new connection for the next one
+            conn.close()
+            raise
+        if response.status != 200 or b'"success":true' not in data:
+            raise RuntimeError(f"HTTP {response.status}")
+
+    return _run_threads(work, _split(_bodies(n, "hc"), threads))
+
+
+def loop_httpx(url: str, token: str, n: int, threads: int) -> float:
+    """The same POSTs through one httpx Client (its pool shared by the threads)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+
+        def work(body: bytes) -> None:
+            response = client.post("/api/token/", content=body)
+            if response.status_code != 200 or not response.json().get("success"):
+                raise RuntimeError(f"HTTP {response.status_code}")
+
+        return _run_threads(work, _split(_bodies(n, "hx"), threads))
+
+
+LOOPS = {"http.client": loop_http_client, "httpx": loop_httpx}
+
+# ---------------------------------------------------------------- the runs (parent side)
+
+
+def _sandbox(work: Path, latency: float) -> tuple[Sandbox, list[tuple[float, str]]]:
+    sandbox = Sandbox(
+        db_path=work / "bench.db", rate_limits=False, max_user_tokens=1_000_000, latency=latency
+    ).start(port=0)
+    seen: list[tuple[float, str]] = []  # (when answered, "METHOD path") as the sandbox saw it
+    record = sandbox._record
+
+    def timed(request, status):  # type: ignore[no-untyped-def]
+        seen.append((time.perf_counter(), f"{request.method} {request.path}"))
+        return record(request, status)
+
+    sandbox._record = timed  # type: ignore[method-assign]
+    return sandbox, seen
+
+
+def run_loop(kind: str, n: int, threads: int, latency: float) -> tuple[float, str]:
+    """(seconds, what failed: "" when every create was made)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sandbox, _ = _sandbox(Path(tmp), latency)
+        try:
+            child = [sys.executable, __file__, "--child", kind, "--tokens", str(n)]
+            child += [
+                "--threads",
+                str(threads),
+                "--url",
+                sandbox.url,
+                "--token",
+                sandbox.credential,
+            ]
+            env = {**os.environ, "PYTHONPATH": str(REPO)}
+            out = subprocess.run(child, capture_output=True, text=True, check=True, env=env)
+            made = sum(1 for r in sandbox.rows() if r["user_id"] == sandbox.user_id)
+        finally:
+            sandbox.stop()
+    seconds, _, failures = out.stdout.strip().partition(" ")
+    return float(seconds), (f"{n - made} of {n} failed: {failures}" if made != n else "")
+
+
+TOOL = """
+import sys
+import provisioner.cli.execution as execution
+if {threads}:
+    execution.CREATE_CONCURRENCY = {threads}
+from provisioner.cli.main import main
+sys.exit(main(["apply", "--yes", "-q"]))
+"""
+
+
+def run_tool(n: int, threads: int, latency: float, rate: str | None) -> tuple[float, float, str]:
+    """(create phase, whole run, what failed) of ``provisioner apply`` of n creates."""
+    spec = "version: 1\nserver:\n  max_tokens: 1000000\nkeys:\n  to: json:keys.json\ntokens:\n"
+    spec += "".join(f"  - name: job-{i}\n" for i in range(n))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        sandbox, seen = _sandbox(work, latency)
+        try:
+            (work / "tokens.yaml").write_text(spec, encoding="utf-8")
+            env = cli_env(sandbox)
+            if rate is None:
+                env.pop("PROVISIONER_RATE_LIMIT", None)  # not told: the default
+            else:
+                env["PROVISIONER_RATE_LIMIT"] = rate
+            started = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-c", TOOL.format(threads=threads)],
+                cwd=work, env=env, capture_output=True, text=True,
+            )  # fmt: skip
+            whole = time.perf_counter() - started
+            keys = json.loads((work / "keys.json").read_text()) if proc.returncode == 0 else {}
+        finally:
+            sandbox.stop()
+    keys.pop("provisioner:origins", None)
+    failed = ""
+    if proc.returncode != 0 or len(keys) != n:
+        failed = f"exit {proc.returncode}, {len(keys)} of {n} keys: {proc.stderr.strip()[-300:]}"
+    posts = [when for when, what in seen if what == "POST /api/token/"]
+    # the first create's send is not seen: start from the first answer, less one request
+    if len(posts) < 2:
+        return float("nan"), whole, failed or "no creates seen"
+    phase = posts[-1] - posts[0]
+    phase += phase / (len(posts) - 1)
+    return phase, whole, failed
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=950)
+    parser.add_argument("--threads", default="1,4")
+    parser.add_argument("--latency", type=float, default=0.0, help="the sandbox's --latency")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tools-only", action="store_true", help="skip the loops")
+    parser.add_argument(
+        "--untold", action="store_true", help="also the tool not told the limit (the default)"
+    )
+    parser.add_argument("--child", choices=list(LOOPS), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        seconds = LOOPS[args.child](args.url, args.token, args.tokens, int(args.threads))
+        print(seconds, ",".join(sorted(set(FAILURES))))
+        return 0
+    n = args.tokens
+    print(f"machine: {machine()}")
+    print(f"{n} creates, sandbox latency {args.latency:g} s, median of {args.repeat}")
+    print(f"{'threads':>7}  {'run':<34} {'seconds':>8} {'per create':>11} {'vs httpx':>8}")
+    for threads in (int(t) for t in args.threads.split(",")):
+        # interleaved, so that the machine's noise falls on every kind alike
+        kinds = [] if args.tools_only else list(LOOPS)
+        kinds += ["off"] + (["untold"] if args.untold else [])
+        times: dict[str, list[float]] = {}
+        failed: dict[str, str] = {}
+        for _ in range(args.repeat):
+            for kind in kinds:
+                if kind in LOOPS:
+                    seconds, why = run_loop(kind, n, threads, args.latency)
+                    times.setdefault(f"{kind} loop", []).append(seconds)
+                    failed[f"{kind} loop"] = failed.get(f"{kind} loop") or why
+                    continue
+                rate = None if kind == "untold" else "off"
+                phase, whole, why = run_tool(n, threads, args.latency, rate)
+                told = "--rate-limit off" if kind == "off" else "not told"
+                times.setdefault(f"tool, create phase ({told})", []).append(phase)
+                times.setdefault(f"tool, whole apply ({told})", []).append(whole)
+                name = f"tool, whole apply ({told})"
+                failed[name] = failed.get(name) or why
+        rows = [(name, median(values)) for name, values in times.items()]
+        floor = dict(rows).get("httpx loop")
+        for name, seconds in rows:
+            ratio = f"{seconds / floor:.2f}" if floor and "create phase" in name else ""
+            line = f"{threads:>7}  {name:<34} {seconds:>8.2f} {1000 * seconds / n:>8.2f} ms"
+            print(f"{line} {ratio:>8}" + (f"  FAILED: {failed[name]}" if failed.get(name) else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
