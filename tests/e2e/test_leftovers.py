@@ -109,31 +109,49 @@ def test_an_old_keys_expiry_extended_in_the_web_ui_is_cut_back(gen: Cli) -> None
     assert cli.names() == ["svc"]
 
 
-def test_a_scheduled_rotation_replaces_an_expired_key_without_reviving_it(gen: Cli) -> None:
+@pytest.mark.parametrize("dead", ["expired", "exhausted", "exhausted, listed 1"])
+def test_a_scheduled_rotation_replaces_a_dead_key_without_reviving_it(gen: Cli, dead: str) -> None:
     cli = gen
+    expires = "5d" if dead == "expired" else "30d"
     cli.spec(
-        "keys:\n  to: json:keys.json\ntokens:\n  - name: svc\n    expires: 5d\n"
-        "    rotate: {every: 7d, overlap: 1d}\n"
+        f"keys:\n  to: json:keys.json\ntokens:\n  - name: svc\n    expires: {expires}\n"
+        "    quota: 1 USD\n    rotate: {every: 7d, overlap: 1d}\n"
     )
     assert cli("apply", "--yes").code == 0
     old = cli.row("svc")
-    cli.sandbox.advance(15 * DAY)  # expired 10 days ago; nobody called: still listed as 1
-    assert cli.row("svc")["status"] == 1
+    if dead == "expired":
+        cli.sandbox.advance(15 * DAY)  # expired 10 days ago; nobody called: still listed as 1
+    else:
+        cli.sandbox.advance(4 * DAY)
+        if dead == "exhausted":
+            assert cli.sandbox.consume(old["id"], 500_000)  # the whole budget, and then some
+            assert cli.sandbox.consume(old["id"], 1) is False
+        else:  # spent where nothing marks it (a server with Redis): listed as 1
+            cli.sandbox.store.update_token(old["id"], {"remain_quota": 0, "used_quota": 500_000})
+        cli.sandbox.advance(4 * DAY)
+    before = cli.row("svc")
     plan = cli("plan", "--detailed-exitcode")
-    assert plan.code == 2 and "the old token is expired: replaced, not revived" in plan.out
+    state = "expired" if dead == "expired" else "exhausted"
+    assert plan.code == 2 and f"the old token is {state}: replaced, not revived" in plan.out
     applied = cli("apply", "--yes")
     assert applied.code == 0, applied.all
     moved = cli.row(f"svc.old-{today(cli)}")
     assert moved["id"] == old["id"]
-    assert moved["expired_time"] == old["expired_time"]  # never moved later
-    assert moved["status"] == 1 and not works(cli, old["key"])  # and still dead
+    assert moved["expired_time"] <= before["expired_time"]  # never later
+    assert moved["status"] == before["status"]  # never re-enabled
+    if dead == "expired":
+        assert moved["expired_time"] == old["expired_time"] < cli.sandbox.now()
+    else:
+        assert moved["remain_quota"] <= 0  # the rename gives it no budget back
+    assert not works(cli, old["key"])  # still dead
     new = cli.row("svc")
     assert works(cli, new["key"]) and json_keys(cli.workdir / "keys.json")["SVC"] == (
         "sk-" + new["key"]
     )
-    # the leftover has passed its expiry already: the next apply deletes it, then all is quiet
-    assert cli("apply", "--yes").code == 0
-    assert cli.names() == ["svc"]
+    if dead == "expired":
+        # the leftover has passed its expiry: the next apply deletes it, then all is quiet
+        assert cli("apply", "--yes").code == 0
+        assert cli.names() == ["svc"]
     assert cli("plan", "--detailed-exitcode").code == 0
 
 
