@@ -2,14 +2,17 @@
 
 Four are modelled on recordings of real servers (tests/conformance/recordings/,
 provenance in tests/conformance/README.md); ``new-api-2025-05`` is the page-less
-generation before v0.8.4.0, which the deprecated ``list_shape="array"`` picks.
+generation before v0.8.4.0, which the deprecated ``list_shape="array"`` picks;
+``new-api-2026-10`` (v1.0.0-rc.41 and later, scoped ``nap_`` access tokens) is read
+from the servers' source, not recorded. Each generation is written as the changes
+from the one before it.
 docs/sandbox.md#profiles has the table people read; docs/server-contract.md#sandbox
 says what each switch stands for on a real server.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 # The models the newcomer sandbox's channels serve (the recordings had no channel).
@@ -128,176 +131,123 @@ class Profile:
         return "one-api" if self.one_api_fields else "new-api"
 
 
-_NEW_API_COMMON = {
-    "one_api_fields": False,
-    "create_returns_token": False,
-    "hard_delete": False,
-    "user_groups_route": True,
-    "charges_unlimited": True,
-}
+# Each generation is written as what changed from the one before it, so that this file
+# reads as the history the servers went through (docs/server-contract.md#version-history).
+
+ONE_API_2025_02 = Profile(
+    name="one-api-2025-02",
+    server="one-api 8df4a26 (2025-02-21)",
+    recorded=True,
+    version="v0.0.0-sandbox+8df4a26",
+    auth="one-api",  # the access token, `Bearer ` optional; no New-Api-User
+    list_dialect="one-api",  # bare arrays from p=0, 10 rows whatever the size
+    search="prefix",
+    masked_keys=False,
+    reveal_routes=False,
+    batch_delete=False,
+    user_groups_route=False,
+    auto_groups=False,
+    cross_group_retry=False,
+    one_api_fields=True,
+    create_returns_token=True,
+    hard_delete=True,
+    name_max_bytes=30,
+    i18n=False,
+    quota_checks=False,
+    max_quota=0,
+    max_user_tokens=None,
+    auth_version_header=False,
+    status_fields=_ONE_API_STATUS,
+    user_fields=_ONE_API_USER,
+    global_limit=(480, 180.0),
+    retry_after=False,
+    relay_reasons=True,
+    ip_cidr=True,  # subnet holds networks only
+    ip_denied_code="",
+    limited_models_need_channel=False,
+    unserved_owner=None,
+    charges_unlimited=False,
+    recorded_with_redis=False,
+)
+
+# new-api before v0.8.4.0: another code base than one-api, so the list of changes is long.
+NEW_API_2025_05 = replace(
+    ONE_API_2025_02,
+    name="new-api-2025-05",
+    server="new-api before v0.8.4.0 (not recorded)",
+    recorded=False,
+    version="v0.8.3-sandbox",
+    auth="legacy-header",  # New-Api-User required since v0.4.6.1 (2025-01-05)
+    list_dialect="array",  # bare arrays, p from 0, size honoured
+    search="substring",
+    user_groups_route=True,
+    one_api_fields=False,  # model_limits*, allow_ips, group, DeletedAt
+    create_returns_token=False,  # create answers nothing: the client re-lists
+    hard_delete=False,  # GORM soft delete: ids never come back
+    status_fields=_NEW_API_2025_STATUS,
+    user_fields=_NEW_API_2025_USER,
+    global_limit=(180, 180.0),
+    ip_cidr=False,  # allow_ips matches addresses literally
+    charges_unlimited=True,
+)
+
+NEW_API_2025_10 = replace(
+    NEW_API_2025_05,
+    name="new-api-2025-10",
+    server="new-api 5125606 (2025-10-25)",
+    recorded=True,
+    version="v0.9.0-sandbox+5125606",
+    list_dialect="page",  # page objects, p from 1 (v0.8.4.0, 2025-06-12)
+    batch_delete=True,  # POST /api/token/batch (v0.8.6.2, 2025-06-22)
+)
+
+NEW_API_2026_07 = replace(
+    NEW_API_2025_10,
+    name="new-api-2026-07",
+    server="new-api 5a6c53d (2026-07-18)",
+    version="v1.0.0-sandbox+5a6c53d",
+    name_max_bytes=50,  # v0.10.0 (2025-12-04)
+    cross_group_retry=True,  # v0.10.1 (2025-12-12)
+    ip_cidr=True,  # v0.10.1 (2025-12-15)
+    quota_checks=True,  # v0.10.5 (2025-12-29): 0 <= remain_quota <= 1e9 x QuotaPerUnit
+    max_quota=1_000_000_000 * 500_000,
+    search="exact",  # v0.10.8 (2026-02-06): exact or `%` patterns, paged, rate limited
+    i18n=True,  # v0.10.8: English by default
+    max_user_tokens=1000,  # v0.10.8: MaxUserTokens
+    auth_version_header=True,  # v0.10.9 (2026-02-12)
+    masked_keys=True,  # v0.11.4 (2026-03-08), with POST /:id/key; /batch/keys 2026-04-06
+    reveal_routes=True,
+    global_limit=(360, 180.0),  # 2026-06-10
+    status_fields=tuple(_NEW_API_2026_07_STATUS),
+    user_fields=tuple(_NEW_API_2026_USER),
+    relay_reasons=False,  # the relay says only "Invalid token"
+    ip_denied_code="access_denied",
+    unserved_owner="advanced_custom",
+)
+
+NEW_API_2026_08 = replace(
+    NEW_API_2026_07,
+    name="new-api-2026-08",
+    server="new-api fork 4eec0ce (2026-08-22), recorded with Redis on",
+    version="v1.0.0-sandbox+4eec0ce",
+    auth="bearer",  # 2026-07-20 (#6329): stateless tokens, coded 401s, New-Api-User ignored
+    retry_after=True,  # 2026-07-21: 429 carries Retry-After
+    auto_groups=True,  # 2026-08-01: the auto_groups field and GET /api/token/auto-groups
+    max_quota=2147483647,  # 2026-08-10
+    status_fields=tuple(_NEW_API_2026_08_STATUS),
+    limited_models_need_channel=True,
+    unserved_owner=None,
+    recorded_with_redis=True,  # the recording's server ran Redis: no lazy status flips
+)
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile(
-            name="one-api-2025-02",
-            server="one-api 8df4a26 (2025-02-21)",
-            recorded=True,
-            version="v0.0.0-sandbox+8df4a26",
-            auth="one-api",
-            list_dialect="one-api",
-            search="prefix",
-            masked_keys=False,
-            reveal_routes=False,
-            batch_delete=False,
-            user_groups_route=False,
-            auto_groups=False,
-            cross_group_retry=False,
-            one_api_fields=True,
-            create_returns_token=True,
-            hard_delete=True,
-            name_max_bytes=30,
-            i18n=False,
-            quota_checks=False,
-            max_quota=0,
-            max_user_tokens=None,
-            auth_version_header=False,
-            status_fields=_ONE_API_STATUS,
-            user_fields=_ONE_API_USER,
-            global_limit=(480, 180.0),
-            retry_after=False,
-            relay_reasons=True,
-            ip_cidr=True,
-            ip_denied_code="",
-            limited_models_need_channel=False,
-            unserved_owner=None,
-            charges_unlimited=False,
-            recorded_with_redis=False,
-        ),
-        Profile(
-            name="new-api-2025-05",
-            server="new-api before v0.8.4.0 (not recorded)",
-            recorded=False,
-            version="v0.8.3-sandbox",
-            auth="legacy-header",
-            list_dialect="array",
-            search="substring",
-            masked_keys=False,
-            reveal_routes=False,
-            batch_delete=False,
-            auto_groups=False,
-            cross_group_retry=False,
-            name_max_bytes=30,
-            i18n=False,
-            quota_checks=False,
-            max_quota=0,
-            max_user_tokens=None,
-            auth_version_header=False,
-            status_fields=_NEW_API_2025_STATUS,
-            user_fields=_NEW_API_2025_USER,
-            global_limit=(180, 180.0),
-            retry_after=False,
-            relay_reasons=True,
-            ip_cidr=False,
-            ip_denied_code="",
-            limited_models_need_channel=False,
-            unserved_owner=None,
-            recorded_with_redis=False,
-            **_NEW_API_COMMON,
-        ),
-        Profile(
-            name="new-api-2025-10",
-            server="new-api 5125606 (2025-10-25)",
-            recorded=True,
-            version="v0.9.0-sandbox+5125606",
-            auth="legacy-header",
-            list_dialect="page",
-            search="substring",
-            masked_keys=False,
-            reveal_routes=False,
-            batch_delete=True,
-            auto_groups=False,
-            cross_group_retry=False,
-            name_max_bytes=30,
-            i18n=False,
-            quota_checks=False,
-            max_quota=0,
-            max_user_tokens=None,
-            auth_version_header=False,
-            status_fields=_NEW_API_2025_STATUS,
-            user_fields=_NEW_API_2025_USER,
-            global_limit=(180, 180.0),
-            retry_after=False,
-            relay_reasons=True,
-            ip_cidr=False,
-            ip_denied_code="",
-            limited_models_need_channel=False,
-            unserved_owner=None,
-            recorded_with_redis=False,
-            **_NEW_API_COMMON,
-        ),
-        Profile(
-            name="new-api-2026-07",
-            server="new-api 5a6c53d (2026-07-18)",
-            recorded=True,
-            version="v1.0.0-sandbox+5a6c53d",
-            auth="legacy-header",
-            list_dialect="page",
-            search="exact",
-            masked_keys=True,
-            reveal_routes=True,
-            batch_delete=True,
-            auto_groups=False,
-            cross_group_retry=True,
-            name_max_bytes=50,
-            i18n=True,
-            quota_checks=True,
-            max_quota=1_000_000_000 * 500_000,  # 1e9 x QuotaPerUnit, before 2026-08-10
-            max_user_tokens=1000,
-            auth_version_header=True,
-            status_fields=tuple(_NEW_API_2026_07_STATUS),
-            user_fields=tuple(_NEW_API_2026_USER),
-            global_limit=(360, 180.0),
-            retry_after=False,
-            relay_reasons=False,
-            ip_cidr=True,
-            ip_denied_code="access_denied",
-            limited_models_need_channel=False,
-            unserved_owner="advanced_custom",
-            recorded_with_redis=False,
-            **_NEW_API_COMMON,
-        ),
-        Profile(
-            name="new-api-2026-08",
-            server="new-api fork 4eec0ce (2026-08-22), recorded with Redis on",
-            recorded=True,
-            version="v1.0.0-sandbox+4eec0ce",
-            auth="bearer",
-            list_dialect="page",
-            search="exact",
-            masked_keys=True,
-            reveal_routes=True,
-            batch_delete=True,
-            auto_groups=True,
-            cross_group_retry=True,
-            name_max_bytes=50,
-            i18n=True,
-            quota_checks=True,
-            max_quota=2147483647,
-            max_user_tokens=1000,
-            auth_version_header=True,
-            status_fields=tuple(_NEW_API_2026_08_STATUS),
-            user_fields=tuple(_NEW_API_2026_USER),
-            global_limit=(360, 180.0),
-            retry_after=True,
-            relay_reasons=False,
-            ip_cidr=True,
-            ip_denied_code="access_denied",
-            limited_models_need_channel=True,
-            unserved_owner=None,
-            recorded_with_redis=True,
-            **_NEW_API_COMMON,
-        ),
+        ONE_API_2025_02,
+        NEW_API_2025_05,
+        NEW_API_2025_10,
+        NEW_API_2026_07,
+        NEW_API_2026_08,
     )
 }
 
