@@ -175,7 +175,6 @@ class Lease:
         self.lost: str | None = None
         self.gone = False  # its token is no longer on the server: nothing to release
         self.renewals = 0
-        self._last_error = ""
         self._changed = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -193,13 +192,15 @@ class Lease:
         """The transport's last check before a write leaves: raise if the lease is lost.
 
         A lease about to end (renewal late: the server or its rate limit made us wait)
-        holds the write until the renewal thread has renewed it or given it up.
+        holds the write until the renewal thread has renewed it or given it up (it gives
+        up a whole lease past the end, or when its calls fail for good).
         """
         if call.method == "GET" or call.route in _READS or getattr(self._own, "on", False):
             return
-        deadline = time.monotonic() + self.length
         with self._changed:
             while True:
+                if self.lost is None and (self._thread is None or not self._thread.is_alive()):
+                    self._lose("its lease is no longer renewed")
                 if self.lost is not None:
                     raise LockLostError(
                         f"not sent: the account's lock was lost ({self.lost})",
@@ -208,10 +209,6 @@ class Lease:
                     )
                 if self.conn.client.now() + self.margin <= self.lease_end:
                     return
-                if time.monotonic() >= deadline:
-                    why = self._last_error or "no answer"
-                    self._lose(f"its lease could not be renewed in time ({why})")
-                    continue
                 self._wake.set()
                 self._changed.wait(timeout=0.25)
 
@@ -261,7 +258,6 @@ class Lease:
                 return
             except NewApiError as exc:
                 failures += 1
-                self._last_error = str(exc)
                 self.log.debug(f"renewing the account's lock failed: {exc}")
                 if self.conn.client.now() > self.lease_end + self.length:
                     self._lose(f"renewing its lease failed past its end ({exc})")

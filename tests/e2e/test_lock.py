@@ -343,11 +343,15 @@ def test_hand_made_tokens_in_the_namespace_are_unmanaged_and_never_deleted(cli: 
 
 
 def _lock_of_another_apply(sandbox: Sandbox) -> int:
+    """Another apply's live lock, written straight into the sandbox's store (no request:
+    a test's fault on creates never holds it)."""
     holder = Holder.of(host="build-7", pid=777, ci="github", run="31337", repo="acme/infra")
-    with other_client(sandbox) as client:
-        client.create_token(lock_body("provisioner.lock.0dd0c0de", sandbox.now() + 120, holder))
-        (token,) = [t for t in client.list_tokens() if t.name == "provisioner.lock.0dd0c0de"]
-    return token.id
+    now = sandbox.now()
+    body = lock_body("provisioner.lock.0dd0c0de", now + 120, holder)
+    (token_id,) = sandbox.store.insert_tokens(
+        [{**body, "user_id": sandbox.user_id, "created_time": now, "status": 2}]
+    )
+    return token_id
 
 
 @pytest.mark.parametrize("busy", [2, 100], ids=["busy twice", "busy for good"])
@@ -441,3 +445,39 @@ def test_renewal_failing_past_the_lease_end_stops_the_apply(cli: Cli, tmp_path: 
     assert "the account's lock was lost" in result.err and "provisioner unlock" in result.err
     names = jobs(cli)
     assert len(names) == len(set(names)) < 6
+
+
+@pytest.mark.parametrize("meanwhile", ["nobody", "another apply"])
+def test_a_lease_that_ran_out_while_the_server_made_us_wait(cli: Cli, meanwhile: str) -> None:
+    """The server holds the apply's creates past its lease (as a long rate-limit pause
+    would): the next renewal takes the lease back when no other apply holds a live lock,
+    and gives the account up when one does."""
+    sandbox = cli.sandbox
+    cli.env.update({"PROVISIONER_RETRY": FAST_RETRY, "PROVISIONER_LOCK_LEASE": "3"})
+    cli.spec(_spec(6))
+    gate = Hold(route="POST /api/token/", skip=2)
+    sandbox.add_fault(gate)
+    other: list[int] = []
+
+    def server_side() -> None:
+        wait_for(lambda: gate.held, "a create held")
+        if meanwhile == "another apply":
+            other.append(_lock_of_another_apply(sandbox))  # live for 2 minutes
+        sandbox.advance(10)  # our lease (3 s) ran out meanwhile
+        gate.gate.set()
+
+    thread = threading.Thread(target=server_side)
+    thread.start()
+    result = cli("apply", "--yes")
+    thread.join()
+    names = jobs(cli)
+    assert len(names) == len(set(names))
+    if meanwhile == "nobody":
+        assert result.code == 0, result.all
+        assert "renewed: no other apply took it" in result.err
+        assert len(names) == 6
+    else:
+        assert result.code == 4, result.all
+        assert "another apply took the account's lock" in result.err
+        assert f"lock {other[0]}" in result.err and "pid 777 on build-7" in result.err
+        assert len(names) < 6
