@@ -17,6 +17,8 @@ from provisioner.plan.findings import Finding, Listing, Row
 from provisioner.render.plan import Header, dumps
 from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style, relative
+from provisioner.render.width import ljust, rjust, shorten
+from provisioner.render.width import width as columns_of
 
 SCHEMA_VERSION = 1
 MIN_NAME_WIDTH = 10
@@ -113,7 +115,7 @@ def _fit(
     keep = list(range(len(columns)))
 
     def widths() -> list[int]:
-        return [max([len(columns[i].title)] + [len(row[i]) for row in cells]) for i in keep]
+        return [max([len(columns[i].title)] + [columns_of(row[i]) for row in cells]) for i in keep]
 
     def total(ws: list[int]) -> int:
         return sum(ws) + len(GAP) * (len(ws) - 1)
@@ -137,10 +139,6 @@ def _fit(
     return kept_cols, kept_cells, ws
 
 
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
-
-
 def render_table(listing: Listing, quota_per_unit: int, style: Style, width: int | None) -> str:
     columns = _columns(listing, quota_per_unit)
     cells = [[c.cell(row) for c in columns] for row in listing.rows]
@@ -153,8 +151,8 @@ def render_table(listing: Listing, quota_per_unit: int, style: Style, width: int
     for row, values in zip(listing.rows, kept_cells, strict=True):
         parts = []
         for column, value, w in zip(kept, values, ws, strict=True):
-            value = _shorten(value, w)
-            padded = value.rjust(w) if column.right else value.ljust(w)
+            value = shorten(value, w)  # cells are measured in terminal columns (CJK, emoji)
+            padded = rjust(value, w) if column.right else ljust(value, w)
             if column.title == "STATUS":
                 padded = style(padded, _STATUS_COLOR.get(row.status, "yellow"))
             parts.append(padded)

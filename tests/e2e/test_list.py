@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from provisioner.render.width import width
 from tests.e2e.conftest import Cli
 
 DAY = 86400
@@ -324,3 +325,24 @@ def test_unknown_status_from_a_fork(cli: Cli) -> None:
     assert row["status"] == "status 5" and row["listed_status"] == 5
     text = cli("list")
     assert "status 5" in text.out and "1 token (1 status 5)" in text.out
+
+
+def test_table_lines_up_wide_and_zero_width_names(cli: Cli) -> None:
+    """Names made in the web UI in CJK, emoji, full-width or with a zero-width space: every
+    column starts at the same terminal column on every row (display width, not len)."""
+    names = ["令牌-视频", "🚀🚀-rocket", "ＦＵＬＬ", "zero\u200bwidth", "cafe\u0301", "plain"]
+    for name in names:
+        cli.insert(name=name, remain_quota=QPU, accessed_time=cli.sandbox.now())
+    result = cli("list")
+    assert result.code == 0, result.all
+    lines = result.out.splitlines()
+    head = next(line for line in lines if line.startswith("NAME"))
+    rows = [line for line in lines if " enabled " in line]
+    assert len(rows) == len(names)
+    status_at = head.index("STATUS")
+    expires_at = head.index("EXPIRES")
+    for row in rows:
+        assert width(row[: row.index(" enabled ") + 1]) == status_at, (row, head)
+        assert width(row[: row.index(" never ") + 1]) == expires_at, (row, head)
+    assert len({width(row) for row in rows}) == 1  # same cells after the name: same width
+    assert any("zero\\u200bwidth" in row for row in rows)  # shown, escaped, and measured so

@@ -9,6 +9,7 @@ from provisioner.plan.findings import build_listing
 from provisioner.render.listing import listing_json, render_markdown, render_text
 from provisioner.render.plan import Header
 from provisioner.render.style import Style
+from provisioner.render.width import width as columns
 
 NOW = 1_800_000_000
 DAY = 86400
@@ -101,3 +102,38 @@ def test_empty_account_and_empty_filter() -> None:
     filtered = build_listing(_tokens(), NOW, globs=("zzz",))
     text = render_text(filtered, HEAD, QPU, Style(False))
     assert "No tokens match the filters." in text and "0 of 2 tokens" in text
+
+
+WIDE_NAMES = ["令牌-视频", "🚀-rocket", "ＦＵＬＬ-width", "zero\u200bwidth", "café", "plain"]
+
+
+def test_table_aligns_wide_and_zero_width_names() -> None:
+    tokens = [
+        Token(id=100 + i, name=name, created_time=NOW - DAY, remain_quota=QPU, key="k" * 48)
+        for i, name in enumerate(WIDE_NAMES)
+    ]
+    table = render_text(build_listing(tokens, NOW), HEAD, QPU, Style(False), None)
+    lines = table.splitlines()
+    head = next(line for line in lines if line.startswith("NAME"))
+    rows = [line for line in lines if " enabled " in line]
+    assert len(rows) == len(WIDE_NAMES)
+    status_at = head.index("STATUS")
+    for row in rows:
+        cut = row.index(" enabled ") + 1
+        assert columns(row[:cut]) == status_at, (row, head)  # STATUS starts in one column
+    assert any("\\u200b" in row for row in rows)  # the zero-width space is shown, escaped
+
+
+def test_narrow_table_cuts_wide_names_by_columns() -> None:
+    tokens = [
+        Token(id=7, name="令牌" * 20, created_time=NOW - DAY, remain_quota=QPU),
+        Token(id=8, name="short", created_time=NOW - DAY, remain_quota=QPU),
+    ]
+    for limit in (60, 80):
+        table = render_text(build_listing(tokens, NOW), HEAD, QPU, Style(False), limit)
+        rows = [line for line in table.splitlines() if line.startswith(("NAME", "令", "short"))]
+        assert len(rows) == 3
+        assert all(columns(row) <= limit for row in rows), rows
+        ids = {columns(row[: row.index(" 7 ") + 2]) for row in rows if " 7 " in row}
+        ids |= {columns(row[: row.index(" 8 ") + 2]) for row in rows if " 8 " in row}
+        assert len(ids) == 1  # the ID column's right edge lines up
