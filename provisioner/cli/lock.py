@@ -136,7 +136,10 @@ def machine_lock(
                         f"`{UNLOCK}` shows the account's lock"
                     ) from None
                 if not waited:
-                    log.info(f"waiting for another apply on this machine to finish ({other})")
+                    log.info(
+                        f"waiting for another apply on this machine to finish ({other}; "
+                        f"`{UNLOCK}` shows the account's lock)"
+                    )
                     waited = True
                 sleep(min(1.0, max(0.0, deadline - time.monotonic())))
         handle.seek(0)
@@ -303,7 +306,8 @@ class Lease:
                     )
                 self.log.info(
                     f"the account's lock lease had run out ({human_span(now - ended)} ago, "
-                    "while the server made us wait); renewed: no other apply took it"
+                    "while the server made us wait); renewed: no other apply took it "
+                    f"(`{UNLOCK}` shows the account's locks)"
                 )
         with self._changed:
             self.token = stored
@@ -324,7 +328,10 @@ class Lease:
             if self.lost is None:
                 self.lost = why
                 if not self._stop.is_set():
-                    self.log.error(f"the account's lock was lost: {why}; no further write is sent")
+                    self.log.error(
+                        f"the account's lock was lost: {why}; no further write is sent "
+                        f"(`{UNLOCK}` shows who holds it)"
+                    )
             self._changed.notify_all()
 
     def lost_message(self) -> str:
@@ -452,7 +459,8 @@ def _create(
                     f"(`{UNLOCK}` shows locks left behind)"
                 ) from None
             raise ProvisionerError(
-                f"could not take the account's lock (a token named {name}): {exc}",
+                f"could not take the account's lock (a token named {name}): {exc} "
+                f"(`{UNLOCK}` shows the account's locks)",
                 exc.exit_code,
             ) from None
         ours = _find(conn, name, None)
@@ -481,7 +489,7 @@ def _only(conn: Connection, ours: list[Token], log: Log) -> Token:
         log.info(
             f"warning: the server lists the lock token {mine.name} with other fields than "
             f"were sent (quota {mine.remain_quota}, expiry {mine.expired_time}): another "
-            "apply may not see this one's lock"
+            f"apply may not see this one's lock (`{UNLOCK}` shows the account's locks)"
         )
     return mine
 
@@ -518,13 +526,17 @@ def _take(
             if not live:
                 raise ProvisionerError(
                     "could not take the account's lock: the server took longer than the "
-                    f"lease ({human_span(int(length))}) to create its token; try again",
+                    f"lease ({human_span(int(length))}) to create its token; try again "
+                    f"(`{UNLOCK}` shows the account's locks)",
                     ExitCode.REFUSED,
                 )
         if time.monotonic() >= deadline:
             raise _busy(live[0], now)
         if not said:
-            log.info(f"waiting for another apply: {describe_lock(live[0], now)}")
+            log.info(
+                f"waiting for another apply: {describe_lock(live[0], now)} "
+                f"(`{UNLOCK}` shows the account's locks)"
+            )
             said = True
         sleep(min(POLL, max(0.0, deadline - time.monotonic())))
         conn.relist()
