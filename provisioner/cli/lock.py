@@ -292,7 +292,9 @@ class Lease:
                 )
             ended = self.lease_end
             sent_end = client.now() + int(self.length)
-            stored = client.update_token(merged_write(current, {"expired_time": sent_end}))
+            # the lease moves on, and a lock made usable by hand is made a lock again
+            updates = {"expired_time": sent_end, "remain_quota": 0, "unlimited_quota": False}
+            stored = client.update_token(merged_write(current, updates))
             now = client.now()
             if now > ended:
                 # The lease ran out before this renewal landed: another apply may have
