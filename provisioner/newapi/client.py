@@ -10,6 +10,7 @@ the credential or a full key.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -345,18 +346,29 @@ class NewApiClient:
         ``first``: the page :meth:`open` read, when this listing follows it at once.
         """
         info = self._ensure()
+        # Records are read into tokens as their page arrives, while later pages are still
+        # on their way (id of the record -> the record, its token); the loop below keeps
+        # the order. Holding the record keeps its id from being reused.
+        early: dict[int, tuple[dict[str, Any], Token]] = {}
+
+        def fetch(page: int) -> Any:
+            data = self._get(R_LIST, "/api/token/", params=self._page_params(page))
+            items = data.get("items") if isinstance(data, dict) else None
+            for item in items if isinstance(items, list) else ():
+                if isinstance(item, dict):
+                    with contextlib.suppress(ServerError):  # raised below, in its place
+                        early[id(item)] = (item, self._token(item, "GET", "/api/token/"))
+            return data
+
         if info.list_shape == "page":
-            raw = dialect.walk_page_dialect(
-                lambda p: self._get(R_LIST, "/api/token/", params=self._page_params(p)),
-                first,
-                concurrency=self.concurrency,
-            )
+            raw = dialect.walk_page_dialect(fetch, first, concurrency=self.concurrency)
         else:
             raw = dialect.walk_array_dialect(
                 lambda p: self._get(R_LIST, "/api/token/", params={"p": p, "size": PAGE_SIZE}),
                 first,
             )
         self._listed = True
+        path = "/api/token/"
         tokens: list[Token] = []
         seen: set[int] = set()
         masked = False
@@ -364,7 +376,8 @@ class NewApiClient:
             owner = item.get("user_id")
             if self.user_id and isinstance(owner, int) and owner and owner != self.user_id:
                 continue  # fork servers list everyone's tokens to root
-            token = self._token(item, "GET", "/api/token/")
+            read = early.get(id(item))
+            token = read[1] if read and read[0] is item else self._token(item, "GET", path)
             if token.id in seen:
                 continue  # a create during paging shifts rows onto the next page
             seen.add(token.id)
