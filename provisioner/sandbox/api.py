@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from provisioner.sandbox import access, profiles
 from provisioner.sandbox import messages as msg
-from provisioner.sandbox import profiles
 from provisioner.sandbox.messages import Lang
 from provisioner.sandbox.profiles import CRITICAL_LIMIT, MODELS, SEARCH_LIMIT, Profile
 from provisioner.sandbox.ratelimit import SlidingWindow
@@ -200,6 +200,12 @@ class Route:
     handler: Callable[[Context], Response]
     auth: bool = True
     limiter: str | None = None  # "search" (per user) or "critical" (per IP)
+    min_role: int = 1  # AdminAuth routes need 10 (rc.41's routes only)
+
+    @property
+    def key(self) -> str:
+        """``METHOD /pattern``: how the server keys its route rules and audit actions."""
+        return f"{self.method} {self.pattern}"
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
@@ -225,6 +231,7 @@ class Context:
     lang: Lang
     params: dict[str, str]
     user: dict[str, Any] | None = None
+    audit: dict[str, Any] | None = None  # a token operation's audit params (rc.41)
 
     @property
     def user_id(self) -> int:
@@ -251,6 +258,7 @@ class App:
         channels: Iterable[str] | None = None,
         redis: bool = False,
         auto_group: bool = False,
+        legacy_retired: bool = False,
     ) -> None:
         self.profile = profiles.resolve(profile, auth=auth, list_shape=list_shape)
         # the groups the user may use; `auto` only when the server offers it (--auto-group)
@@ -273,6 +281,10 @@ class App:
             store, clock, p, channels=self.channels, redis=redis, groups=self.user_groups_offered
         )
         self.started = int(clock())
+        # rc.41: the rule of each route for scoped tokens (a test may drop one)
+        self.access_token_routes = dict(access.ROUTES)
+        if p.access_tokens:
+            self._legacy_deadline(retire_now=legacy_retired)
         self.routes = self._routes()
 
     def _routes(self) -> list[Route]:
@@ -285,6 +297,19 @@ class App:
             routes.append(Route("GET", "/api/user/self/groups", self.user_groups))
         if not p.one_api_fields:
             routes.append(Route("GET", "/api/user/models", self.user_models))
+        if p.access_tokens:
+            # made only in a browser session with a step-up proof: every token is refused
+            routes += [
+                Route("GET", "/api/user/access_tokens", self.session_only),
+                Route("GET", "/api/user/access_tokens/catalog", self.session_only),
+                Route("GET", "/api/user/access_tokens/scopes", self.session_only),
+                Route("POST", "/api/user/access_tokens", self.session_only),
+                Route("DELETE", "/api/user/access_tokens/legacy", self.session_only),
+                Route("PATCH", "/api/user/access_tokens/:id", self.session_only),
+                Route("DELETE", "/api/user/access_tokens/:id", self.session_only),
+                # /api/user/token is gone: this admin route catches it (router/api-router.go)
+                Route("GET", "/api/user/:id", self.user_by_id, min_role=10),
+            ]
         search_limiter = "search" if p.search_limited else None
         routes += [
             Route("GET", "/api/token/", self.list_tokens),
@@ -305,6 +330,8 @@ class App:
                 Route("POST", "/api/token/batch/keys", self.batch_keys, limiter="critical"),
                 Route("POST", "/api/token/:id/key", self.reveal_key, limiter="critical"),
             ]
+        if p.audit_log:
+            routes.append(Route("GET", "/api/audit/self", self.audit_self))
         routes += [
             Route("GET", "/v1/models", self.relay_models, auth=False),
             Route("POST", "/v1/chat/completions", self.relay_chat, auth=False),
@@ -330,27 +357,64 @@ class App:
         route, params = self.resolve(request.method, request.path)
         if route is None:
             return self._no_route(request)
+        ctx = Context(request, lang, params)
+        # rc.41 audits every /api request made with an access token, refused ones too
+        owner = self._token_owner(request) if self.profile.audit_log else None
+        response = self._answer(route, ctx)
+        if owner is not None and request.path.startswith("/api/"):
+            user, token_ref = owner
+            self._audit(ctx, route, response, user, category="access_token", token_ref=token_ref)
+        return response
+
+    def _answer(self, route: Route, ctx: Context) -> Response:
+        request = ctx.request
         now = self.clock()
         if self.rate_limits and request.path.startswith("/api/"):
             retry = self.limiters["global"].hit(request.client_ip, now)
             if retry is not None:
                 return self._too_many(retry)
-        ctx = Context(request, lang, params)
         extra_headers: list[tuple[str, str]] = []
         if route.auth:
-            denied = self._authenticate(ctx)
+            denied = self._authenticate(ctx, route)
             if denied is not None:
                 return denied
             if self.profile.auth_version_header:
                 extra_headers.append(("Auth-Version", AUTH_VERSION))
+        operation = access.TOKEN_AUDIT_ACTIONS.get(route.key) if self.profile.audit_log else None
+        if operation is not None:  # after auth, before the route's own limiter
+            if route.key == "PUT /api/token/" and request.arg("status_only"):
+                operation = access.STATUS_UPDATE
+            ctx.audit = {}
+            token_id, _ = go_atoi(ctx.params.get("id", ""))
+            if token_id and token_id > 0:
+                ctx.audit["id"] = token_id
+        response = self._limited(route, ctx, now)
+        if response is None:
+            response = route.handler(ctx)
+            response.headers.extend(extra_headers)
+        if operation is not None and ctx.user is not None:
+            action, content = operation
+            other = {"op": {"action": action, "params": ctx.audit or {}}}
+            self._audit(
+                ctx,
+                route,
+                response,
+                ctx.user,
+                category="security",
+                action=action,
+                content=content,
+                other=other,
+            )
+        return response
+
+    def _limited(self, route: Route, ctx: Context, now: float) -> Response | None:
+        """The route's own limiter (search per user, critical per IP): a 429, or None."""
         if self.rate_limits and route.limiter and route.limiter in self.limiters:
-            key = str(ctx.user_id) if route.limiter == "search" else request.client_ip
+            key = str(ctx.user_id) if route.limiter == "search" else ctx.request.client_ip
             retry = self.limiters[route.limiter].hit(key, now)
             if retry is not None:
                 return self._too_many(retry)
-        response = route.handler(ctx)
-        response.headers.extend(extra_headers)
-        return response
+        return None
 
     def _too_many(self, retry_after: int) -> Response:
         return too_many(retry_after if self.profile.retry_after else None)
@@ -383,8 +447,10 @@ class App:
 
     # -- dashboard auth, per generation --
 
-    def _authenticate(self, ctx: Context) -> Response | None:
+    def _authenticate(self, ctx: Context, route: Route) -> Response | None:
         header = ctx.request.headers.get("authorization", "")
+        if self.profile.access_tokens:
+            return self._authenticate_access_token(ctx, route)
         if self.profile.auth == "bearer":
             fields = header.split()
             token = ""
@@ -425,6 +491,139 @@ class App:
                 return fail(msg.message("auth.user_id_mismatch", ctx.lang), 401)
         ctx.user = user
         return None
+
+    # -- v1.0.0-rc.41: scoped access tokens (access.py; middleware/auth.go) --
+
+    @property
+    def legacy_retire_at(self) -> int:
+        """LegacyAccessTokenRetireAt: from then on a value without nap_ is never looked up."""
+        return int(self.store.get_meta("legacy_retire_at") or 0)
+
+    def _legacy_deadline(self, *, retire_now: bool) -> None:
+        """Written on the profile's first start (now + 30 days), then only read; retiring
+        brings it to now, for good (a real server's option is read-only)."""
+        now = self.now()
+        with self.store.lock:
+            stored = self.store.get_meta("legacy_retire_at")
+            if stored is None:
+                stored = str(now + access.LEGACY_TRANSITION)
+                self.store.set_meta("legacy_retire_at", stored)
+            if retire_now and int(stored) > now:
+                self.store.set_meta("legacy_retire_at", str(now))
+
+    @staticmethod
+    def _raw_credential(header: str) -> str:
+        """The token of an Authorization header: ``Bearer X`` (any case) or a bare ``X``."""
+        fields = header.split()
+        if len(fields) == 1:
+            return fields[0]
+        if len(fields) == 2 and fields[0].lower() == "bearer":
+            return fields[1]
+        return ""
+
+    def _token_owner(self, request: Request) -> tuple[dict[str, Any], str] | None:
+        """The user an access token in the request names, and its token_ref: what the audit
+        records, whether or not the request then passes (an expired token too)."""
+        raw = self._raw_credential(request.headers.get("authorization", ""))
+        if not raw:
+            return None
+        if raw.startswith(access.PREFIX):
+            token = self.store.access_token_by_hash(access.fingerprint(raw))
+            user = self.store.user(int(token["user_id"])) if token else None
+        elif self.now() < self.legacy_retire_at:
+            user = self.store.user_by_access_token(raw)
+        else:
+            return None
+        return (user, access.fingerprint(raw)) if user else None
+
+    def _authenticate_access_token(self, ctx: Context, route: Route) -> Response | None:
+        """rc.41's dashboard auth: the credential, the user, the role, then the route rule."""
+        lang, now = ctx.lang, self.now()
+        raw = self._raw_credential(ctx.request.headers.get("authorization", ""))
+        token: dict[str, Any] | None = None
+        user: dict[str, Any] | None = None
+        if raw.startswith(access.PREFIX):
+            token = self.store.access_token_by_hash(access.fingerprint(raw))
+            user = self.store.user(int(token["user_id"])) if token else None
+            if token is not None and user is None:  # its user is gone: gorm's not-found
+                return self._denied(401, "AUTH_SESSION_REVOKED", "auth.not_logged_in", lang)
+            if token is not None and 0 < token["expires_at"] <= now:
+                return self._denied(401, "ACCESS_TOKEN_EXPIRED", "auth.access_token_expired", lang)
+        elif raw:
+            if now >= self.legacy_retire_at:  # after the deadline no value is looked up
+                return self._denied(
+                    401, "ACCESS_TOKEN_LEGACY_RETIRED", "auth.legacy_token_retired", lang
+                )
+            user = self.store.user_by_access_token(raw)
+        if user is None:
+            return self._denied(401, "AUTH_UNAUTHORIZED", "auth.access_token_invalid", lang)
+        if user["status"] != 1:
+            return self._denied(401, "AUTH_USER_DISABLED", "auth.user_banned", lang)
+        if user["role"] < route.min_role:
+            return self._denied(
+                403, "AUTH_INSUFFICIENT_PRIVILEGE", "auth.insufficient_privilege", lang
+            )
+        rule = self.access_token_routes.get(route.key)
+        if rule is not None and rule.kind == "session":  # legacy tokens included
+            return fail(msg.SESSION_REQUIRED, 403, code="AUTH_SESSION_REQUIRED")
+        if token is not None:
+            if rule is None:  # fail closed: a route nobody declared
+                return self._denied(
+                    403, "ACCESS_TOKEN_ROUTE_UNDECLARED", "auth.insufficient_privilege", lang
+                )
+            if rule.kind == "scope" and rule.scope not in token["scopes"]:
+                return fail(
+                    msg.message("auth.access_token_scope", lang, scope=rule.scope),
+                    403,
+                    code="ACCESS_TOKEN_SCOPE_DENIED",
+                )
+            self.store.touch_access_token(
+                int(token["id"]), ctx.request.client_ip, now, access.TOUCH_INTERVAL
+            )
+        ctx.user = user
+        return None
+
+    @staticmethod
+    def _denied(status: int, code: str, key: str, lang: Lang) -> Response:
+        return fail(msg.message(key, lang), status, code=code)
+
+    def _audit(
+        self,
+        ctx: Context,
+        route: Route,
+        response: Response,
+        user: dict[str, Any],
+        *,
+        category: str,
+        token_ref: str = "",
+        action: str = "",
+        content: str = "",
+        other: dict[str, Any] | None = None,
+    ) -> None:
+        """One audit_logs row (model/audit_log.go RecordAuditLog): metadata, never a body."""
+        request = ctx.request
+        self.store.add_audit(
+            {
+                "event_id": self.relay.request_id(),
+                "user_id": int(user["id"]),
+                "username": user["username"],
+                "actor_role": int(user["role"]),
+                "created_at": self.now(),
+                "category": category,
+                "action": action,
+                "token_ref": token_ref,
+                "auth_method": "access_token",  # the sandbox has no browser sessions
+                "ip": request.client_ip,
+                "user_agent": request.headers.get("user-agent", "")[:512],
+                "method": request.method,
+                "route": route.pattern,
+                "status": response.status,
+                "success": _succeeded(response),
+                "request_id": self.relay.request_id(),
+                "content": content,
+                "other": other or {},
+            }
+        )
 
     # -- helpers --
 
@@ -572,6 +771,64 @@ class App:
     def user_groups(self, ctx: Context) -> Response:
         return ok(self.user_groups_offered)
 
+    def user_by_id(self, ctx: Context) -> Response:
+        """GET /api/user/:id (admin): on rc.41 it also catches the removed /api/user/token."""
+        user_id, error = go_atoi(ctx.params["id"])
+        if error:
+            return fail(error)
+        user = self.store.user(int(user_id or 0))
+        if user is None:
+            return fail(msg.RECORD_NOT_FOUND)
+        return self.user_self(Context(ctx.request, ctx.lang, {}, user))
+
+    def session_only(self, ctx: Context) -> Response:
+        """Routes of a browser session (making access tokens): no token ever gets here."""
+        return fail(msg.SESSION_REQUIRED, 403, code="AUTH_SESSION_REQUIRED")
+
+    def audit_self(self, ctx: Context) -> Response:
+        """GET /api/audit/self (controller/audit.go GetAuditLogs, the self view)."""
+        request = ctx.request
+        page, size = self._page_query(request)
+        where: list[tuple[str, Any]] = []
+        category = request.arg("category")
+        token_ref, exclude = request.arg("token_ref"), request.arg("exclude_token_ref")
+        if category not in AUDIT_CATEGORIES or not all(
+            _fingerprint_ok(v) for v in (token_ref, exclude)
+        ):
+            return fail(msg.AUDIT_BAD_FILTERS)
+        for column, op, value in (
+            ("category", "=", category),
+            ("token_ref", "=", token_ref),
+            ("token_ref", "<>", exclude),
+            ("request_id", "=", request.arg("request_id")),
+        ):
+            if value:
+                where.append((f"{column} {op} ?", value))
+        bounds: dict[str, int] = {}
+        for name in ("start_timestamp", "end_timestamp"):
+            raw = request.arg(name)
+            if raw:
+                stamp, error = go_atoi(raw)
+                if error or stamp is None or stamp < 0:
+                    return fail(msg.AUDIT_BAD_TIME)
+                bounds[name] = stamp
+        start, end = bounds.get("start_timestamp", 0), bounds.get("end_timestamp", 0)
+        if end > 0 and end < start:
+            return fail(msg.AUDIT_BAD_TIME)
+        if start > 0:
+            where.append(("created_at >= ?", start))
+        if end > 0:
+            where.append(("created_at <= ?", end))
+        success = request.arg("success")
+        if success:
+            if success not in ("true", "false"):
+                return fail(msg.AUDIT_BAD_RESULT)
+            where.append(("success = ?", int(success == "true")))
+        if ctx.user and int(ctx.user["role"]) < 100:  # below root: no root actors' rows
+            where.append(("actor_role IN (1, 10)", None))
+        entries, total = self.store.audit(ctx.user_id, where, offset=(page - 1) * size, limit=size)
+        return self._page(page, size, total, entries)
+
     def user_models(self, ctx: Context) -> Response:
         return ok(list(self.channels))
 
@@ -665,6 +922,8 @@ class App:
         body, failure = self._bind_checked(ctx)
         if failure:
             return failure
+        if ctx.audit is not None:
+            ctx.audit["name"] = body.get("name") or ""
         cap = self.max_user_tokens
         if cap is not None and self.store.count_tokens(ctx.user_id) >= cap:
             return fail(msg.max_tokens_reached(cap))
@@ -705,6 +964,8 @@ class App:
             ],
             reuse_ids=p.hard_delete,
         )
+        if ctx.audit is not None:
+            ctx.audit["id"] = token_id
         if p.create_returns_token:
             created = self.store.token(token_id)
             assert created is not None
@@ -717,11 +978,15 @@ class App:
         if failure:
             return failure
         token_id = body.get("id") or 0
+        if ctx.audit is not None and token_id > 0:
+            ctx.audit["id"] = token_id
         if not token_id:
             return fail(msg.ID_EMPTY)
         stored = self.store.token(token_id, ctx.user_id)
         if stored is None:
             return fail(msg.RECORD_NOT_FOUND)
+        if ctx.audit is not None:
+            ctx.audit["name"] = stored["name"]
         if body.get("status") == 1:  # the re-enable guard, in both modes
             now = self.now()
             expired = stored["expired_time"]
@@ -771,14 +1036,23 @@ class App:
         self.store.update_token(token_id, changes)
         updated = self.store.token(token_id, ctx.user_id)
         assert updated is not None
+        if ctx.audit is not None:
+            ctx.audit["name"] = updated["name"]
+            if ctx.request.arg("status_only"):
+                ctx.audit["from"], ctx.audit["to"] = stored["status"], updated["status"]
+            else:
+                ctx.audit["changed_fields"] = [f for f in changes if stored[f] != updated[f]]
         return ok(self.view(updated))
 
     def delete_token(self, ctx: Context) -> Response:
         token_id = lenient_atoi(ctx.params["id"])  # non-numeric reads as 0
         if not token_id:
             return fail(msg.ID_EMPTY)
+        stored = self.store.token(token_id, ctx.user_id) if ctx.audit is not None else None
         if not self._delete([token_id], ctx.user_id):
             return fail(msg.RECORD_NOT_FOUND)
+        if ctx.audit is not None and stored is not None:
+            ctx.audit["id"], ctx.audit["name"] = token_id, stored["name"]
         return ok(with_data=False)
 
     def _delete(self, token_ids: list[int], user_id: int) -> int:
@@ -790,12 +1064,17 @@ class App:
         ids = bind_ids(ctx.request.body)
         if ids is None:
             return self._invalid_params(ctx.lang)
-        return ok(self._delete(sorted(set(ids)), ctx.user_id))
+        deleted = self._delete(sorted(set(ids)), ctx.user_id)
+        if ctx.audit is not None:
+            ctx.audit.update(requested_ids=ids, count=deleted)
+        return ok(deleted)
 
     def reveal_key(self, ctx: Context) -> Response:
         token, error = self._owned_token(ctx)
         if error:
             return error
+        if ctx.audit is not None:
+            ctx.audit["id"], ctx.audit["name"] = token["id"], token["name"]
         return ok({"key": token["key"]})
 
     def batch_keys(self, ctx: Context) -> Response:
@@ -805,6 +1084,8 @@ class App:
         if len(ids) > MAX_BATCH:
             return fail(msg.message("common.batch_too_many", ctx.lang, max=MAX_BATCH))
         keys = self.store.keys_for(sorted(set(ids)), ctx.user_id)
+        if ctx.audit is not None:
+            ctx.audit.update(requested_ids=ids, count=len(keys), returned_ids=sorted(keys))
         # A Go map[string]string: the JSON object's keys come out in string order.
         return ok({"keys": {str(i): keys[i] for i in sorted(keys, key=str)}})
 
@@ -815,6 +1096,26 @@ class App:
 
     def relay_chat(self, ctx: Context) -> Response:
         return self.relay.chat(ctx.request, ctx.lang)
+
+
+AUDIT_CATEGORIES = ("", "login", "security", "operation", "access_token")
+
+
+def _fingerprint_ok(value: str) -> bool:
+    """model.ValidTokenFingerprint: empty, or 64 lowercase hex digits."""
+    return not value or (len(value) == 64 and not value.strip("0123456789abcdef"))
+
+
+def _succeeded(response: Response) -> bool:
+    """auditResponseSuccess: the body's `success` when it is a JSON object, else the status."""
+    if response.status >= 400:
+        return False
+    body = response.body.strip()
+    if body.startswith(b"{"):
+        data, _ = parse_json(body)
+        if isinstance(data, dict) and isinstance(data.get("success"), bool):
+            return bool(data["success"])
+    return response.status < 400
 
 
 def _default_of(status_field: str) -> Any:

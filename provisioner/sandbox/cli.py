@@ -54,6 +54,8 @@ def build(opts: SandboxOptions) -> Sandbox:
         lang=opts.lang,
         latency=opts.latency,
         log_requests=opts.verbose > 0,
+        scopes=opts.scopes,
+        legacy_retired=opts.legacy_retired,
     )
     for fault in opts.faults:
         sandbox.add_fault(fault)
@@ -64,6 +66,7 @@ def build(opts: SandboxOptions) -> Sandbox:
 
 def serve(opts: SandboxOptions) -> int:
     """Serve until SIGINT or SIGTERM; print url=, token=, user_id= and profile= first
+    (new-api-2026-10 adds scopes=, legacy_token= and legacy_retire_at=)
     (with ``opts.json``: the same as one JSON object on one line,
     docs/json.md#sandbox-provisioner-sandbox---output-json)."""
     sandbox = build(opts)
@@ -91,6 +94,10 @@ def serve(opts: SandboxOptions) -> int:
             "user_id": sandbox.user_id,
             "profile": sandbox.profile.name,
         }
+        if sandbox.profile.access_tokens:  # rc.41: the nap_ token's grant, and the legacy one
+            started["scopes"] = ",".join(sandbox.scopes)
+            started["legacy_token"] = sandbox.legacy_credential
+            started["legacy_retire_at"] = _iso(sandbox.legacy_retire_at or 0)
         if opts.json:
             document = {"schema_version": 1, "kind": "sandbox", **started, "db": str(opts.db)}
             print(json.dumps(document, ensure_ascii=False), flush=True)
@@ -104,6 +111,13 @@ def serve(opts: SandboxOptions) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return ExitCode.OK
+
+
+def _iso(stamp: int) -> str:
+    """A unix time as the ISO 8601 UTC text people read (2026-11-04T10:00:00Z)."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
 def main(args: argparse.Namespace) -> int:

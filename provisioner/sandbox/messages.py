@@ -67,6 +67,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无权进行此操作，New-Api-User 与登录用户不匹配",
     ),
     "auth.user_banned": ("User has been banned", "用户已被封禁"),
+    # v1.0.0-rc.41 and later (i18n keys MsgAuthAccessTokenExpired, ...LegacyTokenRetired,
+    # ...AccessTokenScope, ...InsufficientPrivilege): their wording was not found in the
+    # source read; these are the sandbox's, and clients decide on the `code`, not the text
+    "auth.access_token_expired": ("Access token has expired", "访问令牌已过期"),
+    "auth.legacy_token_retired": (
+        "Legacy access token has been retired, please create a new access token",
+        "旧版访问令牌已停用，请创建新的访问令牌",
+    ),
+    "auth.access_token_scope": (
+        "Access token does not have the {scope} permission",
+        "访问令牌缺少 {scope} 权限",
+    ),
+    "auth.insufficient_privilege": (
+        "Unauthorized, insufficient privileges",
+        "无权进行此操作，权限不足",
+    ),
     # relay (/v1), servers with i18n messages
     "relay.invalid_token": ("Invalid token", "无效的令牌"),
     "relay.no_channel": (
@@ -82,6 +98,15 @@ SEARCH_CONSECUTIVE_PERCENT = "搜索模式中不允许包含连续的 % 通配�
 SEARCH_TOO_MANY_PERCENT = "搜索模式中最多允许包含 2 个 % 通配符"
 SEARCH_TOO_SHORT = "使用模糊搜索时，关键词长度至少为 2 个字符"
 SEARCH_TOO_MANY_TOKENS = "令牌数量超过上限，仅允许精确搜索，请勿使用 % 通配符"
+
+
+# middleware/auth.go accessTokenSessionRequiredMsg: English in every language
+SESSION_REQUIRED = "a dashboard login session is required"
+# controller/audit.go GetAuditLogs (ApiErrorMsg: HTTP 200, English in every language)
+AUDIT_BAD_PAGE = "Invalid audit pagination"
+AUDIT_BAD_FILTERS = "Invalid audit filters"
+AUDIT_BAD_TIME = "Invalid audit time range"
+AUDIT_BAD_RESULT = "Invalid audit result"
 
 
 # Older generations, Chinese only (recording steps "create name 31 bytes", "batch delete").

@@ -46,6 +46,8 @@ class SandboxOptions:
     faults: tuple[Fault, ...] = ()
     verbose: int = 0
     json: bool = False  # --output json: the start lines as one JSON object
+    scopes: tuple[str, ...] | None = None  # new-api-2026-10: the nap_ token's grant
+    legacy_retired: bool = False  # new-api-2026-10: the legacy token's deadline is now
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,12 +64,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--profile",
-        choices=profiles.RECORDED,
+        choices=profiles.SELECTABLE,
         default=None,
         metavar="NAME",
         help="answer as this server generation: "
-        + ", ".join(profiles.RECORDED)
-        + f" (default {profiles.DEFAULT}, the newest)",
+        + ", ".join(profiles.SELECTABLE)
+        + f" (default {profiles.DEFAULT}, the newest recorded; new-api-2026-10, "
+        "v1.0.0-rc.41 with scoped nap_ tokens, is read from source)",
+    )
+    parser.add_argument(
+        "--scopes",
+        default=None,
+        metavar="SCOPE,...",
+        help="new-api-2026-10: the scopes of the nap_ token printed at start (default "
+        "profile:read,api_key:read,api_key:write,api_key:reveal)",
+    )
+    parser.add_argument(
+        "--legacy-retired",
+        action="store_true",
+        help="new-api-2026-10: retire the legacy access token now (for good, as the server "
+        "does 30 days after its first start)",
     )
     parser.add_argument(
         "--rate-limits",
@@ -172,6 +188,13 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
             "give --profile alone"
         )
     chosen = profiles.resolve(get("profile"), auth=auth, list_shape=list_shape)
+    scopes = _scopes(get("scopes"), chosen)
+    legacy_retired = bool(get("legacy_retired", False))
+    if legacy_retired and not chosen.access_tokens:
+        raise SandboxUsageError(
+            f"--legacy-retired is for --profile new-api-2026-10 (the generation with scoped "
+            f"access tokens), not {chosen.name}"
+        )
     enabled, global_limit = _rate_limits(get("rate_limits"))
     return SandboxOptions(
         port=port,
@@ -191,6 +214,8 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
         faults=faults,
         verbose=int(get("verbose", 0) or 0),
         json=get("output") == "json",
+        scopes=scopes,
+        legacy_retired=legacy_retired,
     )
 
 
@@ -214,6 +239,23 @@ def _rate_limits(value: Any) -> tuple[bool, tuple[int, float] | None]:
             f"bad --rate-limits {value!r}: {exc}; or no value for the generation's defaults"
         ) from None
     return limit is not None, limit
+
+
+def _scopes(value: Any, chosen: profiles.Profile) -> tuple[str, ...] | None:
+    """``--scopes a,b``: the grant of the printed nap_ token, checked as the console does."""
+    if value is None:
+        return None
+    if not chosen.access_tokens:
+        raise SandboxUsageError(
+            f"--scopes is for --profile new-api-2026-10 (the generation with scoped access "
+            f"tokens), not {chosen.name}"
+        )
+    from provisioner.sandbox.access import check_scopes
+
+    try:
+        return check_scopes(str(value).split(","))
+    except ValueError as exc:
+        raise SandboxUsageError(f"--scopes: {exc}") from None
 
 
 def _channels(value: Any) -> tuple[str, ...]:

@@ -25,6 +25,9 @@ SearchDialect = Literal["prefix", "substring", "exact"]
 
 DEFAULT = "new-api-2026-08"
 RECORDED = ("one-api-2025-02", "new-api-2025-10", "new-api-2026-07", "new-api-2026-08")
+# What `provisioner sandbox --profile` offers: the recorded ones, and the newest generation,
+# read from source (new-api-2025-05 is reached only through the deprecated --list-shape).
+SELECTABLE = (*RECORDED, "new-api-2026-10")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -121,6 +124,11 @@ class Profile:
     unserved_owner: str | None  # owned_by of a listed model no channel serves; None: vendor
     charges_unlimited: bool  # relay spending lowers remain_quota of unlimited tokens too
     recorded_with_redis: bool  # the recorded server ran Redis: relay auth wrote no statuses
+    # -- v1.0.0-rc.41 and later (docs/server-contract.md#management-credentials) --
+    # scoped nap_ personal access tokens, a route -> scope map, the legacy access token
+    # retired 30 days after the first start, /api/user/token gone (access.py)
+    access_tokens: bool = False
+    audit_log: bool = False  # token changes and reveals in GET /api/audit/self
 
     @property
     def search_limited(self) -> bool:
@@ -240,6 +248,18 @@ NEW_API_2026_08 = replace(
     recorded_with_redis=True,  # the recording's server ran Redis: no lazy status flips
 )
 
+# Read from source, not recorded (tests/conformance/README.md names the files).
+NEW_API_2026_10 = replace(
+    NEW_API_2026_08,
+    name="new-api-2026-10",
+    server="new-api v1.0.0-rc.41 and later (2026-09-30 on), read from source, not recorded",
+    recorded=False,
+    version="v1.0.0-rc.41-sandbox",
+    access_tokens=True,  # nap_ tokens with scopes; the legacy token retires after 30 days
+    audit_log=True,  # every token change and reveal in the user's audit log
+    recorded_with_redis=False,  # not recorded: Redis is --redis, as on any profile
+)
+
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
@@ -248,6 +268,7 @@ PROFILES: dict[str, Profile] = {
         NEW_API_2025_10,
         NEW_API_2026_07,
         NEW_API_2026_08,
+        NEW_API_2026_10,
     )
 }
 

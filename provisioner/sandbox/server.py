@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from provisioner.sandbox import access, profiles
 from provisioner.sandbox.api import App, Request, Response
 from provisioner.sandbox.faults import Fault, FaultSet
 from provisioner.sandbox.messages import Lang
@@ -209,7 +210,20 @@ class Sandbox:
         channels: Iterable[str] | None = None,
         redis: bool = False,
         auto_group: bool = False,
+        scopes: Iterable[str] | None = None,
+        legacy_retired: bool = False,
     ) -> None:
+        chosen = profiles.resolve(profile, auth=auth, list_shape=list_shape)
+        granted: tuple[str, ...] = ()
+        if chosen.access_tokens:  # checked before the database is touched
+            granted = access.check_scopes(
+                tuple(access.DEFAULT_SCOPES if scopes is None else scopes)
+            )
+        elif scopes is not None or legacy_retired:
+            raise ValueError(
+                "scopes= and legacy_retired= are for the generation with scoped access tokens "
+                f"(new-api-2026-10), not {chosen.name}"
+            )
         self.store = Store(db_path)
         self.latency = latency
         self.log_requests = log_requests
@@ -220,9 +234,7 @@ class Sandbox:
         self.app = App(
             self.store,
             self._clock,
-            profile=profile,
-            auth=auth,
-            list_shape=list_shape,
+            profile=chosen,
             lang=lang,
             max_user_tokens=max_user_tokens,
             max_quota=max_quota,
@@ -231,8 +243,13 @@ class Sandbox:
             channels=channels,
             redis=redis,
             auto_group=auto_group,
+            legacy_retired=legacy_retired,
         )
         self._ensure_users(neighbour)
+        # rc.41: a new nap_ token at each start (only its hash is stored, so an earlier
+        # start's value cannot be printed again; the 20 newest stay valid)
+        self.scopes = granted
+        self._access_token = self.issue_access_token(granted) if granted else ""
         self._server: _Server | None = None
         self.stopped = False
         self._thread: threading.Thread | None = None
@@ -309,9 +326,51 @@ class Sandbox:
 
     @property
     def credential(self) -> str:
+        """The management credential to use: on rc.41 the nap_ token issued at this start,
+        elsewhere the user's access token."""
+        return self._access_token or self.legacy_credential
+
+    @property
+    def legacy_credential(self) -> str:
+        """The user's (legacy) access token, stable for this db; rc.41 retires it."""
         user = self.store.user(USER_ID)
         assert user is not None
         return str(user["access_token"])
+
+    @property
+    def legacy_retire_at(self) -> int | None:
+        """When rc.41 stops accepting the legacy token (unix seconds); None elsewhere."""
+        return self.app.legacy_retire_at if self.profile.access_tokens else None
+
+    def issue_access_token(
+        self,
+        scopes: Iterable[str],
+        *,
+        name: str = "sandbox",
+        expires_at: int = 0,
+        user_id: int = USER_ID,
+    ) -> str:
+        """A new ``nap_`` token, as the console makes one; its value is returned once and
+        only its SHA-256 is kept. ValueError for a grant the console would refuse."""
+        if not self.profile.access_tokens:
+            raise ValueError(f"{self.profile.name} has no scoped access tokens")
+        granted = access.check_scopes(tuple(scopes))
+        raw = access.generate()
+        self.store.insert_access_token(
+            user_id,
+            name,
+            access.fingerprint(raw),
+            access.hint(raw),
+            granted,
+            expires_at,
+            self.now(),
+            keep=access.MAX_PER_USER,
+        )
+        return raw
+
+    def audit(self, user_id: int = USER_ID) -> list[dict[str, Any]]:
+        """The user's audit log, newest first (what GET /api/audit/self pages through)."""
+        return self.store.audit(user_id)[0]
 
     @property
     def user_id(self) -> int:

@@ -1,4 +1,6 @@
-"""SQLite state of the sandbox: users and tokens (docs/server-contract.md#token-record).
+"""SQLite state of the sandbox: users and tokens (docs/server-contract.md#token-record), and
+for the generation with scoped access tokens, those tokens (their SHA-256 only) and the
+users' audit log (provisioner/sandbox/access.py).
 
 One connection guarded by a re-entrant lock; callers that need several
 statements to be atomic hold :attr:`Store.lock` themselves.
@@ -86,19 +88,77 @@ CREATE TABLE IF NOT EXISTS tokens (
     subnet TEXT                            -- one-api's comma-separated CIDR list (nullable)
 );
 CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user_id, deleted_at, id);
+CREATE TABLE IF NOT EXISTS access_tokens (   -- model/user_access_token.go
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,       -- SHA-256 of the nap_ value: never the value
+    token_hint TEXT NOT NULL,
+    scopes TEXT NOT NULL,                  -- JSON array
+    expires_at INTEGER NOT NULL DEFAULT 0, -- 0: never
+    last_used_at INTEGER NOT NULL DEFAULT 0,
+    last_used_ip TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_logs (      -- model/audit_log.go
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    username TEXT NOT NULL,
+    actor_role INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    action TEXT NOT NULL,
+    token_ref TEXT NOT NULL,
+    auth_method TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    method TEXT NOT NULL,
+    route TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    success INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    content TEXT NOT NULL,
+    other TEXT NOT NULL                    -- JSON object
+);
+CREATE INDEX IF NOT EXISTS audit_user ON audit_logs (user_id, created_at);
 """
 # Columns added after the first release: a database made before gets them on open.
 _LATER_COLUMNS = {"models": "TEXT", "subnet": "TEXT"}
 #: written into the file's header (PRAGMA application_id): "prov"
 APPLICATION_ID = 0x70726F76
-#: the schema this code writes (PRAGMA user_version); a file with a higher one is refused
-SCHEMA_VERSION = 1
+#: the schema this code writes (PRAGMA user_version); a file with a higher one is refused.
+#: 2 added access_tokens and audit_logs (made in an older file when it is opened).
+SCHEMA_VERSION = 2
 #: each table of a sandbox database and the columns this code reads from it
 _TABLES = {
     "meta": {"name", "value"},
     "users": {"id", "username", "display_name", "role", "status", "group", "quota", "used_quota"},
     "tokens": {*TOKEN_COLUMNS, "auto_groups", "deleted_at"},
+    "access_tokens": {"id", "user_id", "name", "token_hash", "scopes", "expires_at"},
+    "audit_logs": {"id", "user_id", "created_at", "category", "action", "other"},
 }
+AUDIT_COLUMNS = (
+    "id",
+    "event_id",
+    "user_id",
+    "username",
+    "actor_role",
+    "created_at",
+    "category",
+    "action",
+    "token_ref",
+    "auth_method",
+    "ip",
+    "user_agent",
+    "method",
+    "route",
+    "status",
+    "success",
+    "request_id",
+    "content",
+    "other",
+)
 _SQLITE_TABLES = {"sqlite_sequence", "sqlite_stat1", "sqlite_stat4"}
 
 
@@ -128,6 +188,8 @@ def _check_database(conn: sqlite3.Connection, path: str) -> None:
     application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     foreign = sorted(tables - set(_TABLES))
+    if application_id == APPLICATION_ID and version > SCHEMA_VERSION:
+        foreign = []  # a newer sandbox's tables: the version check below says so
     if application_id not in (0, APPLICATION_ID) or foreign:
         what = f"tables: {', '.join(foreign)}" if foreign else f"application id {application_id}"
         raise SandboxStateError(
@@ -524,3 +586,125 @@ class Store:
         with self.lock:
             rows = self.conn.execute(sql + " ORDER BY id").fetchall()
         return [_row_to_token(r) for r in rows]
+
+    # -- scoped access tokens (access.py) --
+
+    def insert_access_token(
+        self,
+        user_id: int,
+        name: str,
+        token_hash: str,
+        token_hint: str,
+        scopes: Sequence[str],
+        expires_at: int,
+        created_at: int,
+        *,
+        keep: int,
+    ) -> int:
+        """Store a token (its hash only); the user's oldest go first beyond ``keep``."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [
+                    int(row[0])
+                    for row in self.conn.execute(
+                        "SELECT id FROM access_tokens WHERE user_id=? ORDER BY id", (user_id,)
+                    )
+                ]
+                for old in ids[: max(0, len(ids) - keep + 1)]:
+                    self.conn.execute("DELETE FROM access_tokens WHERE id=?", (old,))
+                cursor = self.conn.execute(
+                    "INSERT INTO access_tokens (user_id, name, token_hash, token_hint, scopes, "
+                    "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        user_id,
+                        name,
+                        token_hash,
+                        token_hint,
+                        json.dumps(list(scopes)),
+                        expires_at,
+                        created_at,
+                    ),
+                )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        return int(cursor.lastrowid or 0)
+
+    def access_token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT * FROM access_tokens WHERE token_hash=?", (token_hash,)
+            ).fetchone()
+        if row is None:
+            return None
+        token = dict(row)
+        token["scopes"] = json.loads(token["scopes"] or "[]")
+        return token
+
+    def access_tokens(self, user_id: int | None = None) -> list[dict[str, Any]]:
+        """Every stored access token (hashes, never values), oldest first."""
+        sql, params = "SELECT * FROM access_tokens", []
+        if user_id is not None:
+            sql, params = sql + " WHERE user_id=?", [user_id]
+        with self.lock:
+            rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
+        return [{**dict(r), "scopes": json.loads(r["scopes"] or "[]")} for r in rows]
+
+    def touch_access_token(self, token_id: int, ip: str, now: int, interval: int) -> None:
+        """Record the last use, at most once per ``interval`` seconds."""
+        with self.lock:
+            self.conn.execute(
+                "UPDATE access_tokens SET last_used_at=?, last_used_ip=? "
+                "WHERE id=? AND last_used_at < ?",
+                (now, ip[:64], token_id, now - interval),
+            )
+
+    # -- the audit log --
+
+    def add_audit(self, entry: dict[str, Any]) -> None:
+        columns = [c for c in AUDIT_COLUMNS if c != "id"]
+        values = [
+            json.dumps(entry["other"], separators=(",", ":"))
+            if c == "other"
+            else int(entry[c])
+            if c == "success"
+            else entry[c]
+            for c in columns
+        ]
+        with self.lock:
+            self.conn.execute(
+                f"INSERT INTO audit_logs ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})",
+                values,
+            )
+
+    def audit(
+        self,
+        user_id: int,
+        where: Sequence[tuple[str, Any]] = (),
+        *,
+        offset: int = 0,
+        limit: int = -1,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A user's audit entries, newest first, with the total; ``where`` is
+        (``column op ?``, value) pairs, or (clause, None) for a clause without a value."""
+        clauses = " ".join(f"AND {clause}" for clause, _ in where)
+        params = [value for _, value in where if value is not None]
+        base = f"FROM audit_logs WHERE user_id=? {clauses}"
+        with self.lock:
+            total = int(
+                self.conn.execute(f"SELECT COUNT(*) {base}", (user_id, *params)).fetchone()[0]
+            )
+            rows = self.conn.execute(
+                f"SELECT * {base} ORDER BY created_at DESC, event_id DESC LIMIT ? OFFSET ?",
+                (user_id, *params, limit, max(offset, 0)),
+            ).fetchall()
+        entries = []
+        for row in rows:
+            entry = {c: row[c] for c in AUDIT_COLUMNS}
+            entry["success"] = bool(entry["success"])
+            entry["other"] = json.loads(entry["other"] or "{}")
+            entries.append(entry)
+        return entries, total

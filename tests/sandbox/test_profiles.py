@@ -182,6 +182,7 @@ def test_field_sets_per_generation(make_sandbox) -> None:
         "new-api-2025-10": ["used_quota", "group", "DeletedAt"],
         "new-api-2026-07": ["group", "cross_group_retry", "DeletedAt"],
         "new-api-2026-08": ["cross_group_retry", "DeletedAt", "auto_groups"],
+        "new-api-2026-10": ["cross_group_retry", "DeletedAt", "auto_groups"],
     }
     assert set(tails) == set(PROFILES) and set(RECORDED) < set(PROFILES)
     for name, tail in tails.items():
