@@ -8,6 +8,7 @@ same in Python ``re`` and ECMA-262 (JSON Schema), e.g. ``[0-9]`` not ``\\d``.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -55,6 +56,7 @@ _DATETIME_RE = re.compile(
     r"(?: ?(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?))?)?$"
 )
 _USD_RE = re.compile(USD_PATTERN)
+_USD_STEP = Decimal("0.000001")
 
 
 def parse_duration(text: str) -> int:
@@ -68,7 +70,11 @@ def parse_duration(text: str) -> int:
     if not match or match.group(2) not in UNIT_SECONDS:
         hint = ""
         if match and match.group(2).lower() in UNIT_SECONDS:
-            hint = f" (units are lower case: {match.group(1)}{match.group(2).lower()})"
+            lowered = f"{match.group(1)}{match.group(2).lower()}"
+            # a hint is itself a valid value: not for 0 (refused where a duration must be
+            # longer than 0) nor beyond the longest duration
+            if 0 < int(match.group(1)) * UNIT_SECONDS[lowered[-1]] <= MAX_DURATION_SECONDS:
+                hint = f" (units are lower case: {lowered})"
         raise ValueError(
             f"invalid duration {text!r}: expected a whole number and a unit "
             f"s, m, h, d, w or y (1y = 365d), e.g. 12h, 7d, 4w{hint}"
@@ -150,10 +156,7 @@ def parse_amount(value: object) -> Budget:
             )
         return Budget(False, units=value)
     if isinstance(value, float):
-        raise ValueError(
-            f"quota {value} is not a whole number: a bare number is raw quota units; "
-            f'for dollars write "{value} USD"'
-        )
+        raise ValueError(_float_quota_message(value))
     if not isinstance(value, str):
         raise ValueError('quota must be unlimited, an amount like "10 USD" or raw units')
     text = value
@@ -178,6 +181,47 @@ def parse_amount(value: object) -> Budget:
     if usd > MAX_USD:
         raise ValueError(f"quota {value!r} is more than {MAX_USD} USD; is that a typo?")
     return Budget(False, usd=usd)
+
+
+def _float_quota_message(value: float) -> str:
+    """Why a YAML float is not a quota, and the value to write instead (itself valid)."""
+    if math.isinf(value) and value > 0:
+        return "quota .inf is not an amount: for no budget limit write unlimited"
+    if not math.isfinite(value):
+        return (
+            f"quota {'.nan' if math.isnan(value) else '-.inf'} is not an amount: expected "
+            'unlimited, "10 USD", "$10" or a whole number of raw quota units'
+        )
+    if value < 0:
+        return f"quota {value!r} is negative"
+    if value == 0:
+        return f"quota {value!r}: {ZERO_QUOTA_HINT}"
+    shown = repr(value)
+    reason = f"quota {shown} is not a whole number: a bare number is raw quota units"
+    if value == int(value):
+        reason = f"quota {shown} is written as a decimal: raw quota units are a whole number"
+    usd = Decimal(shown)
+    # the file takes dollars to 6 decimals; as written when they fit (1.5, not 1.500000)
+    rounded = usd if usd > MAX_USD else usd.quantize(_USD_STEP)
+    note = "" if rounded == usd else " (dollars take up to 6 decimals)"
+    if rounded == usd:
+        rounded = usd
+    candidates: list[tuple[str, str | int]] = [
+        (f'for dollars write "{rounded:f} USD"', f"{rounded:f} USD")
+    ]
+    if value == int(value):
+        candidates.append((f"for raw units write {int(value)}", int(value)))
+    for advice, candidate in candidates:
+        try:
+            parse_amount(candidate)
+        except ValueError:
+            continue
+        return f"{reason}; {advice}{note}"
+    if rounded == 0:
+        return f"{reason}, and {shown} USD rounds to 0 at 6 decimals: {ZERO_QUOTA_HINT}"
+    if value == int(value):
+        return f"{reason}, and it is more than any server takes, as units or as USD; a typo?"
+    return f"{reason}, and as dollars it is more than {MAX_USD} USD; is that a typo?"
 
 
 def check_ip(text: str) -> str:

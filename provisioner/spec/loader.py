@@ -8,6 +8,7 @@ import re
 import sys
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -235,7 +236,7 @@ class _Loader:
         if "url" in entries:
             value = entries["url"].value
             try:
-                text = _string(value, "server.url")
+                text = _string(value, "server.url", accepts=_URL_RE.match)
                 if not _URL_RE.match(text):
                     raise _Invalid(f"server.url {text!r} must be an http:// or https:// URL")
                 url = text.rstrip("/")
@@ -302,7 +303,7 @@ class _Loader:
             return None
         value = entries["to"].value
         try:
-            return f.check_sink(_string(value, "keys.to"))
+            return f.check_sink(_string(value, "keys.to", accepts=f.check_sink))
         except (_Invalid, ValueError) as exc:
             self.error(value, str(exc))
             self.sink_invalid = True
@@ -316,7 +317,10 @@ class _Loader:
         first_line: dict[str, int] = {}
         for item in node.value:
             try:
-                text = check(_string(item, f"an entry of {what}"), what)
+                text = check(
+                    _string(item, f"an entry of {what}", accepts=lambda t: check(t, what) or True),
+                    what,
+                )
             except (_Invalid, ValueError) as exc:
                 self.error(item, str(exc))
                 continue
@@ -383,7 +387,13 @@ class _Loader:
         return int(node.value)
 
     def field_key_name(self, node: YNode) -> str:
-        text = _string(node, "key_name")
+        scalar = node.kind in ("int", "float", "bool", "timestamp") and node.text
+        if scalar and not _KEY_NAME_RE.match(scalar):
+            raise _Invalid(
+                f"key_name must be a string, not {node.describe()}; an environment variable "
+                f"name, e.g. {derive_key_name(scalar)}"
+            )
+        text = _string(node, "key_name", accepts=_KEY_NAME_RE.match)
         if not _KEY_NAME_RE.match(text):
             raise _Invalid(
                 f"key_name {text!r} is not a valid environment variable name "
@@ -683,13 +693,28 @@ def _shown(node: YNode) -> str:
     return repr(node.value) if node.kind == "str" else str(node.text or node.value)
 
 
-def _string(node: YNode, what: str, hint: str = "") -> str:
+def _string(
+    node: YNode, what: str, hint: str = "", *, accepts: Callable[[str], object] | None = None
+) -> str:
+    """The node's string; a scalar of another type is refused, with the quoted form as the
+    way out only when that form is itself valid (``accepts`` returns true and does not raise)."""
     if node.kind != "str":
         quote = ""
-        if node.kind in ("int", "float", "bool", "timestamp"):
+        if node.kind in ("int", "float", "bool", "timestamp") and _accepted(accepts, node.text):
             quote = f'; quote it: "{node.text}"'
         raise _Invalid(f"{what} must be a string, not {node.describe()}{quote}{hint}")
     return str(node.value)
+
+
+def _accepted(accepts: Callable[[str], object] | None, text: str | None) -> bool:
+    if text is None:
+        return False
+    if accepts is None:
+        return True
+    try:
+        return bool(accepts(text))
+    except (_Invalid, ValueError):
+        return False
 
 
 def _choice(node: YNode, what: str, options: tuple[str, ...]) -> str:

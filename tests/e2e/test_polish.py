@@ -1,0 +1,35 @@
+"""The polish a new user hit (issue 21, "Polish, each reproduced"), through the real CLI.
+
+Each test runs ``provisioner`` in-process (against the real sandbox over HTTP where a
+server is involved) and checks what the user sees: the exit code, the words, the files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.conftest import run_main
+
+
+def _validate(workdir: Path, body: str) -> tuple[int, str]:
+    (workdir / "tokens.yaml").write_text(body, encoding="utf-8")
+    result = run_main(["validate"], {"NO_COLOR": "1"}, workdir)
+    return result.code, result.err
+
+
+def test_quota_inf_suggests_a_value_that_validates(tmp_path: Path) -> None:
+    code, err = _validate(tmp_path, "version: 1\ntokens:\n  - name: a\n    quota: .inf\n")
+    assert code == 65
+    assert (
+        "tokens.yaml:4:12: quota .inf is not an amount: for no budget limit write unlimited" in err
+    )
+    assert "inf USD" not in err
+    code, err = _validate(tmp_path, "version: 1\ntokens:\n  - name: a\n    quota: unlimited\n")
+    assert code == 0, err
+
+    code, err = _validate(tmp_path, "version: 1\ntokens:\n  - name: a\n    quota: 10.1234567\n")
+    assert code == 65 and 'write "10.123457 USD" (dollars take up to 6 decimals)' in err
+    code, err = _validate(
+        tmp_path, 'version: 1\ntokens:\n  - name: a\n    quota: "10.123457 USD"\n'
+    )
+    assert code == 0, err
