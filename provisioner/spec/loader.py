@@ -25,6 +25,7 @@ from provisioner.observed import (
 )
 from provisioner.spec import fields as f
 from provisioner.spec import model as m
+from provisioner.spec.anchors import list_items
 from provisioner.spec.desired import (
     DEFAULT_ROTATE_OVERLAP,
     Budget,
@@ -82,6 +83,7 @@ class _Loader:
     warnings: list[Diagnostic] = field(default_factory=list)
     sink_invalid: bool = False  # keys.to is there but wrong (reported once)
     passed_dates_warned: set[tuple[int, int]] = field(default_factory=set)
+    source: str = ""  # the file's text, read again only to place an alias in an error
 
     # -- reporting ---------------------------------------------------------------
     def error(self, node: YNode, message: str) -> None:
@@ -504,6 +506,7 @@ class _Loader:
             parsed.append((item, own))
 
         result: list[DesiredToken] = []
+        index_of = {id(item): number for number, item in enumerate(items)}
         names_seen: dict[str, tuple[str, int]] = {}
         key_names_seen: dict[str, tuple[str, int]] = {}
         self.check_renames(parsed)
@@ -522,9 +525,10 @@ class _Loader:
                 first = names_seen.get(final)
                 if first is not None:
                     origin = f" (from '{first[0]}' with count)" if first[0] != final else ""
+                    place, through = self.written_at(index_of[id(item)], item, name_node)
                     self.error(
-                        name_node,
-                        f"duplicate token name '{final}': "
+                        place,
+                        f"duplicate token name '{final}'{through}: "
                         f"already declared at line {first[1]}{origin}",
                     )
                     continue
@@ -550,6 +554,25 @@ class _Loader:
                         self.build_token(final, base, index, count, key_name, merged, item)
                     )
         return result
+
+    def written_at(self, index: int, item: YNode, name_node: YNode) -> tuple[YNode, str]:
+        """Where token ``index`` was written, and how, for an error about its name.
+
+        An alias (``- *t1``) carries the anchor's positions: the error goes on the alias and
+        names the anchor. A name merged in (``<<: *base``) was written elsewhere: the error
+        goes on the token and names the line of the name.
+        """
+        places = list_items(self.source, "tokens")
+        if index < len(places) and places[index].alias is not None:
+            place = places[index]
+            where = YNode("null", None, place.line, place.col)
+            return (
+                where,
+                f" (the alias *{place.alias} repeats the token at line {place.anchor_line})",
+            )
+        if (name_node.line, name_node.col) < (item.line, item.col):
+            return item, f" (its name merged in from line {name_node.line})"
+        return name_node, ""
 
     def check_renames(self, parsed: list[tuple[YNode, dict[str, _Field]]]) -> None:
         """``renamed_from`` names one former name, once, of one token, that is not declared."""
@@ -773,7 +796,7 @@ def load_spec_text(text: str | bytes, filename: str, *, now: int | None = None) 
     else:
         source = text
         data = text.encode("utf-8", errors="surrogatepass")
-    loader = _Loader(filename, int(time.time()) if now is None else int(now))
+    loader = _Loader(filename, int(time.time()) if now is None else int(now), source=source)
     tree = parse(source, filename, loader.errors)
     spec = loader.document(tree)
     if loader.errors or spec is None:

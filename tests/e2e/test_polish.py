@@ -33,3 +33,14 @@ def test_quota_inf_suggests_a_value_that_validates(tmp_path: Path) -> None:
         tmp_path, 'version: 1\ntokens:\n  - name: a\n    quota: "10.123457 USD"\n'
     )
     assert code == 0, err
+
+
+def test_a_duplicate_through_an_alias_names_the_alias_and_the_anchor(tmp_path: Path) -> None:
+    body = "version: 1\ntokens:\n  - &t1\n    name: one\n    quota: 1 USD\n  - name: two\n  - *t1\n"
+    code, err = _validate(tmp_path, body)
+    assert code == 65
+    # located at the alias (line 7), naming the anchored token (line 3) and its name (line 4)
+    assert (
+        "tokens.yaml:7:5: duplicate token name 'one' (the alias *t1 repeats the token at "
+        "line 3): already declared at line 4"
+    ) in err
