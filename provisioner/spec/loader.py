@@ -111,11 +111,13 @@ class _Loader:
         for key, entry in node.value.items():
             if forbidden and key in forbidden:
                 self.error(entry.key, f"'{key}' is not allowed in {where}: {forbidden[key]}")
+            elif model is m.SpecFile and key.startswith(m.EXTENSION_PREFIX):
+                continue  # the user's own: anchors, notes (docs/spec.md#yaml-rules)
             elif key in allowed:
                 if entry.value.kind != "bad":  # already reported (a disallowed tag)
                     known[key] = entry
             else:
-                self.error(entry.key, _unknown_key(key, where, allowed))
+                self.error(entry.key, _unknown_key(key, where, allowed, model is m.SpecFile))
         for required in m.REQUIRED.get(model, ()):
             if required not in node.value and not (model is m.SpecFile and required == "version"):
                 self.error(node, f"{where} is missing required key '{required}'")
@@ -700,14 +702,24 @@ class _Silent(_Invalid):
 
 
 # -- small checks -----------------------------------------------------------------------
-def _unknown_key(key: str, where: str, allowed: tuple[str, ...]) -> str:
+def _unknown_key(key: str, where: str, allowed: tuple[str, ...], top: bool = False) -> str:
+    prefix = m.EXTENSION_PREFIX
+    if top and key.lower().startswith(prefix):
+        own = prefix + key[len(prefix) :]
+        return (
+            f"unknown key '{key}' in {where}; did you mean '{own}'? "
+            f"(keys of your own start with {prefix}, lower case)"
+        )
     lowered = {name.lower(): name for name in allowed}
     guess = lowered.get(key.lower()) or next(
         iter(difflib.get_close_matches(key.lower(), list(allowed), n=1, cutoff=0.6)), None
     )
     if guess:
         return f"unknown key '{key}' in {where}; did you mean '{guess}'?"
-    return f"unknown key '{key}' in {where} (allowed: {', '.join(allowed)})"
+    own = f"; keys of your own start with {prefix} and are ignored" if top else ""
+    if not top and key.startswith(prefix):
+        own = f"; keys of your own ({prefix}...) go at the top level only"
+    return f"unknown key '{key}' in {where} (allowed: {', '.join(allowed)}){own}"
 
 
 def _shown(node: YNode) -> str:

@@ -18,6 +18,9 @@ from provisioner.observed import DEFAULT_TOKEN_CAP
 from provisioner.spec import fields as f
 
 _STRICT = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+# Top-level keys that start with this are the user's own (anchors to reuse with `<<: *base`,
+# notes), ignored as Docker Compose ignores them (docs/spec.md#yaml-rules).
+EXTENSION_PREFIX = "x-"
 
 Duration = Annotated[str, Field(pattern=f.DURATION_PATTERN, examples=["1h", "7d"])]
 PositiveDuration = Annotated[
@@ -277,6 +280,12 @@ class SpecFile(BaseModel):
         json_schema_extra={
             "description": "Tokens as code for new-api-family LLM gateways: the tokens an "
             "account should have. See docs/spec.md.",
+            "patternProperties": {
+                f"^{EXTENSION_PREFIX}": {
+                    "description": "Ignored: the user's own (e.g. anchors to merge into "
+                    "tokens with <<: *base), as in Docker Compose."
+                }
+            },
         },
     )
     version: Literal[1] = Field(

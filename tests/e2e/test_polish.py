@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.conftest import run_main
+from tests.e2e.conftest import Cli, run_main
 
 
 def _validate(workdir: Path, body: str) -> tuple[int, str]:
@@ -44,3 +44,23 @@ def test_a_duplicate_through_an_alias_names_the_alias_and_the_anchor(tmp_path: P
         "tokens.yaml:7:5: duplicate token name 'one' (the alias *t1 repeats the token at "
         "line 3): already declared at line 4"
     ) in err
+
+
+def test_top_level_x_keys_hold_anchors_and_are_ignored(cli: Cli) -> None:
+    cli.spec(
+        """\
+        x-base: &base
+          quota: 5 USD
+          models: [gpt-4o-mini]
+        x-notes: owned by the video team
+        tokens:
+          - <<: *base
+            name: worker
+        """
+    )
+    assert cli("validate").code == 0
+    applied = cli("apply", "--yes")
+    assert applied.code == 0, applied.all
+    assert cli.names() == ["worker"]
+    assert cli.row("worker")["remain_quota"] == 5 * 500_000
+    assert cli("plan", "--detailed-exitcode").code == 0  # nothing of x- reaches the server

@@ -71,6 +71,7 @@ SCHEMA_CAN_SAY = [
     "sink_no_path",
     "server_url_bad",
     "many_errors",
+    "x_key_in_token",
 ]
 
 

@@ -107,6 +107,7 @@ CASES = [
     (EVERY, "evrey", "30d", True),
     (TOP, "colour", "blue", False),
     (TOP, "defualts", "{}", True),
+    (TOP, "X-base", "{quota: 1 USD}", True),
     (SERVER, "url", "123", False),
     (SERVER, "ulr", "http://127.0.0.1:3000", True),
     (KEYS, "to", "123", False),
