@@ -537,10 +537,11 @@ def dotenv_quote(value: str) -> str:
 def dotenv_unquote(text: str) -> str:
     """The inverse of :func:`dotenv_quote` (and plain ``KEY=value`` lines)."""
     text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        return text[1:-1]
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", text[1:-1])
+    if text[:1] in ("'", '"'):
+        close = _closing_quote(text)
+        if close > 0:  # what follows the closing quote (a comment) is not the value
+            inner = text[1:close]
+            return inner if text[0] == "'" else re.sub(r"\\(.)", r"\1", inner)
     return text.split(" #", 1)[0].rstrip()
 
 
@@ -617,24 +618,90 @@ class DotenvSink(FileSink):
         lines = existing.splitlines() if existing else []
         pending = dict(entries)
         out: list[str] = []
+        assignments = exported = 0
+        continued = ""  # the quote of a value that goes on over the next lines
+        replacing = False  # ... and whether that value is being replaced (its lines go)
         for line in lines:
+            if continued:
+                if continued in line:
+                    continued = ""
+                if not replacing:
+                    out.append(line)
+                continue
             note = _ORIGIN_COMMENT.match(line)
             if note and note.group(1) in entries:
                 continue  # rewritten right above its key below
             match = None if line.lstrip().startswith("#") else _DOTENV_LINE.match(line)
+            if match:
+                assignments += 1
+                exported += line.lstrip().startswith("export")
+                value = line[match.end() :].lstrip()
+                if value[:1] in ("'", '"') and _closing_quote(value) < 0:
+                    continued = value[0]
+                replacing = match.group(1) in entries
             if match and match.group(1) in entries:
                 name = match.group(1)
                 if name in pending:  # the first occurrence is replaced, later duplicates dropped
                     if name in origins:
-                        out.append(origin_comment(name, origins[name]))
-                    out.append(f"{name}={dotenv_quote(pending.pop(name))}")
+                        out.append(_indent(line) + origin_comment(name, origins[name]))
+                    out.append(_reassign(line, match, pending.pop(name)))
                 continue
             out.append(line)
+        # new keys follow the file's habit: `export KEY=...` when every line has it
+        prefix = "export " if assignments and exported == assignments else ""
         for name, value in pending.items():
             if name in origins:
                 out.append(origin_comment(name, origins[name]))
-            out.append(f"{name}={dotenv_quote(value)}")
+            out.append(f"{prefix}{name}={dotenv_quote(value)}")
         return "\n".join(out) + "\n"
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def _closing_quote(value: str) -> int:
+    """The index of the quote that closes ``value``'s opening quote, or -1 (none on this line);
+    inside double quotes a backslash escapes the next character."""
+    quote, index = value[0], 1
+    while index < len(value):
+        if quote == '"' and value[index] == "\\":
+            index += 2
+            continue
+        if value[index] == quote:
+            return index
+        index += 1
+    return -1
+
+
+def _reassign(line: str, match: re.Match[str], value: str) -> str:
+    """``line`` with its value replaced by ``value``, in the form the line had: its indent,
+    ``export``, spacing, quote style (where the value allows it) and trailing comment."""
+    head = line[: match.end()]
+    rest = line[match.end() :]
+    gap = rest[: len(rest) - len(rest.lstrip(" \t"))]
+    old = rest[len(gap) :]
+    quote = old[:1] if old[:1] in ("'", '"') else ""
+    tail = ""
+    if quote:
+        close = _closing_quote(old)
+        tail = old[close + 1 :] if close >= 0 else ""
+    elif " #" in old:
+        tail = old[old.index(" #") :]
+    return head + gap + _quoted_as(value, quote) + tail
+
+
+def _quoted_as(value: str, quote: str) -> str:
+    """``value`` in the quote style ``quote`` (``'``, ``"`` or none) when it reads back the same."""
+    plain = dotenv_quote(value)  # refuses line breaks
+    if quote == "'" and "'" not in value:
+        return f"'{value}'"
+    if quote == '"':
+        escaped = value
+        for char in ("\\", '"', "$", "`"):
+            escaped = escaped.replace(char, "\\" + char)
+        return f'"{escaped}"'
+    return plain
 
 
 # json ----------------------------------------------------------------------

@@ -6,6 +6,8 @@ server is involved) and checks what the user sees: the exit code, the words, the
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 from tests.e2e.conftest import Cli, run_main
@@ -64,3 +66,35 @@ def test_top_level_x_keys_hold_anchors_and_are_ignored(cli: Cli) -> None:
     assert cli.names() == ["worker"]
     assert cli.row("worker")["remain_quota"] == 5 * 500_000
     assert cli("plan", "--detailed-exitcode").code == 0  # nothing of x- reaches the server
+
+
+def test_dotenv_sink_keeps_export_so_source_still_works(cli: Cli) -> None:
+    cli.spec(
+        """\
+        keys: {to: "dotenv:keys.env"}
+        tokens:
+          - name: worker
+          - name: batch
+        """
+    )
+    sink = cli.workdir / "keys.env"
+    sink.write_text("# sourced by run.sh\nexport WORKER='stale'  # rotated by CI\nexport OTHER=1\n")
+    result = cli("apply", "--yes")
+    assert result.code == 0, result.all
+    keys = {r["name"]: r["key"] for r in cli.rows()}
+    lines = sink.read_text().splitlines()
+    worker = next(line for line in lines if "WORKER=" in line)
+    assert worker.startswith("export WORKER='") and worker.endswith("'  # rotated by CI")
+    assert lines[-1].startswith("export BATCH=")  # a new key follows the file's habit
+    env = subprocess.run(
+        ["sh", "-c", ". ./keys.env && env"],
+        cwd=cli.workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ["PATH"]},
+    ).stdout.splitlines()
+    for name, variable in (("worker", "WORKER"), ("batch", "BATCH")):
+        (full,) = [k for n, k in keys.items() if n == name]
+        assert any(line.startswith(f"{variable}=") and line.endswith(full[-8:]) for line in env)
+    assert "OTHER=1" in env

@@ -364,3 +364,69 @@ def test_keyring_sink_unavailable_is_per_key_failure() -> None:
     assert [r.ok for r in results] == [False, False]
     assert "dotenv:PATH" in results[0].error
     assert keyring_store.KeyringUnavailable.__name__  # one clear message, no traceback
+
+
+# ------------------------------------------------------------ dotenv: the form a line had
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("export SORA_VIDEO_API=old", "export SORA_VIDEO_API={key}"),
+        (
+            "  export SORA_VIDEO_API='old'   # staging",
+            "  export SORA_VIDEO_API='{key}'   # staging",
+        ),
+        ('SORA_VIDEO_API="old" # prod', 'SORA_VIDEO_API="{key}" # prod'),
+        ("SORA_VIDEO_API = old", "SORA_VIDEO_API = {key}"),
+        ("export\tSORA_VIDEO_API=old # note", "export\tSORA_VIDEO_API={key} # note"),
+        ("SORA_VIDEO_API=", "SORA_VIDEO_API={key}"),
+    ],
+)
+def test_dotenv_keeps_the_form_of_the_line(tmp_path: Path, line: str, expected: str) -> None:
+    path = tmp_path / "keys.env"
+    path.write_text(f"OTHER=1\n{line}\nLAST=2\n")
+    assert DotenvSink(path).deliver([item()])[0].ok
+    lines = path.read_text().splitlines()
+    assert lines[0] == "OTHER=1" and lines[-1] == "LAST=2"
+    assert lines[-2] == expected.format(key=KEY.reveal())
+    assert lines[-3].lstrip().startswith("# SORA_VIDEO_API: provisioner key of ")
+    assert read_dotenv(path.read_text())["SORA_VIDEO_API"] == KEY.reveal()
+
+
+def test_dotenv_replaces_a_value_over_several_lines(tmp_path: Path) -> None:
+    path = tmp_path / "keys.env"
+    path.write_text('A="one\nSORA_VIDEO_API=not-a-line\ntwo"\nSORA_VIDEO_API="old\nold"\nZ=1\n')
+    assert DotenvSink(path).deliver([item()])[0].ok
+    text = path.read_text()
+    assert 'A="one\nSORA_VIDEO_API=not-a-line\ntwo"\n' in text  # another value's lines kept
+    assert f'SORA_VIDEO_API="{KEY.reveal()}"\nZ=1\n' in text and "old" not in text
+
+
+@pytest.mark.parametrize(
+    ("existing", "new_line"),
+    [
+        ("export A=1\nexport B=2\n", "export SORA_VIDEO_API="),
+        ("export A=1\nB=2\n", "SORA_VIDEO_API="),
+        ("# nothing yet\n", "SORA_VIDEO_API="),
+    ],
+)
+def test_dotenv_new_keys_follow_the_file(tmp_path: Path, existing: str, new_line: str) -> None:
+    path = tmp_path / "keys.env"
+    path.write_text(existing)
+    assert DotenvSink(path).deliver([item()])[0].ok
+    assert path.read_text().splitlines()[-1] == new_line + KEY.reveal()
+
+
+def test_dotenv_exported_keys_reach_a_program_after_source(tmp_path: Path) -> None:
+    """`source keys.env && ./app`: the app sees the key only if the line still says export."""
+    import subprocess
+
+    path = tmp_path / "keys.env"
+    path.write_text("export SORA_VIDEO_API=old\n")
+    assert DotenvSink(path).deliver([item(), item("b", "B_KEY", KEY2)])[0].ok
+    out = subprocess.run(
+        ["sh", "-c", f'. "{path}" && env'], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"SORA_VIDEO_API={KEY.reveal()}" in out.splitlines()
+    assert f"B_KEY={KEY2.reveal()}" in out.splitlines()  # a new key in an all-export file
