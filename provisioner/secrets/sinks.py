@@ -431,10 +431,28 @@ def _read_existing(path: Path) -> str | None:
         return None
 
 
+def make_private_folders(folder: Path) -> None:
+    """Create ``folder`` and each missing parent with mode 0700; folders that exist are left
+    as they are. (``mkdir(parents=True, mode=0o700)`` gives only the last one that mode.)"""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists() and not current.is_symlink():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for each in reversed(missing):
+        try:
+            each.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by another run
+        os.chmod(each, 0o700)  # whatever the umask
+
+
 def _atomic_write(path: Path, text: str) -> None:
     """Write via a 0600 temp file in the same directory, fsync, rename, fsync the directory."""
     parent = path.parent if str(path.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folders(parent)
     tmp = parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:

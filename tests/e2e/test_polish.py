@@ -7,6 +7,7 @@ server is involved) and checks what the user sees: the exit code, the words, the
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -98,3 +99,24 @@ def test_dotenv_sink_keeps_export_so_source_still_works(cli: Cli) -> None:
         (full,) = [k for n, k in keys.items() if n == name]
         assert any(line.startswith(f"{variable}=") and line.endswith(full[-8:]) for line in env)
     assert "OTHER=1" in env
+
+
+def test_a_sink_in_new_nested_folders_makes_them_0700(cli: Cli) -> None:
+    cli.spec(
+        """\
+        keys: {to: "dotenv:secrets/ci/prod/keys.env"}
+        tokens:
+          - name: worker
+        """
+    )
+    cli.workdir.chmod(0o755)
+    old_umask = os.umask(0o022)
+    try:
+        result = cli("apply", "--yes")
+    finally:
+        os.umask(old_umask)
+    assert result.code == 0, result.all
+    for folder in ("secrets", "secrets/ci", "secrets/ci/prod"):
+        assert stat.S_IMODE((cli.workdir / folder).stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE((cli.workdir / "secrets/ci/prod/keys.env").stat().st_mode) == 0o600
+    assert stat.S_IMODE(cli.workdir.stat().st_mode) == 0o755  # made by the user: left alone

@@ -430,3 +430,20 @@ def test_dotenv_exported_keys_reach_a_program_after_source(tmp_path: Path) -> No
     ).stdout
     assert f"SORA_VIDEO_API={KEY.reveal()}" in out.splitlines()
     assert f"B_KEY={KEY2.reveal()}" in out.splitlines()  # a new key in an all-export file
+
+
+def test_file_sinks_create_every_missing_folder_0700(tmp_path: Path) -> None:
+    outer = tmp_path / "existing"
+    outer.mkdir(mode=0o755)
+    outer.chmod(0o755)
+    old_umask = os.umask(0o022)
+    try:
+        for sink, name in ((DotenvSink, "keys.env"), (JsonSink, "keys.json")):
+            path = outer / sink.kind / "b" / "c" / name
+            assert sink(path).deliver([item()])[0].ok
+            for folder in (outer / sink.kind, outer / sink.kind / "b", path.parent):
+                assert mode(folder) == 0o700, folder
+            assert mode(path) == 0o600
+    finally:
+        os.umask(old_umask)
+    assert mode(outer) == 0o755  # a folder that was there is left as it was
