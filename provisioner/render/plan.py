@@ -236,12 +236,18 @@ def _markdown_lines(plan: Plan) -> list[str]:
 
 
 def render_markdown(
-    plan: Plan, header: Header, violations: list[Violation], *, command: str = "plan"
+    plan: Plan,
+    header: Header,
+    violations: list[Violation],
+    *,
+    command: str = "plan",
+    limit: int | None = MARKDOWN_LIMIT,
 ) -> str:
     """The plan for a pull-request comment or step summary, headed ``### provisioner COMMAND``.
 
     Server values reach it escaped: names inside the diff block through
     :func:`render.safe.fence` (no name closes it), prose through ``md_text``.
+    Cut to ``limit`` characters (``None``: whole; the GitHub Action cuts its own comment).
     """
     counts = plan.counts()
     marker = "```"
@@ -270,8 +276,8 @@ def render_markdown(
         out.append("")
     out.append(f"**{summary_line(plan, bool(violations))}**")  # no server value in it
     text_ = "\n".join(out) + "\n"
-    if len(text_) > MARKDOWN_LIMIT:
-        cut = text_[: MARKDOWN_LIMIT - 200].rsplit("\n", 1)[0]
+    if limit is not None and len(text_) > limit:
+        cut = text_[: limit - 200].rsplit("\n", 1)[0]
         # close only what the cut left open: the diff block, then the details
         # the block's lines never start with a backtick: each fence line is counted once
         closing = f"\n{marker}" if cut.count(f"\n{marker}") % 2 else ""
