@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from provisioner.cli.delivery import Delivery
+from provisioner.cli.scopes import require_for_plan
 from provisioner.cli.session import Connection
 from provisioner.plan.diff import diff
 from provisioner.plan.model import Plan
@@ -63,5 +64,7 @@ def plan_spec(
     )
     plan.notices.extend(notices)
     confirm_on_create(plan, conn.info)
+    # a scoped token that could not carry the plan out is refused now (77), not mid-apply
+    require_for_plan(conn.client, plan, delivery)
     sinks = [Violation("keys.to", why, overridable=False) for why in foreign.values()]
     return plan, check(plan, spec.safety) + refused + sinks

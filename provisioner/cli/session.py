@@ -200,8 +200,14 @@ def _request_logger(log: Log):  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def connect(server: ServerOptions, log: Log, spec: Spec | None = None) -> Iterator[Connection]:
-    """A probed client for the server named by flags, env or the spec."""
+def connect(
+    server: ServerOptions, log: Log, spec: Spec | None = None, *, needs: str = ""
+) -> Iterator[Connection]:
+    """A probed client for the server named by flags, env or the spec.
+
+    ``needs`` names a command of :data:`provisioner.cli.scopes.COMMANDS`: a scoped access
+    token lacking a scope it needs is refused (77) before anything else is sent.
+    """
     from provisioner.newapi.client import NewApiClient
     from provisioner.secret import Secret
     from provisioner.secrets.credentials import (

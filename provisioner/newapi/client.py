@@ -27,6 +27,7 @@ from provisioner.newapi.errors import (
     NetworkError,
     NewApiError,
     NotNewApiError,
+    ScopeError,
     ServerError,
     UnreachableError,
     UnsupportedError,
@@ -53,6 +54,7 @@ R_DELETE = "DELETE /api/token/:id"
 R_BATCH_DELETE = "POST /api/token/batch"
 R_REVEAL = "POST /api/token/:id/key"
 R_BATCH_REVEAL = "POST /api/token/batch/keys"
+R_AUDIT = "GET /api/audit/self"  # rc.41+ only; check reads it to tell rc.41 from older
 
 
 class NewApiClient:
@@ -124,6 +126,10 @@ class NewApiClient:
         # there needs no request (docs/server-contract.md#masked-keys-and-reveal).
         self._full_keys: dict[int, Secret] = {}
         self._listed = False
+        # rc.41+ scoped access tokens (nap_): what each scope the tool uses is known to be
+        # (True granted, False missing); learned from answers, probed only when needed
+        self._scoped = dialect.scoped_credential(credential.reveal())
+        self._scopes: dict[str, bool | None] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -169,14 +175,33 @@ class NewApiClient:
 
     def _exchange(self, call: Call, *, probe: bool = False) -> tuple[Any, Reply]:
         reply = self.transport.send(call)
-        data = envelope.interpret(
-            reply,
-            call.method,
-            call.path,
-            host=self._host(),
-            probe=probe,
-            credential=self._credential,
-        )
+        scope = dialect.ROUTE_SCOPES.get(call.route) if self._scoped else None
+        try:
+            data = envelope.interpret(
+                reply,
+                call.method,
+                call.path,
+                host=self._host(),
+                probe=probe,
+                credential=self._credential,
+            )
+        except AuthError as exc:
+            if exc.code == "ACCESS_TOKEN_SCOPE_DENIED" and scope is not None:
+                self._scopes[scope] = False  # each answer teaches a scope
+                raise ScopeError(
+                    exc.message,
+                    missing=(scope,),
+                    granted=self._scopes,
+                    method=exc.method,
+                    path=exc.path,
+                ) from None
+            raise
+        except NewApiError:
+            if scope is not None and reply.status < 400:  # refused on the merits: past auth
+                self._scopes[scope] = True
+            raise
+        if scope is not None:
+            self._scopes[scope] = True
         return data, reply
 
     def _call(self, call: Call, *, probe: bool = False) -> Any:
@@ -226,14 +251,24 @@ class NewApiClient:
                 path="/api/status",
             )
         header_sent = self.user_id is not None
-        user, auth_version = self._probe_user()
+        try:
+            user, auth_version = self._probe_user()
+        except ScopeError:  # a scoped token without profile:read: learn the rest, then say
+            user, auth_version = User(id=self.user_id or 0), ""
         self._user = user
         if self.user_id is None and user.id:
             self.transport.user_id = user.id
 
         # List dialect: p=1 on the first page; a dict is the page dialect, a list the
         # array dialect, where p is 0-based: re-read the real first page.
-        data = self._get(R_LIST, "/api/token/", params=self._page_params(1))
+        try:
+            data = self._get(R_LIST, "/api/token/", params=self._page_params(1))
+        except ScopeError:
+            data = None
+        # every command needs both: refused here, naming every scope the token lacks
+        if any(self._scopes.get(s) is False for s in dialect.BASE_SCOPES):
+            self.learn_scopes()
+        self.require_scopes({s: dialect.SCOPE_USES[s] for s in dialect.BASE_SCOPES})
         if isinstance(data, dict):
             shape = "page"
             items, total, _ = dialect.read_page_object(data)
@@ -624,6 +659,76 @@ class NewApiClient:
             return []
         return [str(g) for g in groups]
 
+    # ------------------------------------------------------------------ scopes (rc.41+)
+
+    @property
+    def scopes(self) -> dict[str, bool | None] | None:
+        """What is known of the scopes the tool uses, for a scoped ``nap_`` token; None for
+        a credential without scopes (a legacy access token, or an older server's)."""
+        return dict(self._scopes) if self._scoped else None
+
+    def learn_scopes(self, wanted: Iterable[str] = dialect.TOOL_SCOPES) -> dict[str, bool | None]:
+        """Find out the unknown scopes among ``wanted`` with calls that change nothing
+        (docs/server-contract.md#probing): api_key:write by a PUT for id 0 (a business
+        error past the scope check, 403 without it), api_key:reveal by an empty batch
+        reveal (the scope is checked before the body is read). Each once per run."""
+        if not self._scoped:
+            return {}
+        probes = {
+            dialect.SCOPE_PROFILE: Call("GET", R_SELF, "/api/user/self", max_attempts=2),
+            dialect.SCOPE_READ: Call(
+                "GET", R_LIST, "/api/token/", params={"p": 1, "size": 1}, max_attempts=2
+            ),
+            dialect.SCOPE_WRITE: Call(
+                "PUT", R_UPDATE, "/api/token/", json_body={"id": 0}, max_attempts=2
+            ),
+            dialect.SCOPE_REVEAL: Call(
+                "POST",
+                R_BATCH_REVEAL,
+                "/api/token/batch/keys",
+                json_body={"ids": []},
+                critical=True,
+                max_attempts=2,
+            ),
+        }
+        for scope in wanted:
+            if self._scopes.get(scope) is None and scope in probes:
+                with contextlib.suppress(ScopeError, BusinessError):
+                    self._call(probes[scope])  # the answer records the scope (_exchange)
+        return dict(self._scopes)
+
+    def require_scopes(self, needs: dict[str, str]) -> None:
+        """Refuse (ScopeError, exit 77) before anything is sent that a scoped token's
+        missing scope would refuse; ``needs`` maps each scope to what needs it. No calls
+        for a credential without scopes."""
+        if not self._scoped:
+            return
+        self.learn_scopes(needs)
+        missing = dialect.missing_scopes(self._scopes, needs)
+        if missing:
+            raise ScopeError(
+                dialect.scope_refusal(self._scopes, needs, credential_hint=self._hint()),
+                missing=tuple(missing),
+                granted=self._scopes,
+            )
+
+    def has_audit_log(self) -> bool | None:
+        """Whether GET /api/audit/self answers: rc.41 and later keep the user's audit log,
+        older servers 404. A read that changes nothing; None when the answer says neither."""
+        try:
+            self._get(R_AUDIT, "/api/audit/self", params={"p": 1, "page_size": 1}, max_attempts=2)
+        except UnsupportedError:
+            return False
+        except ScopeError:
+            return True  # only rc.41 checks scopes
+        except NewApiError:
+            return None
+        return True
+
+    def _hint(self) -> str:
+        raw = self._credential.reveal()
+        return f"{raw[:4]}...{raw[-4:]}" if len(raw) > 12 else ""
+
     def permissions(self) -> dict[str, str]:
         """What the credential may do, probed without changing anything.
 
@@ -635,6 +740,13 @@ class NewApiClient:
         """
         info = self._ensure()
         result = {"read": "yes"}
+        if self._scoped:  # a scoped token: its scopes say it, each learned once
+            known = self.learn_scopes()
+            for name, scope in (("write", dialect.SCOPE_WRITE), ("reveal", dialect.SCOPE_REVEAL)):
+                result[name] = "yes" if known.get(scope) else f"no ({scope} missing)"
+            if known.get(dialect.SCOPE_REVEAL):
+                self._learn(reveal=True)
+            return result
         result["write"] = self._probe_permission(
             Call("PUT", R_UPDATE, "/api/token/", json_body={"id": 0}, max_attempts=2)
         )

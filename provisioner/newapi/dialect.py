@@ -306,3 +306,89 @@ def walk_array_dialect(fetch: PageFetch, first: FirstPage | None) -> list[dict[s
         page += 1
         _check_page_bound(page + 1)
     return items
+
+
+# ---------------------------------------------------------------------- scopes (rc.41+)
+
+# Scoped personal access tokens (new-api v1.0.0-rc.41 and later: ``nap_`` + 43
+# characters) carry scopes; every dashboard route needs one
+# (docs/server-contract.md#authentication). A credential without the prefix is a legacy
+# access token: its owner's full rights, until the server retires it.
+ACCESS_TOKEN_PREFIX = "nap_"
+SCOPE_PROFILE = "profile:read"
+SCOPE_READ = "api_key:read"
+SCOPE_WRITE = "api_key:write"
+SCOPE_REVEAL = "api_key:reveal"
+#: every scope the tool uses, in the order people read them
+TOOL_SCOPES = (SCOPE_PROFILE, SCOPE_READ, SCOPE_WRITE, SCOPE_REVEAL)
+#: the scopes every command needs: whose account this is, and its tokens
+BASE_SCOPES = (SCOPE_PROFILE, SCOPE_READ)
+
+#: the routes the tool calls, and the scope each needs (middleware/access_token_routes.go)
+ROUTE_SCOPES: dict[str, str] = {
+    "GET /api/user/self": SCOPE_PROFILE,
+    "GET /api/user/self/groups": SCOPE_PROFILE,
+    "GET /api/user/models": SCOPE_PROFILE,
+    "GET /api/token/": SCOPE_READ,
+    "GET /api/token/search": SCOPE_READ,
+    "GET /api/token/auto-groups": SCOPE_READ,
+    "GET /api/token/:id": SCOPE_READ,
+    "POST /api/token/": SCOPE_WRITE,
+    "PUT /api/token/": SCOPE_WRITE,
+    "DELETE /api/token/:id": SCOPE_WRITE,
+    "POST /api/token/batch": SCOPE_WRITE,
+    "POST /api/token/:id/key": SCOPE_REVEAL,
+    "POST /api/token/batch/keys": SCOPE_REVEAL,
+    "GET /api/audit/self": "usage:read",
+}
+
+#: what each scope lets the tool do, for messages that say what a missing one blocks
+SCOPE_USES: dict[str, str] = {
+    SCOPE_PROFILE: "every command: the tool reads whose account it is and its groups, "
+    "GET /api/user/self",
+    SCOPE_READ: "every command: the token list",
+    SCOPE_WRITE: "apply and plan of a file with changes, rotate, revoke, delete, unlock",
+    SCOPE_REVEAL: "key delivery: apply with keys.to, reveal, rotate, revoke, scan, test",
+}
+
+#: where a person makes a scoped token, and with what
+MAKE_A_TOKEN = (
+    "make a personal access token in the server's console (Settings -> Access tokens; it "
+    "needs a browser session) with the scopes " + ", ".join(TOOL_SCOPES) + ", then store it "
+    "with `provisioner login --url URL` (or set NEWAPI_TOKEN)"
+)
+
+
+def scoped_credential(raw: str) -> bool:
+    """True for a scoped personal access token (``nap_``); scopes matter only for those."""
+    return raw.startswith(ACCESS_TOKEN_PREFIX)
+
+
+def scope_of(method: str, route: str) -> str | None:
+    """The scope ``METHOD /route/:id`` needs on a scoped server, or None if not the tool's."""
+    return ROUTE_SCOPES.get(f"{method} {route}")
+
+
+def missing_scopes(granted: dict[str, bool | None], needs: dict[str, str]) -> list[str]:
+    """The scopes of ``needs`` (scope -> what needs it) that ``granted`` says are absent."""
+    return [scope for scope in needs if granted.get(scope) is False]
+
+
+def scope_refusal(
+    granted: dict[str, bool | None], needs: dict[str, str], *, credential_hint: str = ""
+) -> str:
+    """The message of a refusal for missing scopes: each scope, what needs it, the remedy.
+
+    Pure; ``granted`` holds what is known (True, False, or None for not asked).
+    """
+    missing = missing_scopes(granted, needs)
+    which = f"the access token{f' ({credential_hint})' if credential_hint else ''}"
+    parts = [f"{scope} (needed by {needs[scope]})" for scope in missing]
+    other = [s for s in TOOL_SCOPES if granted.get(s) is False and s not in missing]
+    also = f"; it also lacks {', '.join(other)}" if other else ""
+    return (
+        f"{which} lacks the scope{'s' if len(missing) > 1 else ''} "
+        + "; ".join(parts)
+        + f"{also}. Nothing was changed. Scopes cannot be added to a token: "
+        + MAKE_A_TOKEN
+    )

@@ -8,9 +8,12 @@ and with anything key-like or the credential masked.
 
 from __future__ import annotations
 
+import email.utils
+import json
 import re
 from typing import Any
 
+from provisioner.newapi import dialect
 from provisioner.newapi.errors import (
     AuthError,
     BusinessError,
@@ -31,6 +34,8 @@ LEGACY_AUTH_MARKERS = (
 )
 
 _KEYLIKE = re.compile(r"[A-Za-z0-9+/=_]{24,}")
+# an error code of the bearer generations (ACCESS_TOKEN_SCOPE_DENIED): kept as it is
+_CODE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -46,6 +51,81 @@ def sanitize(text: str, credential: Secret | None = None, *, limit: int = 80) ->
     if len(text) > limit:
         text = text[:limit] + "..."
     return text
+
+
+def auth_failure(code: str, method: str, path: str, *, server_date: str = "") -> str:
+    """What a coded 401 or 403 of the bearer generations means, in the user's words, with
+    what to do next; "" for a code this tool does not know
+    (docs/server-contract.md#auth-failures)."""
+    route = f"{method} {route_of(path)}"
+    if code == "AUTH_UNAUTHORIZED":
+        return (
+            "the server does not accept this credential (unknown, revoked, mistyped, or "
+            "another server's): check NEWAPI_TOKEN (or the keyring entry `provisioner login` "
+            "wrote) and the server URL"
+        )
+    if code == "ACCESS_TOKEN_EXPIRED":
+        return "this personal access token has expired; " + dialect.MAKE_A_TOKEN
+    if code == "ACCESS_TOKEN_LEGACY_RETIRED":
+        day = _day(server_date)
+        when = f" (today, {day}, by the server's clock)" if day else ""
+        return (
+            "the server no longer accepts legacy access tokens, which this credential is: "
+            "new-api v1.0.0-rc.41 and later retire them 30 days after the upgrade's first "
+            f"start, and that date has passed here{when}; the console shows it under "
+            "Access tokens (the API does not publish it). "
+            + dialect.MAKE_A_TOKEN[0].upper()
+            + dialect.MAKE_A_TOKEN[1:]
+        )
+    if code == "AUTH_SESSION_REVOKED":
+        return (
+            "the server ended what this credential stood for (a revoked session, or a user "
+            "that no longer exists); " + dialect.MAKE_A_TOKEN
+        )
+    if code == "AUTH_USER_DISABLED":
+        return (
+            "the account this credential belongs to is disabled on the server; ask the "
+            "server's administrator to enable it (no credential of it works until then)"
+        )
+    if code == "AUTH_INSUFFICIENT_PRIVILEGE":
+        return (
+            f"the account's role may not call {route}; the token API needs an ordinary "
+            "user, so check that the URL is the server's base URL (without /api or /v1)"
+        )
+    if code == "ACCESS_TOKEN_SCOPE_DENIED":
+        scope = dialect.scope_of(method, route_of(path))
+        needed = (
+            f"the {scope} scope, which {route} needs ({dialect.SCOPE_USES[scope]})"
+            if scope in dialect.SCOPE_USES
+            else f"the scope {route} needs"
+        )
+        return (
+            f"the access token lacks {needed}; scopes cannot be added to a token: "
+            + dialect.MAKE_A_TOKEN
+        )
+    if code == "AUTH_SESSION_REQUIRED":
+        return (
+            f"{route} can only be called from a browser session, never with an access "
+            "token; the tool does not call such routes, so this server routes the request "
+            "elsewhere than new-api does: report it with the output of -vv"
+        )
+    if code == "ACCESS_TOKEN_ROUTE_UNDECLARED":
+        return (
+            f"the server refuses {route} to every scoped access token: its route map does "
+            "not declare the route (it fails closed), so no scope can fix this. It is the "
+            "server's bug (a fork or a build that added the route): tell its administrator; "
+            "a legacy access token keeps working until the server retires it"
+        )
+    return ""
+
+
+def _day(http_date: str) -> str:
+    """The date part (YYYY-MM-DD, UTC) of an HTTP Date header, or ""."""
+    try:
+        stamp = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return ""
+    return stamp.strftime("%Y-%m-%d") if stamp else ""
 
 
 def route_of(path: str) -> str:
@@ -77,15 +157,28 @@ def interpret(
             raw_message = body["error"].get("message", raw_message)
         message = sanitize(str(raw_message), credential, limit=300) if raw_message else ""
         if isinstance(body.get("code"), str):
-            code = sanitize(body["code"], credential, limit=300)
+            code = body["code"]
+            if not _CODE.fullmatch(code) or (
+                credential is not None and code == credential.reveal()
+            ):
+                code = sanitize(code, credential, limit=300)
     where = {"method": method, "path": path}
     if status in (401, 403):
+        plain = auth_failure(code, method, path, server_date=reply.headers.get("date", ""))
+        if plain:  # a code this tool knows: the user's words, then the server's, escaped
+            said = (
+                f"; the server said: {json.dumps(message, ensure_ascii=False)}" if message else ""
+            )
+            raise AuthError(
+                f"{plain} (HTTP {status} [{code}]{said})", code=code, status=status, **where
+            )
         what = "authentication failed" if status == 401 else "permission denied"
         hint = (
             "check the management credential (NEWAPI_TOKEN) and the server URL"
             if status == 401
-            else "the credential lacks a permission this needs (rc.41+ PATs need the "
-            "api_key:read, api_key:write and api_key:reveal scopes)"
+            else "the credential lacks a permission this needs (rc.41+ access tokens need the "
+            + ", ".join(dialect.TOOL_SCOPES)
+            + " scopes)"
         )
         detail = f": {message}" if message else ""
         tag = f" [{code}]" if code else ""

@@ -59,6 +59,27 @@ class AuthError(NewApiError):
         self.status = status
 
 
+class ScopeError(AuthError):
+    """A scoped access token (rc.41+) lacks a scope an operation needs; nothing was sent
+    that needs it (docs/server-contract.md#authentication).
+
+    ``granted`` is what is known of each scope the tool uses (True, False, or None when
+    not asked); ``missing`` the ones the operation needs and the token lacks.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        missing: tuple[str, ...] = (),
+        granted: dict[str, bool | None] | None = None,
+        **kw: str,
+    ) -> None:
+        super().__init__(message, code="ACCESS_TOKEN_SCOPE_DENIED", status=403, **kw)
+        self.missing = missing
+        self.granted = dict(granted or {})
+
+
 class RateLimitedError(NewApiError):
     """429 after every retry the budget allowed (docs/server-contract.md#rate-limits)."""
 

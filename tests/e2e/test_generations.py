@@ -20,6 +20,11 @@ from tests.e2e.sinkfiles import json_keys
 
 # What each generation can hold (docs/servers.md), for the token `rich`.
 RICH = {
+    # v1.0.0-rc.41+, read from source: 2026-08's token API, a scoped nap_ credential
+    "new-api-2026-10": (
+        "    group: auto\n    auto_groups: [default]\n    cross_group_retry: true\n"
+        "    allow_ips: [203.0.113.7, 10.0.0.0/8]\n"
+    ),
     "new-api-2026-08": (
         "    group: auto\n    auto_groups: [default]\n    cross_group_retry: true\n"
         "    allow_ips: [203.0.113.7, 10.0.0.0/8]\n"
@@ -32,6 +37,7 @@ RICH = {
 }
 # One field each generation lacks, and how the refusal names it.
 LACKS = {
+    "new-api-2026-10": None,
     "new-api-2026-08": None,
     "new-api-2026-07": ("    group: auto\n    auto_groups: [default]\n", "auto_groups"),
     "new-api-2025-10": ("    group: auto\n    cross_group_retry: true\n", "cross_group_retry"),

@@ -74,8 +74,8 @@ ERRORS = [
         "[AUTH_UNAUTHORIZED]",
     ),
     (
-        "403 names the missing scopes",
-        reply(403, {"success": False, "code": "AUTH_INSUFFICIENT_PRIVILEGE", "message": ""}),
+        "403 without a code names the scopes",
+        reply(403, {"success": False, "message": ""}),
         False,
         AuthError,
         77,

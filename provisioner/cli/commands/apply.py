@@ -122,6 +122,7 @@ def _prepare(
     from provisioner.cli.delivery import make_delivery
     from provisioner.cli.execution import Prepared
     from provisioner.cli.planning import plan_spec
+    from provisioner.cli.scopes import require_for_plan
     from provisioner.plan.safety import check
 
     if saved_plan is not None:
@@ -136,6 +137,7 @@ def _prepare(
             user_id=conn.info.user_id,
         )
         violations = check(plan, saved_plan.safety)
+        require_for_plan(conn.client, plan, delivery)  # a scoped token's missing scope: 77, now
         file = saved_plan.spec_path
     else:
         assert spec is not None

@@ -1,4 +1,10 @@
-"""``provisioner check``: test the connection, the credential and the dialect (测试连接)."""
+"""``provisioner check``: test the connection, the credential and the dialect (测试连接).
+
+On new-api v1.0.0-rc.41 and later it also says which scopes a ``nap_`` access token has
+(learned with calls that change nothing) and what each missing one blocks, and warns
+that a legacy access token stops working on the server's retire date
+(docs/commands.md#check).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,33 @@ from provisioner.exitcodes import ExitCode
 from provisioner.render.plan import dumps
 
 LABEL = 12  # the width of the labels in the text report ("auto groups ")
+
+
+def _scope_text(granted: dict[str, bool | None]) -> str:
+    """``profile:read yes, api_key:write MISSING (blocks ...)``, in the tool's order."""
+    from provisioner.newapi.dialect import SCOPE_USES, TOOL_SCOPES
+
+    parts = []
+    for scope in TOOL_SCOPES:
+        have = granted.get(scope)
+        if have is None:
+            parts.append(f"{scope} not checked")
+        elif have:
+            parts.append(f"{scope} yes")
+        else:
+            parts.append(f"{scope} MISSING (blocks {SCOPE_USES[scope]})")
+    return ", ".join(parts)
+
+
+def _legacy_warning() -> str:
+    from provisioner.newapi.dialect import MAKE_A_TOKEN
+
+    return (
+        "this credential is a legacy access token, and this server keeps an audit log "
+        "(new-api v1.0.0-rc.41 or later): it stops working on the server's retire date, "
+        "30 days after the upgrade's first start. The console shows the date under Access "
+        "tokens; the API does not publish it. Before then, " + MAKE_A_TOKEN
+    )
 
 
 def _yes_no(value: bool | None, *, unknown: str = "not known yet (no token to look at)") -> str:
@@ -41,14 +74,34 @@ def run(opts: CheckOptions) -> int:
             spec = load_spec(opts.common.file)
         except (SpecError, OSError):
             spec = None
-    with connect(opts.server, log, spec) as conn:
-        client = conn.client
-        groups = client.user_groups()  # None: this server has no groups route
-        auto_groups = client.auto_groups()  # None: no auto groups on this generation
-        permissions = client.permissions()  # learns whether the reveal routes exist
-        info = conn.info
-        tokens = len(conn.inventory) + len(conn.locks)
-        requests = client.request_count
+    from provisioner.newapi.errors import ScopeError
+
+    try:
+        with connect(opts.server, log, spec) as conn:
+            client = conn.client
+            groups = client.user_groups()  # None: this server has no groups route
+            auto_groups = client.auto_groups()  # None: no auto groups on this generation
+            permissions = client.permissions()  # learns whether the reveal routes exist
+            scopes = client.scopes  # a nap_ token's, learned by permissions(); else None
+            legacy = None
+            if scopes is None and conn.info.auth == "bearer":
+                legacy = client.has_audit_log()  # only rc.41+ answers it
+            info = conn.info
+            tokens = len(conn.inventory) + len(conn.locks)
+            requests = client.request_count
+    except ScopeError as exc:  # the token cannot even list: say which scopes it has
+        if opts.common.output == "text":
+            sys.stdout.write(_text([f"scopes      {_scope_text(exc.granted)}"], ok=False))
+        raise
+    warning = _legacy_warning() if legacy else ""
+    if warning:
+        log.info(f"warning: {warning}")
+    from provisioner.newapi.dialect import TOOL_SCOPES
+
+    missing = [s for s in TOOL_SCOPES if (scopes or {}).get(s) is False]
+    # scoped tokens, and the audit log a legacy one found, exist only from rc.41 on
+    rc41 = scopes is not None or bool(legacy)
+    generation = "new-api v1.0.0-rc.41 or later" if rc41 else info.generation
     cap = token_cap(info, spec.max_tokens if spec else None)
     fields = {
         "group": info.group_field,
@@ -60,7 +113,7 @@ def run(opts: CheckOptions) -> int:
         "kind": "check",
         "url": conn.url,
         "version": info.version,
-        "generation": info.generation,
+        "generation": generation,
         "dialect": {
             "auth": info.auth,
             "list_shape": info.list_shape,
@@ -78,11 +131,18 @@ def run(opts: CheckOptions) -> int:
         "tokens": tokens,
         "token_cap": cap,
         "permissions": permissions,
+        "credential": {
+            "kind": "scoped" if scopes is not None else ("legacy" if legacy else "access token"),
+            "scopes": scopes,
+            "missing_scopes": missing,
+            "warning": warning,
+        },
         "requests": requests,
     }
+    code = ExitCode.AUTH if missing else ExitCode.OK
     if opts.common.output == "json":
         sys.stdout.write(dumps(report))
-        return ExitCode.OK
+        return code
     perms = ", ".join(f"{k}: {v}" for k, v in permissions.items())
     masked = info.keys_masked if info.keys_masked is not None else info.reveal
     keys = (
@@ -106,7 +166,7 @@ def run(opts: CheckOptions) -> int:
     )
     lines = [
         f"server      {conn.url}",
-        f"version     {info.version or 'unknown'} ({info.generation}, learned from the server)",
+        f"version     {info.version or 'unknown'} ({generation}, learned from the server)",
         f"dialect     {auth}, {info.list_shape} lists, {keys}, {names}",
         f"fields      {field_text}",
         f"quota unit  {info.quota_per_unit} per USD",
@@ -120,19 +180,31 @@ def run(opts: CheckOptions) -> int:
         f"tokens      {tokens}{_cap_text(cap, info.token_cap, spec and spec.max_tokens)}",
         f"permissions {perms}",
     ]
+    if scopes is not None:
+        lines.append(f"scopes      {_scope_text(scopes)}")
+    elif legacy:
+        lines.append(
+            "credential  legacy access token: retired by this server 30 days after its upgrade"
+        )
     markdown = opts.common.output == "markdown"
-    sys.stdout.write(_markdown(conn.url, lines) if markdown else _text(lines))
-    return ExitCode.OK
+    ok = not missing
+    sys.stdout.write(_markdown(conn.url, lines, ok=ok) if markdown else _text(lines, ok=ok))
+    if missing:
+        from provisioner.newapi.dialect import SCOPE_USES, scope_refusal
+
+        log.error(scope_refusal(scopes or {}, {s: SCOPE_USES[s] for s in missing}))
+    return code
 
 
-def _text(lines: list[str]) -> str:
+def _text(lines: list[str], *, ok: bool = True) -> str:
     """The report for a terminal: the server's strings (version, names, groups) escaped."""
     from provisioner.render.safe import text
 
-    return "".join(text(line) + "\n" for line in lines) + "OK: the credential works.\n"
+    last = "OK: the credential works.\n" if ok else "NOT OK: the credential lacks scopes.\n"
+    return "".join(text(line) + "\n" for line in lines) + last
 
 
-def _markdown(url: str, lines: list[str]) -> str:
+def _markdown(url: str, lines: list[str], *, ok: bool = True) -> str:
     """``### provisioner check``: a two-column table; every value escaped (render.safe)."""
     from provisioner.render.safe import md_code, md_text
 
@@ -140,5 +212,9 @@ def _markdown(url: str, lines: list[str]) -> str:
     for line in lines:
         label, value = line[:LABEL].strip(), line[LABEL:].strip()
         out.append(f"| {label} | {md_text(value)} |")
-    out += ["", "**OK: the credential works.**", ""]
+    out += [
+        "",
+        "**OK: the credential works.**" if ok else "**NOT OK: the credential lacks scopes.**",
+        "",
+    ]
     return "\n".join(out)

@@ -62,7 +62,7 @@ def run(opts: UnlockOptions) -> int:
     from provisioner.plan.lease import clock_text, is_live
 
     log = Log(opts.common)
-    with connect(opts.server, log, _spec_for_url(opts)) as conn:
+    with connect(opts.server, log, _spec_for_url(opts), needs="unlock") as conn:
         head = header("", conn)
         now = conn.client.now()
         locks = sorted(conn.locks, key=lambda t: t.id)
