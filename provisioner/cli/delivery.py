@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,10 @@ class Delivery:
     target: Any = None  # the parsed sink
     server_url: str = ""
     user_id: int | None = None  # the account the keys belong to, recorded in the sink
+    # (former key name, new key name) of keys moved as they were delivered (renamed_from,
+    # a changed key_name): the old entry left the sink (docs/sinks.md#moved-keys)
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the sink could not tidy
 
     @property
     def readable(self) -> bool:
@@ -171,6 +175,8 @@ def make_delivery(
     if not sink_text:
         return None
     from provisioner.cli.workflow import add_mask
+    from provisioner.secrets.keyring_store import KeyringUnavailable
+    from provisioner.secrets.sink_state import move_former_names
     from provisioner.secrets.sinks import ExecSink, FileSink, KeyDelivery
 
     sink = check_sink(sink_text, output=output, spec_path=spec_path, warn=warn)
@@ -188,6 +194,15 @@ def make_delivery(
             for name, key_name, key in batch
         ]
         results = sink.deliver(items)
+        done = [item for item, result in zip(items, results, strict=True) if result.ok]
+        try:
+            moved.extend(move_former_names(sink, done))
+        except (OSError, ValueError, KeyringUnavailable) as exc:
+            notes.append(
+                f"the former key names of delivered keys stay in {sink.description}: {exc}"
+            )
         return {r.name: r.error or "delivery failed" for r in results if not r.ok}
 
-    return Delivery(deliver, sink.description, sink, server_url, user_id)
+    moved: list[tuple[str, str]] = []
+    notes: list[str] = []
+    return Delivery(deliver, sink.description, sink, server_url, user_id, moved, notes)

@@ -81,6 +81,9 @@ def carry_out(
         conn.progress.close()
         report.sink = sink
         report.sink_readable = bool(delivery and delivery.readable)
+        if delivery:
+            report.keys_moved.extend(delivery.moved)
+            report.notes.extend(delivery.notes)
     outcome = summary_line(report) if plan.has_changes else ""
     output.step_summary(plan, head, [], outcome, command=verb)
     if common.output == "json":

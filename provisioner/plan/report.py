@@ -34,6 +34,8 @@ class Report:
     keys_pending: list[str] = field(default_factory=list)  # new tokens whose keys were not fetched
     keys_undelivered: list[str] = field(default_factory=list)  # created, key not delivered yet
     keys_forgotten: list[str] = field(default_factory=list)  # key names removed from the sink
+    # (former, new) key names: a delivered key left its former name (renamed_from, key_name)
+    keys_moved: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what else a person should know
     # what the server turned out unable to hold, learned while applying (exit 4)
     refused: list[str] = field(default_factory=list)

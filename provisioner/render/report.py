@@ -78,6 +78,12 @@ def _key_lines(report: Report) -> list[str]:
     lines: list[str] = []
     if report.keys_delivered:
         lines.append(f"{plural(report.keys_delivered, 'key')} delivered to {report.sink}.")
+    if report.keys_moved:
+        moves = [f"{old} -> {new}" for old, new in report.keys_moved]
+        lines.append(
+            f"Moved in {report.sink} (same key, new key name; the old entry removed): "
+            f"{_names(moves)}."
+        )
     if report.keys_forgotten:
         lines.append(
             f"Removed from {report.sink}, their tokens being deleted: "
@@ -160,6 +166,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "keys_pending": report.keys_pending,
         "keys_undelivered": report.keys_undelivered,
         "keys_forgotten": report.keys_forgotten,
+        "keys_moved": [{"from": old, "to": new} for old, new in report.keys_moved],
         "notes": report.notes,
         "refused": report.refused,
         "sink": report.sink,

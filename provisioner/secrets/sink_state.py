@@ -20,6 +20,7 @@ from provisioner.secrets.sinks import (
     JSON_ORIGINS,
     DotenvSink,
     JsonSink,
+    KeyDelivery,
     KeyringSink,
     Origin,
     Sink,
@@ -107,6 +108,12 @@ def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint], server_url: str) -> 
     )
     if not doomed:
         return []
+    _remove(sink, doomed, server_url)
+    return doomed
+
+
+def _remove(sink: Sink, doomed: list[str], server_url: str) -> None:
+    """Remove the entries ``doomed`` (and their recorded origins) from a readable sink."""
     if isinstance(sink, KeyringSink):
         from provisioner.secrets import keyring_store
 
@@ -114,7 +121,7 @@ def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint], server_url: str) -> 
         for name in doomed:
             keyring_store.delete_secret(service, name, timeout=sink.timeout)
             keyring_store.delete_secret(service, origin_entry(name), timeout=sink.timeout)
-        return doomed
+        return
     assert isinstance(sink, DotenvSink | JsonSink)
     text = _read_existing(sink.path) or ""
     if isinstance(sink, JsonSink):
@@ -138,4 +145,53 @@ def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint], server_url: str) -> 
                 continue
             kept.append(line)
         _atomic_write(Path(sink.path), "\n".join(kept) + ("\n" if kept else ""))
-    return doomed
+
+
+def move_former_names(sink: Sink, delivered: Iterable[KeyDelivery]) -> list[tuple[str, str]]:
+    """After keys were delivered under their key names, remove the names they had before.
+
+    A token renamed (``renamed_from``) or given another ``key_name`` gets its key delivered
+    under the new name; the old entry is left behind. An entry is such a former name only
+    when it holds that very key (compared whole) and the sink records that provisioner wrote
+    it for the same server and account: a copy the user made by hand stays. A file sink is
+    searched whole; a keyring cannot be listed, so there only the name derived from the
+    token's former name is looked at (docs/sinks.md#moved-keys). Returns ``(old, new)`` pairs.
+    """
+    items = [item for item in delivered if item.key.reveal()]
+    if not items or not readable(sink):
+        return []
+    moved: dict[str, str] = {}
+    if isinstance(sink, KeyringSink):
+        from provisioner.secrets import keyring_store
+        from provisioner.spec.desired import derive_key_name
+
+        service = keyring_store.service_name(items[0].server_url)
+        for item in items:
+            former = derive_key_name(item.name)
+            if former == item.key_name or former in moved:
+                continue
+            held = keyring_store.get_secret(service, former, timeout=sink.timeout)
+            origin = keyring_origin(service, former, timeout=sink.timeout)
+            same_key = held is not None and held.reveal() == item.key.reveal()
+            if same_key and origin is not None and origin.same_as(item.origin):
+                moved[former] = item.key_name
+        server_url = items[0].server_url
+    else:
+        assert isinstance(sink, DotenvSink | JsonSink)
+        text = _read_existing(sink.path)
+        if not text or not text.strip():
+            return []
+        values = _file_values(sink)
+        origins = sink.origins(text)
+        delivered_names = {item.key_name for item in items}
+        for item in items:
+            for name, value in values.items():
+                if name in delivered_names or name in moved or value != item.key.reveal():
+                    continue
+                held = origins.get(name)
+                if held is not None and held.same_as(item.origin):
+                    moved[name] = item.key_name
+        server_url = items[0].server_url
+    if moved:
+        _remove(sink, sorted(moved), server_url)
+    return sorted(moved.items())

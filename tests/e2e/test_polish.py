@@ -6,11 +6,13 @@ server is involved) and checks what the user sees: the exit code, the words, the
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 from pathlib import Path
 
+from provisioner.secrets.sinks import read_dotenv
 from tests.e2e.conftest import Cli, run_main
 
 
@@ -120,3 +122,66 @@ def test_a_sink_in_new_nested_folders_makes_them_0700(cli: Cli) -> None:
         assert stat.S_IMODE((cli.workdir / folder).stat().st_mode) == 0o700, folder
     assert stat.S_IMODE((cli.workdir / "secrets/ci/prod/keys.env").stat().st_mode) == 0o600
     assert stat.S_IMODE(cli.workdir.stat().st_mode) == 0o755  # made by the user: left alone
+
+
+def test_renamed_from_and_a_new_key_name_move_the_key_in_the_sink(cli: Cli) -> None:
+    cli.spec(
+        """\
+        keys: {to: "dotenv:keys.env"}
+        tokens:
+          - name: old-name
+          - name: other
+        """
+    )
+    assert cli("apply", "--yes").code == 0
+    sink = cli.workdir / "keys.env"
+    held = read_dotenv(sink.read_text())
+    with sink.open("a") as handle:
+        handle.write(f"HAND_COPY={held['OTHER']}\n")  # the user's own copy: stays
+    cli.spec(
+        """\
+        keys: {to: "dotenv:keys.env"}
+        tokens:
+          - name: new-name
+            renamed_from: old-name
+          - name: other
+            key_name: OTHER_KEY
+        """
+    )
+    result = cli("apply", "--yes")
+    assert result.code == 0, result.all
+    assert (
+        "Moved in dotenv:keys.env (same key, new key name; the old entry removed): "
+        "OLD_NAME -> NEW_NAME, OTHER -> OTHER_KEY."
+    ) in result.out
+    after = read_dotenv(sink.read_text())
+    assert after == {
+        "NEW_NAME": held["OLD_NAME"],
+        "OTHER_KEY": held["OTHER"],
+        "HAND_COPY": held["OTHER"],
+    }
+    assert "# OLD_NAME:" not in sink.read_text() and "# OTHER:" not in sink.read_text()
+    assert cli("plan", "--detailed-exitcode").code == 0
+
+
+def test_moved_keys_in_the_json_report(cli: Cli) -> None:
+    cli.spec('keys: {to: "json:keys.json"}\ntokens:\n  - name: app\n')
+    assert cli("apply", "--yes").code == 0
+    cli.spec('keys: {to: "json:keys.json"}\ntokens:\n  - name: app\n    key_name: APP_KEY\n')
+    result = cli("apply", "--yes", "--output", "json")
+    assert result.code == 0, result.all
+    assert json.loads(result.out)["keys_moved"] == [{"from": "APP", "to": "APP_KEY"}]
+    held = json.loads((cli.workdir / "keys.json").read_text())
+    assert "APP" not in held and "APP" not in held["provisioner:origins"]
+
+
+def test_reveal_moves_a_key_to_its_new_key_name(cli: Cli) -> None:
+    cli.spec('keys: {to: "dotenv:keys.env"}\ntokens:\n  - name: app\n')
+    assert cli("apply", "--yes").code == 0
+    cli.spec('keys: {to: "dotenv:keys.env"}\ntokens:\n  - name: app\n    key_name: APP_KEY\n')
+    result = cli("reveal", "app", "--output", "json")
+    assert result.code == 0, result.all
+    assert json.loads(result.out)["keys_moved"] == [{"from": "APP", "to": "APP_KEY"}]
+    assert set(read_dotenv((cli.workdir / "keys.env").read_text())) == {"APP_KEY"}
+    again = cli("reveal", "app")
+    assert again.code == 0 and "Moved" not in again.all

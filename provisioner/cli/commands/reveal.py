@@ -88,6 +88,7 @@ def run(opts: RevealOptions) -> int:
 
             ids = {name: token_id for token_id, name in wanted.items()}
             document = _document(names, ids, key_names, problems, delivery.sink, header(file, conn))
+            document["keys_moved"] = [{"from": old, "to": new} for old, new in delivery.moved]
     from provisioner.render.safe import text
 
     style = style_for(opts.common, sys.stderr)
@@ -100,6 +101,10 @@ def run(opts: RevealOptions) -> int:
             log.info(style(text(f"  ✓ {name} -> {delivery.sink}"), "green"))
     noun = "key" if len(names) == 1 else "keys"
     log.info(f"{delivered} of {len(names)} {noun} delivered to {delivery.sink}.")
+    for old, new in delivery.moved:  # the same key under its new key name (docs/sinks.md)
+        log.info(text(f"Moved in {delivery.sink}: {old} -> {new} (the old entry removed)."))
+    for note in delivery.notes:
+        print(f"warning: {text(note)}", file=sys.stderr)
     if output == "json":
         from provisioner.render.plan import dumps
 
