@@ -27,7 +27,11 @@ STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB
 
 
 def header(file: str, conn: Any) -> Header:
-    return Header(file=file, url=conn.url, version=conn.info.version, user=conn.user_label)
+    """What heads a document: the spec (``-f -`` is ``<stdin>``), the server, the user."""
+    from provisioner.spec.loader import STDIN, STDIN_NAME
+
+    shown = STDIN_NAME if file == STDIN else file
+    return Header(file=shown, url=conn.url, version=conn.info.version, user=conn.user_label)
 
 
 def style_for(common: Common, stream: Any = None) -> Style:

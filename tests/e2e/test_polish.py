@@ -6,11 +6,15 @@ server is involved) and checks what the user sees: the exit code, the words, the
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from provisioner.secrets.sinks import read_dotenv
 from tests.e2e.conftest import Cli, run_main
@@ -185,3 +189,18 @@ def test_reveal_moves_a_key_to_its_new_key_name(cli: Cli) -> None:
     assert set(read_dotenv((cli.workdir / "keys.env").read_text())) == {"APP_KEY"}
     again = cli("reveal", "app")
     assert again.code == 0 and "Moved" not in again.all
+
+
+def test_a_spec_from_stdin_is_named_stdin(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = "version: 1\ntokens:\n  - name: piped\n"
+    for argv in (("plan",), ("plan", "--output", "json"), ("plan", "--output", "markdown")):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body.encode())))
+        result = cli(*argv, "-f", "-")
+        assert result.code == 0, result.all
+        assert "- ->" not in result.out and '"file": "-"' not in result.out
+        if "json" in argv:
+            assert json.loads(result.out)["file"] == "<stdin>"
+        elif "markdown" in argv:
+            assert "`<stdin>`" in result.out
+        else:
+            assert result.out.startswith(f"<stdin> -> {cli.sandbox.url}")

@@ -70,7 +70,7 @@ def run(opts: ListOptions) -> int:
 
     if opts.common.output == "json":
         text = render.render_json(
-            listing, head, qpu, spec_file=file if spec else None, fail_on=fail_on
+            listing, head, qpu, spec_file=head.file if spec else None, fail_on=fail_on
         )
     elif opts.common.output == "markdown":
         text = render.render_markdown(listing, head, qpu)
