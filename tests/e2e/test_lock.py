@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from provisioner.cli.execution import CREATE_CONCURRENCY
 from provisioner.plan.lease import Holder, lock_body
 from provisioner.sandbox import Sandbox
 from provisioner.sandbox.faults import Fault
@@ -39,6 +40,10 @@ from tests.e2e.lockkit import (
 )
 from tests.faults.helpers import FAST_RETRY, assert_no_secrets
 
+# More tokens than one round of concurrent creates: an apply stopped while its first round
+# is held at the server still has creates it never sent.
+MANY = CREATE_CONCURRENCY + 8
+
 
 def _spec(count: int) -> str:
     return f"keys:\n  to: json:keys.json\ntokens:\n  - name: job\n    count: {count}\n"
@@ -52,7 +57,7 @@ def test_kill_9_mid_create_frees_the_account_within_one_lease(
     cli: Cli, tmp_path: Path, freed_by: str
 ) -> None:
     sandbox = cli.sandbox
-    cli.spec(_spec(8))
+    cli.spec(_spec(MANY))
     lock_dir = tmp_path / "locks"
     cli.env["PROVISIONER_LOCK_DIR"] = str(lock_dir)
     # the lock's create and the first job's pass; the other creates wait at the server
@@ -92,9 +97,9 @@ def test_kill_9_mid_create_frees_the_account_within_one_lease(
     if freed_by == "the next apply":
         assert "removed 1 lock token whose lease had ended" in result.err
     names = jobs(cli)
-    assert len(names) == len(set(names)) == 8, Counter(names).most_common(3)
+    assert len(names) == len(set(names)) == MANY, Counter(names).most_common(3)
     assert all(r["deleted_at"] is not None for r in lock_rows(sandbox))  # none left behind
-    assert len(sink_keys(cli)) == 8
+    assert len(sink_keys(cli)) == MANY
     assert cli("plan", "--detailed-exitcode").code == 0
     assert_no_secrets(sandbox, blocked.all, result.all)
 
@@ -149,7 +154,7 @@ def test_unlock_a_live_holder_refused_then_forced_and_the_holder_stops(
     cli: Cli, tmp_path: Path
 ) -> None:
     sandbox = cli.sandbox
-    cli.spec(_spec(8))
+    cli.spec(_spec(MANY))
     lock_dir = tmp_path / "locks"
     arrivals = Arrivals()
     sandbox.add_fault(arrivals)
@@ -157,8 +162,16 @@ def test_unlock_a_live_holder_refused_then_forced_and_the_holder_stops(
     sandbox.add_fault(gate)
     # a short lease, so the holder renews every second
     # (docs/robustness.md#tuning-knob-provisioner_lock_lease)
+    # Told a (generous) rate limit, it sends one create at a time: every write it sent
+    # before noticing has arrived by then, and the count after is exact.
     holder = apply_process(
-        cli, lock_dir, env={"PROVISIONER_LOCK_LEASE": "3", "GITHUB_RUN_ID": "4242"}
+        cli,
+        lock_dir,
+        env={
+            "PROVISIONER_LOCK_LEASE": "3",
+            "GITHUB_RUN_ID": "4242",
+            "PROVISIONER_RATE_LIMIT": "1000/1",
+        },
     )
     stderr = Lines(holder.stderr)
     wait_for(lambda: jobs(cli) and gate.held, "the first created token, and a create held")
@@ -201,7 +214,7 @@ def test_unlock_a_live_holder_refused_then_forced_and_the_holder_stops(
     cli.env["PROVISIONER_LOCK_DIR"] = str(lock_dir)
     assert cli("apply", "--yes").code == 0
     names = jobs(cli)
-    assert len(names) == len(set(names)) == 8
+    assert len(names) == len(set(names)) == MANY
     assert_no_secrets(sandbox, out, err, shown.all, forced.all)
 
 
@@ -426,7 +439,7 @@ def test_an_apply_that_creates_nothing_takes_no_lock_token(cli: Cli) -> None:
 def test_renewal_failing_past_the_lease_end_stops_the_apply(cli: Cli, tmp_path: Path) -> None:
     sandbox = cli.sandbox
     cli.env.update({"PROVISIONER_RETRY": FAST_RETRY, "PROVISIONER_LOCK_LEASE": "3"})
-    cli.spec(_spec(6))
+    cli.spec(_spec(MANY))
     gate = Hold(route="POST /api/token/", skip=2)
     sandbox.add_fault(gate)
     sandbox.add_fault(Fault(route="GET /api/token/:id", status=500))  # renewals cannot read
@@ -444,7 +457,7 @@ def test_renewal_failing_past_the_lease_end_stops_the_apply(cli: Cli, tmp_path: 
     assert result.code == 4, result.all
     assert "the account's lock was lost" in result.err and "provisioner unlock" in result.err
     names = jobs(cli)
-    assert len(names) == len(set(names)) < 6
+    assert len(names) == len(set(names)) < MANY
 
 
 @pytest.mark.parametrize("meanwhile", ["nobody", "another apply"])
@@ -454,7 +467,7 @@ def test_a_lease_that_ran_out_while_the_server_made_us_wait(cli: Cli, meanwhile:
     and gives the account up when one does."""
     sandbox = cli.sandbox
     cli.env.update({"PROVISIONER_RETRY": FAST_RETRY, "PROVISIONER_LOCK_LEASE": "3"})
-    cli.spec(_spec(6))
+    cli.spec(_spec(MANY))
     gate = Hold(route="POST /api/token/", skip=2)
     sandbox.add_fault(gate)
     other: list[int] = []
@@ -475,9 +488,9 @@ def test_a_lease_that_ran_out_while_the_server_made_us_wait(cli: Cli, meanwhile:
     if meanwhile == "nobody":
         assert result.code == 0, result.all
         assert "renewed: no other apply took it" in result.err
-        assert len(names) == 6
+        assert len(names) == MANY
     else:
         assert result.code == 4, result.all
         assert "another apply took the account's lock" in result.err
         assert f"lock {other[0]}" in result.err and "pid 777 on build-7" in result.err
-        assert len(names) < 6
+        assert len(names) < MANY
