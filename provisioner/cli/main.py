@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, message = _run(args, out)
         if code and message is not None and _wants_json(args) and not out.written:
             _json_error(message, code)
+    if argv is None:
+        gc.freeze()  # the process ends now: no last collection of what it leaves behind
     return code
 
 
