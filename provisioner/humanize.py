@@ -1,4 +1,4 @@
-"""Durations and instants for people: one wording everywhere."""
+"""Durations, instants and counts for people: one wording everywhere."""
 
 from __future__ import annotations
 
@@ -17,7 +17,20 @@ def human_span(seconds: int) -> str:
     return text[:-1] if text.startswith("1 ") else text
 
 
+def ago(seconds: int) -> str:
+    """An instant ``seconds`` in the past: ``3 days ago``; ``just now`` under a second (and for
+    a time a little ahead of ours: a server's clock is not ours, and the past stays past)."""
+    return "just now" if seconds < 1 else f"{human_span(seconds)} ago"
+
+
 def relative(epoch: int, now: int) -> str:
-    """``in 12 days`` / ``3 days ago``."""
+    """``in 12 days`` / ``3 days ago`` / ``now``."""
+    if epoch == now:
+        return "now"
     span = human_span(abs(epoch - now))
-    return f"in {span}" if epoch >= now else f"{span} ago"
+    return f"in {span}" if epoch > now else f"{span} ago"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 token``, ``2 tokens``, ``0 tokens``; ``many`` for an irregular plural."""
+    return f"{count} {word if count == 1 else many or word + 's'}"

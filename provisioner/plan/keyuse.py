@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from provisioner.humanize import plural
 from provisioner.observed import Token, TokenStatus
 from provisioner.spec.desired import Spec
 
@@ -271,7 +272,7 @@ def judge_chat(token: Token, model: str, answer: RelayAnswer) -> Verdict:
         return Verdict("error", "relay-error", answer.failure)
     status = answer.status
     if status == 200:
-        used = f"{answer.usage_tokens} usage tokens" if answer.usage_tokens is not None else ""
+        used = "" if answer.usage_tokens is None else plural(answer.usage_tokens, "usage token")
         return Verdict("works", "", _join(f"{model} answered", used))
     if status == 403:
         limits = f" (its models: {', '.join(token.models)})" if token.models else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from provisioner.humanize import human_span
+from provisioner.humanize import ago, human_span
 from provisioner.plan.model import Action, Plan
 from provisioner.spec.desired import DEFAULT_LIMIT_FLOOR, DEFAULT_LIMIT_PCT, Safety, default_limit
 
@@ -115,7 +115,7 @@ def check(plan: Plan, safety: Safety) -> list[Violation]:
                 out.append(
                     Violation(
                         "safety.min_idle",
-                        f"{action.name!r} was used {human_span(max(0, idle))} ago, less than "
+                        f"{action.name!r} was used {ago(idle)}, less than "
                         f"min_idle {human_span(safety.min_idle)}; the plan would "
                         f"{action.kind} it",
                     )

@@ -185,7 +185,8 @@ def staleness(plan: Plan, inventory: Sequence[Token]) -> list[str]:
         if action.kind == "create":
             if action.name in names:
                 ids = ", ".join(str(t.id) for t in names[action.name])
-                moved[f"{action.name}: now exists on the server (id {ids})"] = None
+                word = "id" if len(names[action.name]) == 1 else "ids"
+                moved[f"{action.name}: now exists on the server ({word} {ids})"] = None
             continue
         if action.token_id is None:
             continue

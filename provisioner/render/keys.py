@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioner.humanize import plural as _plural
 from provisioner.observed import Token
 from provisioner.plan.findings import STATUS_NAMES
 from provisioner.plan.keymatch import ScanReport
@@ -22,10 +23,6 @@ from provisioner.secret import Secret
 
 SPENDS_NOTHING = "GET /v1/models spends no quota."
 SPENDS_QUOTA = "--model sent one chat completion (max_tokens 1) per working key: it spent quota."
-
-
-def _plural(count: int, word: str, many: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def _server(header: Header) -> dict[str, str]:

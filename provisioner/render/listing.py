@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from provisioner.humanize import ago
 from provisioner.plan.findings import Finding, Listing, Row
 from provisioner.render.plan import Header, dumps
 from provisioner.render.safe import md_code, md_text, text
@@ -55,7 +56,7 @@ def expiry_text(row: Row, now: int) -> str:
 
 
 def last_used_text(row: Row, now: int) -> str:
-    return "never" if row.last_used == 0 else relative(row.last_used, now)
+    return "never" if row.last_used == 0 else ago(now - row.last_used)
 
 
 def pct_text(row: Row) -> str:

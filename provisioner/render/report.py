@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioner.humanize import plural
 from provisioner.plan.report import OpResult, Report
 from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style
@@ -16,10 +17,6 @@ _MARK = {
 }
 # Failure summaries and runs of like results name this many tokens and count the rest.
 NAMED = 3
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def _names(names: list[str]) -> str:

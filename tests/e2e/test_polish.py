@@ -204,3 +204,31 @@ def test_a_spec_from_stdin_is_named_stdin(cli: Cli, monkeypatch: pytest.MonkeyPa
             assert "`<stdin>`" in result.out
         else:
             assert result.out.startswith(f"<stdin> -> {cli.sandbox.url}")
+
+
+def test_wording_counts_lists_and_the_past(cli: Cli) -> None:
+    # a saved plan one token of which moved: "1 token moved", not "1 tokens moved"
+    cli.spec("tokens:\n  - name: alpha\n    quota: 10 USD\n")
+    assert cli("apply", "--yes").code == 0
+    cli.spec("tokens:\n  - name: alpha\n    quota: 20 USD\n")
+    assert cli("plan", "--out", "plan.json").code == 0
+    cli.sandbox.store.update_token(cli.row("alpha")["id"], {"expired_time": cli.sandbox.now() + 99})
+    stale = cli("apply", "plan.json", "--yes")
+    assert stale.code == 5, stale.all
+    assert "is stale: 1 token moved since it was made" in stale.err
+
+    # two tokens with one name: their ids as words, not a Python list
+    made = {"name": "twin", "remain_quota": 500_000, "created_time": cli.sandbox.now() - 3600}
+    first, second = cli.insert(**made), cli.insert(**made)
+    cli.spec('keys: {to: "dotenv:keys.env"}\ntokens:\n  - name: twin\n')
+    revealed = cli("reveal", "twin")
+    assert f"(ids {first}, {second})" in revealed.err and "[" not in revealed.err
+
+    # used this very second, by a server whose clock runs a little ahead of ours: "just now",
+    # never "in 0 seconds" (a use is in the past, whatever the clocks say)
+    cli.sandbox.store.update_token(first, {"accessed_time": cli.sandbox.now() + 30})
+    listed = cli("list")
+    twin = next(
+        line for line in listed.out.splitlines() if line.split()[:2] == ["twin", str(first)]
+    )
+    assert "just now" in twin and "in 0 seconds" not in listed.out

@@ -362,7 +362,7 @@ def _add(*tokens: Token) -> Callable[[list[Token]], list[Token]]:
         ),
         pytest.param(
             _add(tok(9, "n"), tok(10, "n")),
-            ["n: now exists on the server (id 9, 10)"],
+            ["n: now exists on the server (ids 9, 10)"],
             id="a create now exists twice",
         ),
         pytest.param(

@@ -100,13 +100,14 @@ def _check_saved(saved_plan: SavedPlan, opts: ApplyOptions, conn: Connection, lo
         )
     moved = saved.staleness(saved_plan.plan, conn.inventory)
     if moved:
+        from provisioner.humanize import plural
         from provisioner.render.safe import text
 
         for line in moved:
             log.error(f"stale: {text(line)}")  # the lines name tokens from the server
         raise StalePlanError(
-            f"the saved plan {opts.plan_file} is stale: {len(moved)} tokens moved "
-            "since it was made; run `provisioner plan --out` again"
+            f"the saved plan {opts.plan_file} is stale: {plural(len(moved), 'token')} "
+            "moved since it was made; run `provisioner plan --out` again"
         )
 
 

@@ -51,7 +51,7 @@ def refusals(tokens: Sequence[Token], spec: Spec | None, now: int) -> dict[int, 
     ``protected: true`` (the declared name itself) and ``safety.min_idle``."""
     if spec is None:
         return {}
-    from provisioner.humanize import human_span
+    from provisioner.humanize import ago, human_span
 
     by_name = {t.name: t for t in spec.tokens}
     out: dict[int, str] = {}
@@ -63,10 +63,7 @@ def refusals(tokens: Sequence[Token], spec: Spec | None, now: int) -> dict[int, 
             reasons.append(f"protected: true in {spec.path}")
         idle = now - token.last_used  # 0: never used (a new token's accessed_time is its creation)
         if min_idle is not None and token.last_used and idle < min_idle:
-            reasons.append(
-                f"used {human_span(max(0, idle))} ago, less than safety.min_idle "
-                f"{human_span(min_idle)}"
-            )
+            reasons.append(f"used {ago(idle)}, less than safety.min_idle {human_span(min_idle)}")
         if reasons:
             out[token.id] = "; ".join(reasons)
     return out

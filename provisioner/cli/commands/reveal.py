@@ -61,7 +61,8 @@ def run(opts: RevealOptions) -> int:
             if not ids:
                 problems[name] = "no token with this name"
             elif len(ids) > 1:
-                problems[name] = f"{len(ids)} tokens share this name (ids {sorted(ids)}): conflict"
+                listed = ", ".join(str(i) for i in sorted(ids))
+                problems[name] = f"{len(ids)} tokens share this name (ids {listed}): conflict"
             else:
                 wanted[ids[0]] = name
         # a key of another server or account under one of these names: refused before any
