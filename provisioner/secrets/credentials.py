@@ -11,6 +11,7 @@ Errors never contain the credential, only where it came from.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,9 +33,12 @@ SOURCE_KEYRING = "keyring"
 WHAT_CREDENTIAL = (
     "The management API needs the system access token "
     "(个人设置 → 系统访问令牌 / Settings → System Access Token), "
-    "or on v1.0.0-rc.41+ a `nap_` personal access token with scopes "
-    "api_key:read, api_key:write and api_key:reveal."
+    "or on v1.0.0-rc.41+ a `nap_` personal access token made in the console "
+    "(Settings → Access tokens) with the scopes profile:read, api_key:read, "
+    "api_key:write and api_key:reveal."
 )
+# a personal access token of new-api v1.0.0-rc.41+ (docs/credentials.md#scoped-access-tokens)
+PAT_SHAPE = re.compile(r"nap_[0-9A-Za-z]{43}")
 
 SK_REFUSAL = (
     "{source} holds a relay API key (it starts with `sk-`). "
@@ -64,7 +68,16 @@ def check_credential_text(value: str, source: str) -> Secret:
     value = value.strip()
     if not value:
         raise CredentialError(f"{source} is empty. {WHAT_CREDENTIAL}", ExitCode.USAGE)
-    return _check_value(value, source)
+    secret = _check_value(value, source)
+    if value.startswith("nap_") and not PAT_SHAPE.fullmatch(value):
+        raise CredentialError(
+            f"{source} starts with nap_ but is not a personal access token: those are nap_ "
+            f"and 43 letters and digits, this one has {len(value) - 4} characters after "
+            "nap_ (a copy cut short?). Copy the whole token from the console (it is shown "
+            "once; make a new one if it is gone).",
+            ExitCode.AUTH,
+        )
+    return secret
 
 
 # --------------------------------------------------------------------------- credential

@@ -74,11 +74,12 @@ def recording(profile: str) -> dict[str, Any]:
     return data
 
 
-def replay(profile: str, *, header_auth: bool) -> list[dict[str, Any]]:
+def replay(profile: str, *, header_auth: bool, redis: bool | None = None) -> list[dict[str, Any]]:
     """The script's exchanges against a fresh sandbox answering as ``profile``.
 
     Rate limits off and no neighbour, as the recorded servers had one user; Redis
-    as the recorded server had it. The recorded servers had history: play the
+    as the recorded server had it (``redis`` says otherwise, for a profile compared with
+    another generation's recording). The recorded servers had history: play the
     script once unrecorded first, so that token ids do not start at 1 (README.md).
     """
     chosen = get_profile(profile)
@@ -87,7 +88,7 @@ def replay(profile: str, *, header_auth: bool) -> list[dict[str, Any]]:
         profile=chosen,
         neighbour=False,
         channels=(),
-        redis=chosen.recorded_with_redis,
+        redis=chosen.recorded_with_redis if redis is None else redis,
     ).start()
     try:
         user_id = str(sandbox.user_id) if header_auth else None

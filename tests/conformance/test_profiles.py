@@ -49,3 +49,42 @@ def test_cannot_match_list_is_documented() -> None:
     for profile, steps in CANNOT_MATCH.items():
         for step in steps:
             assert f"`{profile}` · `{step}`" in readme
+
+
+# new-api-2026-10 (v1.0.0-rc.41 and later) is read from source, not recorded (README.md,
+# "Read from source"). Its token API keeps 2026-08's shapes; what changed is the credential.
+UNRECORDED = "new-api-2026-10"
+READ_FROM = (
+    "middleware/auth.go",
+    "middleware/access_token_routes.go",
+    "service/access_token_scope.go",
+    "model/user_access_token.go",
+    "router/api-router.go",
+    "model/audit_log.go",
+    "controller/token.go",
+)
+
+
+def test_the_unrecorded_generation_answers_the_2026_08_script_as_recorded() -> None:
+    """Played with its scoped nap_ token (and Redis, as the 2026-08 server ran), every step of
+    the 2026-08 recording comes back the same: envelopes, fields, order, messages, codes."""
+    recorded = recording("new-api-2026-08")
+    replayed = replay(UNRECORDED, header_auth=False, redis=True)
+    outcome = compare(UNRECORDED, recorded["exchanges"], replayed)
+    print(outcome.report())
+    assert outcome.differences == [], outcome.report()
+    assert outcome.matched == outcome.total == len(recorded["exchanges"])
+
+
+def test_the_unrecorded_generation_says_where_it_was_read_from() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (Path(__file__).parent / "README.md").read_text("utf-8")
+    servers = (root / "docs" / "servers.md").read_text("utf-8")
+    sandbox = (root / "docs" / "sandbox.md").read_text("utf-8")
+    for text in (readme, servers, sandbox):
+        assert UNRECORDED in text and "read from source" in text.lower()
+    for path in READ_FROM:
+        assert path in readme, path
+        assert path in servers, path

@@ -21,14 +21,23 @@ def _say(opts: LoginOptions, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+# Where each generation's credential is made: the console, since no tool can make an
+# rc.41+ personal access token (docs/credentials.md#scoped-access-tokens).
+WHERE = (
+    "  new-api v1.0.0-rc.41 and later: a personal access token (nap_...), made in the\n"
+    "  console: Settings -> Access tokens, with the scopes profile:read, api_key:read,\n"
+    "  api_key:write, api_key:reveal\n"
+    "  older servers: the system access token (个人设置 -> 系统访问令牌)\n"
+)
+
+
 def _read_credential(url: str) -> str:
     if sys.stdin is not None and sys.stdin.isatty():
         import getpass
 
-        return getpass.getpass(
-            f"Management credential for {url}\n"
-            "(system access token, or an rc.41+ nap_ token; input is hidden): "
-        )
+        sys.stderr.write(f"Management credential for {url}\n{WHERE}")
+        sys.stderr.flush()
+        return getpass.getpass("Paste it (input is hidden): ")
     if sys.stdin is None:
         return ""
     return sys.stdin.readline()
@@ -90,6 +99,11 @@ def run(opts: LoginOptions) -> int:
                     "url": url,
                     "stored": True,
                     "credential": str(credential),
+                    "credential_kind": (
+                        "personal access token"
+                        if credential.reveal().startswith("nap_")
+                        else "access token"
+                    ),
                     "backend": backend,
                     "service": service,
                     "user": CREDENTIAL_USERNAME,
@@ -104,6 +118,19 @@ def run(opts: LoginOptions) -> int:
         + (f"; user id {user_id} under user {USER_ID_USERNAME!r}" if user_id is not None else "")
         + ".",
     )
+    if credential.reveal().startswith("nap_"):
+        _say(
+            opts,
+            "It is a personal access token (nap_): run `provisioner check` to see its scopes "
+            "(the tool needs profile:read, api_key:read, api_key:write, api_key:reveal).",
+        )
+    else:
+        _say(
+            opts,
+            "note: on new-api v1.0.0-rc.41 and later this is a legacy access token, which the "
+            "server retires 30 days after its upgrade; a personal access token (nap_...) made "
+            "in the console (Settings -> Access tokens) replaces it.",
+        )
     if os.environ.get("NEWAPI_TOKEN") or os.environ.get("NEWAPI_TOKEN_FILE"):
         _say(
             opts,
