@@ -30,6 +30,7 @@ GROUP
 """
 # What each generation can hold for leak-b (docs/servers.md): one-api has no groups.
 GROUPS = {
+    "new-api-2026-10": "    group: auto\n    auto_groups: [vip]",  # a nap_ credential
     "new-api-2026-08": "    group: auto\n    auto_groups: [vip]",
     "new-api-2026-07": "    group: vip",
     "new-api-2025-10": "    group: vip",

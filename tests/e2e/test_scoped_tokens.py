@@ -184,6 +184,7 @@ def test_without_write_a_settled_file_plans_clean(rc41: Cli) -> None:
         ("api_key:write", ["delete", "ALPHA_ID", "--yes"]),
         ("api_key:reveal", ["test", "alpha"]),
         ("api_key:reveal", ["scan", "leak.txt"]),
+        ("api_key:write", ["scan", "leak.txt", "--revoke", "--yes"]),
     ],
 )
 def test_commands_that_need_a_scope_refuse_first(rc41: Cli, scope: str, argv: list[str]) -> None:

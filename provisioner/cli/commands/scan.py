@@ -48,7 +48,7 @@ def run(opts: ScanOptions) -> int:
         log.debug("nothing key-shaped was found: the server was not contacted")
         _emit(opts, report, None)
         return ExitCode.OK
-    with connect(opts.server, log, spec, needs="scan") as conn:
+    with connect(opts.server, log, spec, needs="revoke" if opts.revoke else "scan") as conn:
         report.now = conn.client.now()
         owners = identify_keys(conn, [hit.key for hit in found.hits])
         report.places = [
