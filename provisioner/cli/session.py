@@ -220,6 +220,7 @@ def connect(
     timeout = server.timeout or 30.0
     retry_policy = _parse_retry(os.environ.get("PROVISIONER_RETRY"))
     sandbox = None
+    user_id_source = "NEWAPI_USER_ID"
     if server.sandbox:
         from provisioner.sandbox import Sandbox
 
@@ -248,6 +249,8 @@ def connect(
         rate = _parse_rate(server.rate_limit)
         credential, source = resolve_credential(url)
         user_id = resolve_user_id(os.environ, url)
+        if not os.environ.get("NEWAPI_USER_ID", "").strip():
+            user_id_source = "the user id `provisioner login` stored"
         verify = ssl_verify_setting()
         log.debug(f"credential from {source}")
 
@@ -262,6 +265,7 @@ def connect(
         on_wait=progress.waiting,
         verify=verify,
         retry_policy=retry_policy,
+        user_id_source=user_id_source,
         on_notice=progress.note,
     )
     started = time.monotonic()

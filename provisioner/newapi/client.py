@@ -37,6 +37,7 @@ from provisioner.newapi.ratelimit import LEARN, RateSetting, generation_limit
 from provisioner.newapi.retry import RetryPolicy
 from provisioner.newapi.transport import Call, OnNotice, OnRequest, OnWait, Reply, Transport
 from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ServerInfo, Token, User
+from provisioner.render.server_messages import quoted
 from provisioner.secret import Secret
 
 REVEAL_CHUNK = 100  # batch reveal takes 1..100 ids (docs/server-contract.md#masked-keys-and-reveal)
@@ -87,6 +88,7 @@ class NewApiClient:
         retry_policy: RetryPolicy | None = None,
         concurrency: int = 4,
         verify: Any = True,  # True, a CA bundle path or an ssl.SSLContext; never False
+        user_id_source: str = "NEWAPI_USER_ID",  # where user_id came from, for messages
     ) -> None:
         if not isinstance(credential, Secret):
             credential = Secret(credential)
@@ -101,6 +103,7 @@ class NewApiClient:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise NotNewApiError(f"not an http(s) URL: {base_url!r}")
         self.base_url = base_url.strip().rstrip("/")
+        self.user_id_source = user_id_source
         self._netloc = urlsplit(self.base_url).netloc
         self._credential = credential
         self.transport = Transport(
@@ -321,13 +324,12 @@ class NewApiClient:
         try:
             data, reply = self._exchange(Call("GET", R_SELF, "/api/user/self"))
         except AuthError as exc:
-            if "new-api-user" in exc.message.lower():
+            if "new-api-user" in (exc.said or exc.message).lower():
                 raise AuthError(
-                    "this server needs the user id in the New-Api-User header "
-                    f"(server said: {exc.message}); set NEWAPI_USER_ID to your numeric user id "
-                    "(shown in the dashboard's personal settings; root is usually 1)",
+                    user_id_problem(exc.said or exc.message, self.user_id, self.user_id_source),
                     code=exc.code,
                     status=exc.status,
+                    said=exc.said,
                     method=exc.method,
                     path=exc.path,
                 ) from None
@@ -342,8 +344,8 @@ class NewApiClient:
             ) from None
         if self.user_id is not None and user.id and user.id != self.user_id:
             raise AuthError(
-                f"the credential belongs to user {user.id}, but the configured user id is "
-                f"{self.user_id}; fix NEWAPI_USER_ID",
+                f"{_set_to(self.user_id_source, self.user_id)}, but the credential belongs to "
+                f"user {user.id}: the user id is wrong; set it to {user.id}",
                 method="GET",
                 path="/api/user/self",
             )
@@ -837,3 +839,42 @@ def _first_error(exc: ValidationError) -> str:
     first = errors[0]
     where = ".".join(str(p) for p in first.get("loc", ()))
     return f"field {where or '?'}: {first.get('msg', 'invalid')}"
+
+
+#: where a user's id is found: the header generations offer no route to learn it
+#: (docs/server-contract.md#authentication)
+WHERE_USER_ID = (
+    "the dashboard shows it in the personal settings (个人设置), and an admin sees it in "
+    "the user list; root is usually 1"
+)
+
+
+def _set_to(source: str, user_id: int) -> str:
+    """``NEWAPI_USER_ID=2`` (or ``the user id `provisioner login` stored (2)``)."""
+    return f"{source}={user_id}" if source == "NEWAPI_USER_ID" else f"{source} ({user_id})"
+
+
+def user_id_problem(said: str, user_id: int | None, source: str) -> str:
+    """What a refused ``New-Api-User`` means: missing, malformed, or another user's id
+    (docs/server-contract.md#auth-failures); ``said`` is the server's message."""
+    server = f"the server said: {quoted(said)}"
+    lowered = said.lower()
+    if user_id is not None and ("不匹配" in said or "does not match" in lowered):
+        fix = (
+            "set NEWAPI_USER_ID to your own id"
+            if source == "NEWAPI_USER_ID"
+            else "set NEWAPI_USER_ID to your own id (or run `provisioner login` again)"
+        )
+        return (
+            f"{_set_to(source, user_id)} is wrong: it is not the id of the user the credential "
+            f"belongs to ({server}); {fix}: {WHERE_USER_ID}"
+        )
+    if user_id is not None:
+        return (
+            f"the server refused the user id {user_id} from {source} ({server}); set "
+            f"NEWAPI_USER_ID to your numeric user id: {WHERE_USER_ID}"
+        )
+    return (
+        f"this server needs your user id in the New-Api-User header ({server}); set "
+        f"NEWAPI_USER_ID to your numeric user id: {WHERE_USER_ID}"
+    )

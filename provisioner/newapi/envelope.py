@@ -9,7 +9,6 @@ and with anything key-like or the credential masked.
 from __future__ import annotations
 
 import email.utils
-import json
 import re
 from typing import Any
 
@@ -22,6 +21,7 @@ from provisioner.newapi.errors import (
     UnsupportedError,
 )
 from provisioner.newapi.transport import Reply
+from provisioner.render.server_messages import quoted, with_meaning
 from provisioner.secret import Secret
 
 # The header-auth generations answer a bad access token with HTTP 200
@@ -163,14 +163,17 @@ def interpret(
             ):
                 code = sanitize(code, credential, limit=300)
     where = {"method": method, "path": path}
+    shown = with_meaning(message)  # a known Chinese message gets its English meaning beside it
     if status in (401, 403):
         plain = auth_failure(code, method, path, server_date=reply.headers.get("date", ""))
         if plain:  # a code this tool knows: the user's words, then the server's, escaped
-            said = (
-                f"; the server said: {json.dumps(message, ensure_ascii=False)}" if message else ""
-            )
+            said = f"; the server said: {quoted(message)}" if message else ""
             raise AuthError(
-                f"{plain} (HTTP {status} [{code}]{said})", code=code, status=status, **where
+                f"{plain} (HTTP {status} [{code}]{said})",
+                code=code,
+                status=status,
+                said=message,
+                **where,
             )
         what = "authentication failed" if status == 401 else "permission denied"
         hint = (
@@ -180,10 +183,14 @@ def interpret(
             + ", ".join(dialect.TOOL_SCOPES)
             + " scopes)"
         )
-        detail = f": {message}" if message else ""
+        detail = f": {shown}" if message else ""
         tag = f" [{code}]" if code else ""
         raise AuthError(
-            f"{what} (HTTP {status}){tag}{detail}; {hint}", code=code, status=status, **where
+            f"{what} (HTTP {status}){tag}{detail}; {hint}",
+            code=code,
+            status=status,
+            said=message,
+            **where,
         )
     if status == 404:
         if probe or not isinstance(body, dict):
@@ -199,7 +206,7 @@ def interpret(
             )
         raise UnsupportedError(
             f"this server does not have {method} {route_of(path)} (HTTP 404"
-            + (f": {message}" if message else "")
+            + (f": {shown}" if message else "")
             + "); it is older than the feature",
             **where,
         )
@@ -227,14 +234,14 @@ def interpret(
     if status >= 500:
         raise ServerError(
             f"the server failed with HTTP {status}"
-            + (f": {message}" if message else "")
+            + (f": {shown}" if message else "")
             + "; try again later",
             status=status,
             **where,
         )
     if status >= 300:
         raise ServerError(
-            f"unexpected HTTP {status}" + (f": {message}" if message else ""),
+            f"unexpected HTTP {status}" + (f": {shown}" if message else ""),
             status=status,
             **where,
         )
@@ -242,10 +249,11 @@ def interpret(
         lowered = message.lower()
         if any(marker in lowered for marker in LEGACY_AUTH_MARKERS):
             raise AuthError(
-                f"authentication failed: {message}; check the management credential "
+                f"authentication failed: {shown}; check the management credential "
                 "(NEWAPI_TOKEN) — an sk- relay key does not work here",
                 status=status,
+                said=message,
                 **where,
             )
-        raise BusinessError(message or "the server refused the request", **where)
+        raise BusinessError(shown or "the server refused the request", **where)
     return body.get("data")

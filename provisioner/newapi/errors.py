@@ -53,10 +53,13 @@ class AuthError(NewApiError):
 
     exit_code = ExitCode.AUTH
 
-    def __init__(self, message: str, *, code: str = "", status: int = 0, **kw: str) -> None:
+    def __init__(
+        self, message: str, *, code: str = "", status: int = 0, said: str = "", **kw: str
+    ) -> None:
         super().__init__(message, **kw)
         self.code = code
         self.status = status
+        self.said = said  # the server's own message, cleaned (empty when it gave none)
 
 
 class ScopeError(AuthError):

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from provisioner.humanize import plural
 from provisioner.observed import Token, TokenStatus
+from provisioner.render.server_messages import quoted
 from provisioner.spec.desired import Spec
 
 # as-declared: a key the file declares `status: disabled`, off as declared (not a refusal)
@@ -164,7 +165,8 @@ def _when(epoch: int) -> str:
 
 
 def _said(answer: RelayAnswer) -> str:
-    return f'the relay said "{answer.message}"' if answer.message else ""
+    # a Chinese refusal gets its English meaning beside it
+    return f"the relay said {quoted(answer.message)}" if answer.message else ""
 
 
 def _join(*parts: str) -> str:

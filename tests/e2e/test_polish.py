@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.secrets.sinks import read_dotenv
-from tests.e2e.conftest import Cli, run_main
+from tests.e2e.conftest import Cli, profile_cli, run_main
 
 
 def _validate(workdir: Path, body: str) -> tuple[int, str]:
@@ -232,3 +232,58 @@ def test_wording_counts_lists_and_the_past(cli: Cli) -> None:
         line for line in listed.out.splitlines() if line.split()[:2] == ["twin", str(first)]
     )
     assert "just now" in twin and "in 0 seconds" not in listed.out
+
+
+def test_chinese_server_messages_get_their_meaning_beside_them(tmp_path: Path) -> None:
+    with profile_cli(tmp_path, "new-api-2025-10") as cli:
+        cli.spec(
+            """\
+            keys: {to: "json:keys.json"}
+            tokens:
+              - name: fenced
+                allow_ips: [203.0.113.7]
+            """
+        )
+        assert cli("apply", "--yes").code == 0
+        tested = cli("test", "fenced")
+        assert tested.code == 8, tested.all
+        assert (
+            '"您的 IP 不在令牌允许访问的列表中'  # the server's words, as it wrote them
+            in tested.all
+        )
+        assert "(in English: your IP is not in the key's allowed list)" in tested.all
+
+
+def test_a_wrong_user_id_is_called_wrong_not_missing(tmp_path: Path) -> None:
+    with profile_cli(tmp_path, "new-api-2025-10") as cli:
+        cli.spec("tokens: []\n")
+        wrong = cli("plan", env={"NEWAPI_USER_ID": str(cli.sandbox.user_id + 1)})
+        assert wrong.code == 77
+        said = wrong.err
+        assert f"NEWAPI_USER_ID={cli.sandbox.user_id + 1} is wrong" in said
+        assert "set NEWAPI_USER_ID to your own id" in said and "personal settings" in said
+        assert "与登录用户不匹配" in said  # the server's words, with their meaning
+        assert (
+            "(in English: not allowed: New-Api-User is not the id of the credential's user)" in said
+        )
+        assert "check the management credential" not in said  # the credential is fine
+
+        del cli.env["NEWAPI_USER_ID"]
+        missing = cli("plan")
+        assert missing.code == 77
+        assert "this server needs your user id in the New-Api-User header" in missing.err
+        assert "is wrong" not in missing.err
+
+        cli.env["NEWAPI_USER_ID"] = str(cli.sandbox.user_id)
+        assert cli("plan").code == 0
+
+
+def test_a_user_id_a_bearer_server_ignores_is_still_checked(tmp_path: Path) -> None:
+    with profile_cli(tmp_path, "new-api-2026-08") as cli:
+        cli.spec("tokens: []\n")
+        wrong = cli("plan", env={"NEWAPI_USER_ID": str(cli.sandbox.user_id + 1)})
+        assert wrong.code == 77
+        assert (
+            f"NEWAPI_USER_ID={cli.sandbox.user_id + 1}, but the credential belongs to user "
+            f"{cli.sandbox.user_id}: the user id is wrong; set it to {cli.sandbox.user_id}"
+        ) in wrong.err
