@@ -2,7 +2,7 @@
 
 Core (pure: data in, data out): ``spec/``, ``plan/``, ``render/`` and the
 modules of shared vocabulary. Shell: ``cli/``, ``newapi/``, ``secrets/``,
-``sandbox/``, ``execute/``. Arrows point from the shell to the core only.
+``sandbox/``, ``execute/``, ``github/``. Arrows point from the shell to the core only.
 Imports inside functions count too: a cycle hidden in a function is still a cycle.
 """
 

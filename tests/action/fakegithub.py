@@ -38,6 +38,7 @@ class FakeGitHub:
     pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     next_page_host: str = ""  # a Link to another host (the client must not follow it)
+    failures: list[int] = field(default_factory=list)  # statuses answered first, one per call
     _next_id: int = 1000
     _server: ThreadingHTTPServer | None = None
 
@@ -109,6 +110,8 @@ class FakeGitHub:
         raw = request.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
         self.calls.append(Call(method, parts.path, body))
+        if self.failures:
+            return self._send(request, self.failures.pop(0), {"message": "Server Error"})
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
         if token not in self.tokens:
