@@ -271,6 +271,10 @@ def connect(
     started = time.monotonic()
     try:
         info, first_page = client.open()
+        if needs:
+            from provisioner.cli.scopes import COMMANDS
+
+            client.require_scopes(COMMANDS[needs])
         log.debug(
             f"server {url}: {info.version or 'unknown version'}, {info.generation}, "
             f"auth {info.auth}, list {info.list_shape}"
