@@ -180,7 +180,8 @@ class Executor:
     def _create_phase(self, actions: list[Action], pending: dict[int, OpResult]) -> None:
         ambiguous: list[tuple[Action, OpResult]] = []
         attempted: list[tuple[Action, OpResult]] = []
-        timed_out: set[int] = set()  # id() of actions whose POST got no answer in time
+        # id() of actions whose POST got no answer in time -> what the transport saw
+        timed_out: dict[int, str] = {}
         if self.deliver is None:
             # A rotation moves the old token aside only once the sink took the new key:
             # with no sink it cannot finish, so it does not start.
@@ -289,7 +290,7 @@ class Executor:
         pending: dict[int, OpResult],
         ambiguous: list[tuple[Action, OpResult]],
         attempted: list[tuple[Action, OpResult]],
-        timed_out: set[int],
+        timed_out: dict[int, str],
     ) -> None:
         queue = [(a, pending.pop(id(a))) for a in actions]
         stop: NewApiError | None = None
@@ -334,7 +335,7 @@ class Executor:
                         ambiguous.append((action, result))
                         attempted.append((action, result))
                         if detail.timed_out:
-                            timed_out.add(id(action))
+                            timed_out[id(action)] = detail.reason
                     else:
                         self._fail(result, _error_text(detail))
                         if ends_the_phase(detail):
@@ -368,7 +369,7 @@ class Executor:
         self,
         ambiguous: list[tuple[Action, OpResult]],
         attempted: list[tuple[Action, OpResult]],
-        timed_out: set[int],
+        timed_out: dict[int, str],
     ) -> None:
         if not attempted:
             return
@@ -382,10 +383,13 @@ class Executor:
         # that misses it proves nothing, and a second POST would make a duplicate when the
         # first one lands (tests/faults/test_matrix.py, create x timeout).
         for action, result in [(a, r) for a, r in missing if id(a) in timed_out]:
+            # said once: what happened, what it means, what to do (the detail had the same)
+            reason = timed_out[id(action)] or "no answer in time"
             result.error = (
-                "no answer in time and not listed yet: the server may still create it; "
-                f"rerun apply later (it then delivers the key of {action.name} if it exists)"
+                f"{reason} and not listed yet: the server may still create it; rerun apply "
+                f"later (it then delivers the key of {action.name} if it exists)"
             )
+            result.detail = ""
         missing = [(a, r) for a, r in missing if id(a) not in timed_out]
         retried: dict[int, str] = {}  # id() of retried actions -> why the retry failed ("")
         if missing and listing is not None:

@@ -116,7 +116,14 @@ class AmbiguousWriteError(NewApiError):
     """
 
     def __init__(
-        self, message: str, *, method: str = "", path: str = "", timed_out: bool = False
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        timed_out: bool = False,
+        reason: str = "",
     ) -> None:
         super().__init__(message, method=method, path=path)
         self.timed_out = timed_out
+        self.reason = reason  # what happened, alone: "no answer within 30 s (timeout)"

@@ -377,6 +377,7 @@ class Transport:
                         method=call.method,
                         path=call.path,
                         timed_out=isinstance(exc, httpx.TimeoutException),
+                        reason=reason,
                     ) from None
                 error: NewApiError = NetworkError(reason, method=call.method, path=call.path)
                 if self._backoff(failures, attempts_cap, deadline):

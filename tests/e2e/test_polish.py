@@ -287,3 +287,25 @@ def test_a_user_id_a_bearer_server_ignores_is_still_checked(tmp_path: Path) -> N
             f"NEWAPI_USER_ID={cli.sandbox.user_id + 1}, but the credential belongs to user "
             f"{cli.sandbox.user_id}: the user id is wrong; set it to {cli.sandbox.user_id}"
         ) in wrong.err
+
+
+def test_a_timed_out_create_says_so_once(cli: Cli) -> None:
+    """The create's POST is held on the server past --timeout (the lock's create goes
+    through first): the report line says what happened and what to do, once."""
+    from tests.faults.helpers import Traffic
+
+    traffic = Traffic(cli.sandbox)
+    cli.spec("tokens:\n  - name: slow\n")
+    traffic.hold(lambda r: r.method == "POST" and r.path == "/api/token/", after=1)
+    try:
+        result = cli("apply", "--yes", "--timeout", "0.3")
+    finally:
+        traffic.landed()  # the held create now lands, as it would on a slow server
+    assert result.code == 6, result.all
+    (line,) = [line for line in result.out.splitlines() if "✗ create" in line]
+    assert line == (
+        "  ✗ create  slow: no answer within 0.3 s (timeout) and not listed yet: the server "
+        "may still create it; rerun apply later (it then delivers the key of slow if it exists)"
+    )
+    assert cli.names() == ["slow"]  # it landed after all
+    assert cli("apply", "--yes").code == 0 and cli.names() == ["slow"]  # no second one

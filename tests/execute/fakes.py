@@ -200,8 +200,10 @@ class FakeServer:
 
 
 def ambiguous(*, timed_out: bool = False) -> AmbiguousWriteError:
-    what = "timed out" if timed_out else "connection reset"
-    return AmbiguousWriteError(what, method="POST", path="/api/token/", timed_out=timed_out)
+    what = "no answer within 30 s (timeout)" if timed_out else "connection reset"
+    return AmbiguousWriteError(
+        what, method="POST", path="/api/token/", timed_out=timed_out, reason=what
+    )
 
 
 @dataclass
