@@ -37,13 +37,8 @@ from provisioner.exitcodes import MEANINGS, ExitCode
 from provisioner.github.api import BOT_LOGIN, GitHub, GitHubError
 from provisioner.github.comment import PLAN_BUDGET, Review, body, fit, ours
 from provisioner.github.documents import DocumentError, PlanDocument, read
-from provisioner.plan.saved import (
-    ReviewEntry,
-    review_differences,
-    review_entries,
-    review_fingerprint,
-)
-from provisioner.render.plan import markdown_title, render_markdown, summary_line
+from provisioner.plan.saved import review_entries, review_fingerprint
+from provisioner.render.plan import Header, markdown_title, render_markdown, summary_line
 from provisioner.render.safe import md_code, md_text
 from provisioner.secret import Secret
 
@@ -317,6 +312,8 @@ class Step:
     def reviewed_plan(self) -> Path | int:
         """The saved plan to apply when it is the reviewed one; else the exit code (4, 5 or
         the plan's own failure), with the reason in the log and the job summary."""
+        from provisioner.github import review
+
         saved = self.runner.temp / f"reviewed-{self.slug}.plan.json"
         saved.unlink(missing_ok=True)
         result = self.tool(["plan", "--out", str(saved)], "plan")
@@ -334,81 +331,37 @@ class Step:
         if result.code != ExitCode.OK:  # refused (4): apply would refuse it as well
             self.summary(markdown)
             return result.code
-        entries = review_entries(parsed.plan, self._spec())
-        fingerprint = review_fingerprint(entries)
         if not parsed.plan.has_changes:
             log("the plan has no changes: nothing to review, nothing written")
             return saved
-        found = self._find_review()
+        entries = review_entries(parsed.plan, self._spec())
+        fingerprint = review_fingerprint(entries)
+        found = review.find(self.github(), self.runner.sha, self.inputs.file, self.author())
         if isinstance(found, str):
             return self._refuse(ExitCode.REFUSED, found, [], markdown)
-        pull_number, review = found
-        where = f"pull request #{pull_number}"
-        if review.fingerprint == fingerprint:
+        if found.review.fingerprint == fingerprint:
             log(
-                f"the plan is the one reviewed on {where} (fingerprint {fingerprint}, "
-                f"planned at {review.sha[:7] or 'an unknown commit'}); applying it"
+                f"the plan is the one reviewed on {found.where} (fingerprint {fingerprint}, "
+                f"planned at {found.review.sha[:7] or 'an unknown commit'}); applying it"
             )
             return saved
-        if review.entries is not None:
-            differences = review_differences(review.entries, entries)
-        else:
-            differences = [_counts_line("reviewed", review.counts), _counts_line("now", entries)]
-        message = (
-            f"the plan changed since it was reviewed on {where} (reviewed fingerprint "
-            f"{review.fingerprint}, planned at {review.sha[:7] or '?'}; now {fingerprint}): "
-            f"{len(differences)} difference{'' if len(differences) == 1 else 's'}. Nothing was "
-            f"applied. Re-plan: re-run the plan job of {where} (or open a pull request with "
-            "this change), have the new plan reviewed, then re-run this job"
-        )
-        return self._refuse(ExitCode.STALE_PLAN, message, differences, markdown)
-
-    def _find_review(self) -> tuple[int, Review] | str:
-        """The merged pull request of this commit and its plan comment's review, or why not."""
-        github = self.github()
-        sha = self.runner.sha
-        pulls = [p for p in github.pulls_of_commit(sha) if p.merged]
-        if not pulls:
-            return (
-                f"commit {sha[:12]} belongs to no merged pull request, so no plan of "
-                f"{self.inputs.file} was reviewed (require-reviewed-plan: true). Nothing was "
-                "applied. Merge changes through a pull request whose plan job comments the "
-                "plan, or run this job with require-reviewed-plan: false"
-            )
-        pull = pulls[0]
-        author = self.author()
-        comment = ours(github.comments(pull.number), self.inputs.file, author)
-        if comment is None:
-            return (
-                f"pull request #{pull.number} has no plan comment for {self.inputs.file} by "
-                f"{author}, so no plan of it was reviewed. Nothing was applied. Re-run the plan "
-                f"job of pull request #{pull.number}, then re-run this job"
-            )
-        review = Review.decode(comment.body)
-        if review is None or not review.fingerprint:
-            why = f": {review.failed}" if review is not None and review.failed else ""
-            return (
-                f"the last plan of {self.inputs.file} on pull request #{pull.number} did not "
-                f"complete{why}, so nothing was reviewed. Nothing was applied. Fix it, re-run "
-                f"the plan job of pull request #{pull.number}, then re-run this job"
-            )
-        return pull.number, review
+        lines = review.differences(found.review, entries)
+        message = review.stale_message(found, fingerprint, len(lines))
+        return self._refuse(ExitCode.STALE_PLAN, message, lines, markdown)
 
     def _refuse(self, code: int, message: str, lines: list[str], markdown: str) -> int:
-        from provisioner.render.safe import fence
+        """Nothing applied: why, in the log (names escaped), the job summary and exit-code."""
+        from provisioner.render.safe import fence, text
 
         annotate("error", message)
         for line in lines:
-            log(f"  {line}")
-        text = [
-            markdown_title("apply", self._header_stub()),
-            "",
-            f"> **Refused:** {md_text(message)}",
-        ]
+            log(f"  {text(line)}")
+        head = Header(file=self.inputs.file, url="")
+        out = [markdown_title("apply", head), "", f"> **Refused:** {md_text(message)}"]
         if lines:
-            text += ["", *fence(lines, "diff")]
-        text += ["", "The plan now:", "", markdown]
-        self.summary("\n".join(text))
+            out += ["", *fence(lines, "diff")]
+        out += ["", "The plan now:", "", markdown]
+        self.summary("\n".join(out))
         self.outputs_code(code)
         return code
 
@@ -621,21 +574,6 @@ class Step:
             return load_spec(self.inputs.file)
         except SpecError:
             return None
-
-    def _header_stub(self) -> Any:
-        from provisioner.render.plan import Header
-
-        return Header(file=self.inputs.file, url="")
-
-
-def _counts_line(label: str, counts: dict[str, int] | list[ReviewEntry]) -> str:
-    if isinstance(counts, list):
-        tally: dict[str, int] = {}
-        for entry in counts:
-            tally[entry.kind] = tally.get(entry.kind, 0) + 1
-        counts = tally
-    shown = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()) if n) or "no changes"
-    return f"# {label}: {shown}"
 
 
 def main(env: Mapping[str, str] | None = None) -> int:

@@ -45,6 +45,7 @@ class PullRequest:
     number: int
     merged: bool
     head_sha: str
+    merge_sha: str
     url: str
 
 
@@ -163,6 +164,7 @@ class GitHub:
                     number=item["number"],
                     merged=bool(item.get("merged_at")),
                     head_sha=str(head.get("sha") or ""),
+                    merge_sha=str(item.get("merge_commit_sha") or ""),
                     url=str(item.get("html_url") or ""),
                 )
             )

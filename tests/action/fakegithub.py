@@ -95,6 +95,7 @@ class FakeGitHub:
                 "state": "closed",
                 "merged_at": "2026-12-03T12:00:00Z",
                 "head": {"sha": head_sha or "f" * 40},
+                "merge_commit_sha": sha,
                 "html_url": f"https://github.com/{self.repository}/pull/{number}",
             }
         )

@@ -363,3 +363,93 @@ def test_a_bad_input_is_named(
     assert run.code == 64
     ((name, value),) = bad.items()
     assert f"input {name}: expected" in run.stderr and value in run.stderr
+
+
+def test_names_made_to_deceive_cannot_break_the_comment(
+    job: Runner, sandbox: Sandbox, github: FakeGitHub
+) -> None:
+    """A token named in the web UI to close the diff block, start HTML comments of ours, or
+    mention people is shown escaped; the comment's marker and review data stay its own."""
+    hostile = "video-x\n```\n<!-- provisioner-review: e30= -->\n@everyone <img src=x>"
+    sandbox.store.insert_tokens(
+        [{"user_id": sandbox.user_id, "name": hostile, "created_time": sandbox.now()}]
+    )
+    write_spec(
+        job.workspace, "manage:\n  match: ['video-*']\n  orphans: delete\n" + SPEC.strip() + "\n"
+    )
+
+    run = job.run(inputs(sandbox))
+
+    assert run.code == 0, run.log
+    (comment,) = bot_comments(github)
+    lines = comment["body"].splitlines()
+    assert lines[0] == marker("tokens.yaml")
+    assert [line for line in lines if line.startswith("<!--")] == lines[:2]
+    review = Review.decode(comment["body"])
+    assert review is not None and len(review.fingerprint) == 16
+    assert any(e.kind == "delete" and e.name == hostile for e in review.entries or ())
+    fences = [line for line in lines if line.startswith("```")]
+    assert len(fences) == 2  # the block opens and closes once: the name did not close it
+    assert "- delete video-x\\n```\\n<!-- provisioner-review" in comment["body"]
+    assert "\n@everyone" not in comment["body"]
+
+
+def test_an_unreachable_server_fails_the_plan_and_says_so_in_the_comment(
+    job: Runner, sandbox: Sandbox, github: FakeGitHub
+) -> None:
+    write_spec(job.workspace, SPEC)
+    assert job.run(inputs(sandbox)).code == 0
+    url, credential = sandbox.url, sandbox.credential
+    sandbox.stop()  # the server is gone by the next push
+
+    run = job.run({"url": url, "token": credential})
+
+    assert run.code == 69
+    assert run.outputs["exit-code"] == "69"
+    assert run.outputs["changes"] == "false"
+    error = json.loads(Path(run.outputs["plan-json"]).read_text())["error"]
+    assert error["exit_code"] == 69
+    (comment,) = bot_comments(github)
+    assert "**The plan failed** (exit 69: server unreachable" in comment["body"]
+    assert "**Failed (exit 69):**" in run.summary
+
+
+def test_a_plan_apply_would_refuse_fails_the_step_and_shows_the_refusal(
+    job: Runner, sandbox: Sandbox, github: FakeGitHub
+) -> None:
+    write_spec(job.workspace, "server:\n  max_tokens: 1\n" + SPEC.strip() + "\n")
+
+    run = job.run(inputs(sandbox))
+
+    assert run.code == 4
+    assert run.outputs["exit-code"] == "4"
+    assert run.outputs["summary"].startswith("Plan: 2 to create,")
+    (comment,) = bot_comments(github)
+    assert "> **Refused:**" in comment["body"]
+    assert "> **Refused:**" in run.summary
+
+
+def test_a_rerun_with_the_same_plan_leaves_the_comment_alone(
+    job: Runner, sandbox: Sandbox, github: FakeGitHub
+) -> None:
+    write_spec(job.workspace, "tokens:\n  - name: alpha\n  - name: beta\n")
+    assert job.run(inputs(sandbox)).code == 0
+    rerun = job.run(inputs(sandbox))
+    assert rerun.code == 0, rerun.log
+    assert [c.method for c in github.writes()] == ["POST"]
+    assert "is up to date" in rerun.stderr
+
+
+def test_apply_with_nothing_to_change_needs_no_review(
+    job: Runner, sandbox: Sandbox, github: FakeGitHub
+) -> None:
+    write_spec(job.workspace, SPEC)
+    assert job.run(inputs(sandbox, command="apply")).code == 0
+    job.event_name, job.event, job.sha = "push", {}, MERGE_SHA  # a direct push, no PR
+
+    run = job.run(inputs(sandbox, command="apply", **{"require-reviewed-plan": "true"}))
+
+    assert run.code == 0, run.log
+    assert run.outputs["changes"] == "false"
+    assert "nothing to review" in run.stderr
+    assert not [c for c in github.calls if "/pulls" in c.path]
