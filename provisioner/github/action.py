@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner import __version__
 from provisioner.errors import CredentialError, ProvisionerError, UsageError
@@ -41,6 +41,9 @@ from provisioner.plan.saved import review_entries, review_fingerprint
 from provisioner.render.plan import Header, markdown_title, render_markdown, summary_line
 from provisioner.render.safe import md_code, md_text
 from provisioner.secret import Secret
+
+if TYPE_CHECKING:
+    from provisioner.spec import Spec
 
 #: GitHub refuses a step summary over 1 MiB
 STEP_SUMMARY_LIMIT = 1_000_000
@@ -523,9 +526,15 @@ class Step:
         except OSError:
             used = 0
         room = STEP_SUMMARY_LIMIT - used - 1_000
-        text = markdown if len(markdown.encode()) <= room else fit(markdown, room // 4, "plan-json")
+        if len(markdown.encode()) > room:  # fit() counts characters: 4 bytes at most each
+            where = "the file the `plan-json` output names"
+            markdown = (
+                fit(markdown, room // 4, where)
+                if room > 8_000
+                else f"*(provisioner: the job summary is full; the plan is in {where})*"
+            )
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(text.rstrip("\n") + "\n\n")
+            handle.write(markdown.rstrip("\n") + "\n\n")
 
     def outputs(self, *, changes: bool, code: int, path: Path | None, summary: str) -> None:
         self._write_outputs(
@@ -565,7 +574,7 @@ class Step:
             f"**Failed (exit {result.code}):** {md_text(message)}\n"
         )
 
-    def _spec(self) -> Any:
+    def _spec(self) -> Spec | None:
         """The spec as loaded, to tell relative expiries apart; None if it does not load
         (the plan failed then, and said why)."""
         from provisioner.spec import SpecError, load_spec
@@ -587,3 +596,13 @@ def main(env: Mapping[str, str] | None = None) -> int:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
+    except Exception as exc:  # a bug: say so plainly, with the traceback for the report
+        import traceback
+
+        traceback.print_exc()
+        annotate(
+            "error",
+            f"internal error ({type(exc).__name__}); this is a bug, please report it with "
+            "this job's log",
+        )
+        return int(ExitCode.ERROR)

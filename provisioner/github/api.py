@@ -158,7 +158,8 @@ class GitHub:
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("number"), int):
                 continue
-            head = item.get("head") if isinstance(item.get("head"), dict) else {}
+            head = item.get("head")
+            head = head if isinstance(head, dict) else {}
             pulls.append(
                 PullRequest(
                     number=item["number"],
@@ -267,7 +268,8 @@ def _json(reply: httpx.Response, what: str) -> Any:
 def _comment(item: Any) -> Comment | None:
     if not isinstance(item, dict) or not isinstance(item.get("id"), int):
         return None
-    user = item.get("user") if isinstance(item.get("user"), dict) else {}
+    user = item.get("user")
+    user = user if isinstance(user, dict) else {}
     return Comment(
         id=item["id"],
         author=str(user.get("login") or ""),

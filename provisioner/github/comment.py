@@ -143,6 +143,8 @@ def fit(markdown: str, limit: int, where: str) -> str:
                     break
                 kept.append(line)
                 used += len(line) + 1
+            while kept and len(kept) < len(block) and block[len(kept)].startswith(" "):
+                kept.pop()  # never an action without its detail lines: cut before it
             cut = len(block) - len(kept)
             note = _cut_note(cut, entries - _entries(kept), where)
             if used + len(note) + 2 <= limit:

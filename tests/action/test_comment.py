@@ -22,7 +22,7 @@ from provisioner.github.comment import (
     marker,
     ours,
 )
-from provisioner.plan.model import Action, Plan
+from provisioner.plan.model import Action, FieldChange, Plan
 from provisioner.plan.safety import Violation
 from provisioner.plan.saved import ReviewEntry
 from provisioner.render.plan import Header, render_markdown
@@ -35,8 +35,10 @@ WHERE = "[the job summary](https://github.com/acme/infra/actions/runs/1)"
 
 
 def creates(n: int, name: str = "video-render") -> Plan:
+    details = (FieldChange("expired_time", None, "never"), FieldChange("group", None, "vip"))
     actions = [
-        Action("create", f"{name}-{i:05d}", set={"name": f"{name}-{i:05d}"}) for i in range(n)
+        Action("create", f"{name}-{i:05d}", set={"name": f"{name}-{i:05d}"}, changes=details)
+        for i in range(n)
     ]
     return Plan(actions=actions, owned=n)
 
@@ -126,8 +128,10 @@ def test_a_long_plan_is_cut_by_whole_lines_with_the_count_of_what_was_cut() -> N
     shown = re.findall(r"^\+ create video-render-\d+$", cut, re.MULTILINE)
     note = re.search(r"\*\(([\d,]+) more lines of the plan \(([\d,]+) actions", cut)
     assert note is not None
-    assert int(note.group(1).replace(",", "")) == 4000 - len(shown)
+    assert int(note.group(1).replace(",", "")) == 3 * (4000 - len(shown))
     assert int(note.group(2).replace(",", "")) == 4000 - len(shown)
+    block = cut.split("```diff\n", 1)[1].split("\n```", 1)[0].split("\n")
+    assert block[-1] == "  group: vip"  # the last action shown is whole
     assert WHERE in cut
     # the block and the details are closed; the table and the summary line stay
     assert cut.count("\n```") == 2 and "</details>" in cut
