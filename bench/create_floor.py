@@ -4,11 +4,11 @@ The floor is what a bare loop of POSTs costs against the same sandbox: a plain
 ``http.client`` loop on one kept-alive connection per thread, and an ``httpx`` loop
 (one Client, shared by the threads). The tool is ``provisioner apply --yes`` of N
 creates with key delivery to a json: sink, run with its create concurrency set to the
-same number of threads; its create phase (first POST sent to last POST answered, as
-the sandbox saw them) is compared with the loops, and its whole run is shown too.
+same number of threads. Loops and tool are timed alike, as the sandbox saw their creates
+(first answered to last, plus one create's share); the tool's whole run is shown too.
 Every run is a fresh process against a fresh sandbox (rate limits off).
 
-    python bench/create_floor.py                          # 950 creates, 1 and 4 threads
+    python bench/create_floor.py                          # 950 creates, 1, 4 and 16 threads
     python bench/create_floor.py --latency 0.05           # a server 50 ms away
     python bench/create_floor.py --latency 0.05 --threads 1,2,4,8,16 --tools-only
     python bench/create_floor.py --untold                 # the tool not told vs --rate-limit off
@@ -153,7 +153,7 @@ def _sandbox(work: Path, latency: float) -> tuple[Sandbox, list[tuple[float, str
 def run_loop(kind: str, n: int, threads: int, latency: float) -> tuple[float, str]:
     """(seconds, what failed: "" when every create was made)."""
     with tempfile.TemporaryDirectory() as tmp:
-        sandbox, _ = _sandbox(Path(tmp), latency)
+        sandbox, seen = _sandbox(Path(tmp), latency)
         try:
             child = [sys.executable, __file__, "--child", kind, "--tokens", str(n)]
             child += [
@@ -169,8 +169,18 @@ def run_loop(kind: str, n: int, threads: int, latency: float) -> tuple[float, st
             made = sum(1 for r in sandbox.rows() if r["user_id"] == sandbox.user_id)
         finally:
             sandbox.stop()
-    seconds, _, failures = out.stdout.strip().partition(" ")
-    return float(seconds), (f"{n - made} of {n} failed: {failures}" if made != n else "")
+    _, _, failures = out.stdout.strip().partition(" ")
+    return _phase(seen), (f"{n - made} of {n} failed: {failures}" if made != n else "")
+
+
+def _phase(seen: list[tuple[float, str]]) -> float:
+    """The creates as the sandbox saw them: first answer to last, plus one create's share
+    (the first one's own time); measured alike for the loops and the tool."""
+    posts = [when for when, what in seen if what == "POST /api/token/"]
+    if len(posts) < 2:
+        return float("nan")
+    phase = posts[-1] - posts[0]
+    return phase + phase / (len(posts) - 1)
 
 
 TOOL = """
@@ -210,13 +220,83 @@ def run_tool(n: int, threads: int, latency: float, rate: str | None) -> tuple[fl
     failed = ""
     if proc.returncode != 0 or len(keys) != n:
         failed = f"exit {proc.returncode}, {len(keys)} of {n} keys: {proc.stderr.strip()[-300:]}"
-    posts = [when for when, what in seen if what == "POST /api/token/"]
-    # the first create's send is not seen: start from the first answer, less one request
-    if len(posts) < 2:
-        return float("nan"), whole, failed or "no creates seen"
-    phase = posts[-1] - posts[0]
-    phase += phase / (len(posts) - 1)
-    return phase, whole, failed
+    return _phase(seen), whole, failed
+
+
+# ---------------------------------------------------------------- CPU per create, no server
+
+
+def cpu_per_create(n: int) -> list[tuple[str, float]]:
+    """Microseconds of this process's CPU per create against an instant in-process server
+    (httpx.MockTransport): what each layer costs, without the server's time or the noise
+    of a shared machine."""
+    import httpx
+
+    from provisioner.execute.executor import Executor
+    from provisioner.newapi.client import NewApiClient
+    from provisioner.newapi.ratelimit import LEARN
+    from provisioner.plan.diff import diff
+    from provisioner.plan.report import OpResult
+    from provisioner.secret import Secret
+    from provisioner.spec.loader import load_spec_text
+
+    empty = {"success": True, "message": ""}
+    answers = {
+        "/api/status": {"success": True, "data": {"version": "v1"}},
+        "/api/user/self": {"success": True, "data": {"id": 1, "username": "root"}},
+    }
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == "/api/token/":
+            return httpx.Response(200, json={"success": True, "data": {"items": [], "total": 0}})
+        return httpx.Response(200, json=answers.get(request.url.path, empty))
+
+    bodies = [json.loads(body) for body in _bodies(n, "job")]
+    rows: list[tuple[str, float]] = []
+
+    def timed(name: str, run: Callable[[], None]) -> None:
+        started = time.process_time()
+        run()
+        rows.append((name, 1e6 * (time.process_time() - started) / n))
+
+    with httpx.Client(transport=httpx.MockTransport(server), base_url="http://x.test") as plain:
+        headers = {"Authorization": "Bearer x", "Content-Type": "application/json"}
+        raw = [json.dumps(body).encode() for body in bodies]
+
+        def loop() -> None:
+            for body in raw:
+                plain.post("/api/token/", content=body, headers=headers).json()
+
+        timed("httpx loop", loop)
+    for rate, told in ((None, "--rate-limit off"), (LEARN, "not told")):
+        client = NewApiClient(
+            "http://x.test",
+            Secret("x" * 32),
+            transport=httpx.MockTransport(server),
+            rate_limit=rate,
+        )
+        client.probe()
+        timed(f"client.create_token ({told})", lambda c=client: [c.create_token(b) for b in bodies])  # type: ignore[misc]
+        client.close()
+    text = "version: 1\ntokens:\n" + "".join(f"  - name: job-{i}\n" for i in range(n))
+    spec = load_spec_text(text, "tokens.yaml")
+    client = NewApiClient(
+        "http://x.test", Secret("x" * 32), transport=httpx.MockTransport(server), rate_limit=LEARN
+    )
+    client.probe()
+    plan = diff(spec, [], client.now())
+    for width in (1, 16):
+        executor = Executor(plan, client, [], create_concurrency=width)
+        actions = [a for a in plan.actions if a.kind == "create"]
+        pending = {id(a): OpResult(kind=a.kind, name=a.name) for a in actions}
+        for action in actions:
+            executor._sent[id(action)] = executor._body(action)
+        timed(
+            f"apply's create phase, {width} at a time",
+            lambda e=executor, a=actions, p=pending: e._post_creates(a, p, [], [], set()),  # type: ignore[misc]
+        )
+    client.close()
+    return rows
 
 
 def median(values: list[float]) -> float:
@@ -226,12 +306,15 @@ def median(values: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=950)
-    parser.add_argument("--threads", default="1,4")
+    parser.add_argument("--threads", default="1,4,16")
     parser.add_argument("--latency", type=float, default=0.0, help="the sandbox's --latency")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tools-only", action="store_true", help="skip the loops")
     parser.add_argument(
         "--untold", action="store_true", help="also the tool not told the limit (the default)"
+    )
+    parser.add_argument(
+        "--cpu", action="store_true", help="CPU per create of each layer, no server, then stop"
     )
     parser.add_argument("--child", choices=list(LOOPS), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -243,6 +326,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     n = args.tokens
     print(f"machine: {machine()}")
+    if args.cpu:
+        print(f"CPU per create, {n} creates against an instant in-process server (best of 5)")
+        best: dict[str, float] = {}
+        for _ in range(5):
+            for name, micros in cpu_per_create(n):
+                best[name] = min(best.get(name, micros), micros)
+        floor = best["httpx loop"]
+        for name, micros in best.items():
+            print(f"  {name:<44} {micros:>7.1f} us  {micros / floor:.2f}")
+        return 0
     print(f"{n} creates, sandbox latency {args.latency:g} s, median of {args.repeat}")
     print(f"{'threads':>7}  {'run':<34} {'seconds':>8} {'per create':>11} {'vs httpx':>8}")
     for threads in (int(t) for t in args.threads.split(",")):

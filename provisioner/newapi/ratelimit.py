@@ -104,6 +104,8 @@ class SlidingWindowLimiter:
         self._paused_until = 0.0
         self._lock = threading.Lock()  # list pages and creates go a few threads at a time
         self._answered = threading.Condition(self._lock)
+        self._early = 0  # requests in flight when the limit was learned, not answered yet
+        self.early_wait = 2.0  # at most this long for their answers (they come in moments)
 
     @property
     def margin(self) -> float:
@@ -152,6 +154,8 @@ class SlidingWindowLimiter:
         """
         while True:
             with self._lock:
+                if self._early:  # the limit is being counted: take it once it is known
+                    self._answered.wait_for(lambda: not self._early, self.early_wait)
                 wait = self.wait_needed(urgent=urgent)
                 if wait <= 0:
                     stamp = Stamp(self._clock(), paced=self.limit is not None)
@@ -166,17 +170,17 @@ class SlidingWindowLimiter:
         counted (docs/server-contract.md#rate-limits): it leaves the window.
         """
         with self._lock:
-            stamp.open = False
-            if stamp.early:
+            was_open, stamp.open = stamp.open, False
+            if stamp.early and was_open:
+                self._early -= 1
                 self._answered.notify_all()
             if not counted:
                 with contextlib.suppress(ValueError):  # already gone
                     self._stamps.remove(stamp)
                 return
             stamp.at = max(stamp.at, self._clock())
-            if stamp.early and self.limit is not None:
+            if stamp.early and was_open and self.limit is not None:
                 self.limit += 1  # accepted, so it was in the window the 429 found full
-                self._answered.notify_all()
 
     def learn(self, expected: tuple[int, float], retry_after: float | None) -> tuple[int, float]:
         """The window is full (a 429 came): take what it holds as the limit; (limit, window).
@@ -206,17 +210,17 @@ class SlidingWindowLimiter:
                 window = min(max(span, math.ceil(retry_after), 1), 24 * 3600)
             for stamp in self._stamps:
                 stamp.early = stamp.open
+            self._early = sum(1 for stamp in self._stamps if stamp.early)
             self.window = window
             self.limit = len(counted) or expected[0]
             return self.limit, self.window
 
-    def await_early(self, timeout: float) -> tuple[int, float]:
-        """Wait (at most ``timeout``) for the requests in flight when the limit was learned
-        to be answered, so the limit counts those the server accepted; (limit, window)."""
+    def await_early(self) -> tuple[int, float]:
+        """Wait (at most ``early_wait``) for the requests in flight when the limit was
+        learned to be answered, so the limit counts those the server accepted; (limit,
+        window)."""
         with self._answered:
-            self._answered.wait_for(
-                lambda: not any(s.early and s.open for s in self._stamps), timeout
-            )
+            self._answered.wait_for(lambda: not self._early, self.early_wait)
             assert self.limit is not None
             return self.limit, self.window
 

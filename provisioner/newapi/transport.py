@@ -56,8 +56,6 @@ from provisioner.secret import Secret
 CRITICAL_RATE_LIMIT = (20, 1200.0)
 #: 429 without Retry-After (servers before 2026-07-21): pause this long, doubling up to the cap
 BACKOFF_429_FIRST, BACKOFF_429_CAP = 2.0, 30.0
-#: how long a 429 that teaches the limit waits for the answers of requests sent before it
-EARLY_ANSWERS_WAIT = 2.0
 #: waits shorter than this are not worth a line on stderr
 NOTABLE_WAIT = 1.0
 
@@ -162,6 +160,7 @@ class Transport:
         self.expected_limit: tuple[int, float] = (180, GENERATION_WINDOW)
         self.limiter = self._limiter(rate_limit, "requests")
         self._learns = rate_limit == LEARN
+        self._notice_due = False  # learned, not said yet
         if critical_rate_limit is True:
             # Default: on whenever general pacing is on, learned or told (a sandbox run
             # turns both off); 20 reveals in 20 min are far more than an apply needs.
@@ -210,6 +209,7 @@ class Transport:
 
         def sleep(seconds: float) -> None:
             assert limiter.limit is not None  # a limiter that only records never waits
+            self._announce()  # the learned limit is said before any wait for it
             why = (
                 f"the rate limit for {name} ({limiter.limit} per {describe_wait(limiter.window)}"
                 + (", learned from a 429)" if limit == LEARN else ")")
@@ -218,6 +218,19 @@ class Transport:
 
         limiter._sleep = sleep
         return limiter
+
+    def _announce(self) -> None:
+        """Say once that the limit was learned (and what it is), once it is counted."""
+        limiter = self.limiter
+        with self._lock:
+            if not self._notice_due or limiter is None or limiter.limit is None:
+                return
+            self._notice_due = False
+        if self.on_notice is not None:
+            self.on_notice(
+                f"the server limits requests: {limiter.limit} per {limiter.window:.0f} s "
+                "(learned from a 429); pacing to it"
+            )
 
     @property
     def learning(self) -> bool:
@@ -280,6 +293,9 @@ class Transport:
 
     def _pace(self, call: Call) -> list[tuple[SlidingWindowLimiter, Stamp]]:
         """Client-side pacing: take a slot in each window the call counts against."""
+        if self._notice_due and self.limiter is not None:
+            self.limiter.await_early()  # the limit is being counted: say it, then wait
+            self._announce()
         held = self._rate_paused_until - self._clock()
         if held > 0:
             self._wait(held, "the server's rate limit (HTTP 429)")
@@ -319,13 +335,10 @@ class Transport:
         expected = (self.expected_limit[0], self.retry.rate_window or self.expected_limit[1])
         if limiter.learning:
             limiter.learn(expected, retry_after)
+            self._notice_due = True
             # the other requests in flight are answered in moments: the accepted ones count
-            count, window = limiter.await_early(EARLY_ANSWERS_WAIT)
-            if self.on_notice is not None:
-                self.on_notice(
-                    f"the server limits requests: {count} per {window:.0f} s (learned from a "
-                    "429); pacing to it"
-                )
+            limiter.await_early()
+            self._announce()
         elif stamp.paced:
             limiter.learn(expected, retry_after)
         if retry_after is not None:

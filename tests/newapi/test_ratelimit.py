@@ -78,7 +78,7 @@ def test_requests_in_flight_when_the_limit_is_learned_count_once_answered() -> N
     assert limiter.learn(GENERATION, None) == (6, 180.0)
     limiter.settle(accepted)
     limiter.settle(refused, counted=False)
-    assert limiter.await_early(0.0) == (7, 180.0)
+    assert limiter.await_early() == (7, 180.0)
 
 
 def test_a_429_despite_the_pace_lowers_the_limit_and_nothing_counted_keeps_it() -> None:
