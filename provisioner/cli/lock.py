@@ -217,11 +217,13 @@ class Lease:
 
     @contextlib.contextmanager
     def own_calls(self) -> Iterator[None]:
-        """The lock's own requests (renewal, release) are never held by its check."""
+        """The lock's own requests (renewal, release) are never held by its check, and may
+        use the few slots of a rate limit that creates leave free (transport.urgent)."""
         previous = getattr(self._own, "on", False)
         self._own.on = True
         try:
-            yield
+            with self.conn.client.transport.urgent():
+                yield
         finally:
             self._own.on = previous
 

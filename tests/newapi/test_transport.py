@@ -70,3 +70,22 @@ def client_call():  # type: ignore[no-untyped-def]
     from provisioner.newapi.transport import Call
 
     return Call("GET", "GET /api/status", "/api/status")
+
+
+def test_urgent_calls_pass_the_bulk_ones_waiting_for_the_window() -> None:
+    # The account lock renews its lease inside transport.urgent(): two slots of the limit
+    # are kept for it, so a renewal is not queued behind a window of creates.
+    from tests.newapi.fakes import FakeClock
+
+    clock = FakeClock()
+    client = make_client(FakeServer(), clock=clock, rate_limit=(40, 60.0))
+    client.probe()
+    while client.request_count < 38:
+        client.user_groups()
+    assert clock.sleeps == []
+    with client.transport.urgent():
+        client.user_groups()
+        client.user_groups()
+    assert clock.sleeps == []  # the reserve
+    client.user_groups()
+    assert len(clock.sleeps) == 1  # bulk calls wait for the window
