@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ class ScanInput:
     hits: list[Hit] = field(default_factory=list)
     files: int = 0  # files (or diffs of files) read
     skipped: list[Skipped] = field(default_factory=list)
+    # the key sink's file, listed by git: not ignored, so a commit would take it (shown, path)
+    open_sinks: list[tuple[str, Path]] = field(default_factory=list)
 
 
 def parse_size(text: str) -> int:
@@ -98,6 +101,12 @@ def work_tree(directory: Path) -> Path | None:
     return Path(top) if top else None
 
 
+def tracked(path: Path) -> bool:
+    """True when git tracks ``path`` (it is committed or staged), not merely lists it."""
+    done = _git(["ls-files", "--error-unmatch", "--", path.name], path.parent)
+    return done is not None and done.returncode == 0
+
+
 def _ignored(path: Path, top: Path) -> bool:
     done = _git(["check-ignore", "-q", str(path.resolve())], top)
     return done is not None and done.returncode == 0
@@ -114,34 +123,103 @@ def _git_files(directory: Path, *, untracked_only: bool = False) -> list[Path]:
     return [directory / name for name in dict.fromkeys(names) if name]
 
 
-def _walk(directory: Path) -> list[Path]:
+# Why a folder met while walking is not entered (each said once, by scan: docs/keys-in-use.md#scan)
+GIT_FOLDER = "git's own folder (.git), not read"
+LINKED_FOLDER = "symbolic link to a folder (not followed)"
+KERNEL_FOLDER = "a kernel file system (/proc, /sys: no storage), not read"
+
+
+def _kernel_fs(path: Path) -> bool:
+    """True on a file system with no storage: procfs, sysfs and the like, whose files
+    report a size of 0 and may block when read (/proc/kmsg)."""
+    try:
+        return os.statvfs(path).f_blocks == 0
+    except OSError:
+        return False
+
+
+def _walk(directory: Path, skipped: list[Skipped], cwd: Path) -> list[Path]:
     found: list[Path] = []
+    if _kernel_fs(directory):
+        skipped.append(Skipped(_shown(directory, cwd) + os.sep, KERNEL_FOLDER))
+        return found
+    devices = {str(directory): _device(directory)}
     for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if d != ".git")
+        entered = []
+        for name in sorted(dirs):
+            path = Path(root) / name
+            if name == ".git":
+                skipped.append(Skipped(_shown(path, cwd) + os.sep, GIT_FOLDER))
+            elif path.is_symlink():
+                skipped.append(Skipped(_shown(path, cwd) + os.sep, LINKED_FOLDER))
+            elif _device(path) != devices.get(root) and _kernel_fs(path):
+                skipped.append(Skipped(_shown(path, cwd) + os.sep, KERNEL_FOLDER))
+            else:
+                devices[str(path)] = _device(path)
+                entered.append(name)
+        dirs[:] = entered
         found.extend(Path(root) / name for name in sorted(files))
     return found
 
 
-def files_under(path: Path) -> tuple[list[Path], bool]:
-    """The files a folder holds, as git sees them in a work tree; and whether git listed them."""
+def _device(path: Path) -> int:
+    try:
+        return os.lstat(path).st_dev
+    except OSError:
+        return -1
+
+
+def files_under(
+    path: Path, skipped: list[Skipped] | None = None, cwd: Path | None = None
+) -> tuple[list[Path], bool]:
+    """The files a folder holds, as git sees them in a work tree; and whether git listed them.
+    Folders a walk does not enter are added to ``skipped``."""
     top = work_tree(path)
     if top is None or _ignored(path, top):
-        return _walk(path), False  # a folder git ignores was still named: read all of it
+        # a folder git ignores was still named: read all of it
+        return _walk(path, [] if skipped is None else skipped, cwd or Path.cwd()), False
     return _git_files(path), True
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def not_regular(mode: int) -> str:
+    """What a file that is not a regular one is ("a FIFO", ...), or ""."""
+    for test, what in _NOT_REGULAR:
+        if test(mode):
+            return what
+    return ""
 
 
 def scan_file(path: Path, shown: str, max_bytes: int, into: ScanInput) -> None:
     try:
-        if path.is_symlink():
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
             into.skipped.append(Skipped(shown, "symbolic link (not followed)"))
             return
-        if not path.is_file():
+        what = not_regular(info.st_mode)
+        if what:  # reading one can wait forever (a FIFO, a terminal) or never end (a device)
+            into.skipped.append(Skipped(shown, f"not a regular file ({what}), not read"))
+            return
+        if not stat.S_ISREG(info.st_mode):
             return  # gone since git listed it, or a submodule
-        size = path.stat().st_size
+        size = info.st_size
+        if size == 0 and _kernel_fs(path):  # /proc/kmsg: "empty", and a read waits for more
+            into.skipped.append(Skipped(shown, "a kernel file (/proc, /sys), not read"))
+            return
         if size > max_bytes:
             into.skipped.append(Skipped(shown, f"{_mb(size)}, over the {_mb(max_bytes)} limit"))
             return
-        data = path.read_bytes()
+        data = _read(path, max_bytes)
+    except BlockingIOError:
+        into.skipped.append(Skipped(shown, "reading it would wait for more (not read)"))
+        return
     except OSError as exc:
         into.skipped.append(Skipped(shown, f"cannot be read ({exc.strerror or exc})"))
         return
@@ -153,6 +231,23 @@ def scan_file(path: Path, shown: str, max_bytes: int, into: ScanInput) -> None:
         return
     text = data.decode("utf-8", errors="replace")
     into.hits.extend(Hit(shown, line, key) for line, key in find_keys(text))
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, opened so that nothing can make the read wait (O_NONBLOCK) and cut
+    at ``max_bytes`` should it have grown since it was measured."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)[: max_bytes + 1]
+    finally:
+        os.close(fd)
 
 
 def _mb(size: int) -> str:
@@ -185,7 +280,10 @@ def scan_paths(
         return result
     seen: set[Path] = set()
     for path in resolved:
-        files, by_git = files_under(path) if path.is_dir() else ([path], True)
+        if path.is_dir():  # named: a link to a folder is followed
+            files, by_git = files_under(path, result.skipped, cwd)
+        else:
+            files, by_git = [path], True
         for file in files:
             absolute = Path(os.path.abspath(file))  # symbolic links stay themselves
             if absolute in seen:
@@ -194,6 +292,8 @@ def scan_paths(
             if not by_git and str(absolute) in sinks:
                 result.skipped.append(Skipped(_shown(file, cwd), "the key sink (keys.to)"))
                 continue
+            if str(absolute) in sinks and path.is_dir():  # git listed it: not ignored
+                result.open_sinks.append((_shown(file, cwd), absolute))
             scan_file(file, _shown(file, cwd), max_bytes, result)
     return result
 

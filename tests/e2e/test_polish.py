@@ -309,3 +309,81 @@ def test_a_timed_out_create_says_so_once(cli: Cli) -> None:
     )
     assert cli.names() == ["slow"]  # it landed after all
     assert cli("apply", "--yes").code == 0 and cli.names() == ["slow"]  # no second one
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_scan_points_at_the_gitignore_line_the_sink_needs(cli: Cli) -> None:
+    _git(cli.workdir, "init", "-q")
+    cli.spec('keys: {to: "dotenv:secrets/keys.env"}\ntokens:\n  - name: app\n')
+    assert cli("apply", "--yes").code == 0
+    result = cli("scan", ".")
+    assert result.code == 8, result.all
+    assert "secrets/keys.env:2: a key of app" in result.out
+    assert (
+        "secrets/keys.env is the key sink (keys.to) and git does not ignore it: the next "
+        "`git add` takes its keys. Add the line /secrets/keys.env to .gitignore "
+        "(echo /secrets/keys.env >> .gitignore)"
+    ) in result.err
+    assert "has leaked" not in result.err  # not committed: nothing to revoke yet
+    document = json.loads(cli("scan", ".", "--output", "json").out)
+    (entry,) = document["sinks_not_ignored"]
+    assert entry == {
+        "file": "secrets/keys.env",
+        "tracked": False,
+        "gitignore": ".gitignore",
+        "line": "/secrets/keys.env",
+    }
+
+    # committed: its keys are in the history, so revoke them too
+    _git(cli.workdir, "add", "secrets/keys.env")
+    tracked = cli("scan", ".")
+    assert tracked.code == 8
+    assert "git tracks it: its keys are committed, or staged to be" in tracked.err
+    assert "git rm --cached secrets/keys.env" in tracked.err and "has leaked" in tracked.err
+    _git(cli.workdir, "rm", "-q", "--cached", "secrets/keys.env")
+
+    # the line added as told: the sink is ignored, scan finds nothing
+    with (cli.workdir / ".gitignore").open("a") as handle:
+        handle.write("/secrets/keys.env\n")
+    clean = cli("scan", ".")
+    assert clean.code == 0, clean.all
+    assert "secrets/keys.env" not in clean.all
+
+
+def test_scan_says_once_what_it_does_not_read_and_never_waits(cli: Cli) -> None:
+    tree = cli.workdir / "tree"
+    for repo in ("a", "b", "c", "d"):
+        (tree / repo / ".git").mkdir(parents=True)  # copies of repos, outside any work tree
+        (tree / repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (cli.workdir / "elsewhere").mkdir()
+    (tree / "linked").symlink_to(cli.workdir / "elsewhere")
+    os.mkfifo(tree / "pipe")  # reading it would wait for a writer forever
+    (tree / "notes.txt").write_text("nothing key-shaped\n")
+    result = cli("scan", "tree")
+    assert result.code == 0, result.all
+    err = result.err.splitlines()
+    assert (
+        err.count(
+            "skipped 4 (git's own folder (.git), not read): tree/a/.git/, tree/b/.git/, "
+            "tree/c/.git/ and 1 more"
+        )
+        == 1
+    )
+    assert "skipped tree/linked/: symbolic link to a folder (not followed)" in err
+    assert "skipped tree/pipe: not a regular file (a FIFO), not read" in err
+    assert "1 file read, 6 skipped" in result.out
+    if Path("/proc/kmsg").exists():  # a read of it waits for the kernel's next message
+        kernel = cli("scan", "/proc/kmsg", "/proc")
+        assert kernel.code == 0, kernel.all
+        assert "skipped /proc/kmsg: a kernel file (/proc, /sys), not read" in kernel.err
+        assert "skipped /proc/: a kernel file system (/proc, /sys: no storage), not read" in (
+            kernel.err
+        )

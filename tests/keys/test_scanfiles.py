@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.cli.scanfiles import _unquote, parse_size, scan_paths
+from provisioner.cli.commands.scan import skipped_lines
+from provisioner.cli.scanfiles import (
+    GIT_FOLDER,
+    KERNEL_FOLDER,
+    LINKED_FOLDER,
+    Skipped,
+    _unquote,
+    parse_size,
+    scan_paths,
+)
 from provisioner.errors import UsageError
 
 KEY = "sk-" + "a1B2" * 12
@@ -131,3 +140,80 @@ def test_the_key_sink_is_skipped_where_git_does_not_list_it(tmp_path: Path, repo
     (repo / ".env.keys").write_text(f"APP={KEY}\n")
     tracked = scan_paths(["."], cwd=repo, sink_files=[repo / ".env.keys"])
     assert (".env.keys", 1) in found(tracked)
+
+
+# ------------------------------------------------- what a walk does not read, said once
+
+
+def test_a_walk_names_the_git_folders_and_linked_folders_it_does_not_enter(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "inside.txt").write_text(KEY)
+    tree = tmp_path / "tree"
+    (tree / ".git").mkdir(parents=True)  # not a work tree git knows: the folder is walked
+    (tree / ".git" / "config").write_text(KEY)
+    (tree / "sub" / ".git").mkdir(parents=True)
+    (tree / "linked").symlink_to(tmp_path / "real")
+    (tree / "app.txt").write_text(KEY)
+    result = scan_paths([str(tree)], cwd=tmp_path)
+    assert found(result) == [("tree/app.txt", 1)]
+    assert {(s.file, s.reason) for s in result.skipped} == {
+        ("tree/.git/", GIT_FOLDER),
+        ("tree/sub/.git/", GIT_FOLDER),
+        ("tree/linked/", LINKED_FOLDER),
+    }
+    # named on the command line, a linked folder is followed
+    assert found(scan_paths(["tree/linked"], cwd=tmp_path)) == [("tree/linked/inside.txt", 1)]
+
+
+def test_files_that_are_not_regular_are_not_read(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    os.mkfifo(tmp_path / "pipe")  # reading it would wait for a writer forever
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(tmp_path / "sock"))
+        (tmp_path / "ok.txt").write_text(KEY)
+        result = scan_paths([str(tmp_path)], cwd=tmp_path)
+        named = scan_paths(["pipe"], cwd=tmp_path)  # named too: never opened
+    finally:
+        server.close()
+    assert found(result) == [("ok.txt", 1)] and result.files == 1
+    reasons = {s.file: s.reason for s in result.skipped}
+    assert reasons == {
+        "pipe": "not a regular file (a FIFO), not read",
+        "sock": "not a regular file (a socket), not read",
+    }
+    assert [(s.file, s.reason) for s in named.skipped] == [("pipe", reasons["pipe"])]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_kernel_files_and_folders_are_not_read(tmp_path: Path) -> None:
+    """/proc/kmsg says it is an empty regular file, and a read waits for the kernel's next
+    message: it is never opened, so `scan /proc/kmsg` (and `scan /` as root) ends."""
+    for path in ("/proc/kmsg", "/proc/self/environ"):
+        if Path(path).exists():
+            result = scan_paths([path], cwd=tmp_path)
+            assert [s.reason for s in result.skipped] == ["a kernel file (/proc, /sys), not read"]
+    walked = scan_paths(["/proc"], cwd=tmp_path)
+    assert [(s.file, s.reason) for s in walked.skipped] == [("/proc/", KERNEL_FOLDER)]
+    assert walked.files == 0
+
+
+def test_dev_is_walked_without_reading_a_device(tmp_path: Path) -> None:
+    result = scan_paths(["/dev"], cwd=tmp_path)  # /dev/zero would never end, /dev/tty waits
+    reasons = {s.file: s.reason for s in result.skipped}
+    assert reasons["/dev/null"] == "not a regular file (a character device), not read"
+    assert all("cannot be read" not in why for why in reasons.values()), reasons
+
+
+def test_skipped_lines_say_each_reason_once() -> None:
+    skipped = [Skipped(f"r{i}/.git/", GIT_FOLDER) for i in range(5)] + [
+        Skipped("big.log", "6.0 MB, over the 5.0 MB limit")
+    ]
+    assert skipped_lines(skipped) == [
+        f"skipped 5 ({GIT_FOLDER}): r0/.git/, r1/.git/, r2/.git/ and 2 more",
+        "skipped big.log: 6.0 MB, over the 5.0 MB limit",
+    ]

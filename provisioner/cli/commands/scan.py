@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,7 @@ from provisioner.cli.session import Log, connect, load_spec_or_fail
 from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
+    from provisioner.cli.scanfiles import Skipped
     from provisioner.plan.keymatch import ScanReport
     from provisioner.render.plan import Header
     from provisioner.spec.desired import Spec
@@ -41,8 +44,8 @@ def run(opts: ScanOptions) -> int:
         sink_files=_sink_files(opts.keys_to or (spec.keys_to if spec else None)),
     )
     output.add_masks(dict.fromkeys(hit.key for hit in found.hits))  # GitHub Actions: at once
-    for skipped in found.skipped:
-        log.info(f"skipped {skipped.file}: {skipped.reason}")
+    for line in skipped_lines(found.skipped):
+        log.info(line)
     report = ScanReport(files=found.files, skipped=[(s.file, s.reason) for s in found.skipped])
     if not found.hits:
         log.debug("nothing key-shaped was found: the server was not contacted")
@@ -61,14 +64,23 @@ def run(opts: ScanOptions) -> int:
         report.other_places = len(others)
         head = output.header(opts.common.file, conn)
         json_out = opts.common.output == "json"
+        sinks = _open_sinks(found.open_sinks, report)
         if not (json_out and opts.revoke and report.places):
-            _emit(opts, report, head)
+            _emit(opts, report, head, sinks)
         if not report.places:
             return ExitCode.OK
+        for sink in sinks:  # the .gitignore line that keeps the sink out of commits
+            log.info(sink.advice())
+        waiting = {sink.file for sink in sinks if not sink.tracked}
         if not opts.revoke:
-            live = [t for t in report.tokens if revoked_from(t.name) is None or t.status == 1]
+            live = [
+                t
+                for t in report.tokens
+                if (revoked_from(t.name) is None or t.status == 1)
+                and any(p.token is t and p.file not in waiting for p in report.places)
+            ]
             if not live:
-                return ExitCode.FINDINGS  # every key found is revoked already
+                return ExitCode.FINDINGS  # revoked already, or only in a sink to ignore
             paths = shlex.join(opts.paths) if len(opts.paths) <= 3 else "PATH..."
             log.info(
                 f"a key found in a file has leaked: revoke it with `provisioner scan {paths} "
@@ -92,10 +104,88 @@ def run(opts: ScanOptions) -> int:
             from provisioner.render.plan import dumps
 
             document = scan_json(report, head, list(opts.paths), opts.since)
+            document["sinks_not_ignored"] = [sink.json() for sink in sinks]
             document["revoke"] = revoke_json(revoked, head)
             sys.stdout.write(dumps(document))
     # The keys are still in the files, dead now: the finding stands.
     return code if code != ExitCode.OK else ExitCode.FINDINGS
+
+
+@dataclass(frozen=True)
+class OpenSink:
+    """The key sink's file, listed by git (not ignored), with keys of this account in it."""
+
+    file: str  # as shown
+    tracked: bool  # committed or staged: its keys are (about to be) in the history
+    gitignore: str  # the .gitignore to add the line to ("" when git cannot say)
+    line: str  # the line that ignores exactly this file
+
+    def json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "tracked": self.tracked,
+            "gitignore": self.gitignore,
+            "line": self.line,
+        }
+
+    def advice(self) -> str:
+        from provisioner.render.safe import text
+
+        add = (
+            f"add the line {text(self.line)} to {text(self.gitignore)} "
+            f"(echo {shlex.quote(self.line)} >> {shlex.quote(self.gitignore)})"
+            if self.gitignore
+            else "add it to .gitignore"
+        )
+        if self.tracked:
+            return (
+                f"{text(self.file)} is the key sink (keys.to) and git tracks it: its keys are "
+                f"committed, or staged to be. Stop tracking it (git rm --cached "
+                f"{shlex.quote(self.file)}), {add}, and revoke the keys"
+            )
+        return (
+            f"{text(self.file)} is the key sink (keys.to) and git does not ignore it: the next "
+            f"`git add` takes its keys. {add[0].upper()}{add[1:]}"
+        )
+
+
+def _open_sinks(open_sinks: list[tuple[str, Path]], report: ScanReport) -> list[OpenSink]:
+    """The key sink's files git lists (not ignored) that hold keys found."""
+    import os
+
+    from provisioner.cli.scanfiles import tracked
+    from provisioner.secrets.sinks import gitignore_line
+
+    found = []
+    for shown, path in open_sinks:
+        if not any(place.file == shown for place in report.places):
+            continue
+        where = gitignore_line(path)
+        gitignore = ""
+        if where is not None:
+            relative = os.path.relpath(where[0])
+            gitignore = relative if not relative.startswith("..") else str(where[0])
+        found.append(OpenSink(shown, tracked(path), gitignore, where[1] if where else ""))
+    return found
+
+
+def skipped_lines(skipped: list[Skipped], shown: int = 3) -> list[str]:
+    """What was not read, each reason said once: ``skipped a/.git/: git's own folder...``,
+    or for many, ``skipped 40 (git's own folder...): a/.git/, b/.git/, c/.git/ and 37 more``
+    (the JSON document lists every one)."""
+    from provisioner.render.safe import text
+
+    by_reason: dict[str, list[str]] = {}
+    for entry in skipped:
+        by_reason.setdefault(entry.reason, []).append(text(entry.file))
+    lines = []
+    for reason, files in by_reason.items():
+        if len(files) == 1:
+            lines.append(f"skipped {files[0]}: {reason}")
+            continue
+        more = f" and {len(files) - shown} more" if len(files) > shown else ""
+        lines.append(f"skipped {len(files)} ({reason}): {', '.join(files[:shown])}{more}")
+    return lines
 
 
 def _sink_files(sink_text: str | None) -> list[Path]:
@@ -126,13 +216,17 @@ def _spec(opts: ScanOptions, log: Log) -> Spec | None:
         return None
 
 
-def _emit(opts: ScanOptions, report: ScanReport, head: Header | None) -> None:
+def _emit(
+    opts: ScanOptions, report: ScanReport, head: Header | None, sinks: Sequence[OpenSink] = ()
+) -> None:
     from provisioner.cli.output import style_for
     from provisioner.render.keys import render_scan_markdown, render_scan_text, scan_json
     from provisioner.render.plan import dumps
 
     if opts.common.output == "json":
-        sys.stdout.write(dumps(scan_json(report, head, list(opts.paths), opts.since)))
+        document = scan_json(report, head, list(opts.paths), opts.since)
+        document["sinks_not_ignored"] = [sink.json() for sink in sinks]
+        sys.stdout.write(dumps(document))
     elif opts.common.output == "markdown":
         sys.stdout.write(render_scan_markdown(report))
     else:
