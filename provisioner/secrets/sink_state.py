@@ -188,8 +188,8 @@ def move_former_names(sink: Sink, delivered: Iterable[KeyDelivery]) -> list[tupl
             for name, value in values.items():
                 if name in delivered_names or name in moved or value != item.key.reveal():
                     continue
-                held = origins.get(name)
-                if held is not None and held.same_as(item.origin):
+                recorded = origins.get(name)
+                if recorded is not None and recorded.same_as(item.origin):
                     moved[name] = item.key_name
         server_url = items[0].server_url
     if moved:

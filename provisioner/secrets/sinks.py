@@ -407,7 +407,43 @@ def git_warning(path: Path, *, timeout: float = 5.0) -> str:
         return ""
     if result.returncode != 1:  # 0: ignored; 128: not a work tree, or git failed
         return ""
-    return f"{path} is inside a git work tree and not ignored: add it to .gitignore"
+    where = gitignore_line(target, timeout=timeout)
+    line = f" (the line {where[1]} in {where[0]})" if where else ""
+    return f"{path} is inside a git work tree and not ignored: add it to .gitignore{line}"
+
+
+def gitignore_line(path: Path, *, timeout: float = 5.0) -> tuple[Path, str] | None:
+    """The work tree's top .gitignore and the line that ignores exactly ``path`` there
+    (``/secrets/keys.env``: anchored, so no file of that name elsewhere is ignored);
+    None outside a work tree or without git."""
+    import subprocess
+
+    target = Path(path).expanduser().absolute()
+    directory = target.parent
+    while not directory.is_dir():
+        if directory.parent == directory:
+            return None
+        directory = directory.parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    top = done.stdout.decode("utf-8", "surrogateescape").strip()
+    if done.returncode != 0 or not top:
+        return None
+    real = Path(os.path.realpath(directory)) / target.relative_to(directory)
+    try:
+        relative = real.relative_to(Path(os.path.realpath(top)))
+    except ValueError:
+        return None
+    # a name with characters .gitignore reads as a pattern gets them escaped
+    line = "/" + re.sub(r"([\\*?\[\]!# ])", r"\\\1", relative.as_posix())
+    return Path(top) / ".gitignore", line
 
 
 def _os_message(exc: BaseException, path: Path) -> str:

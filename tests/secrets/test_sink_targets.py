@@ -113,8 +113,9 @@ def test_git_warning(tmp_path: Path) -> None:
     repo.mkdir()
     _git(repo, "init", "-q")
     target = repo / "deep" / "keys.env"  # the folder does not exist yet
-    assert git_warning(target) == (
-        f"{target} is inside a git work tree and not ignored: add it to .gitignore"
+    assert git_warning(target) == (  # the line to add: anchored, for the folder to come too
+        f"{target} is inside a git work tree and not ignored: add it to .gitignore "
+        f"(the line /deep/keys.env in {repo / '.gitignore'})"
     )
     (repo / ".gitignore").write_text("*.env\n")
     assert git_warning(target) == ""
