@@ -34,6 +34,7 @@ REASONS: dict[str, str] = {
     "user-disabled": "user disabled",
     "forbidden": "forbidden",
     "model-not-allowed": "model not allowed",
+    "no-model-served": "no model served",
     "no-channel": "no channel for the model",
     "rate-limited": "rate limited",
     "not-found": "no such token",
@@ -215,8 +216,21 @@ def judge_models(token: Token, now: int, answer: RelayAnswer) -> Verdict:
     if answer.failure:
         return Verdict("error", "relay-error", answer.failure)
     status = answer.status
+    if status == 200 and answer.models == 0:
+        # the key is accepted but can call nothing: the relay lists only the models the
+        # token may use that a channel of its group serves (docs/server-contract.md#refusals)
+        group = token.group or "the account's group"
+        if token.models:
+            why = (
+                f"no declared model is served: the relay lists none of "
+                f"{', '.join(token.models)} for this key; check the names in models: (the "
+                f"relay's own spelling) and that a channel of {group} serves them"
+            )
+        else:
+            why = f"the relay serves no model to this key: no channel of {group} serves one"
+        return Verdict("refused", "no-model-served", why)
     if status == 200 and answer.models is not None:
-        return Verdict("works", "", f"{answer.models} models")
+        return Verdict("works", "", plural(answer.models, "model"))
     if status == 200:
         return Verdict("error", "relay-error", "HTTP 200 without a model list")
     if status == 401:

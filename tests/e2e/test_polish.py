@@ -387,3 +387,27 @@ def test_scan_says_once_what_it_does_not_read_and_never_waits(cli: Cli) -> None:
         assert "skipped /proc/: a kernel file system (/proc, /sys: no storage), not read" in (
             kernel.err
         )
+
+
+def test_test_says_when_no_declared_model_is_served(cli: Cli) -> None:
+    cli.spec(
+        """\
+        keys: {to: "json:keys.json"}
+        tokens:
+          - name: typo
+            models: [gpt-4o-mni]
+          - name: one
+            models: [gpt-4o-mini]
+        """
+    )
+    assert cli("apply", "--yes").code == 0
+    result = cli("test")
+    assert result.code == 8, result.all
+    typo = next(line for line in result.all.splitlines() if "typo" in line)
+    assert "no declared model is served: the relay lists none of gpt-4o-mni" in typo
+    assert "✓" not in typo and "0 models" not in result.all
+    one = next(line for line in result.all.splitlines() if " one" in line)
+    assert "1 model" in one and "1 models" not in one
+    document = json.loads(cli("test", "--output", "json").out)
+    verdicts = {r["name"]: (r["outcome"], r["reason"], r["models"]) for r in document["results"]}
+    assert verdicts == {"typo": ("refused", "no-model-served", 0), "one": ("works", "", 1)}
