@@ -20,6 +20,15 @@ def tok(**fields: object) -> Token:
     ("token", "answer", "outcome", "reason", "words"),
     [
         (tok(), RelayAnswer(200, 5, models=3), "works", "", "3 models"),
+        (tok(), RelayAnswer(200, 5, models=1), "works", "", "1 model"),
+        (
+            tok(model_limits_enabled=True, model_limits="gpt-4o-mni"),
+            RelayAnswer(200, 5, models=0),
+            "refused",
+            "no-model-served",
+            "no declared model is served: the relay lists none of gpt-4o-mni",
+        ),
+        (tok(), RelayAnswer(200, 5, models=0), "refused", "no-model-served", "no channel"),
         (tok(status=2), INVALID, "refused", "disabled", "status 2"),
         (tok(status=3), INVALID, "refused", "expired", "status 3"),
         (tok(status=4), INVALID, "refused", "exhausted", "status 4"),
