@@ -14,7 +14,7 @@ from tests.action.conftest import PR, inputs, write_spec
 from tests.action.fakegithub import BOT, FakeGitHub
 from tests.action.runner import Runner
 
-pytestmark = pytest.mark.slow  # a venv and pip install: most of a minute
+pytestmark = pytest.mark.slow  # a venv and pip install (seconds with wheels at hand, more cold)
 
 
 def test_a_fresh_install_plans_and_comments(
