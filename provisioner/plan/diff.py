@@ -266,6 +266,7 @@ def _reconcile_one(
                     set=create_body(desired, now, quota_per_unit),
                     rotation_name=rotation_name(token.name, now, taken),
                     rotation_expiry=old_token_expiry(token, now, overlap),
+                    old_remaining=None if token.unlimited_quota else max(0, token.remain_quota),
                     scheduled=due,
                     **common,
                 )

@@ -71,6 +71,9 @@ class Action:
     accessed_time: int = 0  # last use of the observed token (min_idle)
     rotation_name: str = ""  # rotate: the name the old token gets
     rotation_expiry: int = 0  # rotate: the old token's new expired_time
+    # rotate: the quota units the old token has left and keeps until it expires (the new
+    # one gets the full declared budget: docs/reconcile.md#rotation); None when unlimited
+    old_remaining: int | None = None
     # a leftover kept in its desired state (docs/reconcile.md#leftovers): an expired or
     # unfinished rotation's token deleted, a re-enabled leaked one disabled, an extended
     # .old- expiry restored; safety limits do not count it
@@ -99,6 +102,7 @@ class Action:
         if self.kind == "rotate":
             data["rotation_name"] = self.rotation_name
             data["rotation_expiry"] = self.rotation_expiry
+            data["old_remaining"] = self.old_remaining
             data["scheduled"] = self.scheduled
         if self.cleanup:
             data["cleanup"] = True
@@ -125,6 +129,7 @@ class Action:
             accessed_time=int(data.get("accessed_time", 0)),
             rotation_name=data.get("rotation_name", ""),
             rotation_expiry=int(data.get("rotation_expiry", 0)),
+            old_remaining=_optional_int(data.get("old_remaining")),
             cleanup=bool(data.get("cleanup", False)),
             scheduled=bool(data.get("scheduled", False)),
             unconfirmed=tuple(str(u) for u in data.get("unconfirmed", ())),
@@ -209,3 +214,7 @@ def fingerprint(token: Token) -> str:
     data["auto_groups"] = list(token.auto_groups or [])
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -66,6 +66,26 @@ def _old_token_line(action: Action) -> str:
     return f"old token -> {action.rotation_name}, expires {iso_time(action.rotation_expiry)}"
 
 
+def _rotation_budget_lines(action: Action, qpu: int) -> list[str]:
+    """A rotation's money: the new token gets the full declared budget, and the old one keeps
+    what it has left until it expires (docs/reconcile.md#rotation)."""
+    if action.set.get("unlimited_quota"):
+        new = "new token's budget: unlimited"
+    else:
+        new = (
+            f"new token's budget: {budget_text(int(action.set.get('remain_quota', 0)), qpu)}, "
+            "the full declared budget"
+        )
+    if action.old_remaining is None:
+        old = "the old token stays unlimited until it expires"
+    else:
+        old = (
+            f"the old token keeps its remaining {budget_text(action.old_remaining, qpu)} "
+            "until it expires"
+        )
+    return [new, old]
+
+
 def _title(action: Action) -> str:
     ident = f" (id {action.token_id})" if action.token_id is not None else ""
     if action.kind == "rename":
@@ -130,6 +150,7 @@ def render_text(plan: Plan, header: Header, violations: list[Violation], style: 
                 f"      new {text(action.name)} created, key delivered as {text(action.key_name)}"
             )
             lines.append(f"      then {text(_old_token_line(action))}")
+            lines.extend(f"      {line}" for line in _rotation_budget_lines(action, qpu))
         if action.kind == "deliver":
             lines.append(f"      key revealed and delivered as {text(action.key_name)}")
         for change in action.changes:
@@ -226,6 +247,7 @@ def _markdown_lines(plan: Plan) -> list[str]:
             lines.append(f"  key delivered as {action.key_name}")
         if action.kind == "rotate":
             lines.append(f"  then {_old_token_line(action)}")
+            lines.extend(f"  {line}" for line in _rotation_budget_lines(action, qpu))
         for change in action.changes:
             lines.append(f"  {_change_line(change, qpu)}")
     for conflict in plan.conflicts:

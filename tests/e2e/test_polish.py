@@ -411,3 +411,22 @@ def test_test_says_when_no_declared_model_is_served(cli: Cli) -> None:
     document = json.loads(cli("test", "--output", "json").out)
     verdicts = {r["name"]: (r["outcome"], r["reason"], r["models"]) for r in document["results"]}
     assert verdicts == {"typo": ("refused", "no-model-served", 0), "one": ("works", "", 1)}
+
+
+def test_a_rotation_shows_both_budgets_and_the_old_keeps_its_remainder(cli: Cli) -> None:
+    cli.spec('keys: {to: "json:keys.json"}\ntokens:\n  - name: app\n    quota: 20 USD\n')
+    assert cli("apply", "--yes").code == 0
+    old = cli.row("app")
+    assert cli.sandbox.consume(old["id"], 16 * 500_000)  # $16 of $20 spent
+    planned = cli("rotate", "app", "--yes")
+    assert planned.code == 0, planned.all
+    assert "new token's budget: $20.00 (10,000,000 units), the full declared budget" in (
+        planned.out
+    )
+    assert "the old token keeps its remaining $4.00 (2,000,000 units) until it expires" in (
+        planned.out
+    )
+    new = cli.row("app")
+    moved = next(r for r in cli.rows() if r["name"].startswith("app.old-"))
+    assert new["remain_quota"] == 20 * 500_000 and new["id"] != old["id"]
+    assert moved["id"] == old["id"] and moved["remain_quota"] == 4 * 500_000

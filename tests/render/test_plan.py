@@ -66,11 +66,15 @@ KINDS: dict[str, tuple[Action, list[str]]] = {
             rotation_expiry=NOW + DAY,
             key_name="R",
             scheduled=True,
+            set={"name": "r", "remain_quota": 10_000_000, "unlimited_quota": False},
+            old_remaining=1_600_000,
         ),
         [
             "  ↻ rotate  r (id 3)  # rotate.every elapsed (created 2026-12-01T00:00:00Z)",
             "      new r created, key delivered as R",
             "      then old token -> r.old-20270115, expires 2027-01-16 08:00 UTC",
+            "      new token's budget: $20.00 (10,000,000 units), the full declared budget",
+            "      the old token keeps its remaining $3.20 (1,600,000 units) until it expires",
         ],
     ),
     "rename": (
@@ -306,7 +310,7 @@ def test_json_schema_keys_are_stable() -> None:
     for action in data["actions"]:
         extra = set()
         if action["kind"] == "rotate":
-            extra = {"rotation_name", "rotation_expiry", "scheduled"}
+            extra = {"rotation_name", "rotation_expiry", "scheduled", "old_remaining"}
         if action["name"].startswith("g.old"):
             extra = {"cleanup"}
         assert set(action) == _ACTION | extra, action["kind"]
@@ -444,3 +448,20 @@ def test_a_secret_in_a_change_is_shown_masked() -> None:
     plan = Plan(actions=[Action("update", "a", token_id=1, changes=(change,))], now=NOW)
     text = render_text(plan, HEAD, [], PLAIN) + render_markdown(plan, HEAD, [])
     assert "sk-abcd...wxyz" in text and FULL_KEY not in text
+
+
+def test_a_rotation_of_an_unlimited_token_says_both_stay_unlimited() -> None:
+    action = Action(
+        "rotate",
+        "w",
+        token_id=5,
+        rotation_name="w.old-20270115",
+        rotation_expiry=NOW + DAY,
+        key_name="W",
+        set={"name": "w", "remain_quota": 0, "unlimited_quota": True},
+        old_remaining=None,
+    )
+    lines = _lines(Plan(actions=[action], owned=1, now=NOW))
+    assert "      new token's budget: unlimited" in lines
+    assert "      the old token stays unlimited until it expires" in lines
+    assert Action.from_json(action.to_json()) == action  # saved plans keep it
