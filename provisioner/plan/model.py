@@ -72,8 +72,9 @@ class Action:
     rotation_name: str = ""  # rotate: the name the old token gets
     rotation_expiry: int = 0  # rotate: the old token's new expired_time
     # rotate: the quota units the old token has left and keeps until it expires (the new
-    # one gets the full declared budget: docs/reconcile.md#rotation); None when unlimited
-    old_remaining: int | None = None
+    # one gets the full declared budget: docs/reconcile.md#rotation); None when unlimited,
+    # -1 when not known (a plan saved before it was recorded)
+    old_remaining: int | None = -1
     # a leftover kept in its desired state (docs/reconcile.md#leftovers): an expired or
     # unfinished rotation's token deleted, a re-enabled leaked one disabled, an extended
     # .old- expiry restored; safety limits do not count it
@@ -129,7 +130,7 @@ class Action:
             accessed_time=int(data.get("accessed_time", 0)),
             rotation_name=data.get("rotation_name", ""),
             rotation_expiry=int(data.get("rotation_expiry", 0)),
-            old_remaining=_optional_int(data.get("old_remaining")),
+            old_remaining=_optional_int(data.get("old_remaining", -1)),
             cleanup=bool(data.get("cleanup", False)),
             scheduled=bool(data.get("scheduled", False)),
             unconfirmed=tuple(str(u) for u in data.get("unconfirmed", ())),

@@ -76,6 +76,8 @@ def _rotation_budget_lines(action: Action, qpu: int) -> list[str]:
             f"new token's budget: {budget_text(int(action.set.get('remain_quota', 0)), qpu)}, "
             "the full declared budget"
         )
+    if action.old_remaining == -1:  # a plan saved before this was recorded
+        return [new]
     if action.old_remaining is None:
         old = "the old token stays unlimited until it expires"
     else:

@@ -465,3 +465,8 @@ def test_a_rotation_of_an_unlimited_token_says_both_stay_unlimited() -> None:
     assert "      new token's budget: unlimited" in lines
     assert "      the old token stays unlimited until it expires" in lines
     assert Action.from_json(action.to_json()) == action  # saved plans keep it
+    older = action.to_json()
+    del older["old_remaining"]  # a plan saved before it was recorded: not guessed
+    lines = _lines(Plan(actions=[Action.from_json(older)], owned=1, now=NOW))
+    assert "      new token's budget: unlimited" in lines
+    assert not any("old token stays" in line or "keeps its" in line for line in lines)
