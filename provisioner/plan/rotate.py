@@ -30,6 +30,7 @@ def clone_rotation(token: Token, now: int, overlap: int, taken: Iterable[str] = 
         set=body,
         rotation_name=rotation_name(token.name, now, taken),
         rotation_expiry=old_token_expiry(token, now, overlap),
+        old_remaining=None if token.unlimited_quota else max(0, token.remain_quota),
         fingerprint=fingerprint(token),
         key_name=derive_key_name(token.name),
         accessed_time=token.last_used,

@@ -72,10 +72,7 @@ def _rotation_budget_lines(action: Action, qpu: int) -> list[str]:
     if action.set.get("unlimited_quota"):
         new = "new token's budget: unlimited"
     else:
-        new = (
-            f"new token's budget: {budget_text(int(action.set.get('remain_quota', 0)), qpu)}, "
-            "the full declared budget"
-        )
+        new = f"new token's budget: {budget_text(int(action.set.get('remain_quota', 0)), qpu)}"
     if action.old_remaining == -1:  # a plan saved before this was recorded
         return [new]
     if action.old_remaining is None:

@@ -420,9 +420,7 @@ def test_a_rotation_shows_both_budgets_and_the_old_keeps_its_remainder(cli: Cli)
     assert cli.sandbox.consume(old["id"], 16 * 500_000)  # $16 of $20 spent
     planned = cli("rotate", "app", "--yes")
     assert planned.code == 0, planned.all
-    assert "new token's budget: $20.00 (10,000,000 units), the full declared budget" in (
-        planned.out
-    )
+    assert "new token's budget: $20.00 (10,000,000 units)\n" in planned.out  # the file's
     assert "the old token keeps its remaining $4.00 (2,000,000 units) until it expires" in (
         planned.out
     )
@@ -430,3 +428,14 @@ def test_a_rotation_shows_both_budgets_and_the_old_keeps_its_remainder(cli: Cli)
     moved = next(r for r in cli.rows() if r["name"].startswith("app.old-"))
     assert new["remain_quota"] == 20 * 500_000 and new["id"] != old["id"]
     assert moved["id"] == old["id"] and moved["remain_quota"] == 4 * 500_000
+
+
+def test_a_rotation_of_an_undeclared_token_shows_the_copied_budget(cli: Cli) -> None:
+    cli.spec('keys: {to: "json:keys.json"}\ntokens: []\n')
+    cli.insert(name="by-hand", remain_quota=2 * 500_000, used_quota=3 * 500_000)
+    result = cli("rotate", "by-hand", "--yes")
+    assert result.code == 0, result.all
+    assert "new token's budget: $2.00 (1,000,000 units)\n" in result.out  # what is left
+    assert "the old token keeps its remaining $2.00 (1,000,000 units) until it expires" in (
+        result.out
+    )

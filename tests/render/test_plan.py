@@ -73,7 +73,7 @@ KINDS: dict[str, tuple[Action, list[str]]] = {
             "  ↻ rotate  r (id 3)  # rotate.every elapsed (created 2026-12-01T00:00:00Z)",
             "      new r created, key delivered as R",
             "      then old token -> r.old-20270115, expires 2027-01-16 08:00 UTC",
-            "      new token's budget: $20.00 (10,000,000 units), the full declared budget",
+            "      new token's budget: $20.00 (10,000,000 units)",
             "      the old token keeps its remaining $3.20 (1,600,000 units) until it expires",
         ],
     ),
