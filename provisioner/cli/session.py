@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from provisioner.secret import Secret
     from provisioner.spec.desired import Spec
 
-SANDBOX_DB = ".provisioner/sandbox.db"
-
 
 class Log:
     """Logs and progress to stderr; data goes to stdout (docs/commands.md#commands)."""
@@ -68,7 +66,10 @@ def load_spec_or_fail(path: str, log: Log) -> Spec:
         ) from None
     for warning in spec.warnings:
         log.info(f"warning: {warning}")
-    return spec
+    from provisioner.cli.paths import resolve_sink
+
+    # keys.to's path is relative to the spec's folder (cli/paths.py)
+    return resolve_sink(spec, path, lambda message: log.info(f"warning: {message}"))
 
 
 def load_optional_spec(common: Common, log: Log) -> Spec | None:
@@ -222,21 +223,24 @@ def connect(
     sandbox = None
     user_id_source = "NEWAPI_USER_ID"
     if server.sandbox:
+        from provisioner.cli.paths import sandbox_state
         from provisioner.sandbox import Sandbox
 
         # the store makes the folder (0700), or says why it cannot (sandbox/store.py)
         # The newcomer's sandbox offers the `auto` group (examples/tokens.yaml uses it);
         # `provisioner sandbox` follows the recorded servers unless --auto-group.
-        sandbox = Sandbox(db_path=SANDBOX_DB, auto_group=True).start(port=0)
+        # next to the spec, like the paths in it (cli/paths.py)
+        state = str(sandbox_state(spec.path if spec else None, lambda m: log.info(f"warning: {m}")))
+        sandbox = Sandbox(db_path=state, auto_group=True).start(port=0)
         url = sandbox.url
         from provisioner.cli.delivery import register_embedded_sandbox
 
-        register_embedded_sandbox(url, SANDBOX_DB)  # sinks name it by its state file
+        register_embedded_sandbox(url, state)  # sinks name it by its state file
         # bearer servers need no user id; leaving it out lets the probe see the dialect
         credential, user_id = Secret(sandbox.credential), None
         rate = _parse_rate(server.rate_limit) if server.rate_limit else None
         verify: Any = True
-        log.info(f"sandbox: {url} (state in {SANDBOX_DB})")
+        log.info(f"sandbox: {url} (state in {state})")
     else:
         file_url = spec.server_url if spec else None
         raw_url = server.url or os.environ.get("NEWAPI_URL") or file_url

@@ -439,3 +439,59 @@ def test_a_rotation_of_an_undeclared_token_shows_the_copied_budget(cli: Cli) -> 
     assert "the old token keeps its remaining $2.00 (1,000,000 units) until it expires" in (
         result.out
     )
+
+
+def test_paths_in_the_spec_are_relative_to_its_folder(cli: Cli) -> None:
+    """CI runs `-f infra/tokens.yaml` from the root, a person runs from infra/: one sink."""
+    infra = cli.workdir / "infra"
+    infra.mkdir()
+    (infra / "tokens.yaml").write_text(
+        'version: 1\nkeys: {to: "dotenv:keys.env"}\ntokens:\n  - name: app\n'
+    )
+    from_root = cli("apply", "--yes", "-f", "infra/tokens.yaml")
+    assert from_root.code == 0, from_root.all
+    assert "1 key delivered to dotenv:infra/keys.env" in from_root.out
+    assert (infra / "keys.env").exists() and not (cli.workdir / "keys.env").exists()
+    planned = cli("plan", "-f", "infra/tokens.yaml", "--detailed-exitcode")
+    assert planned.code == 0, planned.all
+    assert (
+        "keys go to dotenv:infra/keys.env (paths in the file are relative to its folder)"
+        in planned.err
+    )
+    from_infra = run_main(
+        ["plan", "--detailed-exitcode"], {**cli.env}, infra
+    )  # the same sink, found from the spec's own folder
+    assert from_infra.code == 0, from_infra.all
+    assert "keys go to" not in from_infra.err
+
+
+def test_an_old_sink_in_the_working_folder_keeps_its_keys(cli: Cli) -> None:
+    """Written before sink paths followed the spec: found, used, and the move suggested."""
+    cli.spec('keys: {to: "dotenv:keys.env"}\ntokens:\n  - name: app\n')
+    assert cli("apply", "--yes").code == 0  # the spec in the working folder: keys.env here
+    infra = cli.workdir / "infra"
+    infra.mkdir()
+    (cli.workdir / "tokens.yaml").rename(infra / "tokens.yaml")
+    held = read_dotenv((cli.workdir / "keys.env").read_text())
+    result = cli("plan", "-f", "infra/tokens.yaml", "--detailed-exitcode")
+    assert result.code == 0, result.all  # the key is found: nothing to deliver again
+    assert "mv keys.env infra/keys.env" in result.err
+    (cli.workdir / "keys.env").rename(infra / "keys.env")
+    moved = cli("plan", "-f", "infra/tokens.yaml", "--detailed-exitcode")
+    assert moved.code == 0 and "warning" not in moved.err
+    assert read_dotenv((infra / "keys.env").read_text()) == held
+
+
+def test_the_embedded_sandbox_keeps_its_state_next_to_the_spec(cli: Cli) -> None:
+    infra = cli.workdir / "infra"
+    infra.mkdir()
+    (infra / "tokens.yaml").write_text(
+        'version: 1\nkeys: {to: "dotenv:keys.env"}\ntokens:\n  - name: app\n'
+    )
+    first = cli("apply", "--sandbox", "--yes", "-f", "infra/tokens.yaml")
+    assert first.code == 0, first.all
+    assert "(state in infra/.provisioner/sandbox.db)" in first.err
+    assert (infra / ".provisioner" / "sandbox.db").exists()
+    # from the spec's own folder: the same sandbox, the same sink, nothing to do
+    again = run_main(["plan", "--sandbox", "--detailed-exitcode"], {**cli.env}, infra)
+    assert again.code == 0, again.all

@@ -12,11 +12,15 @@ from provisioner.exitcodes import ExitCode
 def run(opts: PlanOptions) -> int:
     from provisioner.cli import output
     from provisioner.cli.delivery import make_delivery
+    from provisioner.cli.paths import where_note
     from provisioner.cli.planning import plan_spec
     from provisioner.plan import saved
 
     log = Log(opts.common)
     spec = load_spec_or_fail(opts.common.file, log)
+    note = where_note(spec, opts.common.file)
+    if note:  # a spec outside the working folder: say where its keys go
+        log.info(note)
     if opts.out:
         saved.check_target(Path(opts.out))  # a plan that cannot be saved fails before any request
     with connect(opts.server, log, spec) as conn:

@@ -208,12 +208,14 @@ def _spec(opts: ScanOptions, log: Log) -> Spec | None:
         return None
     if opts.revoke:
         return load_spec_or_fail(file, log)
+    from provisioner.cli.paths import resolve_sink
     from provisioner.spec import SpecError, load_spec
 
     try:  # a scan needs only the URL from it: a broken file is not fatal here
-        return load_spec(file)
+        spec = load_spec(file)
     except (SpecError, OSError):
         return None
+    return resolve_sink(spec, file, lambda message: log.info(f"warning: {message}"))
 
 
 def _emit(
