@@ -28,6 +28,7 @@ class Secret:
     """An opaque secret string. Compare with ``==``; print it masked."""
 
     __slots__ = ("_value",)
+    _value: str  # set once, in __init__ (__setattr__ refuses any later change)
 
     def __init__(self, value: str) -> None:
         if isinstance(value, Secret):

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from provisioner.cli import options as o
 from provisioner.cli import streams
@@ -129,7 +130,7 @@ def _command(namespace: argparse.Namespace) -> int:
     module = importlib.import_module(f"provisioner.cli.commands.{namespace.command}")
     if namespace.command == "sandbox":  # the sandbox builds its own options
         return int(module.run(module.options(namespace)))
-    options = o.from_namespace(OPTIONS[namespace.command], namespace)
+    options: Any = o.from_namespace(OPTIONS[namespace.command], namespace)
     o.check_combinations(options)
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         options = replace(options, common=replace(options.common, no_color=True))

@@ -239,8 +239,8 @@ def prepared() -> Iterator[Output]:
     out = Output(None if stdout_closed else sys.stdout, _Errors(errors))
     if stdout_closed:
         opened.append(out._stream)
-    sys.stderr = out._errors  # type: ignore[assignment]
-    sys.stdout = out  # type: ignore[assignment]
+    sys.stderr = out._errors
+    sys.stdout = out
     try:
         yield out
         out.finish()

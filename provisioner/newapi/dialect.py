@@ -259,7 +259,7 @@ def walk_page_dialect(
     seen: set[Any] = set()
     page = 1
     while True:
-        batch, page_total, page_size = fetched.pop(page, None) or fetch_page(page)
+        batch, page_total, page_size = fetched.pop(page) if page in fetched else fetch_page(page)
         total = page_total if page_total is not None else total
         new = [i for i in batch if i.get("id") not in seen]
         seen.update(i.get("id") for i in batch)

@@ -352,7 +352,7 @@ class Transport:
         """Retry-After when the server says; else 2 s, doubling up to 30 s."""
         if retry_after is not None:
             return retry_after
-        return min(BACKOFF_429_CAP, BACKOFF_429_FIRST * 2 ** max(streak - 1, 0))
+        return min(BACKOFF_429_CAP, BACKOFF_429_FIRST * 2.0 ** max(streak - 1, 0))
 
     def _pause_for_429(self, pause: float, call: Call) -> None:
         """Hold every request (this thread's next one included) after a 429."""

@@ -247,9 +247,9 @@ def judge_models(token: Token, now: int, answer: RelayAnswer) -> Verdict:
             why = ""
         return Verdict("refused", reason, _join(why, _said(answer)))
     if status == 403:
-        reason = _from_words(answer.message)
-        if reason is None:
-            reason = "ip-not-allowed" if token.ips or answer.code == "access_denied" else ""
+        reason = _from_words(answer.message) or (
+            "ip-not-allowed" if token.ips or answer.code == "access_denied" else ""
+        )
         if reason == "ip-not-allowed":
             allowed = ", ".join(token.ips) or "?"
             why = f"this machine's address is not in the token's allow_ips ({allowed})"

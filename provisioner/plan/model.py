@@ -173,7 +173,7 @@ class Plan:
         return [a for a in self.actions if a.kind == kind]
 
     def counts(self) -> dict[str, int]:
-        counts = {kind: 0 for kind in ORDER}
+        counts: dict[str, int] = {kind: 0 for kind in ORDER}
         for action in self.actions:
             counts[action.kind] += 1
         return counts

@@ -191,10 +191,10 @@ def staleness(plan: Plan, inventory: Sequence[Token]) -> list[str]:
             continue
         if action.token_id is None:
             continue
-        token = by_id.get(action.token_id)
-        if token is None:
+        observed = by_id.get(action.token_id)
+        if observed is None:
             moved[f"{action.name} (id {action.token_id}): deleted since the plan"] = None
-        elif fingerprint(token) != action.fingerprint:
+        elif fingerprint(observed) != action.fingerprint:
             moved[f"{action.name} (id {action.token_id}): changed since the plan"] = None
     return list(moved)
 

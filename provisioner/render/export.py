@@ -63,7 +63,8 @@ def _scalar(value: object) -> str:
             and value.isascii()
             and not value[0].isdigit()
             and value.lower() not in ("never", "unlimited", "y", "n")
-            and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR
+            # PyYAML's stubs leave resolve() untyped; it returns the tag
+            and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR  # type: ignore[no-untyped-call]
         ):
             return value
         # YAML's double-quoted scalars read JSON escapes: a name with a control, bidi or

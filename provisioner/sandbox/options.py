@@ -170,7 +170,10 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
 
     Reads only what is there, so an older parser's namespace works too.
     """
-    get = lambda name, default=None: getattr(ns, name, default)  # noqa: E731
+
+    def get(name: str, default: Any = None) -> Any:
+        return getattr(ns, name, default)
+
     try:
         faults = tuple(parse_fault(spec) for spec in (get("fault") or []))
     except FaultSpecError as exc:

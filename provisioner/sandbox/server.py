@@ -166,7 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         if self.command != "HEAD":
-            self._headers_buffer.append(b"\r\n" + response.body)  # one write with the head
+            # one write with the head (send_header fills the buffer; typeshed does not know it)
+            self._headers_buffer.append(b"\r\n" + response.body)  # type: ignore[attr-defined]
             self.flush_headers()
         else:
             self.end_headers()

@@ -443,10 +443,11 @@ class Store:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 before = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM tokens").fetchone()[0]
+                values: list[tuple[Any, ...]] = list(params)
                 if reuse_ids:
-                    params = [(before + n, *row) for n, row in enumerate(params, start=1)]
+                    values = [(before + n, *row) for n, row in enumerate(params, start=1)]
                     columns, marks = "id, " + columns, "?, " + marks
-                self.conn.executemany(f"INSERT INTO tokens ({columns}) VALUES ({marks})", params)
+                self.conn.executemany(f"INSERT INTO tokens ({columns}) VALUES ({marks})", values)
                 ids = [
                     row[0]
                     for row in self.conn.execute(

@@ -80,7 +80,9 @@ def foreign_keys(sink: Sink, key_names: Iterable[str], origin: Origin) -> dict[s
         from provisioner.secrets import keyring_store
 
         service = keyring_store.service_name(origin.server)
-        recorded = {n: keyring_origin(service, n, timeout=sink.timeout) for n in names}
+        recorded: Mapping[str, Origin | None] = {
+            n: keyring_origin(service, n, timeout=sink.timeout) for n in names
+        }
     elif isinstance(sink, DotenvSink | JsonSink):
         recorded = sink.origins(_read_existing(sink.path)) if sink.path.exists() else {}
     else:
@@ -92,7 +94,7 @@ def foreign_keys(sink: Sink, key_names: Iterable[str], origin: Origin) -> dict[s
     }
 
 
-def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint], server_url: str) -> list[str]:
+def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint | None], server_url: str) -> list[str]:
     """Remove the keys of deleted tokens; returns the key names removed.
 
     Only a key whose first and last 4 characters are the deleted token's is

@@ -8,13 +8,16 @@ events once more to learn where the alias itself stands.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import yaml
 from yaml.events import (
     AliasEvent,
     CollectionEndEvent,
     CollectionStartEvent,
+    Event,
     MappingStartEvent,
     NodeEvent,
     ScalarEvent,
@@ -49,29 +52,35 @@ def list_items(text: str, key: str) -> list[ItemPlace]:
         return []
 
 
-def _walk(events: object, key: str) -> list[ItemPlace]:
+class _Mark(Protocol):  # yaml.error.Mark, or libyaml's own
+    line: int
+    column: int
+
+
+def _at(mark: _Mark | None) -> tuple[int, int]:
+    """A mark's line and column, 1-based (a parsed event always has its mark)."""
+    return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+
+
+def _walk(events: Iterable[Event], key: str) -> list[ItemPlace]:
     anchors: dict[str, tuple[int, int]] = {}
     # one entry per open collection: (is a mapping, events seen directly inside it)
     stack: list[list[int]] = []
     target_depth = 0  # the depth of the list we collect, once found
     wanted_next = False  # the next node is the value of the top-level `key`
     places: list[ItemPlace] = []
-    for event in events:  # type: ignore[attr-defined]
+    for event in events:
         if isinstance(event, NodeEvent) and event.anchor and not isinstance(event, AliasEvent):
-            anchors[event.anchor] = (event.start_mark.line + 1, event.start_mark.column + 1)
+            anchors[event.anchor] = _at(event.start_mark)
         if isinstance(event, NodeEvent):
             depth = len(stack)
             if target_depth and depth == target_depth:
-                mark = event.start_mark
+                line, col = _at(event.start_mark)
                 if isinstance(event, AliasEvent):
-                    anchor_line, anchor_col = anchors.get(event.anchor, (0, 0))
-                    places.append(
-                        ItemPlace(
-                            mark.line + 1, mark.column + 1, event.anchor, anchor_line, anchor_col
-                        )
-                    )
+                    anchor_line, anchor_col = anchors.get(event.anchor or "", (0, 0))
+                    places.append(ItemPlace(line, col, event.anchor, anchor_line, anchor_col))
                 else:
-                    places.append(ItemPlace(mark.line + 1, mark.column + 1))
+                    places.append(ItemPlace(line, col))
             if depth == 1 and stack[0][0]:  # inside the top-level mapping
                 is_key = stack[0][1] % 2 == 0
                 stack[0][1] += 1

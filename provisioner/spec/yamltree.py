@@ -85,12 +85,12 @@ class _DepthBound(Composer):
 
     _depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 raise _TooDeepError(self.peek_event().start_mark)  # type: ignore[attr-defined]
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -100,14 +100,14 @@ class _Loader(_DepthBound, yaml.SafeLoader):
 
 
 try:
-    from yaml.cyaml import CParser as _CParser
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]  # from yaml._yaml
     from yaml.cyaml import CSafeLoader as _CSafeLoader
 except ImportError:  # pragma: no cover - libyaml is missing
-    _CParser = _CSafeLoader = None
+    _CParser = _CSafeLoader = None  # type: ignore[misc, assignment]
 
 if _CParser is not None:
 
-    class _FastLoader(_DepthBound, _CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+    class _FastLoader(_DepthBound, _CParser, SafeConstructor, Resolver):
         """libyaml scans and parses, our Python composer builds the nodes: for error reports
         worded as the Python loader words them (libyaml's own words differ)."""
 
@@ -127,7 +127,7 @@ LIBYAML = _CSafeLoader is not None
 
 if _CSafeLoader is not None:
 
-    class _CLoader(_CSafeLoader):  # type: ignore[misc,valid-type]
+    class _CLoader(_CSafeLoader):
         """libyaml's composer; a scalar's tag is resolved once per text (a spec repeats its
         keys and values: ``name``, ``quota``, ``10 USD``), not once per node."""
 
@@ -137,11 +137,12 @@ if _CSafeLoader is not None:
 
         def resolve(self, kind: type, value: Any, implicit: Any) -> str:
             if kind is not ScalarNode:
-                return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+                # PyYAML's stubs leave resolve() untyped; it returns the tag, a str
+                return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call,no-any-return]
             key = (value, implicit)
             tag = self._tags.get(key)
             if tag is None:
-                tag = self._tags[key] = super().resolve(kind, value, implicit)
+                tag = self._tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
             return tag
 
 
@@ -232,7 +233,7 @@ def _compose(loader_class: type, text: str, filename: str) -> Node:
                     )
                 ]
             )
-        root = loader.get_node()
+        root: Node = loader.get_node()  # a node: check_node() said there is one
         if loader.check_node():
             mark = loader.peek_event().start_mark
             raise SpecError(
@@ -281,7 +282,7 @@ def _compose_libyaml(text: str) -> Node | None:
         return None
     finally:
         loader.dispose()
-    return None if _deeper_than(root, MAX_DEPTH) else root
+    return None if root is None or _deeper_than(root, MAX_DEPTH) else root
 
 
 def _deeper_than(root: Node, limit: int) -> bool:

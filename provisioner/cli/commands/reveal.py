@@ -87,8 +87,10 @@ def run(opts: RevealOptions) -> int:
         if output == "json":
             from provisioner.cli.output import header
 
-            ids = {name: token_id for token_id, name in wanted.items()}
-            document = _document(names, ids, key_names, problems, delivery.sink, header(file, conn))
+            id_of = {name: token_id for token_id, name in wanted.items()}
+            document = _document(
+                names, id_of, key_names, problems, delivery.sink, header(file, conn)
+            )
             document["keys_moved"] = [{"from": old, "to": new} for old, new in delivery.moved]
     from provisioner.render.safe import text
 

@@ -236,9 +236,10 @@ def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: 
     renamed = []
     for outcome in run_.outcomes:
         item = outcome.item
-        token = fresh.get(item.token.id)
-        if token is None or not item.new_name:
+        listed = fresh.get(item.token.id)
+        if listed is None or not item.new_name:
             continue
+        token = listed
         step = OpResult("rename", item.token.name, token.id, detail=f"-> {item.new_name}")
         outcome.steps.append(step)
         try:
