@@ -31,6 +31,50 @@ SERVER_COMMANDS = (
 )
 
 
+#: One example a command's --help shows (tests/test_docs_and_cli.py parses each one).
+EXAMPLES: dict[str, str] = {
+    "validate": "provisioner validate -f infra/tokens.yaml",
+    "plan": "provisioner plan -f infra/tokens.yaml --out plan.json --detailed-exitcode",
+    "apply": "provisioner apply plan.json --yes",
+    "export": "provisioner export --match 'ci-*' --out tokens.yaml",
+    "list": "provisioner list --fail-on dead-but-enabled,budget,stale",
+    "check": "provisioner check --url https://api.example.com",
+    "reveal": "provisioner reveal ci-render --keys-to dotenv:.env.keys",
+    "rotate": "provisioner rotate ci-render --overlap 1d --yes",
+    "delete": "provisioner delete 114 --yes",
+    "unlock": "provisioner unlock 31 --force",
+    "login": "provisioner login --url https://api.example.com --user-id 1",
+    "test": "provisioner test ci-render --model gpt-4o-mini",
+    "revoke": "provisioner revoke --yes < leaked-key.txt",
+    "scan": "provisioner scan . --since origin/main",
+    "sandbox": "provisioner sandbox --port 3000 --profile new-api-2025-10",
+}
+
+
+def _epilog(name: str) -> str:
+    return (
+        f"example:\n  {EXAMPLES[name]}\n\n"
+        "exit codes: the table is in `provisioner --help` (and README.md#exit-codes)"
+    )
+
+
+def _exit_code_table() -> str:
+    import textwrap
+
+    from provisioner.exitcodes import MEANINGS
+
+    rows = "\n".join(
+        textwrap.fill(
+            meaning.replace("`", ""),
+            width=79,
+            initial_indent=f"  {int(code):>3}  ",
+            subsequent_indent=" " * 7,
+        )
+        for code, meaning in MEANINGS.items()
+    )
+    return f"exit codes:\n{rows}\n\nOne example per command: provisioner COMMAND --help"
+
+
 class ArgumentsError(UsageError):
     """A flag or argument argparse refused; the usage line is already on stderr."""
 
@@ -97,7 +141,8 @@ def _add_server(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sandbox",
         action="store_true",
-        help="run against an embedded local sandbox (state in .provisioner/sandbox.db)",
+        help="run against an embedded local sandbox (state in .provisioner/sandbox.db next "
+        "to the spec file)",
     )
     parser.add_argument(
         "--url", help="server URL (default: NEWAPI_URL, then server.url in the file)"
@@ -128,13 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="provisioner",
         description="Tokens as code for new-api-family LLM gateways.",
+        epilog=_exit_code_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"provisioner {__version__}")
     _add_global(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_text: str, *, server: bool = False) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_epilog(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         _add_global(p, suppress=True)
         if server:
             _add_server(p)
