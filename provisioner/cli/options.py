@@ -73,6 +73,7 @@ class ExportOptions:
     match: tuple[str, ...] = ()
     out: str | None = None
     force: bool = False
+    include_leftovers: bool = False
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="FILE", help="write to FILE instead of stdout (never over an existing one)"
     )
     p.add_argument("--force", action="store_true", help="let --out replace an existing file")
+    p.add_argument(
+        "--include-leftovers",
+        action="store_true",
+        help="also export NAME.leaked-DATE tokens (revoke disabled them: their keys leaked) and "
+        "NAME.new-DATE ones (unfinished rotations); left out by default, and counted",
+    )
 
     p = command("list", "every token with status, usage, budget, expiry and findings", server=True)
     p.add_argument(

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import yaml
 
 from provisioner.observed import MAX_NAME_BYTES, Token, TokenStatus
-from provisioner.plan.ownership import predecessor_of
+from provisioner.plan.ownership import pending_of, predecessor_of, revoked_from
 from provisioner.render.safe import json_text, text
 from provisioner.spec.desired import derive_key_name
 from provisioner.spec.fields import MAX_FILE_QUOTA_UNITS
@@ -36,6 +36,9 @@ class Exported:
     text: str
     count: int
     skipped: list[str] = field(default_factory=list)  # "name (id N): why"
+    # leftovers not exported (.leaked- tokens revoke disabled, .new- tokens of an unfinished
+    # rotation): their names; --include-leftovers exports them
+    left_out: list[str] = field(default_factory=list)
 
 
 def _duration(seconds: int) -> str:
@@ -108,13 +111,29 @@ def _skip_reason(token: Token, duplicates: Counter[str]) -> str | None:
     return None
 
 
+def is_leftover(name: str) -> bool:
+    """A token a command left behind rather than one a person wants: ``NAME.leaked-DATE``
+    (revoke disabled it; its key leaked) or ``NAME.new-DATE`` (a rotation that did not
+    finish). docs/reconcile.md#leftovers"""
+    return revoked_from(name) is not None or pending_of(name) is not None
+
+
 def export_tokens(
-    tokens: Sequence[Token], now: int, *, match: Sequence[str] = (), url: str | None = None
+    tokens: Sequence[Token],
+    now: int,
+    *,
+    match: Sequence[str] = (),
+    url: str | None = None,
+    include_leftovers: bool = False,
 ) -> Exported:
     names = Counter(t.name for t in tokens)
     kept: list[Token] = []
     skipped: list[str] = []
+    left_out: list[str] = []
     for token in sorted(tokens, key=lambda t: (t.name, t.id)):
+        if not include_leftovers and is_leftover(token.name):
+            left_out.append(token.name)
+            continue
         reason = _skip_reason(token, names)
         if reason:
             skipped.append(f"'{text(token.name)}' (id {token.id}): {reason}")
@@ -137,10 +156,17 @@ def export_tokens(
             "  match: [" + ", ".join(_scalar(m) for m in match) + "]",
             "  orphans: keep",
         ]
+    if left_out:
+        count = f"{len(left_out)} leftover{'s' if len(left_out) != 1 else ''}"
+        lines.insert(
+            4,
+            f"# Left out {count} (.leaked- keys revoked, .new- of unfinished rotations); "
+            "--include-leftovers exports them.",
+        )
     lines.append("tokens:" if kept else "tokens: []")
     for token in kept:
         lines.extend(_token_lines(token, now, key_names))
-    return Exported("\n".join(lines) + "\n", len(kept), skipped)
+    return Exported("\n".join(lines) + "\n", len(kept), skipped, left_out)
 
 
 def _key_names(tokens: list[Token]) -> dict[int, str]:

@@ -495,3 +495,28 @@ def test_the_embedded_sandbox_keeps_its_state_next_to_the_spec(cli: Cli) -> None
     # from the spec's own folder: the same sandbox, the same sink, nothing to do
     again = run_main(["plan", "--sandbox", "--detailed-exitcode"], {**cli.env}, infra)
     assert again.code == 0, again.all
+
+
+def test_export_leaves_out_leftovers_unless_asked(cli: Cli) -> None:
+    cli.insert(name="app", remain_quota=500_000)
+    cli.insert(name="app.leaked-20261203", remain_quota=500_000, status=2)
+    cli.insert(name="ci.new-20261203", remain_quota=500_000, status=2)
+    result = cli("export")
+    assert result.code == 0, result.all
+    assert "name: app\n" in result.out and "leaked" not in result.out.split("tokens:")[1]
+    assert "ci.new-" not in result.out
+    assert (
+        "left out 2 leftovers (app.leaked-20261203, ci.new-20261203): .leaked- tokens revoke "
+        "disabled and .new- tokens of unfinished rotations; --include-leftovers exports them"
+    ) in result.err
+    assert "# Left out 2 leftovers" in result.out  # the file says so too
+    (cli.workdir / "tokens.yaml").write_text(result.out)
+    assert cli("validate").code == 0
+
+    document = json.loads(cli("export", "--output", "json").out)
+    assert document["left_out"] == ["app.leaked-20261203", "ci.new-20261203"]
+    assert [t["name"] for t in document["spec"]["tokens"]] == ["app"]
+
+    everything = cli("export", "--include-leftovers")
+    assert everything.code == 0, everything.all
+    assert "name: app.leaked-20261203" in everything.out and "left out" not in everything.err

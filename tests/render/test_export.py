@@ -290,7 +290,7 @@ _YAML_WORDS = ("Yes", "TRUE", "Null", "Off", ".inf", ".NaN")
     ],
 )
 def test_any_exportable_name_reads_back_as_itself(name: str) -> None:
-    exported, spec, plan = round_trip([tok(name)])
+    exported, spec, plan = round_trip([tok(name)], include_leftovers=True)  # .leaked- too
     assert exported.skipped == []
     assert [t.name for t in spec.tokens] == [name]
     assert_no_change(plan)
@@ -413,3 +413,23 @@ def test_key_names_that_collide_get_the_id() -> None:
 def test_round_trips_of_hard_cases(tokens: list[Token]) -> None:
     _, _, plan = round_trip(tokens)
     assert_no_change(plan)
+
+
+@pytest.mark.parametrize(
+    "leftover", ["app.leaked-20270115", "app.leaked-20270115-2", "app.new-20270115"]
+)
+def test_leftovers_are_left_out_unless_asked(leftover: str) -> None:
+    tokens = [tok("app"), tok(leftover, status=TokenStatus.DISABLED)]
+    exported, spec, _ = round_trip(tokens)
+    assert [t.name for t in spec.tokens] == ["app"]
+    assert exported.left_out == [leftover] and exported.skipped == []
+    assert "# Left out 1 leftover (" in exported.text
+    everything, spec, plan = round_trip(tokens, include_leftovers=True)
+    assert [t.name for t in spec.tokens] == ["app", leftover] and everything.left_out == []
+    assert "Left out" not in everything.text
+    assert_no_change(plan)
+
+
+def test_a_rotation_predecessor_stays_skipped_with_its_reason() -> None:
+    exported = export_tokens([tok("app.old-20270115")], NOW, include_leftovers=True)
+    assert exported.left_out == [] and "rotation predecessor" in exported.skipped[0]

@@ -55,9 +55,22 @@ def run(opts: ExportOptions) -> int:
     globs = list(opts.match)
     if globs:
         tokens = [t for t in tokens if any(fnmatchcase(t.name, g) for g in globs)]
-    result = export_tokens(tokens, now, match=globs, url=url)
+    result = export_tokens(
+        tokens, now, match=globs, url=url, include_leftovers=opts.include_leftovers
+    )
     for line in result.skipped:
         log.info(f"skipped {line}")
+    if result.left_out:
+        from provisioner.humanize import plural
+        from provisioner.render.safe import text
+
+        shown = ", ".join(text(name) for name in result.left_out[:3])
+        more = f" and {len(result.left_out) - 3} more" if len(result.left_out) > 3 else ""
+        log.info(
+            f"left out {plural(len(result.left_out), 'leftover')} ({shown}{more}): .leaked- "
+            "tokens revoke disabled and .new- tokens of unfinished rotations; "
+            "--include-leftovers exports them"
+        )
     if out is not None:
         _write(out, result.text, opts.force)
         log.info(f"wrote {result.count} token{'' if result.count == 1 else 's'} to {out}")
@@ -85,6 +98,7 @@ def _document(result: Exported, out: Path | None, url: str | None, globs: list[s
             "out": None if out is None else str(out),
             "count": result.count,
             "skipped": result.skipped,
+            "left_out": result.left_out,
             "spec": yaml.safe_load(result.text),  # the file's data, without its comments
         }
     )
