@@ -22,6 +22,7 @@ from provisioner.cli.options import UnlockOptions
 from provisioner.cli.session import Connection, Log, confirm, connect
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.exitcodes import ExitCode
+from provisioner.humanize import plural
 
 if TYPE_CHECKING:
     from provisioner.observed import Token
@@ -103,7 +104,8 @@ def run(opts: UnlockOptions) -> int:
             )
         elif doc.error:
             doc.message = (
-                f"could not remove {len(to_remove)} lock token(s): {doc.error}; try again "
+                f"could not remove {plural(len(to_remove), 'lock token')}: {doc.error}; "
+                "try again "
                 f"(`{UNLOCK}`), or wait: a lease ends by itself, at the latest "
                 f"{clock_text(max(t.expired_time for t in to_remove))}"
             )
