@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from provisioner.humanize import ago, human_span
+from provisioner.humanize import ago, human_span, plural
 from provisioner.plan.model import Action, Plan
 from provisioner.spec.desired import DEFAULT_LIMIT_FLOOR, DEFAULT_LIMIT_PCT, Safety, default_limit
 
@@ -38,14 +38,15 @@ def _limit(
         if count <= limit:
             return None
         return Violation(
-            f"safety.{rule}", f"the plan {verb} {count} tokens, more than the limit of {limit}"
+            f"safety.{rule}",
+            f"the plan {verb} {plural(count, 'token')}, more than the limit of {limit}",
         )
     default = default_limit(owned)
     if count <= default:
         return None
     return Violation(
         f"safety.{rule} (default)",
-        f"the plan {verb} {count} tokens; with no safety.{rule} in the file the limit is "
+        f"the plan {verb} {plural(count, 'token')}; with no safety.{rule} in the file the limit is "
         f"max({DEFAULT_LIMIT_FLOOR}, {DEFAULT_LIMIT_PCT}% of {owned} owned tokens) = {default}",
         override=f"set `safety: {{{rule}: {count}}}` in the file, or pass --force",
     )

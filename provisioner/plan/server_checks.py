@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from provisioner.humanize import plural
 from provisioner.observed import DEFAULT_TOKEN_CAP, MAX_QUOTA_UNITS, ServerInfo, Token
 from provisioner.plan.diff import norm_ips
 from provisioner.plan.model import Notice, Plan
@@ -214,7 +215,8 @@ def cap_advice(held: int, cap: int | None) -> str:
     """Every cap refusal in the same words: the tokens, the cap, and the way out."""
     capped = f"its cap is {cap}" if cap else "the server caps it"
     return (
-        f"The account holds {held} tokens and {capped}: make room with `provisioner list` "
+        f"The account holds {plural(held, 'token')} and {capped}: make room with "
+        "`provisioner list` "
         "(it shows them) and `provisioner delete ID`, or lower a `count` in the file"
     )
 

@@ -94,3 +94,8 @@ def test_a_conflict_names_the_ids_and_the_delete_command() -> None:
     assert not violation.overridable
     assert "(ids 4, 9)" in violation.message
     assert "`provisioner delete ID...`" in violation.message
+
+
+def test_a_single_token_over_the_limit_is_one_token() -> None:
+    violations = check(_plan(owned=8, deletes=1), Safety(max_deletes=0))
+    assert [v.message for v in violations] == ["the plan deletes 1 token, more than the limit of 0"]
