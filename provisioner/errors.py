@@ -4,11 +4,55 @@ The command line turns any :class:`ProvisionerError` into ``error: MESSAGE`` on
 stderr and its ``exit_code`` (the table is :mod:`provisioner.exitcodes`).
 Subclasses set a default code; a raise site may give another one.
 Messages never contain a credential or a full key.
+
+The whole tree, with each class's exit code and where it lives (classes outside this
+module are defined next to the code that raises them; ``tests/test_errors.py`` keeps
+this drawing true)::
+
+    ProvisionerError (1)
+    ├── UsageError (64)                    a flag, argument or setting that cannot be used
+    │   ├── SettingError (64)              a malformed server URL, user id or CA bundle
+    │   ├── SavedPlanError (64)            plan/saved.py: not a plan this version can apply
+    │   └── ArgumentsError (64)            cli/parser.py: argparse refused the command line
+    ├── CredentialError (77)               no management credential, or one refused
+    ├── RefusedError (4)                   a safety rule, a conflict or a server limit
+    ├── StalePlanError (5)                 a saved plan no longer matches the server
+    ├── SpecError (65)                     spec/diagnostics.py: the spec file is invalid
+    ├── KeyringUnavailableError (1)        secrets/keyring_store.py: the OS keyring
+    │   └── InsecureKeyringError (1)       a plaintext or discarding backend, refused
+    ├── SandboxStateError (1)              sandbox/store.py: the sandbox's state file
+    ├── GitHubError (1)                    github/api.py: a GitHub API call failed
+    └── NewApiError (1)                    newapi/errors.py: the server (its own tree there)
+        ├── ConnectionFailedError (1)
+        │   └── UnreachableError (69)
+        ├── NotNewApiError (69)
+        ├── UnsupportedError (69)
+        ├── AuthError (77)
+        │   └── ScopeError (77)
+        ├── RateLimitedError (1)
+        ├── ServerError (1)
+        ├── BusinessError (1)
+        ├── AmbiguousWriteError (1)
+        └── LockLostError (4)              cli/lock.py: the account's lock is no longer ours
+
+Not in the tree, on purpose: ``ValueError`` subclasses that a caller turns into one of
+the above with the place they came from (``cli.options.BadValue``,
+``sandbox.faults.FaultSpecError``, ``sandbox.options.SandboxUsageError``,
+``github.documents.DocumentError``).
 """
 
 from __future__ import annotations
 
 from provisioner.exitcodes import ExitCode
+
+__all__ = [
+    "CredentialError",
+    "ProvisionerError",
+    "RefusedError",
+    "SettingError",
+    "StalePlanError",
+    "UsageError",
+]
 
 
 class ProvisionerError(Exception):
@@ -41,11 +85,14 @@ class StalePlanError(ProvisionerError):
     exit_code = ExitCode.STALE_PLAN
 
 
-class CredentialError(ProvisionerError):
-    """A credential, user id, URL or TLS setting that cannot be used.
+class SettingError(UsageError):
+    """A server URL, user id, CA bundle or typed credential that is malformed, or plain http
+    to a remote host without ``--insecure-http``. The message names what to fix."""
 
-    77 for a missing or refused credential; 64 (given at the raise site) for a
-    malformed setting or a refused insecure URL. The message names what to do.
-    """
+
+class CredentialError(ProvisionerError):
+    """No management credential was found, or the one found is refused (an ``sk-`` relay
+    key, a file that cannot be read, a ``nap_`` token cut short). The message says where
+    the tool looked and how to provide one."""
 
     exit_code = ExitCode.AUTH

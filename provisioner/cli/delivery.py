@@ -137,9 +137,9 @@ def check_sink(
 
         try:
             keyring_store.check_backend(timeout=sink.timeout)
-        except keyring_store.InsecureKeyring as exc:
+        except keyring_store.InsecureKeyringError as exc:
             raise UsageError(f"key sink keyring: {exc.reason}") from None
-        except keyring_store.KeyringUnavailable:
+        except keyring_store.KeyringUnavailableError:
             pass  # no keyring at all: each delivery reports it, with the alternatives
     if isinstance(sink, FileSink):
         if spec_path and spec_path != "-":
@@ -175,7 +175,7 @@ def make_delivery(
     if not sink_text:
         return None
     from provisioner.cli.workflow import add_mask
-    from provisioner.secrets.keyring_store import KeyringUnavailable
+    from provisioner.secrets.keyring_store import KeyringUnavailableError
     from provisioner.secrets.sink_state import move_former_names
     from provisioner.secrets.sinks import ExecSink, FileSink, KeyDelivery
 
@@ -197,7 +197,7 @@ def make_delivery(
         done = [item for item, result in zip(items, results, strict=True) if result.ok]
         try:
             moved.extend(move_former_names(sink, done))
-        except (OSError, ValueError, KeyringUnavailable) as exc:
+        except (OSError, ValueError, KeyringUnavailableError) as exc:
             notes.append(
                 f"the former key names of delivered keys stay in {sink.description}: {exc}"
             )

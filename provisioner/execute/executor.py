@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from provisioner.newapi.errors import (
     AmbiguousWriteError,
     AuthError,
-    NetworkError,
+    ConnectionFailedError,
     NewApiError,
     NotNewApiError,
     RateLimitedError,
@@ -77,7 +77,13 @@ class _Quiet:
 
 # A create refused for one of these reasons would be refused for every create after it:
 # the account is at its token cap, the credential lost a permission, the server is gone.
-_PHASE_ENDING = (AuthError, UnsupportedError, NotNewApiError, RateLimitedError, NetworkError)
+_PHASE_ENDING = (
+    AuthError,
+    UnsupportedError,
+    NotNewApiError,
+    RateLimitedError,
+    ConnectionFailedError,
+)
 
 
 def _error_text(exc: BaseException) -> str:

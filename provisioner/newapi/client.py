@@ -25,7 +25,7 @@ from provisioner.newapi.dialect import PAGE_SIZE, Evidence, FirstPage
 from provisioner.newapi.errors import (
     AuthError,
     BusinessError,
-    NetworkError,
+    ConnectionFailedError,
     NewApiError,
     NotNewApiError,
     ScopeError,
@@ -232,7 +232,7 @@ class NewApiClient:
         try:
             # Two tries only: a wrong URL should fail fast.
             status_data = self._get(R_STATUS, "/api/status", probe=True, max_attempts=2)
-        except NetworkError as exc:
+        except ConnectionFailedError as exc:
             via = self.transport.route.via  # the proxy, when one is in the way
             raise UnreachableError(
                 f"cannot reach {self._host()}{via}: {exc.message}; check the URL"

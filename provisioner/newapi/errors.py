@@ -1,13 +1,43 @@
 """One exception hierarchy for everything the server can do to us.
 
 Each is a :class:`~provisioner.errors.ProvisionerError` whose class sets the
-exit code. Messages never contain a credential or a key.
+exit code. Messages never contain a credential or a key. The tree (exit codes in
+brackets; the whole project's tree is drawn in :mod:`provisioner.errors`)::
+
+    NewApiError (1)                  any failure talking to the server
+    ├── ConnectionFailedError (1)    no answer after the retries: timeout, reset, refused
+    │   └── UnreachableError (69)    not reachable at all at the first probe (DNS, refused)
+    ├── NotNewApiError (69)          the URL answers, but not as a new-api server
+    ├── UnsupportedError (69)        the server lacks a route or dialect the operation needs
+    ├── AuthError (77)               the credential is refused (401/403, or a 200 saying so)
+    │   └── ScopeError (77)          a scoped access token lacks a scope (nothing was sent)
+    ├── RateLimitedError (1)         429 after every retry the budget allowed
+    ├── ServerError (1)              5xx after the retries, or a malformed answer
+    ├── BusinessError (1)            200 with success: false: the server refused, its words
+    └── AmbiguousWriteError (1)      a create that may or may not have committed
+
+``ConnectionFailedError`` is ours, not httpx's ``NetworkError``: the transport turns
+every httpx error into one of these.
 """
 
 from __future__ import annotations
 
 from provisioner.errors import ProvisionerError
 from provisioner.exitcodes import ExitCode
+
+__all__ = [
+    "AmbiguousWriteError",
+    "AuthError",
+    "BusinessError",
+    "ConnectionFailedError",
+    "NewApiError",
+    "NotNewApiError",
+    "RateLimitedError",
+    "ScopeError",
+    "ServerError",
+    "UnreachableError",
+    "UnsupportedError",
+]
 
 
 class NewApiError(ProvisionerError):
@@ -23,11 +53,11 @@ class NewApiError(ProvisionerError):
         return f"{self.message}{where}"
 
 
-class NetworkError(NewApiError):
+class ConnectionFailedError(NewApiError):
     """A request failed in transport after the retries (timeout, reset, refused)."""
 
 
-class UnreachableError(NetworkError):
+class UnreachableError(ConnectionFailedError):
     """The server could not be reached at all (DNS, connection refused) at the first probe."""
 
     exit_code = ExitCode.UNAVAILABLE

@@ -35,7 +35,7 @@ from provisioner import __version__
 from provisioner.newapi import proxies
 from provisioner.newapi.errors import (
     AmbiguousWriteError,
-    NetworkError,
+    ConnectionFailedError,
     NewApiError,
     NotNewApiError,
     RateLimitedError,
@@ -392,7 +392,7 @@ class Transport:
                         timed_out=isinstance(exc, httpx.TimeoutException),
                         reason=reason,
                     ) from None
-                error: NewApiError = NetworkError(reason, method=call.method, path=call.path)
+                error: NewApiError = ConnectionFailedError(reason, method=call.method, path=call.path)
                 if self._backoff(failures, attempts_cap, deadline):
                     continue
                 raise error from None

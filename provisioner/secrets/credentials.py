@@ -16,8 +16,7 @@ import ssl
 from collections.abc import Mapping
 from pathlib import Path
 
-from provisioner.errors import CredentialError
-from provisioner.exitcodes import ExitCode
+from provisioner.errors import CredentialError, SettingError
 from provisioner.secret import Secret
 from provisioner.secrets import keyring_store
 from provisioner.secrets.urls import HOW_TO_PROVIDE, normalize_url
@@ -53,12 +52,11 @@ def _env_flag(env: Mapping[str, str], name: str) -> bool:
 
 def _check_value(value: str, source: str) -> Secret:
     if value.startswith("sk-"):
-        raise CredentialError(SK_REFUSAL.format(source=source), ExitCode.AUTH)
+        raise CredentialError(SK_REFUSAL.format(source=source))
     if any(ch.isspace() for ch in value) or not value.isprintable() or not value.isascii():
         raise CredentialError(
             f"{source} must hold only the credential: it contains spaces, line breaks or "
-            "non-ASCII characters (give the bare token, without `Bearer ` or `NAME=`).",
-            ExitCode.AUTH,
+            "non-ASCII characters (give the bare token, without `Bearer ` or `NAME=`)."
         )
     return Secret(value)
 
@@ -67,15 +65,14 @@ def check_credential_text(value: str, source: str) -> Secret:
     """Validate a credential typed or piped in (``login``); refuses ``sk-`` keys (exit 77)."""
     value = value.strip()
     if not value:
-        raise CredentialError(f"{source} is empty. {WHAT_CREDENTIAL}", ExitCode.USAGE)
+        raise SettingError(f"{source} is empty. {WHAT_CREDENTIAL}")
     secret = _check_value(value, source)
     if value.startswith("nap_") and not PAT_SHAPE.fullmatch(value):
         raise CredentialError(
             f"{source} starts with nap_ but is not a personal access token: those are nap_ "
             f"and 43 letters and digits, this one has {len(value) - 4} characters after "
             "nap_ (a copy cut short?). Copy the whole token from the console (it is shown "
-            "once; make a new one if it is gone).",
-            ExitCode.AUTH,
+            "once; make a new one if it is gone)."
         )
     return secret
 
@@ -105,8 +102,8 @@ def resolve_credential(
 
     The source is ``NEWAPI_TOKEN``, ``NEWAPI_TOKEN_FILE`` or ``keyring``.
 
-    Raises CredentialError: exit 77 when none is found or one is refused
-    (``sk-``), exit 64 for a malformed URL.
+    Raises CredentialError (77) when none is found or one is refused (``sk-``),
+    SettingError (64) for a malformed URL.
     """
     value = env.get("NEWAPI_TOKEN", "").strip()
     if value:
@@ -121,22 +118,18 @@ def resolve_credential(
         raise CredentialError(
             f"no management credential: {_env_state(env)}, and the OS keyring is not consulted "
             "because CI is set. Set NEWAPI_TOKEN (a CI secret) or NEWAPI_TOKEN_FILE. "
-            + WHAT_CREDENTIAL,
-            ExitCode.AUTH,
+            + WHAT_CREDENTIAL
         )
 
     service = keyring_store.service_name(normalized)
     try:
         stored = keyring_store.get_secret(service, CREDENTIAL_USERNAME, timeout=keyring_timeout)
-    except keyring_store.KeyringUnavailable as exc:
-        raise CredentialError(
-            f"no management credential: {_env_state(env)}, and {exc}", ExitCode.AUTH
-        ) from None
+    except keyring_store.KeyringUnavailableError as exc:
+        raise CredentialError(f"no management credential: {_env_state(env)}, and {exc}") from None
     if stored is None or not stored.reveal().strip():
         raise CredentialError(
             f"no management credential for {normalized}: {_env_state(env)} and the OS keyring "
-            f"has no entry (service {service!r}). " + HOW_TO_PROVIDE,
-            ExitCode.AUTH,
+            f"has no entry (service {service!r}). " + HOW_TO_PROVIDE
         )
     return _check_value(stored.reveal().strip(), f"the keyring entry {service!r}"), SOURCE_KEYRING
 
@@ -149,24 +142,20 @@ def _read_token_file(file_name: str) -> Secret:
     except FileNotFoundError:
         raise CredentialError(
             f"{where} does not exist. Create it with only the credential in it, or unset "
-            "NEWAPI_TOKEN_FILE. " + HOW_TO_PROVIDE,
-            ExitCode.AUTH,
+            "NEWAPI_TOKEN_FILE. " + HOW_TO_PROVIDE
         ) from None
     except IsADirectoryError:
-        raise CredentialError(f"{where} is a directory, not a file.", ExitCode.AUTH) from None
+        raise CredentialError(f"{where} is a directory, not a file.") from None
     except PermissionError:
-        raise CredentialError(
-            f"{where} cannot be read (permission denied).", ExitCode.AUTH
-        ) from None
+        raise CredentialError(f"{where} cannot be read (permission denied).") from None
     except UnicodeDecodeError:
-        raise CredentialError(f"{where} is not UTF-8 text.", ExitCode.AUTH) from None
+        raise CredentialError(f"{where} is not UTF-8 text.") from None
     except OSError as exc:
-        raise CredentialError(f"{where} cannot be read: {exc.strerror}.", ExitCode.AUTH) from None
+        raise CredentialError(f"{where} cannot be read: {exc.strerror}.") from None
     value = text.strip()
     if not value:
         raise CredentialError(
-            f"{where} is empty; put the management credential in it. " + WHAT_CREDENTIAL,
-            ExitCode.AUTH,
+            f"{where} is empty; put the management credential in it. " + WHAT_CREDENTIAL
         )
     return _check_value(value, where)
 
@@ -181,10 +170,9 @@ def parse_user_id(text: str, source: str = "NEWAPI_USER_ID") -> int:
     """
     value = text.strip()
     if not (value.isascii() and value.isdecimal()) or int(value) <= 0:
-        raise CredentialError(
+        raise SettingError(
             f"{source} must be a positive decimal user id (e.g. 1), got {value[:20]!r}. "
-            "The id is shown in the web UI's personal settings.",
-            ExitCode.USAGE,
+            "The id is shown in the web UI's personal settings."
         )
     return int(value)
 
@@ -197,7 +185,7 @@ def resolve_user_id(
 ) -> int | None:
     """``NEWAPI_USER_ID``, else (given ``url``, outside CI) the id stored by ``login``, else None.
 
-    A malformed NEWAPI_USER_ID raises CredentialError (64). The keyring
+    A malformed NEWAPI_USER_ID raises SettingError (64). The keyring
     fallback is best effort: an unavailable keyring gives None.
     """
     text = env.get("NEWAPI_USER_ID", "").strip()
@@ -212,7 +200,7 @@ def resolve_user_id(
             USER_ID_USERNAME,
             timeout=keyring_timeout,
         )
-    except keyring_store.KeyringUnavailable:
+    except keyring_store.KeyringUnavailableError:
         return None
     if stored is None:
         return None
@@ -236,9 +224,8 @@ def ssl_verify_setting(env: Mapping[str, str] = os.environ) -> bool | str | ssl.
         if value:
             path = Path(value).expanduser()
             if not path.is_file():
-                raise CredentialError(
-                    f"{name}={value} is not a file; point it at a PEM CA bundle or unset it.",
-                    ExitCode.USAGE,
+                raise SettingError(
+                    f"{name}={value} is not a file; point it at a PEM CA bundle or unset it."
                 )
             cafile = str(path)
             break
@@ -251,19 +238,16 @@ def ssl_verify_setting(env: Mapping[str, str] = os.environ) -> bool | str | ssl.
                 capath = str(Path(candidate).expanduser())
                 break
         else:
-            raise CredentialError(
+            raise SettingError(
                 f"SSL_CERT_DIR={dir_value} is not a directory; point it at a directory of "
-                "CA certificates or unset it.",
-                ExitCode.USAGE,
+                "CA certificates or unset it."
             )
     if cafile is None and capath is None:
         return True
     try:
         context = ssl.create_default_context(cafile=cafile, capath=capath)
     except (ssl.SSLError, OSError) as exc:
-        raise CredentialError(
-            f"the CA bundle {cafile or capath} cannot be loaded: {exc}", ExitCode.USAGE
-        ) from None
+        raise SettingError(f"the CA bundle {cafile or capath} cannot be loaded: {exc}") from None
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     return context

@@ -3,7 +3,7 @@
 A locked GNOME keyring, a D-Bus session that never answers or a backend
 waiting for a GUI prompt must never hang a run. Each call here runs in a
 daemon thread; if it does not finish within the timeout the caller gets
-:class:`KeyringUnavailable` and the thread is abandoned (daemon threads do not
+:class:`KeyringUnavailableError` and the thread is abandoned (daemon threads do not
 keep the interpreter alive). After one timeout every later call in the same
 process fails at once, so a hung backend costs the timeout only once.
 
@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from provisioner.errors import CredentialError, ProvisionerError
+from provisioner.errors import ProvisionerError, SettingError
 from provisioner.secret import Secret
 from provisioner.secrets.urls import normalize_url
 
@@ -35,7 +35,7 @@ _hung_reason: str | None = None
 _hung_lock = threading.Lock()
 
 
-class KeyringUnavailable(ProvisionerError):
+class KeyringUnavailableError(ProvisionerError):
     """The OS keyring cannot be used (missing backend, locked, or no answer in time).
 
     The message is complete and names the alternatives; print it as is.
@@ -46,7 +46,7 @@ class KeyringUnavailable(ProvisionerError):
         super().__init__(f"the OS keyring is unavailable: {reason}. {ALTERNATIVES}")
 
 
-class InsecureKeyring(KeyringUnavailable):
+class InsecureKeyringError(KeyringUnavailableError):
     """The keyring backend would not keep secrets safe (a plaintext file, one that discards
     what it is given); refused unless the user opts in (docs/credentials.md#keyring-backends).
     """
@@ -65,7 +65,7 @@ def service_name(server_url: str) -> str:
     """
     try:
         url = normalize_url(server_url)
-    except CredentialError:
+    except SettingError:
         url = server_url.strip().rstrip("/")
     return f"provisioner:{url}"
 
@@ -104,7 +104,7 @@ def _call(func: Callable[[], T], timeout: float | None, what: str) -> T:
         timeout = DEFAULT_TIMEOUT
     with _hung_lock:
         if _hung_reason is not None:
-            raise KeyringUnavailable(_hung_reason)
+            raise KeyringUnavailableError(_hung_reason)
 
     box: dict[str, Any] = {}
     done = threading.Event()
@@ -126,13 +126,13 @@ def _call(func: Callable[[], T], timeout: float | None, what: str) -> T:
         )
         with _hung_lock:
             _hung_reason = reason
-        raise KeyringUnavailable(reason)
+        raise KeyringUnavailableError(reason)
     if "error" in box:
         exc = box["error"]
-        if isinstance(exc, KeyringUnavailable):
+        if isinstance(exc, KeyringUnavailableError):
             raise exc
         if isinstance(exc, Exception):
-            raise KeyringUnavailable(_describe(exc)) from None
+            raise KeyringUnavailableError(_describe(exc)) from None
         raise exc
     return box["value"]  # type: ignore[no-any-return]
 
@@ -189,15 +189,15 @@ def _backend() -> Any:
         if "plaintext" in why
         else "Choose another backend (PYTHON_KEYRING_BACKEND)"
     )
-    raise InsecureKeyring(
+    raise InsecureKeyringError(
         f"the keyring backend is {_label(backend)}, and {why}; refusing to keep keys or "
         f"credentials there. {way_out}"
     )
 
 
 def check_backend(*, timeout: float | None = None) -> str:
-    """The backend's name if it may hold secrets; raises :class:`KeyringUnavailable`
-    (:class:`InsecureKeyring` for a plaintext or null one) otherwise."""
+    """The backend's name if it may hold secrets; raises :class:`KeyringUnavailableError`
+    (:class:`InsecureKeyringError` for a plaintext or null one) otherwise."""
     return _call(lambda: _label(_backend()), timeout, "backend")
 
 

@@ -253,7 +253,7 @@ class KeyringSink:
                     Secret(item.origin.text()),
                     timeout=self.timeout,
                 )
-            except keyring_store.KeyringUnavailable as exc:
+            except keyring_store.KeyringUnavailableError as exc:
                 results.append(DeliveryResult(item.name, False, str(exc), where))
                 continue
             results.append(DeliveryResult(item.name, True, "", where))

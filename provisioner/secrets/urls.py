@@ -1,6 +1,6 @@
 """The server URL: normalized once, and refused when it would leak the credential.
 
-Errors are :class:`~provisioner.errors.CredentialError` with exit 64.
+Errors are :class:`~provisioner.errors.SettingError` (exit 64).
 """
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
-from provisioner.errors import CredentialError
-from provisioner.exitcodes import ExitCode
+from provisioner.errors import SettingError
 
 HOW_TO_PROVIDE = (
     "Provide the management credential in one of these ways: "
@@ -20,7 +19,7 @@ HOW_TO_PROVIDE = (
 
 
 def normalize_url(url: str) -> str:
-    """``https://Host:443/base/`` -> ``https://host:443/base``; CredentialError (64) if malformed.
+    """``https://Host:443/base/`` -> ``https://host:443/base``; SettingError (64) if malformed.
 
     Scheme and host are lower-cased, the trailing slash is removed. A URL with
     a user name or password, a query or a fragment is refused: the URL names
@@ -31,27 +30,24 @@ def normalize_url(url: str) -> str:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
-        raise CredentialError(f"invalid server URL: {exc}", ExitCode.USAGE) from None
+        raise SettingError(f"invalid server URL: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise CredentialError(
+        raise SettingError(
             f"invalid server URL {_safe(text)!r}: it must start with https:// "
-            "(or http:// for a local server)",
-            ExitCode.USAGE,
+            "(or http:// for a local server)"
         )
     if parts.username is not None or parts.password is not None:
-        raise CredentialError(
-            "the server URL must not contain a user name or password; " + HOW_TO_PROVIDE,
-            ExitCode.USAGE,
+        raise SettingError(
+            "the server URL must not contain a user name or password; " + HOW_TO_PROVIDE
         )
     host = parts.hostname
     if not host:
-        raise CredentialError(f"invalid server URL {_safe(text)!r}: no host name", ExitCode.USAGE)
+        raise SettingError(f"invalid server URL {_safe(text)!r}: no host name")
     if parts.query or parts.fragment:
-        raise CredentialError(
+        raise SettingError(
             f"invalid server URL {_safe(text)!r}: remove the query (?...) or fragment (#...); "
-            "give the base URL, e.g. https://api.example.com",
-            ExitCode.USAGE,
+            "give the base URL, e.g. https://api.example.com"
         )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
@@ -88,16 +84,15 @@ def is_loopback_host(host: str) -> bool:
 def check_url(url: str, *, insecure_http: bool) -> str:
     """Normalize the server URL and refuse plain http to a non-loopback host.
 
-    Returns the normalized URL. Raises CredentialError (exit 64).
+    Returns the normalized URL. Raises SettingError (exit 64).
     """
     normalized = normalize_url(url)
     parts = urlsplit(normalized)
     if parts.scheme == "http" and not insecure_http and not is_loopback_host(parts.hostname or ""):
-        raise CredentialError(
+        raise SettingError(
             f"refusing plain http:// to {parts.hostname}: the credential and new keys would "
             "cross the network unencrypted. Use https://, or pass --insecure-http if you "
             "accept that risk (plain http is allowed without it only for localhost, "
-            "127.0.0.0/8 and ::1).",
-            ExitCode.USAGE,
+            "127.0.0.0/8 and ::1)."
         )
     return normalized

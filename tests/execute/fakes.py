@@ -2,7 +2,7 @@
 
 Tokens live in a dict of :class:`provisioner.observed.Token`; ids increase. Every
 call is logged (``calls``) so a test can check what was sent and in which order, and
-failures are scripted per call: ``server.on("create_token", 2, NetworkError(...))``
+failures are scripted per call: ``server.on("create_token", 2, ConnectionFailedError(...))``
 makes the second create raise. Quirks of real generations are switches: a server
 that answers success but keeps another value (``keeps``), ignores a status change
 (``ignores_status``), skips ids in a batch delete (``undeletable``), or caps the

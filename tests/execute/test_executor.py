@@ -16,7 +16,7 @@ from provisioner.execute.executor import execute
 from provisioner.newapi.errors import (
     AuthError,
     BusinessError,
-    NetworkError,
+    ConnectionFailedError,
     NewApiError,
     NotNewApiError,
     RateLimitedError,
@@ -239,7 +239,7 @@ def test_without_a_sink_new_keys_are_pending_and_never_revealed() -> None:
 
 def test_relist_failure_after_creates_reports_them_created_with_keys_undelivered() -> None:
     server = new_server()
-    server.on("list_tokens", 1, NetworkError("connection reset"))
+    server.on("list_tokens", 1, ConnectionFailedError("connection reset"))
     report = apply(server, want("a"), sink=FakeSink())
     create = result(report, "create", "a")
     assert create.status == "ok" and "re-listing failed (connection reset)" in create.detail
@@ -248,7 +248,7 @@ def test_relist_failure_after_creates_reports_them_created_with_keys_undelivered
 
 def test_relist_failure_without_a_sink_still_names_the_pending_key() -> None:
     server = new_server()
-    server.on("list_tokens", 1, NetworkError("connection reset"))
+    server.on("list_tokens", 1, ConnectionFailedError("connection reset"))
     report = apply(server, want("a"))
     assert report.keys_pending == ["a"]
 
@@ -320,7 +320,7 @@ def test_a_create_whose_both_posts_failed_is_not_reported_ok_when_relist_fails()
     server = new_server()
     server.on("create_token", 1, ambiguous())
     server.on("create_token", 2, BusinessError("数据库错误"))
-    server.on("list_tokens", 2, NetworkError("connection reset"))
+    server.on("list_tokens", 2, ConnectionFailedError("connection reset"))
     report = apply(server, want("a"), sink=FakeSink())
     assert server.named("a") == []
     assert result(report, "create", "a").status != "ok"
@@ -361,7 +361,7 @@ def test_the_token_cap_stops_the_create_phase_and_names_the_cap() -> None:
     ("error", "stops", "note"),
     [
         (AuthError("access token invalid", status=401), True, False),
-        (NetworkError("connection refused"), True, False),
+        (ConnectionFailedError("connection refused"), True, False),
         (RateLimitedError("429 Too Many Requests"), True, False),
         (UnsupportedError("no route"), True, False),
         (NotNewApiError("an HTML page"), True, False),
@@ -413,7 +413,7 @@ def test_a_key_the_sink_refuses_gets_its_new_token_disabled() -> None:
     ("setup", "errors", "details"),
     [
         pytest.param(
-            lambda s, k: s.on("reveal_keys", 1, NetworkError("reset")),
+            lambda s, k: s.on("reveal_keys", 1, ConnectionFailedError("reset")),
             {"a": "reveal failed: reset", "b": "reveal failed: reset"},
             {"a": "new token disabled", "b": "new token disabled"},
             id="reveal fails",
@@ -425,7 +425,7 @@ def test_a_key_the_sink_refuses_gets_its_new_token_disabled() -> None:
             id="reveal leaves one out",
         ),
         pytest.param(
-            lambda s, k: (k.refuse.update(b="no"), s.on("set_status", 1, NetworkError("gone"))),
+            lambda s, k: (k.refuse.update(b="no"), s.on("set_status", 1, ConnectionFailedError("gone"))),
             {"b": "no"},
             {"b": "could not disable the new token: gone"},
             id="the disable fails too",
@@ -796,14 +796,14 @@ def _secret(token_id: int) -> Secret:
             id="short count: the re-list decides",
         ),
         pytest.param(
-            lambda s: s.on("delete_tokens", 1, NetworkError("reset"), commit=True),
+            lambda s: s.on("delete_tokens", 1, ConnectionFailedError("reset"), commit=True),
             ("ok", "ok"),
             "",
             1,
             id="error after commit: both gone",
         ),
         pytest.param(
-            lambda s: s.on("delete_tokens", 1, NetworkError("reset")),
+            lambda s: s.on("delete_tokens", 1, ConnectionFailedError("reset")),
             ("failed", "failed"),
             "reset",
             1,
@@ -811,8 +811,8 @@ def _secret(token_id: int) -> Secret:
         ),
         pytest.param(
             lambda s: (
-                s.on("delete_tokens", 1, NetworkError("reset"), commit=True),
-                s.on("list_tokens", 1, NetworkError("reset")),
+                s.on("delete_tokens", 1, ConnectionFailedError("reset"), commit=True),
+                s.on("list_tokens", 1, ConnectionFailedError("reset")),
             ),
             ("failed", "failed"),
             "reset",

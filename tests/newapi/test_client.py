@@ -11,7 +11,7 @@ from provisioner.newapi.errors import (
     AmbiguousWriteError,
     AuthError,
     BusinessError,
-    NetworkError,
+    ConnectionFailedError,
     NotNewApiError,
     RateLimitedError,
     ServerError,
@@ -387,7 +387,7 @@ def test_timeouts_retried_then_network_error() -> None:
     server.always("GET /api/token/3", slow)
     client = make_client(server, max_attempts=3)
     client.probe()
-    with pytest.raises(NetworkError, match="timeout"):
+    with pytest.raises(ConnectionFailedError, match="timeout"):
         client.get_token(3)
     assert client.request_counts["GET /api/token/:id"] == 3
 

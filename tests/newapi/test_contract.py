@@ -16,7 +16,7 @@ from provisioner.newapi.errors import (
     AmbiguousWriteError,
     AuthError,
     BusinessError,
-    NetworkError,
+    ConnectionFailedError,
     NotNewApiError,
     RateLimitedError,
     UnreachableError,
@@ -268,7 +268,7 @@ def test_latency_beyond_timeout_is_network_error(bearer: Sandbox) -> None:
     with connect(bearer, timeout=0.2, max_attempts=2) as client:
         client.probe()
         bearer.inject(route="GET /api/token/:id", latency=0.6, times=2)
-        with pytest.raises(NetworkError, match="timeout"):
+        with pytest.raises(ConnectionFailedError, match="timeout"):
             client.get_token(1)
         assert client.request_counts["GET /api/token/:id"] == 2
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from keyhelpers import CREDENTIAL, KEY, RecordingKeyring
 
-from provisioner.errors import CredentialError
+from provisioner.errors import CredentialError, SettingError
 from provisioner.exitcodes import ExitCode
 from provisioner.secret import Secret
 from provisioner.secrets import keyring_store
@@ -193,7 +193,7 @@ def test_user_id_parsed(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize("text", ["0", "-1", "abc", "1.5", "Bearer 1", "١", "+3"])
 def test_user_id_refused(text: str) -> None:
-    with pytest.raises(CredentialError) as info:
+    with pytest.raises(SettingError) as info:
         resolve_user_id({"NEWAPI_USER_ID": text})
     assert info.value.exit_code == ExitCode.USAGE
     assert "positive decimal" in str(info.value)
@@ -213,7 +213,7 @@ def test_user_id_from_keyring_fallback(use_backend) -> None:
 
 
 def test_parse_user_id_names_source() -> None:
-    with pytest.raises(CredentialError, match="--user-id"):
+    with pytest.raises(SettingError, match="--user-id"):
         parse_user_id("x", "--user-id")
 
 
@@ -260,7 +260,7 @@ def test_http_to_loopback_allowed(url: str) -> None:
     ],
 )
 def test_http_to_remote_refused(url: str) -> None:
-    with pytest.raises(CredentialError) as info:
+    with pytest.raises(SettingError) as info:
         check_url(url, insecure_http=False)
     assert info.value.exit_code == ExitCode.USAGE
     assert "--insecure-http" in str(info.value)
@@ -282,7 +282,7 @@ def test_https_always_allowed() -> None:
     ],
 )
 def test_malformed_urls(url: str, fragment: str) -> None:
-    with pytest.raises(CredentialError) as info:
+    with pytest.raises(SettingError) as info:
         check_url(url, insecure_http=False)
     assert info.value.exit_code == ExitCode.USAGE
     assert fragment in str(info.value)
@@ -290,7 +290,7 @@ def test_malformed_urls(url: str, fragment: str) -> None:
 
 def test_url_with_credentials_refused_without_echo() -> None:
     secret = CREDENTIAL.reveal()
-    with pytest.raises(CredentialError) as info:
+    with pytest.raises(SettingError) as info:
         check_url(f"https://root:{secret}@api.example.com", insecure_http=False)
     assert info.value.exit_code == ExitCode.USAGE
     assert secret not in str(info.value)
@@ -334,7 +334,7 @@ def test_tls_cert_dir(tmp_path: Path) -> None:
     [{"SSL_CERT_FILE": "/nonexistent/ca.pem"}, {"SSL_CERT_DIR": "/nonexistent"}],
 )
 def test_tls_bad_path_is_usage_error(env: dict[str, str]) -> None:
-    with pytest.raises(CredentialError) as info:
+    with pytest.raises(SettingError) as info:
         ssl_verify_setting(env)
     assert info.value.exit_code == ExitCode.USAGE
 
@@ -342,7 +342,7 @@ def test_tls_bad_path_is_usage_error(env: dict[str, str]) -> None:
 def test_tls_bundle_that_is_not_pem(tmp_path: Path) -> None:
     bogus = tmp_path / "ca.pem"
     bogus.write_text("not a certificate")
-    with pytest.raises(CredentialError):
+    with pytest.raises(SettingError):
         ssl_verify_setting({"SSL_CERT_FILE": str(bogus)})
 
 

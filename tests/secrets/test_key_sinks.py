@@ -363,7 +363,7 @@ def test_keyring_sink_unavailable_is_per_key_failure() -> None:
     results = KeyringSink().deliver([item(), item("b", "B", KEY2)])
     assert [r.ok for r in results] == [False, False]
     assert "dotenv:PATH" in results[0].error
-    assert keyring_store.KeyringUnavailable.__name__  # one clear message, no traceback
+    assert keyring_store.KeyringUnavailableError.__name__  # one clear message, no traceback
 
 
 # ------------------------------------------------------------ dotenv: the form a line had

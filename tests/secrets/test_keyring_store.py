@@ -53,7 +53,7 @@ def test_plaintext_backend_is_refused_with_the_way_out(use_backend, tmp_path) ->
         lambda: keyring_store.set_secret(SERVICE, "credential", CREDENTIAL),
         lambda: keyring_store.get_secret(SERVICE, "credential"),
     ):
-        with pytest.raises(keyring_store.InsecureKeyring) as info:
+        with pytest.raises(keyring_store.InsecureKeyringError) as info:
             call()
         message = str(info.value)
         assert "PlaintextKeyring (keyhelpers)" in message and "plaintext file" in message
@@ -73,7 +73,7 @@ def test_plaintext_backend_allowed_when_chosen(use_backend, tmp_path, monkeypatc
     keyring_store.set_secret(SERVICE, "credential", CREDENTIAL)
     assert keyring_store.get_secret(SERVICE, "credential") == CREDENTIAL
     monkeypatch.setenv("PROVISIONER_KEYRING_ALLOW_INSECURE", "yes")  # only 1 opts in
-    with pytest.raises(keyring_store.InsecureKeyring):
+    with pytest.raises(keyring_store.InsecureKeyringError):
         keyring_store.get_secret(SERVICE, "credential")
 
 
@@ -82,7 +82,7 @@ def test_null_backend_is_refused_even_when_insecure_is_allowed(use_backend, monk
 
     use_backend(null.Keyring())
     monkeypatch.setenv("PROVISIONER_KEYRING_ALLOW_INSECURE", "1")
-    with pytest.raises(keyring_store.InsecureKeyring) as info:
+    with pytest.raises(keyring_store.InsecureKeyringError) as info:
         keyring_store.set_secret(SERVICE, "A_KEY", KEY)
     assert "discards" in str(info.value) and "ALLOW_INSECURE" not in str(info.value)
 
@@ -117,7 +117,7 @@ def test_chainer_resolves_to_its_safe_member(use_backend, tmp_path) -> None:
 
 def test_chainer_of_plaintext_only_is_refused(use_backend, tmp_path) -> None:
     use_backend(_Chainer(PlaintextKeyring(tmp_path / "plain.json")))
-    with pytest.raises(keyring_store.InsecureKeyring, match="PlaintextKeyring"):
+    with pytest.raises(keyring_store.InsecureKeyringError, match="PlaintextKeyring"):
         keyring_store.get_secret(SERVICE, "A_KEY")
 
 
@@ -126,7 +126,7 @@ def test_real_keyrings_alt_plaintext_is_refused(use_backend, tmp_path) -> None:
     backend = alt.PlaintextKeyring()
     backend.file_path = str(tmp_path / "keyring_pass.cfg")
     use_backend(backend)
-    with pytest.raises(keyring_store.InsecureKeyring, match=r"PlaintextKeyring \(keyrings"):
+    with pytest.raises(keyring_store.InsecureKeyringError, match=r"PlaintextKeyring \(keyrings"):
         keyring_store.set_secret(SERVICE, "credential", CREDENTIAL)
     assert not (tmp_path / "keyring_pass.cfg").exists()
 
@@ -134,7 +134,7 @@ def test_real_keyrings_alt_plaintext_is_refused(use_backend, tmp_path) -> None:
 def test_hanging_backend_times_out_within_bound(use_backend) -> None:
     backend = use_backend(HangingKeyring())
     # The backend hangs for 30 s: an answer now is the timeout's.
-    with pytest.raises(keyring_store.KeyringUnavailable) as info:
+    with pytest.raises(keyring_store.KeyringUnavailableError) as info:
         keyring_store.get_secret(SERVICE, "credential", timeout=0.5)
     message = str(info.value)
     assert "did not answer within 0.5 s" in message
@@ -142,7 +142,7 @@ def test_hanging_backend_times_out_within_bound(use_backend) -> None:
         assert alternative in message
 
     # later calls fail at once instead of waiting again: the backend is not asked
-    with pytest.raises(keyring_store.KeyringUnavailable):
+    with pytest.raises(keyring_store.KeyringUnavailableError):
         keyring_store.set_secret(SERVICE, "x", KEY, timeout=5)
     assert "set" not in backend.calls
 
@@ -169,12 +169,12 @@ def test_hanging_backend_fails_sink_per_key(use_backend) -> None:
 
 def test_locked_backend(use_backend) -> None:
     use_backend(LockedKeyring())
-    with pytest.raises(keyring_store.KeyringUnavailable, match="locked"):
+    with pytest.raises(keyring_store.KeyringUnavailableError, match="locked"):
         keyring_store.get_secret(SERVICE, "credential")
 
 
 def test_no_backend() -> None:
-    with pytest.raises(keyring_store.KeyringUnavailable) as info:
+    with pytest.raises(keyring_store.KeyringUnavailableError) as info:
         keyring_store.get_secret(SERVICE, "credential")
     assert "no keyring backend" in str(info.value)
 

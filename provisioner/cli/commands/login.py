@@ -45,7 +45,7 @@ def _read_credential(url: str) -> str:
 
 def run(opts: LoginOptions) -> int:
     """Store the credential; every failure is a :class:`ProvisionerError` (main reports it)."""
-    from provisioner.errors import CredentialError, ProvisionerError, UsageError
+    from provisioner.errors import CredentialError, ProvisionerError, SettingError, UsageError
     from provisioner.secrets import keyring_store
     from provisioner.secrets.credentials import (
         CREDENTIAL_USERNAME,
@@ -74,8 +74,8 @@ def run(opts: LoginOptions) -> int:
         raise UsageError("no credential entered; nothing stored.") from None
     try:
         credential = check_credential_text(text, "the credential entered")
-    except CredentialError as exc:
-        raise CredentialError(f"{exc} Nothing was stored.", exc.exit_code) from None
+    except (CredentialError, SettingError) as exc:
+        raise type(exc)(f"{exc} Nothing was stored.", exc.exit_code) from None
 
     from provisioner.secret import Secret
 
@@ -85,7 +85,7 @@ def run(opts: LoginOptions) -> int:
         if user_id is not None:
             keyring_store.set_secret(service, USER_ID_USERNAME, Secret(str(user_id)))
         backend = keyring_store.backend_name()
-    except keyring_store.KeyringUnavailable as exc:
+    except keyring_store.KeyringUnavailableError as exc:
         raise ProvisionerError(str(exc), ExitCode.ERROR) from None
 
     if opts.common.output == "json":  # docs/json.md#login-provisioner-login---output-json

@@ -112,7 +112,7 @@ def _find_keys(
     from provisioner.newapi.errors import UnsupportedError
     from provisioner.plan.model import key_print
     from provisioner.secret import Secret
-    from provisioner.secrets.keyring_store import KeyringUnavailable
+    from provisioner.secrets.keyring_store import KeyringUnavailableError
     from provisioner.secrets.sink_state import read_keys
     from provisioner.spec.desired import derive_key_name
 
@@ -126,7 +126,7 @@ def _find_keys(
         run_.sink = delivery.sink
         try:
             held = read_keys(delivery.target, key_name.values(), delivery.server_url) or {}
-        except (OSError, ValueError, KeyringUnavailable) as exc:
+        except (OSError, ValueError, KeyringUnavailableError) as exc:
             log.info(f"warning: cannot read the key sink {delivery.sink} ({exc}); revealing keys")
     elif delivery is not None and tokens:
         log.info(f"the key sink {delivery.sink} cannot be read back: keys are revealed")
