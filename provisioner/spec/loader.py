@@ -23,8 +23,7 @@ from provisioner.observed import (
     OLD_SERVER_NAME_BYTES,
     QUOTA_PER_UNIT_DEFAULT,
 )
-from provisioner.spec import fields as f
-from provisioner.spec import model as m
+from provisioner.spec import fields, fileformat
 from provisioner.spec.anchors import list_items
 from provisioner.spec.desired import (
     DEFAULT_ROTATE_OVERLAP,
@@ -49,10 +48,10 @@ STDIN = "-"  # `-f -`: the spec comes from stdin
 STDIN_NAME = "<stdin>"  # how diagnostics name it
 MAX_COUNT = 100
 MAX_AUTO_GROUPS = 5
-_KEY_NAME_RE = re.compile(f.KEY_NAME_PATTERN)
-_MODEL_RE = re.compile(f.MODEL_PATTERN)
-_GLOB_RE = re.compile(f.GLOB_PATTERN)
-_URL_RE = re.compile(f.URL_PATTERN)
+_KEY_NAME_RE = re.compile(fields.KEY_NAME_PATTERN)
+_MODEL_RE = re.compile(fields.MODEL_PATTERN)
+_GLOB_RE = re.compile(fields.GLOB_PATTERN)
+_URL_RE = re.compile(fields.URL_PATTERN)
 _NOT_IN_DEFAULTS = {
     "name": "each token needs its own name",
     "count": "set count on the token",
@@ -106,20 +105,24 @@ class _Loader:
         if node.kind != "map":
             self.error(node, f"{where} must be a mapping, not {node.describe()}")
             return None
-        allowed = m.keys_of(model)
+        allowed = fileformat.keys_of(model)
         known: dict[str, YEntry] = {}
         for key, entry in node.value.items():
             if forbidden and key in forbidden:
                 self.error(entry.key, f"'{key}' is not allowed in {where}: {forbidden[key]}")
-            elif model is m.SpecFile and key.startswith(m.EXTENSION_PREFIX):
+            elif model is fileformat.SpecFile and key.startswith(fileformat.EXTENSION_PREFIX):
                 continue  # the user's own: anchors, notes (docs/spec.md#yaml-rules)
             elif key in allowed:
                 if entry.value.kind != "bad":  # already reported (a disallowed tag)
                     known[key] = entry
             else:
-                self.error(entry.key, _unknown_key(key, where, allowed, model is m.SpecFile))
-        for required in m.REQUIRED.get(model, ()):
-            if required not in node.value and not (model is m.SpecFile and required == "version"):
+                self.error(
+                    entry.key, _unknown_key(key, where, allowed, model is fileformat.SpecFile)
+                )
+        for required in fileformat.REQUIRED.get(model, ()):
+            if required not in node.value and not (
+                model is fileformat.SpecFile and required == "version"
+            ):
                 self.error(node, f"{where} is missing required key '{required}'")
         return known
 
@@ -154,7 +157,7 @@ class _Loader:
                     )
                 self.error(node, message)
                 return None  # the rest follows rules we do not know
-        top = self.mapping(root, m.SpecFile, "the top level") or {}
+        top = self.mapping(root, fileformat.SpecFile, "the top level") or {}
         server_url, max_tokens = (
             self.server(top["server"].value) if "server" in top else (None, None)
         )
@@ -164,7 +167,10 @@ class _Loader:
         defaults: dict[str, _Field] = {}
         if "defaults" in top:
             defaults = self.settings(
-                top["defaults"].value, m.Defaults, "defaults", forbidden=_NOT_IN_DEFAULTS
+                top["defaults"].value,
+                fileformat.DefaultsBlock,
+                "defaults",
+                forbidden=_NOT_IN_DEFAULTS,
             )
         tokens: list[DesiredToken] = []
         declared = 0
@@ -234,7 +240,7 @@ class _Loader:
     # -- sections -----------------------------------------------------------------
     def server(self, node: YNode) -> tuple[str | None, int | None]:
         """``server.url`` and ``server.max_tokens`` (None when not set or invalid)."""
-        entries = self.mapping(node, m.Server, "server") or {}
+        entries = self.mapping(node, fileformat.ServerBlock, "server") or {}
         url: str | None = None
         max_tokens: int | None = None
         if "url" in entries:
@@ -259,7 +265,7 @@ class _Loader:
         return url, max_tokens
 
     def manage(self, node: YNode) -> Manage:
-        entries = self.mapping(node, m.Manage, "manage") or {}
+        entries = self.mapping(node, fileformat.ManageBlock, "manage") or {}
         match: tuple[str, ...] = ()
         orphans = "keep"
         if "match" in entries:
@@ -273,7 +279,7 @@ class _Loader:
         return Manage(match=match, orphans=orphans)  # type: ignore[arg-type]
 
     def safety(self, node: YNode) -> Safety:
-        entries = self.mapping(node, m.Safety, "safety") or {}
+        entries = self.mapping(node, fileformat.SafetyBlock, "safety") or {}
         values: dict[str, Any] = {}
         for key in ("max_deletes", "max_disables"):
             if key in entries:
@@ -302,12 +308,12 @@ class _Loader:
         return Safety(**values)
 
     def keys(self, node: YNode) -> str | None:
-        entries = self.mapping(node, m.Keys, "keys") or {}
+        entries = self.mapping(node, fileformat.KeysBlock, "keys") or {}
         if "to" not in entries:
             return None
         value = entries["to"].value
         try:
-            return f.check_sink(_string(value, "keys.to", accepts=f.check_sink))
+            return fields.check_sink(_string(value, "keys.to", accepts=fields.check_sink))
         except (_Invalid, ValueError) as exc:
             self.error(value, str(exc))
             self.sink_invalid = True
@@ -369,7 +375,7 @@ class _Loader:
         for char in name:
             if unicodedata.category(char) == "Cc":
                 raise _Invalid(f"name {name!r} contains a control character ({ord(char):#04x})")
-        if f.OLD_SUFFIX.search(name):
+        if fields.OLD_SUFFIX.search(name):
             raise _Invalid(
                 f"name {name!r} ends in .old-YYYYMMDD, which is reserved for rotated tokens"
             )
@@ -412,7 +418,7 @@ class _Loader:
                 f"not {_shown(node)}"
             )
         try:
-            return f.parse_expiry(node.value)
+            return fields.parse_expiry(node.value)
         except ValueError as exc:
             raise _Invalid(str(exc)) from None
 
@@ -423,13 +429,13 @@ class _Loader:
                 f"not {node.describe()}"
             )
         try:
-            budget = f.parse_amount(node.value)
+            budget = fields.parse_amount(node.value)
         except ValueError as exc:
             raise _Invalid(str(exc)) from None
         if budget.resolve(QUOTA_PER_UNIT_DEFAULT) == 0:
             raise _Invalid(
                 f"quota {node.value!r} is 0 quota units at the default {QUOTA_PER_UNIT_DEFAULT} "
-                f"units per USD: {f.ZERO_QUOTA_HINT}"
+                f"units per USD: {fields.ZERO_QUOTA_HINT}"
             )
         if budget.usd is not None and budget.usd * QUOTA_PER_UNIT_DEFAULT > MAX_QUOTA_UNITS:
             self.warn(
@@ -464,13 +470,13 @@ class _Loader:
         return tuple(self._sub_list(node, "models", _check_model))
 
     def field_allow_ips(self, node: YNode) -> tuple[str, ...]:
-        return tuple(self._sub_list(node, "allow_ips", lambda text, _what: f.check_ip(text)))
+        return tuple(self._sub_list(node, "allow_ips", lambda text, _what: fields.check_ip(text)))
 
     def field_protected(self, node: YNode) -> bool:
         return _boolean(node, "protected")
 
     def field_rotate(self, node: YNode) -> RotatePolicy:
-        entries = self.mapping(node, m.Rotate, "rotate")
+        entries = self.mapping(node, fileformat.RotateBlock, "rotate")
         if entries is None or "every" not in entries:
             raise _Silent()
         every = _duration(entries["every"].value, "rotate.every", positive=True)
@@ -504,7 +510,7 @@ class _Loader:
                     item, f"a token must be a mapping with at least a name, not {item.describe()}"
                 )
                 continue
-            own = self.settings(item, m.Token, "token")
+            own = self.settings(item, fileformat.TokenEntry, "token")
             parsed.append((item, own))
 
         result: list[DesiredToken] = []
@@ -703,7 +709,7 @@ class _Silent(_Invalid):
 
 # -- small checks -----------------------------------------------------------------------
 def _unknown_key(key: str, where: str, allowed: tuple[str, ...], top: bool = False) -> str:
-    prefix = m.EXTENSION_PREFIX
+    prefix = fileformat.EXTENSION_PREFIX
     if top and key.lower().startswith(prefix):
         own = prefix + key[len(prefix) :]
         return (
@@ -768,7 +774,7 @@ def _duration(node: YNode, what: str, *, positive: bool) -> int:
     if node.kind != "str":
         raise _Invalid(f"{what} must be a duration like 12h, 7d or 4w, not {_shown(node)}", node)
     try:
-        seconds = f.parse_duration(node.value)
+        seconds = fields.parse_duration(node.value)
     except ValueError as exc:
         raise _Invalid(f"{what}: {exc}", node) from None
     if positive and seconds <= 0:
@@ -794,7 +800,7 @@ def _check_model(text: str, what: str) -> str:
 
 
 def _check_auto_group(text: str, what: str) -> str:
-    if not re.match(f.AUTO_GROUP_PATTERN, text):
+    if not re.match(fields.AUTO_GROUP_PATTERN, text):
         raise _Invalid(f"{what}: {text!r} is not a group name (non-empty, no spaces or commas)")
     return text
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from provisioner.spec.model import SpecFile
+from provisioner.spec.fileformat import SpecFile
 
 SCHEMA_ID = "https://github.com/provisioner/provisioner/schema/tokens.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -57,8 +57,33 @@ def _close(node: Any) -> None:
             _close(item)
 
 
+def _named_as_in_the_file(body: dict[str, Any]) -> dict[str, Any]:
+    """``$defs`` named by the file's words (``Token``, ``Safety``), not by the classes that
+    model them (``TokenEntry``, ``SafetyBlock``: spec/fileformat.py)."""
+    defs = body.get("$defs", {})
+    names = {name: name.removesuffix("Block").removesuffix("Entry") for name in defs}
+    if len(set(names.values())) != len(names):
+        raise AssertionError(f"two blocks share a name: {sorted(names.values())}")
+
+    def rename(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {key: rename(value) for key, value in node.items()}
+            ref = out.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                out["$ref"] = "#/$defs/" + names[ref.removeprefix("#/$defs/")]
+            return out
+        if isinstance(node, list):
+            return [rename(item) for item in node]
+        return node
+
+    renamed = rename(body)
+    if defs:
+        renamed["$defs"] = {names[name]: node for name, node in renamed["$defs"].items()}
+    return dict(renamed)
+
+
 def build_schema() -> dict[str, Any]:
-    body = _clean(SpecFile.model_json_schema(mode="validation"))
+    body = _named_as_in_the_file(_clean(SpecFile.model_json_schema(mode="validation")))
     _close(body)
     return {"$schema": DIALECT, "$id": SCHEMA_ID, **body}
 

@@ -6,6 +6,12 @@ sets from them, so the schema, the loader and the docs cannot drift apart.
 Field names are exactly those of docs/spec.md. The loader (``loader.py``) adds what a
 schema cannot say: byte lengths, uniqueness after ``count``, dates in the past,
 host bits in a CIDR, and so on.
+
+Each class is a block of the file as written: ``ServerBlock`` is ``server:``,
+``TokenEntry`` an item of ``tokens:``. What the rest of the tool uses is the desired
+state the loader builds from them (:mod:`provisioner.spec.desired`: ``Spec``,
+``DesiredToken``, ``Manage``, ``Safety``); the schema names its ``$defs`` by the
+file's words (``Token``, ``Safety``).
 """
 
 from __future__ import annotations
@@ -15,22 +21,22 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from provisioner.observed import DEFAULT_TOKEN_CAP
-from provisioner.spec import fields as f
+from provisioner.spec import fields
 
 _STRICT = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
 # Top-level keys that start with this are the user's own (anchors to reuse with `<<: *base`,
 # notes), ignored as Docker Compose ignores them (docs/spec.md#yaml-rules).
 EXTENSION_PREFIX = "x-"
 
-Duration = Annotated[str, Field(pattern=f.DURATION_PATTERN, examples=["1h", "7d"])]
+Duration = Annotated[str, Field(pattern=fields.DURATION_PATTERN, examples=["1h", "7d"])]
 PositiveDuration = Annotated[
-    str, Field(pattern=f.POSITIVE_DURATION_PATTERN, examples=["90d", "4w"])
+    str, Field(pattern=fields.POSITIVE_DURATION_PATTERN, examples=["90d", "4w"])
 ]
 Amount = (
     Annotated[
         str,
         Field(
-            pattern=f.AMOUNT_PATTERN,
+            pattern=fields.AMOUNT_PATTERN,
             description='unlimited, or a USD amount ("10 USD", "$10"; converted with the '
             "server's quota_per_unit at plan time).",
         ),
@@ -39,7 +45,7 @@ Amount = (
         int,
         Field(
             ge=1,
-            le=f.MAX_FILE_QUOTA_UNITS,
+            le=fields.MAX_FILE_QUOTA_UNITS,
             description="Raw quota units (500000 = $1 by default); 0 is refused: use "
             "status: disabled.",
         ),
@@ -47,11 +53,11 @@ Amount = (
 )
 
 
-class Server(BaseModel):
+class ServerBlock(BaseModel):
     model_config = ConfigDict(**_STRICT, title="Server")
     url: str | None = Field(
         None,
-        pattern=f.URL_PATTERN,
+        pattern=fields.URL_PATTERN,
         title="Server URL",
         description="Base URL of the new-api server. The NEWAPI_URL environment variable "
         "overrides it. Credentials never live in this file.",
@@ -68,9 +74,9 @@ class Server(BaseModel):
     )
 
 
-class Manage(BaseModel):
+class ManageBlock(BaseModel):
     model_config = ConfigDict(**_STRICT, title="Manage")
-    match: list[Annotated[str, Field(pattern=f.GLOB_PATTERN)]] | None = Field(
+    match: list[Annotated[str, Field(pattern=fields.GLOB_PATTERN)]] | None = Field(
         None,
         title="Owned name globs",
         description="fnmatch-style globs: server tokens this file owns besides the names it "
@@ -86,7 +92,7 @@ class Manage(BaseModel):
     )
 
 
-class Safety(BaseModel):
+class SafetyBlock(BaseModel):
     model_config = ConfigDict(**_STRICT, title="Safety")
     max_deletes: int | None = Field(
         None,
@@ -121,11 +127,11 @@ class Safety(BaseModel):
     )
 
 
-class Keys(BaseModel):
+class KeysBlock(BaseModel):
     model_config = ConfigDict(**_STRICT, title="Keys")
     to: str | None = Field(
         None,
-        pattern=f.SINK_PATTERN,
+        pattern=fields.SINK_PATTERN,
         title="Key sink",
         description="Where new keys are delivered: keyring | dotenv:PATH | json:PATH | "
         "exec:CMD ARGS... | stdout. --keys-to overrides it. Required when any token rotates.",
@@ -133,7 +139,7 @@ class Keys(BaseModel):
     )
 
 
-class Rotate(BaseModel):
+class RotateBlock(BaseModel):
     model_config = ConfigDict(**_STRICT, title="Rotation policy")
     every: PositiveDuration = Field(
         title="Rotate every",
@@ -149,13 +155,13 @@ class Rotate(BaseModel):
     )
 
 
-class TokenSettings(BaseModel):
+class TokenSettingsBlock(BaseModel):
     """The fields a token and ``defaults`` share."""
 
     model_config = ConfigDict(**_STRICT, title="Token settings")
     expires: str | None = Field(
         None,
-        pattern=f.EXPIRES_PATTERN,
+        pattern=fields.EXPIRES_PATTERN,
         title="Expiry",
         description="never | a duration from the token's creation (12h, 7d, 30d, 90d, 1y) | a "
         "date (midnight UTC) or datetime (UTC unless an offset is given). A date that has "
@@ -171,7 +177,7 @@ class TokenSettings(BaseModel):
     )
     group: str | None = Field(
         None,
-        pattern=f.GROUP_PATTERN,
+        pattern=fields.GROUP_PATTERN,
         title="Token group",
         description='Token group (令牌分组); "" = the account\'s own group; auto = automatic '
         "group selection.",
@@ -183,7 +189,7 @@ class TokenSettings(BaseModel):
         description="enabled (default) | disabled | absent (apply deletes it).",
         examples=["enabled"],
     )
-    auto_groups: list[Annotated[str, Field(pattern=f.AUTO_GROUP_PATTERN)]] | None = Field(
+    auto_groups: list[Annotated[str, Field(pattern=fields.AUTO_GROUP_PATTERN)]] | None = Field(
         None,
         max_length=5,
         json_schema_extra={"uniqueItems": True},
@@ -198,14 +204,14 @@ class TokenSettings(BaseModel):
         description="Only with group: auto. Retry a failed request in the next auto group.",
         examples=[True],
     )
-    models: list[Annotated[str, Field(pattern=f.MODEL_PATTERN)]] | None = Field(
+    models: list[Annotated[str, Field(pattern=fields.MODEL_PATTERN)]] | None = Field(
         None,
         json_schema_extra={"uniqueItems": True},
         title="Model allow-list",
         description="Models this token may call; omitted or [] = all models.",
         examples=[["sora-2", "gpt-4o"]],
     )
-    allow_ips: list[Annotated[str, Field(pattern=f.IP_PATTERN)]] | None = Field(
+    allow_ips: list[Annotated[str, Field(pattern=fields.IP_PATTERN)]] | None = Field(
         None,
         json_schema_extra={"uniqueItems": True},
         title="IP allow-list",
@@ -219,7 +225,7 @@ class TokenSettings(BaseModel):
         "on its own rotate.every schedule.",
         examples=[True],
     )
-    rotate: Rotate | None = Field(
+    rotate: RotateBlock | None = Field(
         None,
         title="Rotation",
         description="Rotate the key on a schedule: a new token takes the name, the old one is "
@@ -228,14 +234,14 @@ class TokenSettings(BaseModel):
     )
 
 
-class Defaults(TokenSettings):
+class DefaultsBlock(TokenSettingsBlock):
     model_config = ConfigDict(**_STRICT, title="Defaults")
 
 
-class Token(TokenSettings):
+class TokenEntry(TokenSettingsBlock):
     model_config = ConfigDict(**_STRICT, title="Token")
     name: str = Field(
-        pattern=f.NAME_PATTERN,
+        pattern=fields.NAME_PATTERN,
         max_length=50,
         title="Name",
         description="The token's exact name on the server: at most 50 bytes of UTF-8 including "
@@ -253,7 +259,7 @@ class Token(TokenSettings):
     )
     renamed_from: str | None = Field(
         None,
-        pattern=f.NAME_PATTERN,
+        pattern=fields.NAME_PATTERN,
         max_length=50,
         title="Renamed from",
         description="The token's former name (like Terraform's `moved`): a server token of "
@@ -263,7 +269,7 @@ class Token(TokenSettings):
     )
     key_name: str | None = Field(
         None,
-        pattern=f.KEY_NAME_PATTERN,
+        pattern=fields.KEY_NAME_PATTERN,
         title="Key name",
         description="The name the key is delivered under (a valid environment variable name). "
         "Default: derived from the name (sora-video-api -> SORA_VIDEO_API; a name with no "
@@ -293,26 +299,26 @@ class SpecFile(BaseModel):
         description="Always 1. A newer version needs a newer provisioner.",
         examples=[1],
     )
-    server: Server | None = Field(None, title="Server", description="Where the tokens live.")
-    manage: Manage | None = Field(
+    server: ServerBlock | None = Field(None, title="Server", description="Where the tokens live.")
+    manage: ManageBlock | None = Field(
         None,
         title="Ownership",
         description="Which server tokens this file owns and what "
         "happens to owned tokens it does not declare.",
     )
-    safety: Safety | None = Field(
+    safety: SafetyBlock | None = Field(
         None,
         title="Safety thresholds",
         description="Limits that make apply refuse (exit 4) unless --force is given.",
     )
-    keys: Keys | None = Field(None, title="Keys", description="Where new keys are delivered.")
-    defaults: Defaults | None = Field(
+    keys: KeysBlock | None = Field(None, title="Keys", description="Where new keys are delivered.")
+    defaults: DefaultsBlock | None = Field(
         None,
         title="Defaults",
         description="Any token field except name, count, key_name and renamed_from; a token's "
         "own value wins.",
     )
-    tokens: list[Token] = Field(
+    tokens: list[TokenEntry] = Field(
         title="Tokens",
         description="The tokens this account should have.",
     )
@@ -325,6 +331,6 @@ def keys_of(model: type[BaseModel]) -> tuple[str, ...]:
 
 REQUIRED = {
     SpecFile: tuple(n for n, fi in SpecFile.model_fields.items() if fi.is_required()),
-    Token: tuple(n for n, fi in Token.model_fields.items() if fi.is_required()),
-    Rotate: tuple(n for n, fi in Rotate.model_fields.items() if fi.is_required()),
+    TokenEntry: tuple(n for n, fi in TokenEntry.model_fields.items() if fi.is_required()),
+    RotateBlock: tuple(n for n, fi in RotateBlock.model_fields.items() if fi.is_required()),
 }
