@@ -2,7 +2,8 @@
 
 The real CLI runs as a subprocess (pacing off) against a sandbox seeded in a temp dir;
 the spec declares the same names, so the plan is empty. Reports seconds (median),
-the child's peak memory, the requests by route against the minimum possible
+the fastest run (the machine is shared: the best is the least disturbed), the child's
+peak memory, the requests by route against the minimum possible
 (ceil(N/100) list pages + /api/status + /api/user/self, page 1 doubling as the probe)
 and the cost per 1,000 tokens at each size (linear growth keeps it flat).
 
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
     print(
-        f"{'tokens':>7} {'seconds':>8} {'s/1k':>6} {'peak MiB':>9} {'requests':>8} {'min':>4} ratio"
+        f"{'tokens':>7} {'seconds':>8} {'best':>6} {'s/1k':>6} {'peak MiB':>9} {'requests':>8} "
+        f"{'min':>4} ratio"
     )
     failed = False
     for n in (int(s) for s in args.sizes.split(",")):
@@ -57,9 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
         total = sum(run.requests.values())
         minimum = max(1, math.ceil(n / 100)) + 2
+        best = min(r.seconds for r in runs)
         print(
-            f"{n:>7} {run.seconds:>8.3f} {run.seconds / n * 1000:>6.3f} {run.peak_mib:>9.1f} "
-            f"{total:>8} {minimum:>4} {total / minimum:.2f}"
+            f"{n:>7} {run.seconds:>8.3f} {best:>6.3f} {run.seconds / n * 1000:>6.3f} "
+            f"{run.peak_mib:>9.1f} {total:>8} {minimum:>4} {total / minimum:.2f}"
         )
         for route, count in sorted(run.requests.items()):
             print(f"          {route:<28} {count}")

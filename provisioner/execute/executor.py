@@ -16,8 +16,9 @@ usable only once its record shows the limit is enforced
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 from provisioner.newapi.errors import (
@@ -299,58 +300,72 @@ class Executor:
         timed_out: dict[int, str],
     ) -> None:
         queue = [(a, pending.pop(id(a))) for a in actions]
+        # Up to ``width`` POSTs in flight: each worker sends its next one as soon as its
+        # last is answered (a batch would wait for its slowest), and records the outcome
+        # itself (no hand-over per POST). The calling thread is one of the workers.
+        width = max(1, min(self.create_concurrency, len(queue)))
+        lock = threading.Lock()
+        in_flight: dict[int, Future[tuple[str, Any]]] = {}  # place in the queue -> its POST
+        taken = 0
         stop: NewApiError | None = None
-        width = self.create_concurrency
-        index = 0
-        # Up to ``width`` POSTs in flight, each replaced as soon as it is answered (a batch
-        # would wait for its slowest); one at a time runs right here, with no thread to
-        # hand each POST to and back.
-        pool = ThreadPoolExecutor(max_workers=width) if width > 1 else None
-        in_flight: dict[Future[tuple[str, Any]], int] = {}  # -> its place in the queue
+        frozen = False  # interrupted: what is recorded stays as it is
+        bug: Exception | None = None
 
-        def start(position: int) -> None:
-            action, result = queue[position]
-            if pool is not None:
-                in_flight[pool.submit(self._post_one, action, result)] = position
-                self._posting = [(*queue[i], f) for f, i in in_flight.items()]
-                return
-            future: Future[tuple[str, Any]] = Future()
-            in_flight[future] = position
-            self._posting = [(action, result, future)]
-            future.set_result(self._post_one(action, result))
+        def record(action: Action, result: OpResult, outcome: str, detail: Any) -> None:
+            nonlocal stop
+            self.progress.advance(action.name)
+            if outcome == "ok":
+                attempted.append((action, result))
+            elif outcome == "ambiguous":
+                result.detail = f"outcome unknown ({_error_text(detail)}); checked by re-listing"
+                ambiguous.append((action, result))
+                attempted.append((action, result))
+                if detail.timed_out:
+                    timed_out[id(action)] = detail.reason
+            else:
+                self._fail(result, _error_text(detail))
+                if ends_the_phase(detail):
+                    stop = detail
 
+        def work() -> None:
+            nonlocal taken, bug
+            while True:
+                with lock:
+                    if frozen or stop is not None or bug is not None or taken >= len(queue):
+                        return
+                    position, taken = taken, taken + 1
+                    future: Future[tuple[str, Any]] = Future()
+                    in_flight[position] = future
+                action, result = queue[position]
+                try:
+                    outcome, detail = self._post_one(action, result)
+                except Exception as exc:  # a bug, not a refusal: the caller raises it
+                    future.set_exception(exc)
+                    with lock:
+                        bug = bug or exc
+                    return
+                future.set_result((outcome, detail))
+                with lock:
+                    if frozen:
+                        return
+                    del in_flight[position]
+                    record(action, result, outcome, detail)
+
+        workers = [threading.Thread(target=work, name="create") for _ in range(width - 1)]
         try:
-            while in_flight or (index < len(queue) and stop is None):
-                while index < len(queue) and stop is None and len(in_flight) < width:
-                    index += 1
-                    start(index - 1)
-                done = [f for f in in_flight if f.done()] or list(
-                    wait(in_flight, return_when=FIRST_COMPLETED).done
-                )
-                for future in sorted(done, key=in_flight.__getitem__):
-                    action, result = queue[in_flight.pop(future)]
-                    outcome, detail = future.result()
-                    self._posting = [(*queue[i], f) for f, i in in_flight.items()]
-                    self.progress.advance(action.name)
-                    if outcome == "ok":
-                        attempted.append((action, result))
-                    elif outcome == "ambiguous":
-                        result.detail = (
-                            f"outcome unknown ({_error_text(detail)}); checked by re-listing"
-                        )
-                        ambiguous.append((action, result))
-                        attempted.append((action, result))
-                        if detail.timed_out:
-                            timed_out[id(action)] = detail.reason
-                    else:
-                        self._fail(result, _error_text(detail))
-                        if ends_the_phase(detail):
-                            stop = detail
-        finally:
-            self._posting = [(*queue[i], f) for f, i in in_flight.items()]
-            if pool is not None:
-                pool.shutdown(wait=False)
-        self._posting = []
+            for worker in workers:
+                worker.start()
+            work()
+            for worker in workers:
+                worker.join()
+        except BaseException:  # interrupted: the POSTs in flight may or may not land
+            with lock:
+                frozen = True
+                self._posting = [(*queue[i], f) for i, f in sorted(in_flight.items())]
+            raise
+        if bug is not None:
+            raise bug
+        index = taken
         # answered in any order: kept in the plan's order (the report, the sink's order)
         place = {id(action): i for i, (action, _) in enumerate(queue)}
         attempted.sort(key=lambda pair: place[id(pair[0])])
