@@ -50,7 +50,7 @@ READ_ONLY_FIELDS = frozenset(
 )
 
 
-class Token(BaseModel):
+class ObservedToken(BaseModel):
     """A token as observed on the server.
 
     Fields the tool does not know (forks add some) are kept, so that an update,

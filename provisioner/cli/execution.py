@@ -12,7 +12,7 @@ from provisioner.cli.options import Common
 from provisioner.cli.session import Connection, Log, confirm, sigterm_interrupts
 from provisioner.errors import RefusedError
 from provisioner.exitcodes import ExitCode
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.model import Plan
 from provisioner.plan.safety import Violation
 from provisioner.render.plan import Header
@@ -28,7 +28,7 @@ class Prepared:
     """A plan ready to carry out, with what it was made from."""
 
     plan: Plan
-    inventory: Sequence[Token]
+    inventory: Sequence[ObservedToken]
     head: Header
     violations: list[Violation]
     delivery: Delivery | None

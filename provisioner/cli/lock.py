@@ -44,7 +44,7 @@ from provisioner.exitcodes import ExitCode
 from provisioner.humanize import human_span
 from provisioner.newapi.errors import AmbiguousWriteError, NewApiError
 from provisioner.newapi.transport import Call
-from provisioner.observed import Token, TokenStatus
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.lease import (
     DEFAULT_LEASE,
     Holder,
@@ -163,7 +163,7 @@ class Lease:
         self,
         conn: Connection,
         log: Log,
-        token: Token,
+        token: ObservedToken,
         lease_end: int,
         *,
         length: float,
@@ -351,7 +351,7 @@ class Lease:
 # ---------------------------------------------------------------------------- taking it
 
 
-def _busy(holder: Token, now: int) -> RefusedError:
+def _busy(holder: ObservedToken, now: int) -> RefusedError:
     return RefusedError(
         f"another apply holds the account's lock: {describe_lock(holder, now)}. It renews "
         "its lease while it runs: wait for it with --lock-timeout 10m. If it died, its lease "
@@ -401,7 +401,7 @@ def remove_tokens(conn: Connection, ids: Sequence[int]) -> str:
     return error
 
 
-def _find(conn: Connection, name: str, until: int | None) -> list[Token]:
+def _find(conn: Connection, name: str, until: int | None) -> list[ObservedToken]:
     """Re-list until a token named ``name`` shows (or, with ``until``, that server time passes)."""
     delay = 0.5
     while True:
@@ -424,7 +424,7 @@ def _find(conn: Connection, name: str, until: int | None) -> list[Token]:
 
 def _create(
     conn: Connection, log: Log, name: str, holder: Holder, length: float
-) -> tuple[Token, bool, int]:
+) -> tuple[ObservedToken, bool, int]:
     """Create the lock token once and find it: the token, whether its create was unsure,
     and the lease end it was sent with.
 
@@ -482,7 +482,7 @@ def _create(
     )
 
 
-def _only(conn: Connection, ours: list[Token], log: Log) -> Token:
+def _only(conn: Connection, ours: list[ObservedToken], log: Log) -> ObservedToken:
     """Our token (its name is ours alone); extra tokens of our name are removed."""
     mine, extra = ours[0], [t.id for t in ours[1:]]
     if extra:
@@ -549,7 +549,7 @@ def _take(
 def _hold(
     conn: Connection,
     log: Log,
-    mine: Token,
+    mine: ObservedToken,
     lease_end: int,
     *,
     length: float,
@@ -586,7 +586,9 @@ def _hold(
     return lease
 
 
-def _yield(conn: Connection, mine: Token, name: str, unsure: bool, live: list[Token]) -> None:
+def _yield(
+    conn: Connection, mine: ObservedToken, name: str, unsure: bool, live: list[ObservedToken]
+) -> None:
     """Remove our token after losing the race; a failure is the lock's situation (exit 4)."""
     ids = [mine.id] + ([t.id for t in conn.locks if t.name == name] if unsure else [])
     error = remove_tokens(conn, ids)

@@ -25,7 +25,7 @@ from provisioner.exitcodes import ExitCode
 if TYPE_CHECKING:
     from provisioner.newapi.client import NewApiClient
     from provisioner.newapi.ratelimit import RateSetting
-    from provisioner.observed import ServerInfo, Token
+    from provisioner.observed import ObservedToken, ServerInfo
     from provisioner.secret import Secret
     from provisioner.spec.desired import Spec
 
@@ -160,8 +160,8 @@ class Connection:
     client: NewApiClient
     url: str
     credential: Secret
-    inventory: list[Token]
-    locks: list[Token]
+    inventory: list[ObservedToken]
+    locks: list[ObservedToken]
     progress: ProgressBoard
     sandbox: Any = None  # the embedded Sandbox, if any
     paced: bool = True  # paced to a told limit (not told: full speed until a 429 teaches it)
@@ -185,7 +185,7 @@ class Connection:
         return f"#{self.info.user_id}" if self.info.user_id else ""
 
 
-def split_locks(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
+def split_locks(tokens: list[ObservedToken]) -> tuple[list[ObservedToken], list[ObservedToken]]:
     """(user tokens, lock tokens): a token in the lock namespace that is not shaped like
     a lock was made by hand, and stays a user token (docs/reconcile.md#one-apply-at-a-time)."""
     from provisioner.plan.lease import split_locks as split

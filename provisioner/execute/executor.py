@@ -30,7 +30,7 @@ from provisioner.newapi.errors import (
     RateLimitedError,
     UnsupportedError,
 )
-from provisioner.observed import Token, TokenStatus
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import merged_write
 from provisioner.plan.model import Action, KeyPrint, Plan, key_print
 from provisioner.plan.ownership import pending_name
@@ -46,10 +46,10 @@ from provisioner.spec.desired import EARLIEST_EXPIRY
 
 
 class Client(Protocol):  # what apply needs of provisioner.newapi.client.NewApiClient
-    def create_token(self, body: dict[str, Any]) -> Token | None: ...
-    def list_tokens(self) -> list[Token]: ...
-    def update_token(self, body: dict[str, Any]) -> Token: ...
-    def set_status(self, token_id: int, status: int) -> Token: ...
+    def create_token(self, body: dict[str, Any]) -> ObservedToken | None: ...
+    def list_tokens(self) -> list[ObservedToken]: ...
+    def update_token(self, body: dict[str, Any]) -> ObservedToken: ...
+    def set_status(self, token_id: int, status: int) -> ObservedToken: ...
     def delete_tokens(self, ids: Sequence[int]) -> int: ...
     def reveal_keys(self, ids: Sequence[int]) -> dict[int, Secret]: ...
 
@@ -103,7 +103,7 @@ class Executor:
         self,
         plan: Plan,
         client: Client,
-        inventory: Sequence[Token],
+        inventory: Sequence[ObservedToken],
         *,
         deliver: Deliver | None = None,
         forget: Forget | None = None,
@@ -141,7 +141,9 @@ class Executor:
         result.error = error
         self.failed_names.add(result.name)
 
-    def _check_kept(self, result: OpResult, written: Mapping[str, Any], stored: Token) -> None:
+    def _check_kept(
+        self, result: OpResult, written: Mapping[str, Any], stored: ObservedToken
+    ) -> None:
         dropped = dropped_fields(written, stored)
         if dropped:
             self._fail(
@@ -516,19 +518,19 @@ class Executor:
         result.detail = f"old token {old.id} renamed {action.rotation_name} ({shown})"
         return True
 
-    def _relist(self) -> tuple[list[Token] | None, str]:
+    def _relist(self) -> tuple[list[ObservedToken] | None, str]:
         try:
             return self.client.list_tokens(), ""
         except NewApiError as exc:
             return None, _error_text(exc)
 
-    def _new_tokens(self, listing: list[Token] | None, name: str) -> list[Token]:
+    def _new_tokens(self, listing: list[ObservedToken] | None, name: str) -> list[ObservedToken]:
         if listing is None:
             return []
         return [t for t in listing if t.name == name and t.id not in self.known_ids]
 
     def _match_created(
-        self, action: Action, result: OpResult, listing: list[Token] | None, list_error: str
+        self, action: Action, result: OpResult, listing: list[ObservedToken] | None, list_error: str
     ) -> bool:
         """Find the new token; True when its key can be delivered now."""
         if listing is None:
@@ -578,7 +580,7 @@ class Executor:
             result.error = f"{len(found)} new tokens named {action.name!r} (ids {ids}): conflict"
         return False
 
-    def _make_usable(self, action: Action, result: OpResult, token: Token) -> bool:
+    def _make_usable(self, action: Action, result: OpResult, token: ObservedToken) -> bool:
         """A token created expired (its limit unconfirmed) gets the file's expiry, now that
         its record shows the server enforces the limit."""
         body = merged_write(token, {"expired_time": action.set["expired_time"]})
@@ -753,7 +755,7 @@ class Executor:
 def execute(
     plan: Plan,
     client: Client,
-    inventory: Sequence[Token],
+    inventory: Sequence[ObservedToken],
     *,
     deliver: Deliver | None = None,
     forget: Forget | None = None,

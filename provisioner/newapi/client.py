@@ -36,7 +36,7 @@ from provisioner.newapi.errors import (
 from provisioner.newapi.ratelimit import LEARN, RateSetting, generation_limit
 from provisioner.newapi.retry import RetryPolicy
 from provisioner.newapi.transport import Call, OnNotice, OnRequest, OnWait, Reply, Transport
-from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ServerInfo, Token, User
+from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ObservedToken, ServerInfo, User
 from provisioner.render.server_messages import quoted
 from provisioner.secret import Secret
 
@@ -378,7 +378,7 @@ class NewApiClient:
     def _page_params(page: int) -> dict[str, Any]:
         return {"p": page, "size": PAGE_SIZE, "page_size": PAGE_SIZE}
 
-    def list_tokens(self, first: FirstPage | None = None) -> list[Token]:
+    def list_tokens(self, first: FirstPage | None = None) -> list[ObservedToken]:
         """Every token of the user, newest first, over every page.
 
         ``first``: the page :meth:`open` read, when this listing follows it at once.
@@ -387,7 +387,7 @@ class NewApiClient:
         # Records are read into tokens as their page arrives, while later pages are still
         # on their way (id of the record -> the record, its token); the loop below keeps
         # the order. Holding the record keeps its id from being reused.
-        early: dict[int, tuple[dict[str, Any], Token]] = {}
+        early: dict[int, tuple[dict[str, Any], ObservedToken]] = {}
 
         def fetch(page: int) -> Any:
             data = self._get(R_LIST, "/api/token/", params=self._page_params(page))
@@ -407,7 +407,7 @@ class NewApiClient:
             )
         self._listed = True
         path = "/api/token/"
-        tokens: list[Token] = []
+        tokens: list[ObservedToken] = []
         seen: set[int] = set()
         masked = False
         for item in raw:
@@ -426,7 +426,7 @@ class NewApiClient:
             self._learn(keys_masked=masked, **({} if masked else {"reveal": False}))
         return tokens
 
-    def get_token(self, token_id: int) -> Token:
+    def get_token(self, token_id: int) -> ObservedToken:
         self._ensure()
         token_id = _check_id(token_id)
         data = self._get(R_GET, f"/api/token/{token_id}")
@@ -439,7 +439,7 @@ class NewApiClient:
         self._remember_full_key(token_id, data.get("key"))
         return self._token(data, "GET", f"/api/token/{token_id}")
 
-    def create_token(self, body: dict[str, Any]) -> Token | None:
+    def create_token(self, body: dict[str, Any]) -> ObservedToken | None:
         """POST once. new-api answers no id and no key: re-list to find the token.
 
         one-api answers the created token (with its full key), returned here; None
@@ -463,7 +463,7 @@ class NewApiClient:
             return self._token(data, "POST", "/api/token/")
         return None
 
-    def update_token(self, body: dict[str, Any]) -> Token:
+    def update_token(self, body: dict[str, Any]) -> ObservedToken:
         """Full-mode PUT: ``body`` is the whole merged record with its ``id``.
 
         ``key`` and ``status`` are stripped: a masked key must never be written back and
@@ -485,7 +485,7 @@ class NewApiClient:
         )
         return self._updated(token_id, data)
 
-    def set_status(self, token_id: int, status: int) -> Token:
+    def set_status(self, token_id: int, status: int) -> ObservedToken:
         """``PUT /api/token/?status_only=true`` (docs/server-contract.md#updating-a-token)."""
         self._ensure()
         token_id = _check_id(token_id)
@@ -800,9 +800,11 @@ class NewApiClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _token(self, item: Any, method: str, path: str) -> Token:
+    def _token(self, item: Any, method: str, path: str) -> ObservedToken:
         try:
-            return Token.model_validate(dialect.from_wire(item) if isinstance(item, dict) else item)
+            return ObservedToken.model_validate(
+                dialect.from_wire(item) if isinstance(item, dict) else item
+            )
         except ValidationError as exc:
             ident = item.get("id") if isinstance(item, dict) else None
             raise ServerError(
@@ -812,7 +814,7 @@ class NewApiClient:
                 path=path,
             ) from None
 
-    def _updated(self, token_id: int, data: Any) -> Token:
+    def _updated(self, token_id: int, data: Any) -> ObservedToken:
         if isinstance(data, dict) and "id" in data:
             self._remember_full_key(token_id, data.get("key"))
             return self._token(data, "PUT", "/api/token/")

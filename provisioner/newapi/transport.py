@@ -392,7 +392,9 @@ class Transport:
                         timed_out=isinstance(exc, httpx.TimeoutException),
                         reason=reason,
                     ) from None
-                error: NewApiError = ConnectionFailedError(reason, method=call.method, path=call.path)
+                error: NewApiError = ConnectionFailedError(
+                    reason, method=call.method, path=call.path
+                )
                 if self._backoff(failures, attempts_cap, deadline):
                     continue
                 raise error from None

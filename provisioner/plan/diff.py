@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, Token, TokenStatus
+from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ObservedToken, TokenStatus
 from provisioner.plan.model import (
     BUDGET,
     Action,
@@ -111,7 +111,7 @@ def create_body(desired: DesiredToken, now: int, quota_per_unit: int) -> dict[st
 
 
 def _field_updates(
-    desired: DesiredToken, token: Token, now: int, quota_per_unit: int
+    desired: DesiredToken, token: ObservedToken, now: int, quota_per_unit: int
 ) -> tuple[dict[str, Any], list[FieldChange]]:
     """The fields to write so ``token`` matches ``desired``, with before/after for display."""
     updates: dict[str, Any] = {}
@@ -170,7 +170,7 @@ def _field_updates(
     return updates, changes
 
 
-def merged_write(token: Token, updates: dict[str, Any]) -> dict[str, Any]:
+def merged_write(token: ObservedToken, updates: dict[str, Any]) -> dict[str, Any]:
     """Read-merge-write: the whole record with ``updates`` applied.
 
     docs/server-contract.md#updating-a-token: a PUT replaces every field.
@@ -192,7 +192,7 @@ def merged_write(token: Token, updates: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def old_token_expiry(token: Token, now: int, overlap: int) -> int:
+def old_token_expiry(token: ObservedToken, now: int, overlap: int) -> int:
     """The expiry a rotation gives the old token: now + ``overlap``, never later than it was.
 
     Rotation never moves an expiry later (docs/reconcile.md#rotation): an expired token
@@ -204,7 +204,7 @@ def old_token_expiry(token: Token, now: int, overlap: int) -> int:
     return min(token.expired_time, proposed)
 
 
-def _valid_after(token: Token, updates: dict[str, Any], now: int) -> tuple[bool, str]:
+def _valid_after(token: ObservedToken, updates: dict[str, Any], now: int) -> tuple[bool, str]:
     """Would the token be usable once ``updates`` are written?
 
     The server's re-enable guard: docs/server-contract.md#re-enable-guard.
@@ -226,7 +226,7 @@ def _valid_after(token: Token, updates: dict[str, Any], now: int) -> tuple[bool,
 
 def _reconcile_one(
     desired: DesiredToken,
-    token: Token,
+    token: ObservedToken,
     now: int,
     quota_per_unit: int,
     plan: Plan,
@@ -309,7 +309,7 @@ def _reconcile_one(
 
 def diff(
     spec: Spec,
-    inventory: Sequence[Token],
+    inventory: Sequence[ObservedToken],
     now: int,
     *,
     quota_per_unit: int = QUOTA_PER_UNIT_DEFAULT,
@@ -334,7 +334,7 @@ def diff(
         if d.renamed_from and d.name not in present and d.status != "absent"
     }
     ownership = Ownership(spec, renames, present)
-    by_name: dict[str, list[Token]] = defaultdict(list)
+    by_name: dict[str, list[ObservedToken]] = defaultdict(list)
     for token in inventory:
         if ownership.owns(token.name):
             by_name[token.name].append(token)
@@ -435,7 +435,10 @@ def diff(
 
 
 def _compare_sink(
-    desired: DesiredToken, token: Token, sink_keys: Mapping[str, KeyPrint | None], plan: Plan
+    desired: DesiredToken,
+    token: ObservedToken,
+    sink_keys: Mapping[str, KeyPrint | None],
+    plan: Plan,
 ) -> None:
     """A declared token whose key the sink lacks, or holds another of, gets its key delivered."""
     if desired.status != "enabled" or desired.key_name not in sink_keys:
@@ -466,7 +469,7 @@ def _compare_sink(
     )
 
 
-def _touching(desired: DesiredToken, token: Token) -> dict[str, Any]:
+def _touching(desired: DesiredToken, token: ObservedToken) -> dict[str, Any]:
     """What every action on an observed, declared token carries."""
     return {
         "token_id": token.id,
@@ -477,7 +480,9 @@ def _touching(desired: DesiredToken, token: Token) -> dict[str, Any]:
     }
 
 
-def _rename(desired: DesiredToken, token: Token, now: int, quota_per_unit: int, plan: Plan) -> None:
+def _rename(
+    desired: DesiredToken, token: ObservedToken, now: int, quota_per_unit: int, plan: Plan
+) -> None:
     """``renamed_from``: one PUT gives the old token the new name (its key is kept) and any
     field the file changed; its status follows as for any declared token."""
     updates, changes = _field_updates(desired, token, now, quota_per_unit)
@@ -504,7 +509,9 @@ def _rename(desired: DesiredToken, token: Token, now: int, quota_per_unit: int, 
         plan.actions.append(Action("enable", desired.name, reason="declared enabled", **common))
 
 
-def _undeclared(spec: Spec, ownership: Ownership, token: Token, now: int, plan: Plan) -> None:
+def _undeclared(
+    spec: Spec, ownership: Ownership, token: ObservedToken, now: int, plan: Plan
+) -> None:
     """An owned token the file does not declare: a leftover keeps its desired state
     (docs/reconcile.md#leftovers); anything else is an orphan, under ``manage.orphans``."""
     common: dict[str, Any] = {
@@ -570,7 +577,7 @@ def _undeclared(spec: Spec, ownership: Ownership, token: Token, now: int, plan: 
         )
 
 
-def _leaked(token: Token, plan: Plan, common: dict[str, Any]) -> None:
+def _leaked(token: ObservedToken, plan: Plan, common: dict[str, Any]) -> None:
     """``NAME.leaked-YYYYMMDD``: disabled, always. Re-enabled by hand, apply disables it."""
     if token.status == TokenStatus.ENABLED:
         plan.actions.append(
@@ -589,7 +596,12 @@ def _leaked(token: Token, plan: Plan, common: dict[str, Any]) -> None:
 
 
 def _rotated_out(
-    ownership: Ownership, base: str, token: Token, now: int, plan: Plan, common: dict[str, Any]
+    ownership: Ownership,
+    base: str,
+    token: ObservedToken,
+    now: int,
+    plan: Plan,
+    common: dict[str, Any],
 ) -> None:
     """``NAME.old-YYYYMMDD``: expires at most at its rotation day's end plus the overlap the
     file allows NAME (:func:`overlap_allowed`); an expiry moved later is restored, one that

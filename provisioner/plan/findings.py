@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from provisioner.humanize import human_span
-from provisioner.observed import Token, TokenStatus
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.ownership import Ownership, pending_of, predecessor_of, revoked_from
 from provisioner.spec.desired import Spec
 
@@ -173,7 +173,7 @@ def check_statuses(values: Iterable[str]) -> tuple[str, ...]:
 NEVER_USED_GRACE = 86400
 
 
-def _ownership(token: Token, spec: Spec | None, owner: Ownership | None) -> str | None:
+def _ownership(token: ObservedToken, spec: Spec | None, owner: Ownership | None) -> str | None:
     """managed | predecessor | revoked | orphan | unmanaged (docs/list.md): plan's words."""
     if spec is None or owner is None:
         return None
@@ -196,7 +196,7 @@ def _is_leftover(name: str) -> bool:
     return any(f(name) is not None for f in (predecessor_of, revoked_from, pending_of))
 
 
-def make_row(token: Token, now: int, ownership: str | None = None) -> Row:
+def make_row(token: ObservedToken, now: int, ownership: str | None = None) -> Row:
     unlimited = token.unlimited_quota
     budget = None if unlimited else token.budget
     pct = None
@@ -229,7 +229,7 @@ def _declared_enabled(spec: Spec | None, name: str) -> bool:
 
 
 def _findings_for(
-    token: Token,
+    token: ObservedToken,
     now: int,
     thresholds: Thresholds,
     spec: Spec | None,
@@ -339,7 +339,7 @@ def check_sort(sort: str) -> str:
 
 
 def build_listing(
-    tokens: Sequence[Token],
+    tokens: Sequence[ObservedToken],
     now: int,
     *,
     spec: Spec | None = None,
@@ -361,7 +361,7 @@ def build_listing(
     for ids in duplicates.values():
         ids.sort()
 
-    shown: list[tuple[Row, Token]] = []
+    shown: list[tuple[Row, ObservedToken]] = []
     for token in tokens:
         row = make_row(token, now, _ownership(token, spec, owner))
         if _matches(row, statuses, globs):

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.model import key_print
 from provisioner.secret import Secret
 
@@ -61,7 +61,9 @@ def find_keys(text: str) -> list[tuple[int, Secret]]:
     return found
 
 
-def candidates(keys: Iterable[Secret], inventory: Sequence[Token]) -> dict[Secret, list[int]]:
+def candidates(
+    keys: Iterable[Secret], inventory: Sequence[ObservedToken]
+) -> dict[Secret, list[int]]:
     """For each key, the ids of tokens whose masked key shows the same first and last 4."""
     by_print: dict[tuple[str, str], list[int]] = {}
     for token in inventory:
@@ -82,12 +84,12 @@ def ids_to_reveal(narrowed: Mapping[Secret, list[int]]) -> list[int]:
 
 def identify(
     narrowed: Mapping[Secret, list[int]],
-    inventory: Sequence[Token],
+    inventory: Sequence[ObservedToken],
     revealed: Mapping[int, Secret],
-) -> dict[Secret, Token | None]:
+) -> dict[Secret, ObservedToken | None]:
     """The token each key is, confirmed by the revealed keys; None for a key of no token."""
     by_id = {t.id: t for t in inventory}
-    result: dict[Secret, Token | None] = {}
+    result: dict[Secret, ObservedToken | None] = {}
     for key, ids in narrowed.items():
         bare = key.reveal().removeprefix("sk-")
         result[key] = next(
@@ -107,7 +109,7 @@ class Place:
 
     file: str
     line: int
-    token: Token
+    token: ObservedToken
 
 
 @dataclass
@@ -122,5 +124,5 @@ class ScanReport:
     now: int = 0
 
     @property
-    def tokens(self) -> list[Token]:
+    def tokens(self) -> list[ObservedToken]:
         return list({p.token.id: p.token for p in self.places}.values())

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from provisioner.humanize import plural
-from provisioner.observed import Token, TokenStatus
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.render.server_messages import quoted
 from provisioner.spec.desired import Spec
 
@@ -130,18 +130,18 @@ class KeyTest:
 
 
 def targets(
-    spec: Spec | None, inventory: Sequence[Token], names: Sequence[str]
-) -> tuple[list[tuple[str, Token | None]], list[str]]:
+    spec: Spec | None, inventory: Sequence[ObservedToken], names: Sequence[str]
+) -> tuple[list[tuple[str, ObservedToken | None]], list[str]]:
     """The tokens to test, and the declared names the server does not have yet.
 
     With ``names``: every token of each name (a name shared by two tokens is a
     conflict; both are tested), or ``(name, None)`` when the server has none.
     Without: every token the file declares (not ``absent``) that exists on the server.
     """
-    by_name: dict[str, list[Token]] = {}
+    by_name: dict[str, list[ObservedToken]] = {}
     for token in sorted(inventory, key=lambda t: t.id):
         by_name.setdefault(token.name, []).append(token)
-    chosen: list[tuple[str, Token | None]] = []
+    chosen: list[tuple[str, ObservedToken | None]] = []
     not_created: list[str] = []
     if names:
         for name in dict.fromkeys(names):
@@ -174,7 +174,7 @@ def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def from_record(token: Token, now: int) -> tuple[str, str] | None:
+def from_record(token: ObservedToken, now: int) -> tuple[str, str] | None:
     """Why the relay refuses this token's key, as its record shows it; None if it looks usable.
 
     The relay's order (docs/server-contract.md#lazy-status): the stored status, then
@@ -196,11 +196,11 @@ def from_record(token: Token, now: int) -> tuple[str, str] | None:
     return None
 
 
-def _expiry(token: Token) -> str:
+def _expiry(token: ObservedToken) -> str:
     return "never" if token.expired_time == -1 else _when(token.expired_time)
 
 
-def _budget(token: Token) -> str:
+def _budget(token: ObservedToken) -> str:
     return f"{token.used_quota:,} units used, {max(0, token.remain_quota):,} remaining"
 
 
@@ -211,7 +211,7 @@ def _from_words(message: str) -> str | None:
     return None
 
 
-def judge_models(token: Token, now: int, answer: RelayAnswer) -> Verdict:
+def judge_models(token: ObservedToken, now: int, answer: RelayAnswer) -> Verdict:
     """The verdict on ``GET /v1/models`` with this token's key."""
     if answer.failure:
         return Verdict("error", "relay-error", answer.failure)
@@ -282,7 +282,7 @@ def as_declared(verdict: Verdict) -> Verdict:
     return Verdict("as-declared", verdict.reason, _join(label, verdict.explanation))
 
 
-def judge_chat(token: Token, model: str, answer: RelayAnswer) -> Verdict:
+def judge_chat(token: ObservedToken, model: str, answer: RelayAnswer) -> Verdict:
     """The verdict on one ``POST /v1/chat/completions`` to ``model`` (a key that works)."""
     if answer.failure:
         return Verdict("error", "relay-error", answer.failure)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.humanize import human_span
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.spec.reserved import LOCK_PREFIX
 
 #: the whole name of a lock token
@@ -160,7 +160,7 @@ def lock_body(name: str, lease_end: int, holder: Holder) -> dict[str, Any]:
     }
 
 
-def is_lock_token(token: Token) -> bool:
+def is_lock_token(token: ObservedToken) -> bool:
     """True when ``token`` is a lock token an apply made, live or not.
 
     The name (exactly ``provisioner.lock.`` and 8 lowercase hex digits), no quota, a
@@ -178,33 +178,33 @@ def is_lock_token(token: Token) -> bool:
     )
 
 
-def split_locks(tokens: Iterable[Token]) -> tuple[list[Token], list[Token]]:
+def split_locks(tokens: Iterable[ObservedToken]) -> tuple[list[ObservedToken], list[ObservedToken]]:
     """(every other token, the lock tokens)."""
-    others: list[Token] = []
-    locks: list[Token] = []
+    others: list[ObservedToken] = []
+    locks: list[ObservedToken] = []
     for token in tokens:
         (locks if is_lock_token(token) else others).append(token)
     return others, locks
 
 
-def is_live(lock: Token, now: int) -> bool:
+def is_live(lock: ObservedToken, now: int) -> bool:
     """The lease is not over (``now`` is the server's clock)."""
     return lock.expired_time >= now
 
 
-def live_locks(locks: Iterable[Token], now: int) -> list[Token]:
+def live_locks(locks: Iterable[ObservedToken], now: int) -> list[ObservedToken]:
     """The locks whose lease is not over, lowest id (the holder) first."""
     return sorted((t for t in locks if is_lock_token(t) and is_live(t, now)), key=lambda t: t.id)
 
 
-def expired_locks(locks: Iterable[Token], now: int) -> list[Token]:
+def expired_locks(locks: Iterable[ObservedToken], now: int) -> list[ObservedToken]:
     """Locks of applies that stopped without releasing them: the next taker removes them."""
     return sorted(
         (t for t in locks if is_lock_token(t) and not is_live(t, now)), key=lambda t: t.id
     )
 
 
-def holder_of(lock: Token) -> Holder | None:
+def holder_of(lock: ObservedToken) -> Holder | None:
     return Holder.decode(lock.model_limits)
 
 
@@ -213,7 +213,7 @@ def clock_text(epoch: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
 
-def describe_lock(lock: Token, now: int) -> str:
+def describe_lock(lock: ObservedToken, now: int) -> str:
     """One line a person can act on: which lock, who, since when, until when."""
     holder = holder_of(lock)
     who = holder.describe() if holder is not None else "an apply (this server keeps no details)"
@@ -229,7 +229,7 @@ def describe_lock(lock: Token, now: int) -> str:
     return f"lock {lock.id} ({lock.name}) held by {who}, {since}, {lease}"
 
 
-def lock_json(lock: Token, now: int) -> dict[str, Any]:
+def lock_json(lock: ObservedToken, now: int) -> dict[str, Any]:
     holder = holder_of(lock)
     return {
         "id": lock.id,

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, Token
+from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ObservedToken
 
 ActionKind = Literal[
     "create", "rotate", "rename", "update", "enable", "deliver", "disable", "delete"
@@ -207,7 +207,7 @@ _FINGERPRINT_FIELDS = (
 )
 
 
-def fingerprint(token: Token) -> str:
+def fingerprint(token: ObservedToken) -> str:
     """A digest of what a plan relies on; traffic alone never changes it."""
     data: dict[str, Any] = {f: getattr(token, f) for f in _FINGERPRINT_FIELDS}
     data["budget"] = None if token.unlimited_quota else token.budget

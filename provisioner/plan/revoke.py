@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from provisioner.observed import Token, TokenStatus
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import create_body
 from provisioner.plan.model import Action, Plan
 from provisioner.plan.ownership import leaked_name, revoked_from
@@ -25,7 +25,7 @@ from provisioner.spec.desired import DesiredToken, Spec
 @dataclass(frozen=True)
 class Revocation:
     key: Secret  # printed masked only
-    token: Token
+    token: ObservedToken
     new_name: str  # "" when the name is kept
     replacement: DesiredToken | None
     notes: tuple[str, ...] = ()
@@ -37,9 +37,9 @@ class Revocation:
 
 
 def plan_revocations(
-    found: Sequence[tuple[Secret, Token]],
+    found: Sequence[tuple[Secret, ObservedToken]],
     spec: Spec | None,
-    inventory: Sequence[Token],
+    inventory: Sequence[ObservedToken],
     now: int,
     *,
     name_max_bytes: int | None,
@@ -83,10 +83,10 @@ def plan_revocations(
 
 
 def _replacement(
-    token: Token,
+    token: ObservedToken,
     desired: DesiredToken | None,
     new_name: str,
-    inventory: Sequence[Token],
+    inventory: Sequence[ObservedToken],
     revoked_ids: set[int],
 ) -> tuple[DesiredToken | None, str]:
     name = token.name

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from provisioner.errors import ProvisionerError, UsageError
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.diff import diff, merged_write, old_token_expiry
 from provisioner.plan.model import Action, Plan, fingerprint
 from provisioner.plan.ownership import Ownership, overlap_allowed, rotation_name
 from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, Spec, derive_key_name
 
 
-def clone_rotation(token: Token, now: int, overlap: int, taken: Iterable[str] = ()) -> Action:
+def clone_rotation(
+    token: ObservedToken, now: int, overlap: int, taken: Iterable[str] = ()
+) -> Action:
     """Rotate a token the spec does not declare: the new one copies the old one's settings.
 
     Expiry stays the same instant; the budget carries over as what is left. The old token's
@@ -39,7 +41,7 @@ def clone_rotation(token: Token, now: int, overlap: int, taken: Iterable[str] = 
 
 def rotation_plan(
     spec: Spec | None,
-    inventory: Sequence[Token],
+    inventory: Sequence[ObservedToken],
     names: Sequence[str],
     now: int,
     *,
@@ -95,7 +97,7 @@ def _human(seconds: int) -> str:
 
 
 def _check_overlap(
-    spec: Spec, inventory: Sequence[Token], names: Sequence[str], overlap: int
+    spec: Spec, inventory: Sequence[ObservedToken], names: Sequence[str], overlap: int
 ) -> None:
     """``--overlap`` no longer than the file lets the old key of an owned token live.
 

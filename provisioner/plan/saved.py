@@ -16,7 +16,7 @@ from typing import Any
 
 from provisioner import __version__
 from provisioner.errors import UsageError
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.model import Action, Conflict, Notice, Plan, fingerprint
 from provisioner.spec.desired import Safety, Spec
 
@@ -172,13 +172,13 @@ def load(path: str | Path) -> SavedPlan:
         raise SavedPlanError(f"{path}: damaged plan file ({exc!r})") from None
 
 
-def staleness(plan: Plan, inventory: Sequence[Token]) -> list[str]:
+def staleness(plan: Plan, inventory: Sequence[ObservedToken]) -> list[str]:
     """What moved on the server since the plan was made; empty when it still applies.
 
     Only tokens the plan touches count: unrelated changes do not make it stale.
     """
     by_id = {t.id: t for t in inventory}
-    names: dict[str, list[Token]] = {}
+    names: dict[str, list[ObservedToken]] = {}
     for token in inventory:
         names.setdefault(token.name, []).append(token)
     moved: dict[str, None] = {}  # ordered set: several actions can touch one token

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from provisioner.humanize import plural
-from provisioner.observed import DEFAULT_TOKEN_CAP, MAX_QUOTA_UNITS, ServerInfo, Token
+from provisioner.observed import DEFAULT_TOKEN_CAP, MAX_QUOTA_UNITS, ObservedToken, ServerInfo
 from provisioner.plan.diff import norm_ips
 from provisioner.plan.model import Notice, Plan
 from provisioner.plan.safety import Violation
@@ -311,7 +311,7 @@ def confirm_on_create(plan: Plan, info: ServerInfo) -> Plan:
     return plan
 
 
-def unenforced_limits(written: Mapping[str, Any], stored: Token) -> list[str]:
+def unenforced_limits(written: Mapping[str, Any], stored: ObservedToken) -> list[str]:
     """Limits of ``written`` that ``stored`` holds but its server does not enforce.
 
     A network in ``allow_ips`` on new-api before v0.10.1, whose records have a ``group``
@@ -332,7 +332,7 @@ def unenforced_limits(written: Mapping[str, Any], stored: Token) -> list[str]:
     return [why]
 
 
-def dropped_fields(written: Mapping[str, Any], stored: Token) -> list[str]:
+def dropped_fields(written: Mapping[str, Any], stored: ObservedToken) -> list[str]:
     """The fields of ``written`` (a create or update body) the server did not keep.
 
     Nothing is reported done that the server dropped: a generation without a

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import yaml
 
-from provisioner.observed import MAX_NAME_BYTES, Token, TokenStatus
+from provisioner.observed import MAX_NAME_BYTES, ObservedToken, TokenStatus
 from provisioner.plan.ownership import pending_of, predecessor_of, revoked_from
 from provisioner.render.safe import json_text, text
 from provisioner.spec.desired import derive_key_name
@@ -76,7 +76,7 @@ def _scalar(value: object) -> str:
     return json.dumps(value)
 
 
-def _skip_reason(token: Token, duplicates: Counter[str]) -> str | None:
+def _skip_reason(token: ObservedToken, duplicates: Counter[str]) -> str | None:
     name = token.name
     if not name or name != name.strip():
         return "the name is empty or has surrounding spaces"
@@ -119,7 +119,7 @@ def is_leftover(name: str) -> bool:
 
 
 def export_tokens(
-    tokens: Sequence[Token],
+    tokens: Sequence[ObservedToken],
     now: int,
     *,
     match: Sequence[str] = (),
@@ -127,7 +127,7 @@ def export_tokens(
     include_leftovers: bool = False,
 ) -> Exported:
     names = Counter(t.name for t in tokens)
-    kept: list[Token] = []
+    kept: list[ObservedToken] = []
     skipped: list[str] = []
     left_out: list[str] = []
     for token in sorted(tokens, key=lambda t: (t.name, t.id)):
@@ -169,7 +169,7 @@ def export_tokens(
     return Exported("\n".join(lines) + "\n", len(kept), skipped, left_out)
 
 
-def _key_names(tokens: list[Token]) -> dict[int, str]:
+def _key_names(tokens: list[ObservedToken]) -> dict[int, str]:
     """A key_name for each token whose derived one clashes, unique among all of them."""
     derived = {t.id: derive_key_name(t.name) for t in tokens}
     counts = Counter(derived.values())
@@ -187,14 +187,14 @@ def _key_names(tokens: list[Token]) -> dict[int, str]:
     return out
 
 
-def _usable_by_fields(token: Token, now: int) -> bool:
+def _usable_by_fields(token: ObservedToken, now: int) -> bool:
     """The token's expiry and budget would allow it (whatever status the server stored)."""
     if token.expired_time != -1 and token.expired_time <= now:
         return False
     return token.unlimited_quota or token.remain_quota > 0
 
 
-def _token_lines(token: Token, now: int, key_names: dict[int, str]) -> list[str]:
+def _token_lines(token: ObservedToken, now: int, key_names: dict[int, str]) -> list[str]:
     out = [f"  - name: {_scalar(token.name)}"]
     effective = token.effective_status(now)
     if token.expired_time == -1:

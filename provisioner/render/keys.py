@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.humanize import plural as _plural
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.findings import STATUS_NAMES
 from provisioner.plan.keymatch import ScanReport
 from provisioner.plan.keyuse import REASONS, ChatTest, KeyTestRun
@@ -44,7 +44,7 @@ def _ident(name: str, token_id: int | None) -> str:
     return f"{text(name)} (id {token_id})" if token_id is not None else text(name)
 
 
-def status_name(token: Token, now: int) -> str:
+def status_name(token: ObservedToken, now: int) -> str:
     effective = token.effective_status(now)
     return STATUS_NAMES.get(int(effective), f"status {int(effective)}")
 

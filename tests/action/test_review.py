@@ -8,7 +8,7 @@ never makes them differ; the file or the server changing does.
 
 from __future__ import annotations
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.diff import diff
 from provisioner.plan.saved import (
     ReviewEntry,
@@ -29,7 +29,7 @@ def spec(body: str) -> Spec:
     return load_spec_text("version: 1\n" + body, "tokens.yaml", now=REVIEWED)
 
 
-def token(token_id: int, name: str, **fields: object) -> Token:
+def token(token_id: int, name: str, **fields: object) -> ObservedToken:
     values: dict[str, object] = {
         "id": token_id,
         "name": name,
@@ -41,14 +41,14 @@ def token(token_id: int, name: str, **fields: object) -> Token:
         "remain_quota": 0,
     }
     values.update(fields)
-    return Token(**values)  # type: ignore[arg-type]
+    return ObservedToken(**values)  # type: ignore[arg-type]
 
 
-def entries(the_spec: Spec, inventory: list[Token], now: int) -> list[ReviewEntry]:
+def entries(the_spec: Spec, inventory: list[ObservedToken], now: int) -> list[ReviewEntry]:
     return review_entries(diff(the_spec, inventory, now, quota_per_unit=QPU), the_spec)
 
 
-def fingerprint(the_spec: Spec, inventory: list[Token], now: int) -> str:
+def fingerprint(the_spec: Spec, inventory: list[ObservedToken], now: int) -> str:
     return review_fingerprint(entries(the_spec, inventory, now))
 
 

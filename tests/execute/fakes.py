@@ -1,6 +1,6 @@
 """An in-memory server for executor unit tests: the executor's ``Client`` Protocol, no HTTP.
 
-Tokens live in a dict of :class:`provisioner.observed.Token`; ids increase. Every
+Tokens live in a dict of :class:`provisioner.observed.ObservedToken`; ids increase. Every
 call is logged (``calls``) so a test can check what was sent and in which order, and
 failures are scripted per call: ``server.on("create_token", 2, ConnectionFailedError(...))``
 makes the second create raise. Quirks of real generations are switches: a server
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.newapi.errors import AmbiguousWriteError, BusinessError
-from provisioner.observed import READ_ONLY_FIELDS, Token
+from provisioner.observed import READ_ONLY_FIELDS, ObservedToken
 from provisioner.plan.model import KeyPrint, key_print
 from provisioner.secret import Secret
 
@@ -45,7 +45,7 @@ class Step:
 
 @dataclass
 class FakeServer:
-    tokens: dict[int, Token] = field(default_factory=dict)
+    tokens: dict[int, ObservedToken] = field(default_factory=dict)
     next_id: int = 1
     cap: int | None = None  # the account's token cap (MaxUserTokens)
     keeps: dict[str, Any] = field(default_factory=dict)  # field -> what it stores instead
@@ -55,13 +55,13 @@ class FakeServer:
     unrevealable: set[int] = field(default_factory=set)  # batch reveal leaves these out
     calls: list[tuple[str, Any]] = field(default_factory=list)
     script: dict[tuple[str, int], Step] = field(default_factory=dict)
-    after_create: Callable[[FakeServer, Token], None] | None = None  # a neighbour's doing
+    after_create: Callable[[FakeServer, ObservedToken], None] | None = None  # a neighbour's doing
     _counts: Counter[str] = field(default_factory=Counter)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- setting up --
 
-    def add(self, name: str, **fields: Any) -> Token:
+    def add(self, name: str, **fields: Any) -> ObservedToken:
         """A token already on the server (as someone made it)."""
         with self._lock:
             token_id = fields.pop("id", self.next_id)
@@ -77,7 +77,7 @@ class FakeServer:
                 "unlimited_quota": True,
             }
             record.update(fields)
-            token = Token(**record)
+            token = ObservedToken(**record)
             self.tokens[token_id] = token
             return token
 
@@ -87,10 +87,10 @@ class FakeServer:
 
     # -- looking --
 
-    def named(self, name: str) -> list[Token]:
+    def named(self, name: str) -> list[ObservedToken]:
         return [t for t in self.tokens.values() if t.name == name]
 
-    def one(self, name: str) -> Token:
+    def one(self, name: str) -> ObservedToken:
         (token,) = self.named(name)
         return token
 
@@ -107,13 +107,13 @@ class FakeServer:
         self.calls.append((method, arg))
         return self.script.get((method, self._counts[method]))
 
-    def _store(self, token: Token) -> Token:
+    def _store(self, token: ObservedToken) -> ObservedToken:
         if self.keeps:
             token = token.model_copy(update=self.keeps)
         self.tokens[token.id] = token
         return token
 
-    def create_token(self, body: dict[str, Any]) -> Token | None:
+    def create_token(self, body: dict[str, Any]) -> ObservedToken | None:
         with self._lock:
             step = self._enter("create_token", body.get("name"))
             if step is not None and not step.commit:
@@ -126,7 +126,7 @@ class FakeServer:
                 k: v for k, v in body.items() if k not in READ_ONLY_FIELDS | {"id"} | self.lacks
             }
             token = self._store(
-                Token(
+                ObservedToken(
                     **fields,
                     id=token_id,
                     user_id=1,
@@ -142,14 +142,14 @@ class FakeServer:
                 raise step.error
             return None  # new-api answers no id and no key
 
-    def list_tokens(self) -> list[Token]:
+    def list_tokens(self) -> list[ObservedToken]:
         with self._lock:
             step = self._enter("list_tokens", None)
             if step is not None:
                 raise step.error
             return sorted(self.tokens.values(), key=lambda t: -t.id)
 
-    def update_token(self, body: dict[str, Any]) -> Token:
+    def update_token(self, body: dict[str, Any]) -> ObservedToken:
         with self._lock:
             step = self._enter("update_token", body["id"])
             if step is not None and not step.commit:
@@ -163,7 +163,7 @@ class FakeServer:
                 raise step.error
             return stored
 
-    def set_status(self, token_id: int, status: int) -> Token:
+    def set_status(self, token_id: int, status: int) -> ObservedToken:
         with self._lock:
             step = self._enter("set_status", (token_id, int(status)))
             if step is not None and not step.commit:

@@ -23,7 +23,7 @@ from provisioner.newapi.errors import (
     ServerError,
     UnsupportedError,
 )
-from provisioner.observed import Token, TokenStatus
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import diff
 from provisioner.plan.model import Action, Plan
 from provisioner.plan.ownership import pending_name, rotation_name
@@ -59,7 +59,7 @@ def want(name: str, **kw: Any) -> DesiredToken:
 
 def plan_for(
     server: FakeServer, *tokens: DesiredToken, sink_keys: dict[str, Any] | None = None
-) -> tuple[Plan, list[Token]]:
+) -> tuple[Plan, list[ObservedToken]]:
     """The plan apply would make now, and the inventory it was made from (no call logged)."""
     inventory = sorted(server.tokens.values(), key=lambda t: -t.id)
     spec = Spec(path="tokens.yaml", digest="d", tokens=tokens)
@@ -189,7 +189,7 @@ def test_creates_are_matched_by_exact_name_after_one_relist() -> None:
 def test_a_twin_created_meanwhile_is_a_conflict_and_gets_no_key() -> None:
     server = new_server()
 
-    def neighbour(srv: FakeServer, token: Token) -> None:
+    def neighbour(srv: FakeServer, token: ObservedToken) -> None:
         srv.after_create = None
         srv.add(token.name)  # another apply made one at the same moment
 
@@ -425,7 +425,10 @@ def test_a_key_the_sink_refuses_gets_its_new_token_disabled() -> None:
             id="reveal leaves one out",
         ),
         pytest.param(
-            lambda s, k: (k.refuse.update(b="no"), s.on("set_status", 1, ConnectionFailedError("gone"))),
+            lambda s, k: (
+                k.refuse.update(b="no"),
+                s.on("set_status", 1, ConnectionFailedError("gone")),
+            ),
             {"b": "no"},
             {"b": "could not disable the new token: gone"},
             id="the disable fails too",
@@ -729,7 +732,7 @@ def test_rotation_never_moves_an_old_expiry_later(
 # -- limits the server may store without enforcing ----------------------------------
 
 
-def _cidr_plan(server: FakeServer) -> tuple[Plan, list[Token]]:
+def _cidr_plan(server: FakeServer) -> tuple[Plan, list[ObservedToken]]:
     plan, inventory = plan_for(server, want("net", allow_ips=("10.0.0.0/8",)))
     plan.actions[0] = replace(plan.actions[0], unconfirmed=("allow_ips",))
     return plan, inventory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.keymatch import candidates, find_keys, identify, ids_to_reveal, parse_key
 from provisioner.secret import Secret
 
@@ -57,8 +57,8 @@ def test_find_keys(text: str, lines: list[int]) -> None:
     assert all(len(key.reveal()) == 48 and not key.reveal().startswith("sk-") for _, key in found)
 
 
-def token(i: int, key: str, name: str = "") -> Token:
-    return Token(id=i, name=name or f"t{i}", key=key)
+def token(i: int, key: str, name: str = "") -> ObservedToken:
+    return ObservedToken(id=i, name=name or f"t{i}", key=key)
 
 
 def test_narrow_by_masked_ends_then_confirm_by_reveal() -> None:
@@ -85,5 +85,5 @@ def test_a_candidate_the_server_did_not_reveal_is_no_match() -> None:
 
 
 def test_masked_listing_keys_narrow_the_same_as_full_ones() -> None:
-    masked = Token(id=5, name="m", key=KEY[:4] + "*" * 10 + KEY[-4:])
+    masked = ObservedToken(id=5, name="m", key=KEY[:4] + "*" * 10 + KEY[-4:])
     assert candidates([Secret(KEY)], [masked]) == {Secret(KEY): [5]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.keyuse import KeyTestRun, RelayAnswer, judge_chat, judge_models, targets
 from provisioner.spec.desired import DesiredToken, Spec
 
@@ -12,8 +12,8 @@ NOW = 1_800_000_000
 INVALID = RelayAnswer(401, 3, "Invalid token")
 
 
-def tok(**fields: object) -> Token:
-    return Token(**{"id": 7, "name": "app", "unlimited_quota": True, **fields})  # type: ignore[arg-type]
+def tok(**fields: object) -> ObservedToken:
+    return ObservedToken(**{"id": 7, "name": "app", "unlimited_quota": True, **fields})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def tok(**fields: object) -> Token:
     ],
 )
 def test_judge_models(
-    token: Token, answer: RelayAnswer, outcome: str, reason: str, words: str
+    token: ObservedToken, answer: RelayAnswer, outcome: str, reason: str, words: str
 ) -> None:
     verdict = judge_models(token, NOW, answer)
     assert (verdict.outcome, verdict.reason) == (outcome, reason)

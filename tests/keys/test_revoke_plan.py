@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.revoke import Revocation, plan_revocations, replacement_plan
 from provisioner.secret import Secret
 from provisioner.spec.desired import DesiredToken, Spec
@@ -20,14 +20,14 @@ def spec(*tokens: DesiredToken) -> Spec:
     return Spec(path="tokens.yaml", digest="", tokens=tokens)
 
 
-def tok(i: int, name: str, **fields: object) -> Token:
-    return Token(id=i, name=name, **fields)  # type: ignore[arg-type]
+def tok(i: int, name: str, **fields: object) -> ObservedToken:
+    return ObservedToken(id=i, name=name, **fields)  # type: ignore[arg-type]
 
 
 def one(
-    token: Token,
+    token: ObservedToken,
     the_spec: Spec | None,
-    inventory: list[Token] | None = None,
+    inventory: list[ObservedToken] | None = None,
     limit: int | None = 50,
 ) -> Revocation:
     inventory = inventory if inventory is not None else [token]

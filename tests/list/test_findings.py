@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.findings import (
     FINDING_KINDS,
     Thresholds,
@@ -21,7 +21,7 @@ NOW = 1_800_000_000
 DAY = 86400
 
 
-def tok(id: int, name: str, **fields: object) -> Token:
+def tok(id: int, name: str, **fields: object) -> ObservedToken:
     base: dict[str, object] = {
         "id": id,
         "name": name,
@@ -30,10 +30,10 @@ def tok(id: int, name: str, **fields: object) -> Token:
         "remain_quota": 1000,
     }
     base.update(fields)
-    return Token(**base)
+    return ObservedToken(**base)
 
 
-def kinds(tokens: list[Token], **kwargs: object) -> set[tuple[str, str]]:
+def kinds(tokens: list[ObservedToken], **kwargs: object) -> set[tuple[str, str]]:
     listing = build_listing(tokens, NOW, **kwargs)  # type: ignore[arg-type]
     return {(f.kind, f.name) for f in listing.findings}
 

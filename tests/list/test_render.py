@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.findings import build_listing
 from provisioner.render.listing import listing_json, render_markdown, render_text
 from provisioner.render.plan import Header
@@ -17,9 +17,9 @@ QPU = 500_000
 HEAD = Header(file="", url="http://127.0.0.1:3000", version="v1", user="root (#1)")
 
 
-def _tokens() -> list[Token]:
+def _tokens() -> list[ObservedToken]:
     return [
-        Token(
+        ObservedToken(
             id=1,
             name="a-rather-long-token-name-for-the-video-pipeline",
             key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL",
@@ -30,7 +30,9 @@ def _tokens() -> list[Token]:
             used_quota=QPU,
             group="vip",
         ),
-        Token(id=2, name="wild", unlimited_quota=True, created_time=NOW - DAY, key="k" * 48),
+        ObservedToken(
+            id=2, name="wild", unlimited_quota=True, created_time=NOW - DAY, key="k" * 48
+        ),
     ]
 
 
@@ -92,7 +94,7 @@ def test_json_shape() -> None:
 
 
 def test_markdown_escapes_pipes() -> None:
-    tokens = [Token(id=9, name="a|b", created_time=NOW - DAY, remain_quota=1)]
+    tokens = [ObservedToken(id=9, name="a|b", created_time=NOW - DAY, remain_quota=1)]
     text = render_markdown(build_listing(tokens, NOW), HEAD, QPU)
     assert "| `a\\|b` | 9 |" in text and "#### Findings" in text
 
@@ -109,7 +111,7 @@ WIDE_NAMES = ["令牌-视频", "🚀-rocket", "ＦＵＬＬ-width", "zero\u200bw
 
 def test_table_aligns_wide_and_zero_width_names() -> None:
     tokens = [
-        Token(id=100 + i, name=name, created_time=NOW - DAY, remain_quota=QPU, key="k" * 48)
+        ObservedToken(id=100 + i, name=name, created_time=NOW - DAY, remain_quota=QPU, key="k" * 48)
         for i, name in enumerate(WIDE_NAMES)
     ]
     table = render_text(build_listing(tokens, NOW), HEAD, QPU, Style(False), None)
@@ -126,8 +128,8 @@ def test_table_aligns_wide_and_zero_width_names() -> None:
 
 def test_narrow_table_cuts_wide_names_by_columns() -> None:
     tokens = [
-        Token(id=7, name="令牌" * 20, created_time=NOW - DAY, remain_quota=QPU),
-        Token(id=8, name="short", created_time=NOW - DAY, remain_quota=QPU),
+        ObservedToken(id=7, name="令牌" * 20, created_time=NOW - DAY, remain_quota=QPU),
+        ObservedToken(id=8, name="short", created_time=NOW - DAY, remain_quota=QPU),
     ]
     for limit in (60, 80):
         table = render_text(build_listing(tokens, NOW), HEAD, QPU, Style(False), limit)

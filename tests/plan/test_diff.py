@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.diff import diff, merged_write, rotation_name
 from provisioner.plan.model import BUDGET, FieldChange, fingerprint
 from provisioner.plan.safety import check
@@ -47,7 +47,7 @@ def spec(*tokens: DesiredToken, **kw: object) -> Spec:
 _next_id = iter(range(1, 10_000))
 
 
-def tok(name: str, **kw: object) -> Token:
+def tok(name: str, **kw: object) -> ObservedToken:
     fields: dict[str, object] = {
         "id": kw.pop("id", next(_next_id)),
         "name": name,
@@ -59,7 +59,7 @@ def tok(name: str, **kw: object) -> Token:
         "remain_quota": 0,
     }
     fields.update(kw)
-    return Token(**fields)  # type: ignore[arg-type]
+    return ObservedToken(**fields)  # type: ignore[arg-type]
 
 
 def kinds(plan) -> list[tuple[str, str]]:
@@ -378,7 +378,7 @@ def test_apply_then_plan_is_empty_roundtrip() -> None:
     ]
     plan = diff(spec(*d), [], NOW)
     created = [
-        Token(id=i, created_time=NOW + 3, accessed_time=NOW + 3, **a.set)
+        ObservedToken(id=i, created_time=NOW + 3, accessed_time=NOW + 3, **a.set)
         for i, a in enumerate(plan.actions, 1)
     ]
     for later in (NOW + 5, NOW + 3600):
@@ -405,7 +405,7 @@ def test_forced_rotation_without_policy_uses_default_overlap() -> None:
     ids=["rename", "already-renamed", "nothing-to-rename"],
 )
 def test_renamed_from(
-    inventory: list[Token], expected: list[tuple[str, str]], notice: str | None
+    inventory: list[ObservedToken], expected: list[tuple[str, str]], notice: str | None
 ) -> None:
     declared = spec(want("new", renamed_from="old"), manage=Manage(orphans="delete"))
     plan = diff(declared, inventory, NOW)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.lease import (
     HOLDER_MARK,
     Holder,
@@ -25,10 +25,10 @@ from provisioner.spec.reserved import is_reserved_name, reserved_name_message
 NOW = 1_780_000_000
 
 
-def lock(token_id: int, **fields: Any) -> Token:
+def lock(token_id: int, **fields: Any) -> ObservedToken:
     holder = Holder.of(host="runner-1", pid=4242)
     body = lock_body(f"provisioner.lock.{token_id:08x}", NOW + 100, holder)
-    return Token(id=token_id, created_time=NOW - 20, **{**body, **fields})
+    return ObservedToken(id=token_id, created_time=NOW - 20, **{**body, **fields})
 
 
 @pytest.mark.parametrize(
@@ -136,8 +136,8 @@ def test_lowest_live_id_holds_and_expired_ones_are_apart() -> None:
         lock(9),
         lock(5, expired_time=NOW - 1),
         lock(7),
-        Token(id=3, name="provisioner.lock.handmade", remain_quota=10),
-        Token(id=4, name="app"),
+        ObservedToken(id=3, name="provisioner.lock.handmade", remain_quota=10),
+        ObservedToken(id=4, name="app"),
     ]
     others, locks = split_locks(tokens)
     assert [t.id for t in others] == [3, 4]

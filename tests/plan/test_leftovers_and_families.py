@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from provisioner.observed import Token, TokenStatus
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import diff
 from provisioner.plan.model import Plan
 from provisioner.plan.ownership import (
@@ -146,7 +146,7 @@ BOUND = DAY_START + DAY + 7 * DAY
     ],
 )
 def test_a_leftover_keeps_its_desired_state(
-    leftover: Token, desired, expected: list[tuple[str, str]], bound: int | None
+    leftover: ObservedToken, desired, expected: list[tuple[str, str]], bound: int | None
 ) -> None:
     plan = diff(spec(desired, manage=Manage(orphans="keep")), [tok("a"), leftover], NOW)
     assert kinds(plan) == expected

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from provisioner.exitcodes import ExitCode
-from provisioner.observed import Token, TokenStatus
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import diff
 from provisioner.plan.model import (
     ORDER,
@@ -29,7 +29,7 @@ DAY = 86400
 KEY = "abcd" + "q" * 40 + "wxyz"
 
 
-def tok(token_id: int, name: str, **kw: Any) -> Token:
+def tok(token_id: int, name: str, **kw: Any) -> ObservedToken:
     fields: dict[str, Any] = {
         "id": token_id,
         "name": name,
@@ -40,7 +40,7 @@ def tok(token_id: int, name: str, **kw: Any) -> Token:
         "unlimited_quota": True,
     }
     fields.update(kw)
-    return Token(**fields)
+    return ObservedToken(**fields)
 
 
 def want(name: str, **kw: Any) -> DesiredToken:
@@ -290,7 +290,7 @@ def test_load_of_a_missing_file_or_a_folder(
 # -- staleness ------------------------------------------------------------------------
 
 
-def _inventory() -> list[Token]:
+def _inventory() -> list[ObservedToken]:
     return [
         tok(1, "a", unlimited_quota=False, remain_quota=900, used_quota=100),  # updated
         tok(2, "b"),  # deleted (declared absent)
@@ -310,18 +310,18 @@ _SPEC_TOKENS = (
 )
 
 
-def _replace(token_id: int, **changes: Any) -> Callable[[list[Token]], list[Token]]:
-    def edit(tokens: list[Token]) -> list[Token]:
+def _replace(token_id: int, **changes: Any) -> Callable[[list[ObservedToken]], list[ObservedToken]]:
+    def edit(tokens: list[ObservedToken]) -> list[ObservedToken]:
         return [t.model_copy(update=changes) if t.id == token_id else t for t in tokens]
 
     return edit
 
 
-def _drop(token_id: int) -> Callable[[list[Token]], list[Token]]:
+def _drop(token_id: int) -> Callable[[list[ObservedToken]], list[ObservedToken]]:
     return lambda tokens: [t for t in tokens if t.id != token_id]
 
 
-def _add(*tokens: Token) -> Callable[[list[Token]], list[Token]]:
+def _add(*tokens: ObservedToken) -> Callable[[list[ObservedToken]], list[ObservedToken]]:
     return lambda existing: [*existing, *tokens]
 
 
@@ -372,7 +372,9 @@ def _add(*tokens: Token) -> Callable[[list[Token]], list[Token]]:
         ),
     ],
 )
-def test_staleness(edit: Callable[[list[Token]], list[Token]], moved: list[str]) -> None:
+def test_staleness(
+    edit: Callable[[list[ObservedToken]], list[ObservedToken]], moved: list[str]
+) -> None:
     inventory = _inventory()
     plan = diff(Spec(path="t.yaml", digest="d", tokens=_SPEC_TOKENS), inventory, NOW)
     assert [(a.kind, a.name) for a in plan.ordered()] == [

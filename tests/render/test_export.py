@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.observed import Token, TokenStatus
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import diff
 from provisioner.plan.model import Plan
 from provisioner.render.export import Exported, export_tokens
@@ -26,7 +26,7 @@ QPU = 500_000
 _ids = count(1)
 
 
-def tok(name: str, **kw: Any) -> Token:
+def tok(name: str, **kw: Any) -> ObservedToken:
     fields: dict[str, Any] = {
         "id": next(_ids),
         "name": name,
@@ -37,11 +37,11 @@ def tok(name: str, **kw: Any) -> Token:
         "unlimited_quota": True,
     }
     fields.update(kw)
-    return Token(**fields)
+    return ObservedToken(**fields)
 
 
 def round_trip(
-    tokens: Sequence[Token], *, quota_per_unit: int = QPU, **kw: Any
+    tokens: Sequence[ObservedToken], *, quota_per_unit: int = QPU, **kw: Any
 ) -> tuple[Exported, Spec, Plan]:
     exported = export_tokens(tokens, NOW, **kw)
     spec = load_spec_text(exported.text, "tokens.yaml", now=NOW)
@@ -179,7 +179,7 @@ def token_block(text: str, name_line: str) -> list[str]:
     ],
 )
 def test_export_writes_each_field_so_that_plan_shows_no_change(
-    token: Token, lines: list[str]
+    token: ObservedToken, lines: list[str]
 ) -> None:
     exported, spec, plan = round_trip([token])
     assert (exported.count, exported.skipped) == (1, [])
@@ -410,7 +410,7 @@ def test_key_names_that_collide_get_the_id() -> None:
         ),
     ],
 )
-def test_round_trips_of_hard_cases(tokens: list[Token]) -> None:
+def test_round_trips_of_hard_cases(tokens: list[ObservedToken]) -> None:
     _, _, plan = round_trip(tokens)
     assert_no_change(plan)
 

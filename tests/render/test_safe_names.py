@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from provisioner.observed import Token
+from provisioner.observed import ObservedToken
 from provisioner.plan.findings import build_listing
 from provisioner.plan.keymatch import Place, ScanReport
 from provisioner.plan.keyuse import KeyTest, KeyTestRun
@@ -210,9 +210,9 @@ def test_plan_json_carries_the_exact_names() -> None:
     assert parsed["server"]["version"] == HEAD.version
 
 
-def tokens() -> list[Token]:
+def tokens() -> list[ObservedToken]:
     return [
-        Token(id=i + 1, name=name, group=name, created_time=NOW - 86400, remain_quota=1)
+        ObservedToken(id=i + 1, name=name, group=name, created_time=NOW - 86400, remain_quota=1)
         for i, name in enumerate(CORPUS)
     ]
 

@@ -13,7 +13,7 @@ from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.cli.execution import Prepared
-    from provisioner.observed import Token
+    from provisioner.observed import ObservedToken
     from provisioner.plan.saved import SavedPlan
     from provisioner.spec.desired import Spec
 
@@ -77,7 +77,7 @@ def _creates(prepared: Prepared) -> bool:
     return bool(plan.of_kind("create") or plan.of_kind("rotate"))
 
 
-def _identity(tokens: list[Token]) -> list[tuple[int, str]]:
+def _identity(tokens: list[ObservedToken]) -> list[tuple[int, str]]:
     from provisioner.plan.model import fingerprint
 
     return sorted((t.id, fingerprint(t)) for t in tokens)

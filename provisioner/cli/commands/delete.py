@@ -25,7 +25,7 @@ from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.cli.session import Connection
-    from provisioner.observed import Token
+    from provisioner.observed import ObservedToken
     from provisioner.plan.findings import Row
     from provisioner.plan.model import KeyPrint
     from provisioner.render.plan import Header
@@ -46,7 +46,7 @@ def declared_for(name: str, spec: Spec | None) -> DesiredToken | None:
     return None
 
 
-def refusals(tokens: Sequence[Token], spec: Spec | None, now: int) -> dict[int, str]:
+def refusals(tokens: Sequence[ObservedToken], spec: Spec | None, now: int) -> dict[int, str]:
     """Why each token may not be deleted without ``--force`` (by id): the file's
     ``protected: true`` (the declared name itself) and ``safety.min_idle``."""
     if spec is None:
@@ -69,7 +69,7 @@ def refusals(tokens: Sequence[Token], spec: Spec | None, now: int) -> dict[int, 
     return out
 
 
-def _key_prints(tokens: Sequence[Token], spec: Spec | None) -> dict[str, KeyPrint | None]:
+def _key_prints(tokens: Sequence[ObservedToken], spec: Spec | None) -> dict[str, KeyPrint | None]:
     """The first and last 4 of each deleted token's key, by the key name the sink uses."""
     from provisioner.plan.model import key_print
     from provisioner.spec.desired import derive_key_name
@@ -194,7 +194,7 @@ def _refuse(
 
 
 def _forget(
-    opts: DeleteOptions, conn: Connection, spec: Spec | None, deleted: list[Token], log: Log
+    opts: DeleteOptions, conn: Connection, spec: Spec | None, deleted: list[ObservedToken], log: Log
 ) -> list[str]:
     """Remove the deleted tokens' keys from the file's sink (only where it holds that key)."""
     from provisioner.cli.delivery import make_delivery

@@ -22,7 +22,7 @@ from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.cli.delivery import Delivery
-    from provisioner.observed import Token
+    from provisioner.observed import ObservedToken
     from provisioner.plan.revoke import RevokeRun
     from provisioner.render.plan import Header
     from provisioner.secret import Secret
@@ -110,7 +110,7 @@ def _prompt_keys() -> list[Secret]:
     return list(dict.fromkeys(keys))
 
 
-def identify_keys(conn: Connection, keys: Sequence[Secret]) -> dict[Secret, Token | None]:
+def identify_keys(conn: Connection, keys: Sequence[Secret]) -> dict[Secret, ObservedToken | None]:
     """Which token each key is: candidates by first and last 4, then one reveal of those only."""
     from provisioner.plan.keymatch import candidates, identify, ids_to_reveal
 
@@ -215,7 +215,7 @@ def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: 
     from provisioner.plan.server_checks import cap_advice, cap_of
 
     client = conn.client
-    fresh: dict[int, Token] = {}
+    fresh: dict[int, ObservedToken] = {}
     for outcome in run_.outcomes:
         item = outcome.item
         if item.already:

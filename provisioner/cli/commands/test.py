@@ -21,7 +21,7 @@ from provisioner.errors import UsageError
 from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from provisioner.observed import Token
+    from provisioner.observed import ObservedToken
     from provisioner.plan.keyuse import KeyTestRun
     from provisioner.render.plan import Header
     from provisioner.secret import Secret
@@ -67,17 +67,17 @@ def run(opts: TestOptions) -> int:
 
 
 def _off_as_declared(
-    chosen: Sequence[tuple[str, Token | None]],
+    chosen: Sequence[tuple[str, ObservedToken | None]],
     declared_disabled: dict[str, bool],
     now: int,
     run_: KeyTestRun,
-) -> list[tuple[str, Token | None]]:
+) -> list[tuple[str, ObservedToken | None]]:
     """Tokens the file declares disabled and whose record shows them off are reported
     "disabled, as declared" without a relay call; the rest are still to be tested. One the
     server has re-enabled is tested: its key may work against the file's word."""
     from provisioner.plan.keyuse import KeyTest, from_record
 
-    rest: list[tuple[str, Token | None]] = []
+    rest: list[tuple[str, ObservedToken | None]] = []
     for name, token in chosen:
         record = from_record(token, now) if token is not None else None
         if token is None or not declared_disabled.get(name) or record is None:
@@ -103,7 +103,7 @@ def _find_keys(
     conn: Connection,
     spec: Spec | None,
     keys_to: str | None,
-    chosen: Sequence[tuple[str, Token | None]],
+    chosen: Sequence[tuple[str, ObservedToken | None]],
     log: Log,
     run_: KeyTestRun,
 ) -> tuple[dict[int, Secret], dict[int, str], dict[int, list[str]]]:
@@ -166,7 +166,7 @@ def _find_keys(
 def _call_relay(
     conn: Connection,
     opts: TestOptions,
-    chosen: Sequence[tuple[str, Token | None]],
+    chosen: Sequence[tuple[str, ObservedToken | None]],
     keys: dict[int, Secret],
     sources: dict[int, str],
     notes: dict[int, list[str]],

@@ -25,7 +25,7 @@ from provisioner.exitcodes import ExitCode
 from provisioner.humanize import plural
 
 if TYPE_CHECKING:
-    from provisioner.observed import Token
+    from provisioner.observed import ObservedToken
 
 
 def _spec_for_url(opts: UnlockOptions):  # type: ignore[no-untyped-def]
@@ -135,7 +135,7 @@ def _not_a_lock(conn: Connection, token_id: int) -> str:
     )
 
 
-def _refusal(lock: Token, now: int) -> str:
+def _refusal(lock: ObservedToken, now: int) -> str:
     from provisioner.humanize import human_span
     from provisioner.plan.lease import clock_text
 
@@ -154,7 +154,7 @@ class _Document:
         conn: Connection,
         head: Any,
         now: int,
-        locks: list[Token],
+        locks: list[ObservedToken],
         actions: dict[int, str],
         local: str | None,
     ) -> None:
