@@ -18,7 +18,7 @@ this drawing true)::
     ├── RefusedError (4)                   a safety rule, a conflict or a server limit
     ├── StalePlanError (5)                 a saved plan no longer matches the server
     ├── SpecError (65)                     spec/diagnostics.py: the spec file is invalid
-    ├── KeyringUnavailableError (1)        secrets/keyring_store.py: the OS keyring
+    ├── KeyringUnavailableError (1)        keystore/keyring_store.py: the OS keyring
     │   └── InsecureKeyringError (1)       a plaintext or discarding backend, refused
     ├── SandboxStateError (1)              sandbox/store.py: the sandbox's state file
     ├── GitHubError (1)                    github/api.py: a GitHub API call failed

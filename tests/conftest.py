@@ -22,7 +22,7 @@ import keyring.core
 import pytest
 from keyring.backends import fail
 
-from provisioner.secrets import keyring_store
+from provisioner.keystore import keyring_store
 
 HERE = Path(__file__).parent
 
@@ -106,7 +106,7 @@ def clean_environ(
     """The environment without the caller's variables, HOME a fresh folder, no keyring.
 
     In this process the keyring is the ``fail`` backend (a test that needs one installs
-    it, see tests/secrets/conftest.py); a subprocess gets the same through
+    it, see tests/keystore/conftest.py); a subprocess gets the same through
     ``PYTHON_KEYRING_BACKEND``.
     """
     for name in [name for name in os.environ if dropped(name)]:

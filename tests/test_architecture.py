@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "provisioner"
 CORE_PACKAGES = ("spec", "plan", "render")
 CORE_MODULES = ("observed", "secret", "errors", "exitcodes", "humanize", "__init__")
-SHELL_PACKAGES = ("cli", "newapi", "secrets", "sandbox", "execute", "github")
+SHELL_PACKAGES = ("cli", "newapi", "keystore", "sandbox", "execute", "github")
 
 
 def module_name(path: Path) -> str:

@@ -14,7 +14,7 @@ from provisioner.plan.model import KeyPrint, key_print
 from provisioner.secret import Secret
 
 if TYPE_CHECKING:
-    from provisioner.secrets.sinks import Sink
+    from provisioner.keystore.sinks import Sink
 
 
 # URL of an embedded sandbox started in this process -> its lasting name in sinks
@@ -23,7 +23,7 @@ _EMBEDDED: dict[str, str] = {}
 
 def register_embedded_sandbox(url: str, db_path: str) -> None:
     """``--sandbox`` gets a new port at every run: its keys' origin is its state file."""
-    from provisioner.secrets.sinks import SANDBOX_ORIGIN
+    from provisioner.keystore.sinks import SANDBOX_ORIGIN
 
     _EMBEDDED[url] = SANDBOX_ORIGIN + str(Path(db_path).resolve())
 
@@ -50,13 +50,13 @@ class Delivery:
 
     @property
     def readable(self) -> bool:
-        from provisioner.secrets.sink_state import readable
+        from provisioner.keystore.sink_state import readable
 
         return self.target is not None and readable(self.target)
 
     def held(self, key_names: Iterable[str]) -> dict[str, KeyPrint | None] | None:
         """First and last 4 of each key the sink holds (None: missing); None if unreadable."""
-        from provisioner.secrets.sink_state import read_keys
+        from provisioner.keystore.sink_state import read_keys
 
         if not self.readable:
             return None
@@ -73,8 +73,8 @@ class Delivery:
     def foreign(self, key_names: Iterable[str]) -> dict[str, str]:
         """Key names the sink holds for another server or account, with why a write there is
         refused (docs/sinks.md#one-sink-one-server); empty for a sink that cannot be read."""
-        from provisioner.secrets.sink_state import foreign_keys
-        from provisioner.secrets.sinks import Origin, other_server_refusal
+        from provisioner.keystore.sink_state import foreign_keys
+        from provisioner.keystore.sinks import Origin, other_server_refusal
 
         if not self.readable:
             return {}
@@ -90,7 +90,7 @@ class Delivery:
 
     def forget(self, prints: Mapping[str, KeyPrint | None]) -> list[str]:
         """Remove the keys of deleted tokens from the sink; the key names removed."""
-        from provisioner.secrets.sink_state import forget_keys
+        from provisioner.keystore.sink_state import forget_keys
 
         if not self.readable:
             return []
@@ -116,7 +116,7 @@ def check_sink(
     ``.yaml``, a file with other content); a sink file git would commit gets a
     warning (docs/sinks.md#key-sinks-where-new-keys-go).
     """
-    from provisioner.secrets.sinks import (
+    from provisioner.keystore.sinks import (
         FileSink,
         KeyringSink,
         StdoutSink,
@@ -133,7 +133,7 @@ def check_sink(
         raise UsageError(stdout_refusal("key sink stdout", output))
     if isinstance(sink, KeyringSink):
         # a plaintext or null backend is refused before anything is sent (docs/sinks.md)
-        from provisioner.secrets import keyring_store
+        from provisioner.keystore import keyring_store
 
         try:
             keyring_store.check_backend(timeout=sink.timeout)
@@ -175,9 +175,9 @@ def make_delivery(
     if not sink_text:
         return None
     from provisioner.cli.workflow import add_mask
-    from provisioner.secrets.keyring_store import KeyringUnavailableError
-    from provisioner.secrets.sink_state import move_former_names
-    from provisioner.secrets.sinks import ExecSink, FileSink, KeyDelivery
+    from provisioner.keystore.keyring_store import KeyringUnavailableError
+    from provisioner.keystore.sink_state import move_former_names
+    from provisioner.keystore.sinks import ExecSink, FileSink, KeyDelivery
 
     sink = check_sink(sink_text, output=output, spec_path=spec_path, warn=warn)
     if isinstance(sink, ExecSink):

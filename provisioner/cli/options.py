@@ -202,7 +202,7 @@ def check_combinations(options: object) -> None:
     (docs/sinks.md#stdout; a file's ``keys.to: stdout`` is checked where the sink is made).
     """
     from provisioner.errors import UsageError
-    from provisioner.secrets.sinks import stdout_refusal
+    from provisioner.keystore.sinks import stdout_refusal
 
     server = getattr(options, "server", None)
     if isinstance(server, ServerOptions) and server.sandbox and server.url:

@@ -209,14 +209,14 @@ def connect(
     ``needs`` names a command of :data:`provisioner.cli.scopes.COMMANDS`: a scoped access
     token lacking a scope it needs is refused (77) before anything else is sent.
     """
-    from provisioner.newapi.client import NewApiClient
-    from provisioner.secret import Secret
-    from provisioner.secrets.credentials import (
+    from provisioner.keystore.credentials import (
         resolve_credential,
         resolve_user_id,
         ssl_verify_setting,
     )
-    from provisioner.secrets.urls import check_url
+    from provisioner.keystore.urls import check_url
+    from provisioner.newapi.client import NewApiClient
+    from provisioner.secret import Secret
 
     timeout = server.timeout or 30.0
     retry_policy = _parse_retry(os.environ.get("PROVISIONER_RETRY"))

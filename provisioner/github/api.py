@@ -68,8 +68,8 @@ class GitHub:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        from provisioner.keystore.credentials import ssl_verify_setting
         from provisioner.newapi import proxies
-        from provisioner.secrets.credentials import ssl_verify_setting
 
         self.base = api_url.rstrip("/")
         self.repository = repository

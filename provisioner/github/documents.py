@@ -97,8 +97,8 @@ def _readable(sink: str) -> bool:
     """Whether the sink can be read back (what the report says about undelivered keys)."""
     if not sink:
         return False
-    from provisioner.secrets.sink_state import readable
-    from provisioner.secrets.sinks import parse_sink
+    from provisioner.keystore.sink_state import readable
+    from provisioner.keystore.sinks import parse_sink
 
     try:
         return readable(parse_sink(sink))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.secrets.sinks import read_dotenv
+from provisioner.keystore.sinks import read_dotenv
 from tests.e2e.conftest import Cli, profile_cli, run_main
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.keystore.sinks import host_label
 from provisioner.sandbox import Sandbox
-from provisioner.secrets.sinks import host_label
 from tests.e2e.conftest import Cli
 from tests.e2e.sinkfiles import json_keys, json_origins
 

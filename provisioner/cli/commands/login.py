@@ -46,13 +46,13 @@ def _read_credential(url: str) -> str:
 def run(opts: LoginOptions) -> int:
     """Store the credential; every failure is a :class:`ProvisionerError` (main reports it)."""
     from provisioner.errors import CredentialError, ProvisionerError, SettingError, UsageError
-    from provisioner.secrets import keyring_store
-    from provisioner.secrets.credentials import (
+    from provisioner.keystore import keyring_store
+    from provisioner.keystore.credentials import (
         CREDENTIAL_USERNAME,
         USER_ID_USERNAME,
         check_credential_text,
     )
-    from provisioner.secrets.urls import check_url, is_loopback_host
+    from provisioner.keystore.urls import check_url, is_loopback_host
 
     url_text = opts.url or os.environ.get("NEWAPI_URL", "")
     if not url_text.strip():

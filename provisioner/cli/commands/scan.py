@@ -154,7 +154,7 @@ def _open_sinks(open_sinks: list[tuple[str, Path]], report: ScanReport) -> list[
     import os
 
     from provisioner.cli.scanfiles import tracked
-    from provisioner.secrets.sinks import gitignore_line
+    from provisioner.keystore.sinks import gitignore_line
 
     found = []
     for shown, path in open_sinks:
@@ -192,7 +192,7 @@ def _sink_files(sink_text: str | None) -> list[Path]:
     """The file a dotenv or json key sink writes, if that is the sink."""
     if not sink_text:
         return []
-    from provisioner.secrets.sinks import DotenvSink, JsonSink, parse_sink
+    from provisioner.keystore.sinks import DotenvSink, JsonSink, parse_sink
 
     try:
         sink = parse_sink(sink_text)

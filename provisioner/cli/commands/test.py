@@ -109,11 +109,11 @@ def _find_keys(
 ) -> tuple[dict[int, Secret], dict[int, str], dict[int, list[str]]]:
     """Each token's key: the sink's when its first and last 4 match the server's, else revealed."""
     from provisioner.cli.delivery import make_delivery
+    from provisioner.keystore.keyring_store import KeyringUnavailableError
+    from provisioner.keystore.sink_state import read_keys
     from provisioner.newapi.errors import UnsupportedError
     from provisioner.plan.model import key_print
     from provisioner.secret import Secret
-    from provisioner.secrets.keyring_store import KeyringUnavailableError
-    from provisioner.secrets.sink_state import read_keys
     from provisioner.spec.desired import derive_key_name
 
     declared = {t.name: t.key_name for t in spec.tokens} if spec else {}

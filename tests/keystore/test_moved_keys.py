@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from keyhelpers import KEY, KEY2, RecordingKeyring
 
-from provisioner.secrets.sink_state import move_former_names
-from provisioner.secrets.sinks import (
+from provisioner.keystore.sink_state import move_former_names
+from provisioner.keystore.sinks import (
     DotenvSink,
     JsonSink,
     KeyDelivery,
@@ -84,7 +84,7 @@ def test_keyring_looks_at_the_name_derived_from_the_former_name(use_backend) -> 
 
 
 def test_unreadable_sinks_move_nothing(tmp_path: Path) -> None:
-    from provisioner.secrets.sinks import StdoutSink
+    from provisioner.keystore.sinks import StdoutSink
 
     assert move_former_names(StdoutSink(), [delivery("a", "A")]) == []
     assert move_former_names(DotenvSink(tmp_path / "none.env"), [delivery("a", "A")]) == []

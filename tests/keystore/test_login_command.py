@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from keyhelpers import CREDENTIAL, KEY, FileKeyring
 
-from provisioner.secrets import keyring_store
-from provisioner.secrets.credentials import resolve_credential, resolve_user_id
+from provisioner.keystore import keyring_store
+from provisioner.keystore.credentials import resolve_credential, resolve_user_id
 
 URL = "https://api.example.com"
 HERE = Path(__file__).parent  # keyhelpers, for PYTHON_KEYRING_BACKEND in the subprocess

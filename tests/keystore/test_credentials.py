@@ -10,15 +10,15 @@ from keyhelpers import CREDENTIAL, KEY, RecordingKeyring
 
 from provisioner.errors import CredentialError, SettingError
 from provisioner.exitcodes import ExitCode
-from provisioner.secret import Secret
-from provisioner.secrets import keyring_store
-from provisioner.secrets.credentials import (
+from provisioner.keystore import keyring_store
+from provisioner.keystore.credentials import (
     parse_user_id,
     resolve_credential,
     resolve_user_id,
     ssl_verify_setting,
 )
-from provisioner.secrets.urls import check_url, is_loopback_host, normalize_url
+from provisioner.keystore.urls import check_url, is_loopback_host, normalize_url
+from provisioner.secret import Secret
 
 URL = "https://api.example.com"
 SERVICE = "provisioner:https://api.example.com"

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from provisioner.errors import ProvisionerError, SettingError
+from provisioner.keystore.urls import normalize_url
 from provisioner.secret import Secret
-from provisioner.secrets.urls import normalize_url
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -59,7 +59,7 @@ ALLOW_INSECURE = "PROVISIONER_KEYRING_ALLOW_INSECURE"
 def service_name(server_url: str) -> str:
     """The keyring service for a server: ``provisioner:<normalized url>``.
 
-    The URL is normalized as :func:`provisioner.secrets.urls.normalize_url`
+    The URL is normalized as :func:`provisioner.keystore.urls.normalize_url`
     does (lower-case scheme and host, no trailing slash), so ``login``, the
     credential lookup and the keyring sink always agree on the name.
     """

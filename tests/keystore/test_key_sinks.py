@@ -13,9 +13,8 @@ import pytest
 from keyhelpers import CREDENTIAL, KEY, KEY2, RecordingKeyring
 
 from provisioner.cli.workflow import add_mask
-from provisioner.secret import Secret
-from provisioner.secrets import keyring_store
-from provisioner.secrets.sinks import (
+from provisioner.keystore import keyring_store
+from provisioner.keystore.sinks import (
     DeliveryResult,
     DotenvSink,
     ExecSink,
@@ -29,6 +28,7 @@ from provisioner.secrets.sinks import (
     read_dotenv,
     validate_sink_text,
 )
+from provisioner.secret import Secret
 
 URL = "https://api.example.com"
 

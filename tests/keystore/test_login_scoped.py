@@ -11,8 +11,8 @@ from types import SimpleNamespace
 from keyhelpers import CREDENTIAL
 from test_login_command import HERE, URL, keyring_file, login, read_back
 
+from provisioner.keystore.credentials import resolve_credential
 from provisioner.secret import Secret
-from provisioner.secrets.credentials import resolve_credential
 from tests.e2e.conftest import run_in_pty
 
 PAT = "nap_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V"  # nap_ + 43

@@ -35,10 +35,10 @@ URL = "https://api.example.com"
 CHECK = """
 import sys
 from pathlib import Path
-from provisioner.secrets import keyring_store
-from provisioner.secrets.credentials import resolve_credential, resolve_user_id
+from provisioner.keystore import keyring_store
+from provisioner.keystore.credentials import resolve_credential, resolve_user_id
 from provisioner.secret import Secret
-from provisioner.secrets.sinks import KeyDelivery, KeyringSink
+from provisioner.keystore.sinks import KeyDelivery, KeyringSink
 
 expected = Secret(Path(sys.argv[1]).read_text().strip())
 key = Secret(Path(sys.argv[2]).read_text().strip())

@@ -12,9 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from provisioner.plan.model import KeyPrint, key_print
-from provisioner.secret import Secret
-from provisioner.secrets.sinks import (
+from provisioner.keystore.sinks import (
     _DOTENV_LINE,
     _ORIGIN_COMMENT,
     JSON_ORIGINS,
@@ -30,6 +28,8 @@ from provisioner.secrets.sinks import (
     origin_entry,
     read_dotenv,
 )
+from provisioner.plan.model import KeyPrint, key_print
+from provisioner.secret import Secret
 
 
 def readable(sink: Sink) -> bool:
@@ -46,7 +46,7 @@ def read_keys(
     """
     names = list(dict.fromkeys(key_names))
     if isinstance(sink, KeyringSink):
-        from provisioner.secrets import keyring_store
+        from provisioner.keystore import keyring_store
 
         service = keyring_store.service_name(server_url)
         return {n: keyring_store.get_secret(service, n, timeout=sink.timeout) for n in names}
@@ -77,7 +77,7 @@ def foreign_keys(sink: Sink, key_names: Iterable[str], origin: Origin) -> dict[s
     """
     names = list(dict.fromkeys(key_names))
     if isinstance(sink, KeyringSink):
-        from provisioner.secrets import keyring_store
+        from provisioner.keystore import keyring_store
 
         service = keyring_store.service_name(origin.server)
         recorded: Mapping[str, Origin | None] = {
@@ -117,7 +117,7 @@ def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint | None], server_url: s
 def _remove(sink: Sink, doomed: list[str], server_url: str) -> None:
     """Remove the entries ``doomed`` (and their recorded origins) from a readable sink."""
     if isinstance(sink, KeyringSink):
-        from provisioner.secrets import keyring_store
+        from provisioner.keystore import keyring_store
 
         service = keyring_store.service_name(server_url)
         for name in doomed:
@@ -164,7 +164,7 @@ def move_former_names(sink: Sink, delivered: Iterable[KeyDelivery]) -> list[tupl
         return []
     moved: dict[str, str] = {}
     if isinstance(sink, KeyringSink):
-        from provisioner.secrets import keyring_store
+        from provisioner.keystore import keyring_store
         from provisioner.spec.desired import derive_key_name
 
         service = keyring_store.service_name(items[0].server_url)

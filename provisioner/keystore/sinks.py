@@ -81,7 +81,7 @@ _ORIGIN_TEXT = re.compile(r"(\S+)(?: user (\d+))?")
 
 
 def _normal(url: str) -> str:
-    from provisioner.secrets.urls import normalize_url
+    from provisioner.keystore.urls import normalize_url
 
     try:
         return normalize_url(url)
@@ -234,7 +234,7 @@ class KeyringSink:
         return "keyring"
 
     def deliver(self, items: list[KeyDelivery]) -> list[DeliveryResult]:
-        from provisioner.secrets import keyring_store
+        from provisioner.keystore import keyring_store
 
         results = []
         for item in items:
@@ -267,7 +267,7 @@ def origin_entry(key_name: str) -> str:
 
 
 def keyring_origin(service: str, key_name: str, *, timeout: float) -> Origin | None:
-    from provisioner.secrets import keyring_store
+    from provisioner.keystore import keyring_store
 
     recorded = keyring_store.get_secret(service, origin_entry(key_name), timeout=timeout)
     return None if recorded is None else Origin.parse(recorded.reveal())

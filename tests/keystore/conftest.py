@@ -25,7 +25,7 @@ def use_backend() -> object:
 
 @pytest.fixture
 def file_keyring(tmp_path: Path) -> FileKeyring:
-    """A test-only file backend (tests/secrets/keyhelpers.py) whose file lives in tmp_path;
+    """A test-only file backend (tests/keystore/keyhelpers.py) whose file lives in tmp_path;
     nothing of keyrings.alt, which would become the machine's default once installed."""
     backend = FileKeyring(tmp_path / "keyring.json")
     keyring.set_keyring(backend)

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from provisioner.errors import CredentialError, SettingError
+from provisioner.keystore import keyring_store
+from provisioner.keystore.urls import HOW_TO_PROVIDE, normalize_url
 from provisioner.secret import Secret
-from provisioner.secrets import keyring_store
-from provisioner.secrets.urls import HOW_TO_PROVIDE, normalize_url
 
 CREDENTIAL_USERNAME = "credential"
 USER_ID_USERNAME = "user_id"

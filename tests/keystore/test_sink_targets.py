@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from provisioner.errors import CredentialError
-from provisioner.secret import Secret
-from provisioner.secrets.credentials import resolve_credential
-from provisioner.secrets.sinks import (
+from provisioner.keystore.credentials import resolve_credential
+from provisioner.keystore.sinks import (
     DotenvSink,
     JsonSink,
     KeyDelivery,
     first_non_dotenv_line,
     git_warning,
 )
+from provisioner.secret import Secret
 
 KEY = "sk-" + "k" * 48
 

@@ -15,9 +15,9 @@ from keyhelpers import (
 from keyring.backend import KeyringBackend
 
 from provisioner.errors import CredentialError
-from provisioner.secrets import keyring_store
-from provisioner.secrets.credentials import resolve_credential
-from provisioner.secrets.sinks import KeyDelivery, KeyringSink
+from provisioner.keystore import keyring_store
+from provisioner.keystore.credentials import resolve_credential
+from provisioner.keystore.sinks import KeyDelivery, KeyringSink
 
 SERVICE = "provisioner:https://api.example.com"
 
@@ -184,8 +184,8 @@ def test_importing_secrets_does_not_import_keyring() -> None:
     import sys
 
     code = (
-        "import sys, provisioner.secrets, provisioner.secrets.credentials, "
-        "provisioner.secrets.sinks, provisioner.secrets.keyring_store\n"
+        "import sys, provisioner.keystore, provisioner.keystore.credentials, "
+        "provisioner.keystore.sinks, provisioner.keystore.keyring_store\n"
         "heavy = [m for m in ('keyring', 'subprocess', 'httpx') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
