@@ -101,7 +101,7 @@ def _stderr_warning(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def check_sink(
+def usable_sink(
     sink_text: str,
     *,
     output: str = "text",
@@ -168,7 +168,7 @@ def make_delivery(
 
     ``credential`` lets an ``exec:`` sink keep any variable holding it out of
     the child's environment. ``output``, ``spec_path`` and ``warn``: see
-    :func:`check_sink` (raises :class:`UsageError`). ``{host}`` in a file sink's
+    :func:`usable_sink` (raises :class:`UsageError`). ``{host}`` in a file sink's
     path becomes the server's host; ``user_id`` (the account) is recorded with
     each key, next to the server (docs/sinks.md#one-sink-one-server).
     """
@@ -179,7 +179,7 @@ def make_delivery(
     from provisioner.keystore.sink_state import move_former_names
     from provisioner.keystore.sinks import ExecSink, FileSink, KeyDelivery
 
-    sink = check_sink(sink_text, output=output, spec_path=spec_path, warn=warn)
+    sink = usable_sink(sink_text, output=output, spec_path=spec_path, warn=warn)
     if isinstance(sink, ExecSink):
         sink.credential = credential
     if isinstance(sink, FileSink):

@@ -34,7 +34,7 @@ class Prepared:
     delivery: Delivery | None
 
 
-def carry_out(
+def apply_prepared(
     common: Common,
     log: Log,
     conn: Connection,
@@ -52,7 +52,7 @@ def carry_out(
         render_markdown,
         render_text,
         report_json,
-        summary_line,
+        report_summary,
     )
 
     plan, head = prepared.plan, prepared.head
@@ -87,7 +87,7 @@ def carry_out(
         if delivery:
             report.keys_moved.extend(delivery.moved)
             report.notes.extend(delivery.notes)
-    outcome = summary_line(report) if plan.has_changes else ""
+    outcome = report_summary(report) if plan.has_changes else ""
     output.step_summary(plan, head, [], outcome, command=verb)
     if common.output == "json":
         out.write(dumps({**plan_json(plan, head, []), "kind": verb, **report_json(report)}))

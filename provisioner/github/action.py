@@ -38,7 +38,7 @@ from provisioner.github.api import BOT_LOGIN, GitHub, GitHubError
 from provisioner.github.comment import PLAN_BUDGET, Review, body, fit, ours
 from provisioner.github.documents import DocumentError, PlanDocument, read
 from provisioner.plan.saved import review_entries, review_fingerprint
-from provisioner.render.plan import Header, markdown_title, render_markdown, summary_line
+from provisioner.render.plan import Header, markdown_title, plan_summary, render_markdown
 from provisioner.render.safe import md_code, md_text
 from provisioner.secret import Secret
 
@@ -262,7 +262,7 @@ class Step:
             parsed.plan, parsed.header, parsed.violations, command="plan", limit=None
         )
         self.summary(markdown)
-        line = summary_line(parsed.plan, bool(parsed.violations))
+        line = plan_summary(parsed.plan, bool(parsed.violations))
         self.outputs(
             changes=parsed.plan.has_changes, code=result.code, path=result.path, summary=line
         )
@@ -306,7 +306,7 @@ class Step:
             changes=parsed.plan.has_changes,
             code=result.code,
             path=result.path,
-            summary=summary_line(parsed.plan, bool(parsed.violations)),
+            summary=plan_summary(parsed.plan, bool(parsed.violations)),
         )
         return result.code
 
@@ -324,7 +324,7 @@ class Step:
             self._failed("apply", result)
             return result.code
         parsed = self._read(result)
-        line = summary_line(parsed.plan, bool(parsed.violations))
+        line = plan_summary(parsed.plan, bool(parsed.violations))
         self.outputs(
             changes=parsed.plan.has_changes, code=result.code, path=result.path, summary=line
         )

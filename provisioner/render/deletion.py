@@ -45,11 +45,11 @@ def render_results(rows: Sequence[Row], failures: Mapping[int, str], style: Styl
             )
         else:
             lines.append(style(f"  ✓ delete  {name} (id {row.id})", "green"))
-    lines += ["", summary_line(rows, failures)]
+    lines += ["", deletion_summary(rows, failures)]
     return "\n".join(lines) + "\n"
 
 
-def summary_line(rows: Sequence[Row], failures: Mapping[int, str]) -> str:
+def deletion_summary(rows: Sequence[Row], failures: Mapping[int, str]) -> str:
     deleted = len(rows) - len(failures)
     if not failures:
         return f"Deleted {deleted} {_noun(deleted)}."
@@ -119,6 +119,6 @@ def render_markdown(
             result = "not deleted"
         name = md_code(row.name) if row.name else '""'
         out.append(f"| {name} | {row.id} | {row.status} | {last_used_text(row, now)} | {result} |")
-    summary = summary_line(rows, failures) if done else "Nothing was deleted."
+    summary = deletion_summary(rows, failures) if done else "Nothing was deleted."
     out += ["", f"**{summary}**", ""]
     return "\n".join(out)

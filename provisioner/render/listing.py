@@ -161,7 +161,7 @@ def render_table(listing: Listing, quota_per_unit: int, style: Style, width: int
     return "\n".join(lines) + "\n"
 
 
-def summary_line(listing: Listing) -> str:
+def listing_summary(listing: Listing) -> str:
     statuses = ", ".join(f"{n} {s}" for s, n in listing.by_status().items())
     noun = "token" if listing.total == 1 else "tokens"
     shown = (
@@ -194,7 +194,7 @@ def render_text(
             label = style(f"{finding.kind:<19}", "yellow")
             name = text(finding.name) or '""'
             out.append(f"  {label} {name} (id {finding.id}): {text(finding.reason)}\n")
-    out.append("\n" + summary_line(listing) + "\n")
+    out.append("\n" + listing_summary(listing) + "\n")
     return "".join(out)
 
 
@@ -232,7 +232,7 @@ def render_markdown(listing: Listing, header: Header, quota_per_unit: int) -> st
                 f"- **{f.kind}** {md_code(f.name, cell=False)} (id {f.id}): {md_text(f.reason)}"
             )
         out.append("")
-    out.append(summary_line(listing))
+    out.append(listing_summary(listing))
     return "\n".join(out) + "\n"
 
 

@@ -102,7 +102,7 @@ def _count(number: int, word: str) -> str:
 _ALWAYS = ("create", "update", "enable", "disable", "delete", "rotate")
 
 
-def summary_line(plan: Plan, refused: bool = False) -> str:
+def plan_summary(plan: Plan, refused: bool = False) -> str:
     """The last line. A refused plan never says "No changes": it names what it refuses."""
     counts = plan.counts()
     parts = [f"{counts[k]} {_PLURAL[k]}" for k in _ALWAYS]
@@ -173,7 +173,7 @@ def render_text(plan: Plan, header: Header, violations: list[Violation], style: 
         lines.append("")
     for violation in violations:
         lines.append(style(f"Refused: {text(violation)}", "red"))
-    lines.append(style(summary_line(plan, bool(violations)), "bold"))
+    lines.append(style(plan_summary(plan, bool(violations)), "bold"))
     return "\n".join(lines) + "\n"
 
 
@@ -295,7 +295,7 @@ def render_markdown(
         out.append("")
         out.append("</details>")
         out.append("")
-    out.append(f"**{summary_line(plan, bool(violations))}**")  # no server value in it
+    out.append(f"**{plan_summary(plan, bool(violations))}**")  # no server value in it
     text_ = "\n".join(out) + "\n"
     if limit is not None and len(text_) > limit:
         cut = text_[: limit - 200].rsplit("\n", 1)[0]
@@ -305,5 +305,5 @@ def render_markdown(
         if cut.count("<details") > cut.count("</details>"):
             closing += "\n\n</details>"
         text_ = cut + closing + "\n\n*(truncated; run `provisioner plan` for all)*\n\n"
-        text_ += f"**{summary_line(plan, bool(violations))}**\n"
+        text_ += f"**{plan_summary(plan, bool(violations))}**\n"
     return text_

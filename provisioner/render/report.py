@@ -66,7 +66,7 @@ def render_text(report: Report, style: Style) -> str:
             )
     lines.append("")
     lines.extend(_key_lines(report))
-    lines.append(style(summary_line(report), "bold"))
+    lines.append(style(report_summary(report), "bold"))
     return "\n".join(lines) + "\n"
 
 
@@ -112,7 +112,7 @@ def _key_lines(report: Report) -> list[str]:
     return lines
 
 
-def summary_line(report: Report) -> str:
+def report_summary(report: Report) -> str:
     counts = report.counts()
     ok, failed = counts.get("ok", 0), counts.get("failed", 0)
     skipped, not_run = counts.get("skipped", 0), counts.get("not-run", 0)
@@ -148,7 +148,7 @@ def render_markdown(report: Report) -> str:
     for line in _key_lines(report):
         for part in line.split("\n"):
             out.append(md_text(part.strip()) + "  ")
-    out += ["", f"**{md_text(summary_line(report))}**", ""]
+    out += ["", f"**{md_text(report_summary(report))}**", ""]
     return "\n".join(out)
 
 

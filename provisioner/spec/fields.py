@@ -244,7 +244,7 @@ def check_ip(text: str) -> str:
     raise ValueError(f"{text!r} is not an IPv4/IPv6 address or CIDR network") from None
 
 
-def check_sink(text: str) -> str:
+def check_sink_syntax(text: str) -> str:
     """keyring | stdout | dotenv:PATH | json:PATH | exec:CMD ARGS..."""
     if re.match(SINK_PATTERN, text):
         return text

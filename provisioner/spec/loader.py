@@ -313,7 +313,9 @@ class _Loader:
             return None
         value = entries["to"].value
         try:
-            return fields.check_sink(_string(value, "keys.to", accepts=fields.check_sink))
+            return fields.check_sink_syntax(
+                _string(value, "keys.to", accepts=fields.check_sink_syntax)
+            )
         except (_Invalid, ValueError) as exc:
             self.error(value, str(exc))
             self.sink_invalid = True

@@ -14,9 +14,9 @@ from provisioner.render.plan import (
     Header,
     dumps,
     plan_json,
+    plan_summary,
     render_markdown,
     render_text,
-    summary_line,
 )
 from provisioner.render.style import Style
 from provisioner.secret import Secret
@@ -268,8 +268,8 @@ def _plan_of(*kinds: str, **kw: object) -> Plan:
         ),
     ],
 )  # fmt: skip
-def test_summary_line_wording(plan: Plan, line: str) -> None:
-    assert summary_line(plan) == line
+def test_plan_summary_wording(plan: Plan, line: str) -> None:
+    assert plan_summary(plan) == line
 
 
 # -- JSON -----------------------------------------------------------------------------
@@ -382,7 +382,7 @@ def test_markdown_has_a_count_table_a_diff_block_and_the_summary() -> None:
         "# orphan n: kept",
     ]
     assert "  budget: unlimited -> $2.00 (1,000,000 units)" in block
-    assert lines[-1] == f"**{summary_line(plan)}**"
+    assert lines[-1] == f"**{plan_summary(plan)}**"
 
 
 def test_markdown_without_changes_has_no_details_and_only_the_fixed_columns() -> None:
@@ -409,7 +409,7 @@ def test_a_long_markdown_plan_is_truncated_under_the_limit() -> None:
     assert len(text) <= MARKDOWN_LIMIT
     assert "*(truncated; run `provisioner plan` for all)*" in text
     assert text.count("```") == 2 and text.count("</details>") == 1  # blocks stay closed
-    assert text.endswith(f"**{summary_line(plan)}**\n")
+    assert text.endswith(f"**{plan_summary(plan)}**\n")
     assert "3000 to update" in text
     assert "token-00000" in text and "token-02999" not in text
 

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 
 def run(opts: ApplyOptions) -> int:
-    from provisioner.cli.delivery import check_sink
-    from provisioner.cli.execution import carry_out
+    from provisioner.cli.delivery import usable_sink
+    from provisioner.cli.execution import apply_prepared
     from provisioner.cli.lock import account_lock, machine_lock, this_holder
     from provisioner.plan import saved
 
@@ -37,7 +37,7 @@ def run(opts: ApplyOptions) -> int:
         spec = load_spec_or_fail(opts.common.file, log)
     sink_text = opts.keys_to or (saved_plan.keys_to if saved_plan else spec and spec.keys_to)
     if sink_text:  # a place keys must not go is refused before anything is sent (64)
-        check_sink(
+        usable_sink(
             sink_text, output=opts.common.output, spec_path=opts.common.file, warn=sink_warning(log)
         )
 
@@ -45,7 +45,7 @@ def run(opts: ApplyOptions) -> int:
         # What would be refused is refused before any lock: a refused apply writes nothing.
         prepared = _prepare(opts, log, conn, spec, saved_plan)
         if _blocked(prepared, opts.force):
-            return carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
+            return apply_prepared(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
         holder = this_holder()
         deadline = time.monotonic() + lock_timeout
         seen = _identity(conn.inventory)
@@ -58,12 +58,16 @@ def run(opts: ApplyOptions) -> int:
             if not _creates(prepared) or _blocked(prepared, opts.force):
                 # Nothing to create, nothing to duplicate: the file lock is enough, so a
                 # full account can always be cleaned up (docs/reconcile.md#one-apply-at-a-time).
-                return carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
+                return apply_prepared(
+                    opts.common, log, conn, prepared, yes=opts.yes, force=opts.force
+                )
             left = max(0.0, deadline - time.monotonic())
             with account_lock(conn, log, timeout=left, holder=holder) as lease:
                 if _identity(conn.inventory) != seen:  # another apply ran meanwhile
                     prepared = _prepare(opts, log, conn, spec, saved_plan)
-                code = carry_out(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
+                code = apply_prepared(
+                    opts.common, log, conn, prepared, yes=opts.yes, force=opts.force
+                )
         if lease.lost is not None and code == ExitCode.PARTIAL:
             raise RefusedError(lease.lost_message())
         if lease.lost is not None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def run(opts: RevealOptions) -> int:
-    from provisioner.cli.delivery import check_sink, make_delivery
+    from provisioner.cli.delivery import make_delivery, usable_sink
     from provisioner.cli.output import style_for
     from provisioner.secret import Secret
     from provisioner.spec.desired import derive_key_name
@@ -38,7 +38,7 @@ def run(opts: RevealOptions) -> int:
         )
     output = opts.common.output
     # before anything is sent: a sink that cannot take keys is refused (64)
-    check_sink(sink_text, output=output, spec_path=file, warn=lambda m: log.info(f"warning: {m}"))
+    usable_sink(sink_text, output=output, spec_path=file, warn=lambda m: log.info(f"warning: {m}"))
     names = list(dict.fromkeys(opts.names))
     with connect(opts.server, log, spec, needs="reveal") as conn:
         delivery = make_delivery(

@@ -36,7 +36,7 @@ def run(opts: RevokeOptions) -> int:
     file = opts.common.file
     if opts.common.file_given and not Path(file).exists():
         raise UsageError(f"{file}: no such file (it names the replacements to create)")
-    keys = read_keys(sys.stdin)
+    keys = keys_from_stdin(sys.stdin)
     from provisioner.cli.output import add_masks
 
     add_masks(keys)  # under GitHub Actions, before anything could print one
@@ -55,7 +55,7 @@ def run(opts: RevokeOptions) -> int:
     return code
 
 
-def read_keys(stream: TextIO) -> list[Secret]:
+def keys_from_stdin(stream: TextIO) -> list[Secret]:
     """The keys on stdin, one a line (blank lines ignored); a terminal gets a hidden prompt."""
     from provisioner.plan.keymatch import parse_key
 

@@ -14,8 +14,8 @@ from provisioner.errors import RefusedError, UsageError
 
 def run(opts: RotateOptions) -> int:
     from provisioner.cli import output
-    from provisioner.cli.delivery import check_sink, make_delivery
-    from provisioner.cli.execution import Prepared, carry_out
+    from provisioner.cli.delivery import make_delivery, usable_sink
+    from provisioner.cli.execution import Prepared, apply_prepared
     from provisioner.cli.lock import account_lock
     from provisioner.plan.rotate import rotation_plan
     from provisioner.plan.safety import check
@@ -30,7 +30,7 @@ def run(opts: RotateOptions) -> int:
     if not sink_text:
         raise UsageError("rotate needs a key sink for the new keys: pass --keys-to or set keys.to")
     # a place keys must not go is refused before anything is sent (64)
-    check_sink(sink_text, output=opts.common.output, spec_path=file, warn=sink_warning(log))
+    usable_sink(sink_text, output=opts.common.output, spec_path=file, warn=sink_warning(log))
     with connect(opts.server, log, spec, needs="rotate") as conn, account_lock(conn, log):
         plan = rotation_plan(
             spec,
@@ -64,6 +64,6 @@ def run(opts: RotateOptions) -> int:
             violations=check(plan, Safety()),
             delivery=delivery,
         )
-        return carry_out(
+        return apply_prepared(
             opts.common, log, conn, prepared, yes=opts.yes, force=opts.force, verb="rotate"
         )
