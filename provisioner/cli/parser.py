@@ -156,9 +156,10 @@ def _add_server(parser: argparse.ArgumentParser) -> None:
         "--rate-limit",
         type=o.flag(_checked_rate),
         metavar="N/SECONDS",
-        help="pace requests to the server's rate limit: N requests per SECONDS "
-        "(default 180/180, the most cautious new-api default; 360/180 on new-api since "
-        "2026-06; 'off' for a server without a limit). Waits are shown, never failures",
+        help="pace requests to the server's rate limit: N requests per SECONDS (360/180 on "
+        "new-api since 2026-06, 180/180 before; 'off' for a server without a limit). "
+        "Default: full speed until the server's first 429, then its limit, learned from "
+        "it. Waits are shown, never failures",
     )
     parser.add_argument(
         "--timeout",
