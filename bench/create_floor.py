@@ -239,7 +239,7 @@ def cpu_per_create(n: int) -> list[tuple[str, float]]:
     from provisioner.newapi.client import NewApiClient
     from provisioner.newapi.ratelimit import LEARN
     from provisioner.plan.diff import diff
-    from provisioner.plan.report import OpResult
+    from provisioner.report import OpResult
     from provisioner.secret import Secret
     from provisioner.spec.loader import load_spec_text
 

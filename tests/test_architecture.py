@@ -12,8 +12,17 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "provisioner"
-CORE_PACKAGES = ("spec", "plan", "render")
-CORE_MODULES = ("observed", "secret", "errors", "exitcodes", "humanize", "__init__")
+CORE_PACKAGES = ("spec", "plan", "listing", "keys", "render")
+CORE_MODULES = (
+    "observed",
+    "secret",
+    "errors",
+    "exitcodes",
+    "humanize",
+    "report",
+    "lease",
+    "__init__",
+)
 SHELL_PACKAGES = ("cli", "newapi", "keystore", "sandbox", "execute", "github")
 
 

@@ -46,7 +46,6 @@ def apply_prepared(
 ) -> int:
     """Show the plan, refuse what safety refuses, confirm, execute and report."""
     from provisioner.execute.executor import execute
-    from provisioner.plan.report import Report
     from provisioner.render.plan import dumps, plan_json
     from provisioner.render.report import (
         render_markdown,
@@ -54,6 +53,7 @@ def apply_prepared(
         report_json,
         report_summary,
     )
+    from provisioner.report import Report
 
     plan, head = prepared.plan, prepared.head
     delivery = prepared.delivery

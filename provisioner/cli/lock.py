@@ -6,7 +6,7 @@ Two applies of one account must never create the same tokens. The guard:
 * a **lock token** on the server, for runs anywhere, taken only by an apply whose
   plan creates tokens (duplicates come from concurrent creates; an apply that only
   updates, disables or deletes needs none, so a full account can always be cleaned
-  up). Its record is :mod:`provisioner.plan.lease`: created with no quota, then
+  up). Its record is :mod:`provisioner.lease`: created with no quota, then
   disabled; its ``expired_time`` is the end of a short **lease** (2 minutes) that a
   background thread renews every third of it; the lowest id among the live locks
   holds the account. Its create is never re-sent: after an ambiguous failure the
@@ -42,10 +42,7 @@ from provisioner.cli.session import Connection, Log
 from provisioner.errors import ProvisionerError, RefusedError
 from provisioner.exitcodes import ExitCode
 from provisioner.humanize import human_span
-from provisioner.newapi.errors import AmbiguousWriteError, NewApiError
-from provisioner.newapi.transport import Call
-from provisioner.observed import ObservedToken, TokenStatus
-from provisioner.plan.lease import (
+from provisioner.lease import (
     DEFAULT_LEASE,
     Holder,
     clock_text,
@@ -57,6 +54,9 @@ from provisioner.plan.lease import (
     lock_body,
     split_locks,
 )
+from provisioner.newapi.errors import AmbiguousWriteError, NewApiError
+from provisioner.newapi.transport import Call
+from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.spec.reserved import LOCK_PREFIX
 
 #: the lease's length in seconds, for tests (docs/robustness.md#tuning-knob-provisioner_lock_lease)

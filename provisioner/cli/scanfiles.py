@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioner.errors import UsageError
-from provisioner.plan.keymatch import find_keys
+from provisioner.keys.match import find_keys
 from provisioner.secret import Secret
 
 BINARY_PROBE = 8000  # bytes git looks at to call a file binary

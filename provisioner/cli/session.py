@@ -188,7 +188,7 @@ class Connection:
 def split_locks(tokens: list[ObservedToken]) -> tuple[list[ObservedToken], list[ObservedToken]]:
     """(user tokens, lock tokens): a token in the lock namespace that is not shaped like
     a lock was made by hand, and stays a user token (docs/reconcile.md#one-apply-at-a-time)."""
-    from provisioner.plan.lease import split_locks as split
+    from provisioner.lease import split_locks as split
 
     return split(tokens)
 

@@ -34,13 +34,13 @@ from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import merged_write
 from provisioner.plan.model import Action, KeyPrint, Plan, key_print
 from provisioner.plan.ownership import pending_name
-from provisioner.plan.report import OpResult, Report
 from provisioner.plan.server_checks import (
     cap_advice,
     cap_of,
     dropped_fields,
     unenforced_limits,
 )
+from provisioner.report import OpResult, Report
 from provisioner.secret import Secret
 from provisioner.spec.desired import EARLIEST_EXPIRY
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.plan.model import Action, Conflict, Notice, Plan
-from provisioner.plan.report import OpResult, Report
 from provisioner.plan.safety import Violation
 from provisioner.render.plan import Header
+from provisioner.report import OpResult, Report
 
 
 class DocumentError(ValueError):

@@ -20,10 +20,10 @@ from urllib.parse import urljoin
 import httpx
 
 from provisioner import __version__
+from provisioner.keys.verdict import RelayAnswer
 from provisioner.newapi import proxies
 from provisioner.newapi.envelope import sanitize
 from provisioner.newapi.transport import OnRequest, origin
-from provisioner.plan.keyuse import RelayAnswer
 from provisioner.secret import Secret
 
 RELAY_TIMEOUT = 15.0  # seconds; a relay answering /v1/models slower than this is not working

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provisioner.plan.findings import Row
+from provisioner.listing.findings import Row
 from provisioner.render.listing import last_used_text
 from provisioner.render.plan import Header, dumps
 from provisioner.render.safe import md_code, md_text, text

@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.humanize import plural as _plural
+from provisioner.keys.match import ScanReport
+from provisioner.keys.revoke import RevokeOutcome, RevokeRun
+from provisioner.keys.verdict import REASONS, ChatTest, KeyTestRun
+from provisioner.listing.findings import STATUS_NAMES
 from provisioner.observed import ObservedToken
-from provisioner.plan.findings import STATUS_NAMES
-from provisioner.plan.keymatch import ScanReport
-from provisioner.plan.keyuse import REASONS, ChatTest, KeyTestRun
-from provisioner.plan.report import OpResult
-from provisioner.plan.revoke import RevokeOutcome, RevokeRun
 from provisioner.render.plan import SCHEMA_VERSION, Header, header_line
 from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style
+from provisioner.report import OpResult
 from provisioner.secret import Secret
 
 SPENDS_NOTHING = "GET /v1/models spends no quota."

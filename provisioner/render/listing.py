@@ -1,4 +1,4 @@
-"""Render a :class:`~provisioner.plan.findings.Listing` as a table, JSON or Markdown.
+"""Render a :class:`~provisioner.listing.findings.Listing` as a table, JSON or Markdown.
 
 The text table fits a width: when the terminal is narrow, less important
 columns are dropped (key, created, units, group, ...) and long names are
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provisioner.humanize import ago
-from provisioner.plan.findings import Finding, Listing, Row
+from provisioner.listing.findings import Finding, Listing, Row
 from provisioner.render.plan import Header, dumps
 from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style, relative

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.humanize import plural
-from provisioner.plan.report import OpResult, Report
 from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style
+from provisioner.report import OpResult, Report
 
 _MARK = {
     "ok": ("✓", "green"),

@@ -7,7 +7,7 @@ gets the meaning beside the server's own words, which stay as the server wrote
 them (a person may search for them); a message not in this table is shown as
 it is. Messages already in English are left alone.
 
-One home: the client (newapi/envelope.py) and the key tests (plan/keyuse.py)
+One home: the client (newapi/envelope.py) and the key tests (keys/verdict.py)
 both call :func:`with_meaning`; the table's rows come from the recordings in
 tests/conformance/recordings and the server contract.
 """

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.plan.findings import FINDING_KINDS
+from provisioner.listing.findings import FINDING_KINDS
 from tests.e2e.conftest import Cli, run_in_pty
 from tests.e2e.sinkfiles import json_keys
 

@@ -27,7 +27,7 @@ from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import diff
 from provisioner.plan.model import Action, Plan
 from provisioner.plan.ownership import pending_name, rotation_name
-from provisioner.plan.report import OpResult, Report
+from provisioner.report import OpResult, Report
 from provisioner.secret import Secret
 from provisioner.spec.desired import (
     Budget,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from provisioner.keys.revoke import Revocation, plan_revocations, replacement_plan
 from provisioner.observed import ObservedToken
-from provisioner.plan.revoke import Revocation, plan_revocations, replacement_plan
 from provisioner.secret import Secret
 from provisioner.spec.desired import DesiredToken, Spec
 

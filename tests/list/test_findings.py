@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.observed import ObservedToken
-from provisioner.plan.findings import (
+from provisioner.listing.findings import (
     FINDING_KINDS,
     Thresholds,
     build_listing,
@@ -15,6 +14,7 @@ from provisioner.plan.findings import (
     parse_fail_on,
     status_name,
 )
+from provisioner.observed import ObservedToken
 from provisioner.spec import load_spec_text
 
 NOW = 1_800_000_000

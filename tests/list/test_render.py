@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from provisioner.listing.findings import build_listing
 from provisioner.observed import ObservedToken
-from provisioner.plan.findings import build_listing
 from provisioner.render.listing import listing_json, render_markdown, render_text
 from provisioner.render.plan import Header
 from provisioner.render.style import Style

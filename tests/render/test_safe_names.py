@@ -13,17 +13,17 @@ import re
 
 import pytest
 
+from provisioner.keys.match import Place, ScanReport
+from provisioner.keys.verdict import KeyTest, KeyTestRun
+from provisioner.listing.findings import build_listing
 from provisioner.observed import ObservedToken
-from provisioner.plan.findings import build_listing
-from provisioner.plan.keymatch import Place, ScanReport
-from provisioner.plan.keyuse import KeyTest, KeyTestRun
 from provisioner.plan.model import Action, Conflict, FieldChange, Notice, Plan
-from provisioner.plan.report import OpResult, Report
 from provisioner.plan.safety import Violation
 from provisioner.render import deletion, keys, listing, report
 from provisioner.render.plan import Header, dumps, plan_json, render_markdown, render_text
 from provisioner.render.safe import fence, json_text, md_code, md_text, text
 from provisioner.render.style import Style
+from provisioner.report import OpResult, Report
 
 NOW = 1_800_000_000
 PLAIN = Style(False)

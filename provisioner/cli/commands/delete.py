@@ -25,8 +25,8 @@ from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.cli.session import Connection
+    from provisioner.listing.findings import Row
     from provisioner.observed import ObservedToken
-    from provisioner.plan.findings import Row
     from provisioner.plan.model import KeyPrint
     from provisioner.render.plan import Header
     from provisioner.spec.desired import DesiredToken, Spec
@@ -85,7 +85,7 @@ def _key_prints(tokens: Sequence[ObservedToken], spec: Spec | None) -> dict[str,
 
 def run(opts: DeleteOptions) -> int:
     from provisioner.cli.output import header, style_for
-    from provisioner.plan.findings import make_row
+    from provisioner.listing.findings import make_row
     from provisioner.render import deletion as render
     from provisioner.render.safe import text
 

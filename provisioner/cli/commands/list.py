@@ -13,12 +13,12 @@ from provisioner.errors import UsageError
 from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from provisioner.plan.findings import Thresholds
+    from provisioner.listing.findings import Thresholds
     from provisioner.spec.desired import Spec
 
 
 def _thresholds(opts: ListOptions) -> Thresholds:
-    from provisioner.plan.findings import Thresholds
+    from provisioner.listing.findings import Thresholds
 
     # the parser checked each range (provisioner/cli/options.py)
     return Thresholds(
@@ -39,7 +39,12 @@ def _spec(opts: ListOptions, log: Log) -> Spec | None:
 
 def run(opts: ListOptions) -> int:
     from provisioner.cli.output import header, style_for
-    from provisioner.plan.findings import build_listing, check_sort, check_statuses, parse_fail_on
+    from provisioner.listing.findings import (
+        build_listing,
+        check_sort,
+        check_statuses,
+        parse_fail_on,
+    )
     from provisioner.render import listing as render
 
     log = Log(opts.common)

@@ -22,8 +22,8 @@ from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.cli.delivery import Delivery
+    from provisioner.keys.revoke import RevokeRun
     from provisioner.observed import ObservedToken
-    from provisioner.plan.revoke import RevokeRun
     from provisioner.render.plan import Header
     from provisioner.secret import Secret
     from provisioner.spec.desired import Spec
@@ -57,7 +57,7 @@ def run(opts: RevokeOptions) -> int:
 
 def keys_from_stdin(stream: TextIO) -> list[Secret]:
     """The keys on stdin, one a line (blank lines ignored); a terminal gets a hidden prompt."""
-    from provisioner.plan.keymatch import parse_key
+    from provisioner.keys.match import parse_key
 
     if stream.isatty():
         return _prompt_keys()
@@ -83,7 +83,7 @@ def keys_from_stdin(stream: TextIO) -> list[Secret]:
 def _prompt_keys() -> list[Secret]:
     import getpass
 
-    from provisioner.plan.keymatch import parse_key
+    from provisioner.keys.match import parse_key
 
     print(
         "Paste each leaked key (sk-...) and press Enter; an empty line ends the list.",
@@ -112,7 +112,7 @@ def _prompt_keys() -> list[Secret]:
 
 def identify_keys(conn: Connection, keys: Sequence[Secret]) -> dict[Secret, ObservedToken | None]:
     """Which token each key is: candidates by first and last 4, then one reveal of those only."""
-    from provisioner.plan.keymatch import candidates, identify, ids_to_reveal
+    from provisioner.keys.match import candidates, identify, ids_to_reveal
 
     narrowed = candidates(keys, conn.inventory)
     wanted = ids_to_reveal(narrowed)
@@ -140,7 +140,7 @@ def revoke_keys(
     """Find, show, confirm and revoke; the exit code and what was done (printed if ``emit``)."""
     from provisioner.cli import output
     from provisioner.cli.delivery import make_delivery
-    from provisioner.plan.revoke import RevokeOutcome, RevokeRun, plan_revocations
+    from provisioner.keys.revoke import RevokeOutcome, RevokeRun, plan_revocations
 
     found = identify_keys(conn, keys)
     now = conn.client.now()
@@ -207,12 +207,12 @@ def _preview(common: Common, run_: RevokeRun, head: Header, *, asking: bool) -> 
 def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: int) -> bool:
     """Disable every token first (the leak is live), then rename, then replace. Interrupted?"""
     from provisioner.execute.executor import execute
+    from provisioner.keys.revoke import replacement_plan
     from provisioner.newapi.errors import NewApiError
     from provisioner.observed import TokenStatus
     from provisioner.plan.diff import merged_write
-    from provisioner.plan.report import OpResult
-    from provisioner.plan.revoke import replacement_plan
     from provisioner.plan.server_checks import cap_advice, cap_of
+    from provisioner.report import OpResult
 
     client = conn.client
     fresh: dict[int, ObservedToken] = {}

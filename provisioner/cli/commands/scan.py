@@ -22,7 +22,7 @@ from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.cli.scanfiles import Skipped
-    from provisioner.plan.keymatch import ScanReport
+    from provisioner.keys.match import ScanReport
     from provisioner.render.plan import Header
     from provisioner.spec.desired import Spec
 
@@ -31,7 +31,7 @@ def run(opts: ScanOptions) -> int:
     from provisioner.cli import output
     from provisioner.cli.commands.revoke import identify_keys, revoke_keys
     from provisioner.cli.scanfiles import scan_paths
-    from provisioner.plan.keymatch import Place, ScanReport
+    from provisioner.keys.match import Place, ScanReport
     from provisioner.plan.ownership import revoked_from
 
     log = Log(opts.common)

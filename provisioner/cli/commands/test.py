@@ -21,8 +21,8 @@ from provisioner.errors import UsageError
 from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
+    from provisioner.keys.verdict import KeyTestRun
     from provisioner.observed import ObservedToken
-    from provisioner.plan.keyuse import KeyTestRun
     from provisioner.render.plan import Header
     from provisioner.secret import Secret
     from provisioner.spec.desired import Spec
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def run(opts: TestOptions) -> int:
     from provisioner.cli import output
-    from provisioner.plan.keyuse import KeyTestRun, targets
+    from provisioner.keys.verdict import KeyTestRun, targets
 
     log = Log(opts.common)
     file = opts.common.file
@@ -75,7 +75,7 @@ def _off_as_declared(
     """Tokens the file declares disabled and whose record shows them off are reported
     "disabled, as declared" without a relay call; the rest are still to be tested. One the
     server has re-enabled is tested: its key may work against the file's word."""
-    from provisioner.plan.keyuse import KeyTest, from_record
+    from provisioner.keys.verdict import KeyTest, from_record
 
     rest: list[tuple[str, ObservedToken | None]] = []
     for name, token in chosen:
@@ -174,8 +174,8 @@ def _call_relay(
     log: Log,
     run_: KeyTestRun,
 ) -> None:
+    from provisioner.keys.verdict import ChatTest, KeyTest, as_declared, judge_chat, judge_models
     from provisioner.newapi.relay import RELAY_TIMEOUT, RelayClient
-    from provisioner.plan.keyuse import ChatTest, KeyTest, as_declared, judge_chat, judge_models
 
     now = conn.client.now()
 

@@ -60,7 +60,7 @@ def this_machine(conn: Connection) -> str | None:
 def run(opts: UnlockOptions) -> int:
     from provisioner.cli.lock import UNLOCK, remove_tokens
     from provisioner.cli.output import header
-    from provisioner.plan.lease import clock_text, is_live
+    from provisioner.lease import clock_text, is_live
 
     log = Log(opts.common)
     with connect(opts.server, log, _spec_for_url(opts), needs="unlock") as conn:
@@ -137,7 +137,7 @@ def _not_a_lock(conn: Connection, token_id: int) -> str:
 
 def _refusal(lock: ObservedToken, now: int) -> str:
     from provisioner.humanize import human_span
-    from provisioner.plan.lease import clock_text
+    from provisioner.lease import clock_text
 
     return (
         f"lock {lock.id} is live: the apply holding it renews its lease while it runs. If that "
@@ -168,7 +168,7 @@ class _Document:
         self.message = ""
 
     def text(self, *, done: bool = False) -> str:
-        from provisioner.plan.lease import describe_lock, is_live
+        from provisioner.lease import describe_lock, is_live
         from provisioner.render.safe import text
 
         who = text(self.head.url + (f" as {self.head.user}" if self.head.user else ""))
@@ -197,7 +197,7 @@ class _Document:
             sys.stdout.flush()
 
     def to_json(self) -> dict[str, Any]:
-        from provisioner.plan.lease import lock_json
+        from provisioner.lease import lock_json
 
         return {
             "schema_version": 1,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from provisioner.keys.match import candidates, find_keys, identify, ids_to_reveal, parse_key
 from provisioner.observed import ObservedToken
-from provisioner.plan.keymatch import candidates, find_keys, identify, ids_to_reveal, parse_key
 from provisioner.secret import Secret
 
 KEY = "a1B2" + "x" * 40 + "w9Z8"  # 48 letters and digits

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.observed import ObservedToken
-from provisioner.plan.lease import (
+from provisioner.lease import (
     HOLDER_MARK,
     Holder,
     describe_lock,
@@ -18,6 +17,7 @@ from provisioner.plan.lease import (
     lock_body,
     split_locks,
 )
+from provisioner.observed import ObservedToken
 from provisioner.plan.ownership import Ownership
 from provisioner.spec import load_spec_text
 from provisioner.spec.reserved import is_reserved_name, reserved_name_message

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from provisioner.keys.verdict import KeyTestRun, RelayAnswer, judge_chat, judge_models, targets
 from provisioner.observed import ObservedToken
-from provisioner.plan.keyuse import KeyTestRun, RelayAnswer, judge_chat, judge_models, targets
 from provisioner.spec.desired import DesiredToken, Spec
 
 NOW = 1_800_000_000
@@ -119,7 +119,7 @@ def test_named_targets_include_both_halves_of_a_conflict_and_the_missing() -> No
 
 
 def test_a_key_that_lists_models_but_cannot_chat_counts_as_refused() -> None:
-    from provisioner.plan.keyuse import ChatTest, KeyTest
+    from provisioner.keys.verdict import ChatTest, KeyTest
 
     ok = KeyTest("a", 1, "works")
     no_chat = KeyTest("b", 2, "works", chat=ChatTest("m", "refused", "no-channel"))

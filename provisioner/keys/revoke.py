@@ -17,7 +17,7 @@ from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import create_body
 from provisioner.plan.model import Action, Plan
 from provisioner.plan.ownership import leaked_name, revoked_from
-from provisioner.plan.report import OpResult
+from provisioner.report import OpResult
 from provisioner.secret import Secret
 from provisioner.spec.desired import DesiredToken, Spec
 
