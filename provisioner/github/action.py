@@ -37,7 +37,7 @@ from provisioner.exitcodes import MEANINGS, ExitCode
 from provisioner.github.api import BOT_LOGIN, GitHub, GitHubError
 from provisioner.github.comment import PLAN_BUDGET, Review, body, fit, ours
 from provisioner.github.documents import DocumentError, PlanDocument, read
-from provisioner.plan.saved import review_entries, review_fingerprint
+from provisioner.plan.review import review_entries, review_fingerprint
 from provisioner.render.plan import Header, markdown_title, plan_summary, render_markdown
 from provisioner.render.safe import md_code, md_text
 from provisioner.secret import Secret

@@ -5,7 +5,7 @@ hidden marker naming the file (``<!-- provisioner-plan: tokens.yaml -->``);
 the action edits only a comment that starts with that marker *and* was written
 by the token's own user (docs/ci.md#the-plan-comment), so a marker pasted into
 someone else's comment is ignored. A second hidden line carries the plan's
-review entries (:func:`provisioner.plan.saved.review_entries`), base64 JSON, so
+review entries (:func:`provisioner.plan.review.review_entries`), base64 JSON, so
 no name can end the HTML comment; apply on merge reads them back.
 
 No key is ever in it: the plan holds none (tests scan every comment anyway).
@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from provisioner.github.api import Comment
-from provisioner.plan.saved import ReviewEntry
+from provisioner.plan.review import ReviewEntry
 
 #: GitHub refuses a comment longer than this many characters
 COMMENT_LIMIT = 65_536

@@ -3,7 +3,7 @@
 On a push, the pushed commit's merged pull request is found, and its plan
 comment's review data (:class:`~provisioner.github.comment.Review`) is compared
 with the plan made now. What differs is told one line per action, in the words
-of :func:`provisioner.plan.saved.review_differences`.
+of :func:`provisioner.plan.review.review_differences`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from provisioner.github.api import GitHub
 from provisioner.github.comment import Review, ours
-from provisioner.plan.saved import ReviewEntry, review_differences
+from provisioner.plan.review import ReviewEntry, review_differences
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from provisioner.keystore.sinks import (
     KeyringSink,
     Origin,
     Sink,
-    _atomic_write,
     _read_existing,
     keyring_origin,
     origin_entry,
     read_dotenv,
+    write_private,
 )
 from provisioner.plan.model import KeyPrint, key_print
 from provisioner.secret import Secret
@@ -135,7 +135,7 @@ def _remove(sink: Sink, doomed: list[str], server_url: str) -> None:
                 origins.pop(name, None)
         if isinstance(origins, dict) and not origins:
             data.pop(JSON_ORIGINS)
-        _atomic_write(
+        write_private(
             sink.path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         )
     else:
@@ -146,7 +146,7 @@ def _remove(sink: Sink, doomed: list[str], server_url: str) -> None:
             if (match and match.group(1) in doomed) or (note and note.group(1) in doomed):
                 continue
             kept.append(line)
-        _atomic_write(Path(sink.path), "\n".join(kept) + ("\n" if kept else ""))
+        write_private(Path(sink.path), "\n".join(kept) + ("\n" if kept else ""))
 
 
 def move_former_names(sink: Sink, delivered: Iterable[KeyDelivery]) -> list[tuple[str, str]]:

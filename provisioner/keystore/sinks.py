@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
+from provisioner.keystore.atomic import atomic_write
 from provisioner.secret import Secret
 
 SINK_FORMS = (
@@ -364,7 +365,7 @@ class FileSink:
                 if problem:
                     raise ValueError(problem)
                 existing = _read_existing(self.path)
-                _atomic_write(self.path, self._merge(existing, entries, origins))
+                write_private(self.path, self._merge(existing, entries, origins))
             except (OSError, ValueError) as exc:
                 message = scrub(_os_message(exc, self.path), _reveal_all(items))
                 for index, item in enumerate(items):
@@ -485,38 +486,10 @@ def make_private_folders(folder: Path) -> None:
         os.chmod(each, 0o700)  # whatever the umask
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a 0600 temp file in the same directory, fsync, rename, fsync the directory."""
-    parent = path.parent if str(path.parent) else Path(".")
-    make_private_folders(parent)
-    tmp = parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            data = text.encode("utf-8")
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    try:
-        dir_fd = os.open(parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+def write_private(path: Path, text: str) -> None:
+    """Write a file of keys: its missing folders 0700, the file 0600, in one step."""
+    make_private_folders(path.parent if str(path.parent) else Path("."))
+    atomic_write(path, text, private=True)
 
 
 # dotenv --------------------------------------------------------------------

@@ -23,8 +23,8 @@ from provisioner.github.comment import (
     ours,
 )
 from provisioner.plan.model import Action, FieldChange, Plan
+from provisioner.plan.review import ReviewEntry
 from provisioner.plan.safety import Violation
-from provisioner.plan.saved import ReviewEntry
 from provisioner.render.plan import Header, render_markdown
 from provisioner.secret import Secret
 from tests.action.conftest import GITHUB_TOKEN

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from provisioner.observed import ObservedToken
 from provisioner.plan.diff import diff
-from provisioner.plan.saved import (
+from provisioner.plan.review import (
     ReviewEntry,
     review_differences,
     review_entries,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from provisioner.cli.planfile import load, save
 from provisioner.exitcodes import ExitCode
 from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import diff
@@ -21,7 +22,7 @@ from provisioner.plan.model import (
     Plan,
     fingerprint,
 )
-from provisioner.plan.saved import SavedPlanError, load, save, staleness
+from provisioner.plan.saved import SavedPlanError, staleness
 from provisioner.spec.desired import Budget, DesiredToken, Safety, Spec, derive_key_name
 
 NOW = 1_800_000_000

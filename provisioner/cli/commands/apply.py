@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
 
 def run(opts: ApplyOptions) -> int:
+    from provisioner.cli import planfile
     from provisioner.cli.delivery import usable_sink
     from provisioner.cli.execution import apply_prepared
     from provisioner.cli.lock import account_lock, machine_lock, this_holder
-    from provisioner.plan import saved
 
     log = Log(opts.common)
     lock_timeout = opts.lock_timeout  # seconds, checked by the parser
@@ -30,7 +30,7 @@ def run(opts: ApplyOptions) -> int:
     spec = None
     server = opts.server
     if opts.plan_file:
-        saved_plan = saved.load(opts.plan_file)
+        saved_plan = planfile.load(opts.plan_file)
         if not server.url and not server.sandbox:
             server = replace(server, url=saved_plan.server_url)
     else:
@@ -93,7 +93,7 @@ def _blocked(prepared: Prepared, force: bool) -> bool:
 
 def _check_saved(saved_plan: SavedPlan, opts: ApplyOptions, conn: Connection, log: Log) -> None:
     """A saved plan fits this server and nothing it touches moved since (else exit 5)."""
-    from provisioner.plan import saved
+    from provisioner.plan.saved import staleness
 
     if not opts.server.sandbox and (
         conn.url != saved_plan.server_url or conn.info.user_id != saved_plan.user_id
@@ -102,7 +102,7 @@ def _check_saved(saved_plan: SavedPlan, opts: ApplyOptions, conn: Connection, lo
             f"the plan was made for {saved_plan.server_url} user {saved_plan.user_id}, "
             f"not {conn.url} user {conn.info.user_id}"
         )
-    moved = saved.staleness(saved_plan.plan, conn.inventory)
+    moved = staleness(saved_plan.plan, conn.inventory)
     if moved:
         from provisioner.humanize import plural
         from provisioner.render.safe import text

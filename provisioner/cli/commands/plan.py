@@ -10,11 +10,10 @@ from provisioner.exitcodes import ExitCode
 
 
 def run(opts: PlanOptions) -> int:
-    from provisioner.cli import output
+    from provisioner.cli import output, planfile
     from provisioner.cli.delivery import make_delivery
     from provisioner.cli.paths import where_note
     from provisioner.cli.planning import plan_spec
-    from provisioner.plan import saved
 
     log = Log(opts.common)
     spec = load_spec_or_fail(opts.common.file, log)
@@ -22,7 +21,9 @@ def run(opts: PlanOptions) -> int:
     if note:  # a spec outside the working folder: say where its keys go
         log.info(note)
     if opts.out:
-        saved.check_target(Path(opts.out))  # a plan that cannot be saved fails before any request
+        planfile.check_target(
+            Path(opts.out)
+        )  # a plan that cannot be saved fails before any request
     with connect(opts.server, log, spec) as conn:
         # plan only reads the sink (to find keys it lacks): no check of where keys may go
         delivery = make_delivery(
@@ -37,7 +38,7 @@ def run(opts: PlanOptions) -> int:
         header = output.header(opts.common.file, conn)
         output.emit_plan(opts.common, plan, header, violations)
         if opts.out:
-            saved.save(
+            planfile.save(
                 opts.out,
                 plan,
                 spec_path=opts.common.file,
