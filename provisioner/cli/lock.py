@@ -273,7 +273,7 @@ class Lease:
 
     def renew(self) -> None:
         """Move the lease end a whole lease on; LockLostError when the lock is not ours."""
-        from provisioner.plan.diff import merged_write
+        from provisioner.plan.actions import FieldUpdates
 
         client = self.conn.client
         with self.own_calls():
@@ -294,9 +294,12 @@ class Lease:
                 )
             ended = self.lease_end
             sent_end = client.now() + int(self.length)
-            # the lease moves on, and a lock made usable by hand is made a lock again
-            updates = {"expired_time": sent_end, "remain_quota": 0, "unlimited_quota": False}
-            stored = client.update_token(merged_write(current, updates))
+            # the lease moves on, and a lock made usable by hand is made a lock again (a
+            # budget of what it used: nothing left)
+            updates = FieldUpdates(
+                expired_time=sent_end, unlimited_quota=False, budget=current.used_quota
+            )
+            stored = client.update(current, updates)
             now = client.now()
             if now > ended:
                 # The lease ran out before this renewal landed: another apply may have

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any, Protocol
 
 from provisioner.newapi.errors import (
@@ -31,8 +32,8 @@ from provisioner.newapi.errors import (
     UnsupportedError,
 )
 from provisioner.observed import ObservedToken, TokenStatus
-from provisioner.plan.diff import merged_write
-from provisioner.plan.model import Action, KeyPrint, Plan, key_print
+from provisioner.plan.actions import Action, Create, FieldUpdates, Rotate, TokenFields, Update
+from provisioner.plan.model import KeyPrint, Plan, key_print
 from provisioner.plan.ownership import pending_name
 from provisioner.plan.server_checks import (
     cap_advice,
@@ -46,9 +47,9 @@ from provisioner.spec.desired import EARLIEST_EXPIRY
 
 
 class Client(Protocol):  # what apply needs of provisioner.newapi.client.NewApiClient
-    def create_token(self, body: dict[str, Any]) -> ObservedToken | None: ...
+    def create(self, fields: TokenFields) -> ObservedToken | None: ...
     def list_tokens(self) -> list[ObservedToken]: ...
-    def update_token(self, body: dict[str, Any]) -> ObservedToken: ...
+    def update(self, token: ObservedToken, updates: FieldUpdates) -> ObservedToken: ...
     def set_status(self, token_id: int, status: int) -> ObservedToken: ...
     def delete_tokens(self, ids: Sequence[int]) -> int: ...
     def reveal_keys(self, ids: Sequence[int]) -> dict[int, Secret]: ...
@@ -59,6 +60,10 @@ Deliver = Callable[[list[tuple[str, str, Secret]]], dict[str, str]]
 
 Forget = Callable[[Mapping[str, KeyPrint | None]], list[str]]
 """Removes the keys of deleted tokens from the sink (key name -> the deleted key's print)."""
+
+
+Creating = Create | Rotate
+"""The actions of the create phase: each POSTs a new token."""
 
 
 class Progress(Protocol):
@@ -121,13 +126,13 @@ class Executor:
         self.report = Report()
         self.created: dict[str, int] = {}  # name -> new id
         self.failed_names: set[str] = set()
-        # id() of a create or rotation -> the body it POSTed (a rotation's new token is
+        # id() of a create or rotation -> the settings it POSTed (a rotation's new token is
         # called NAME.new-YYYYMMDD until the old one has moved aside)
-        self._sent: dict[int, dict[str, Any]] = {}
+        self._sent: dict[int, TokenFields] = {}
         self._taken = {t.name for t in inventory}
         self._delivered: set[int] = set()  # id() of actions whose new key the sink took
         # create POSTs in flight, with their futures (several when creates run in parallel)
-        self._posting: list[tuple[Action, OpResult, Future[tuple[str, Any]]]] = []
+        self._posting: list[tuple[Creating, OpResult, Future[tuple[str, Any]]]] = []
 
     # -- bookkeeping --
 
@@ -141,9 +146,7 @@ class Executor:
         result.error = error
         self.failed_names.add(result.name)
 
-    def _check_kept(
-        self, result: OpResult, written: Mapping[str, Any], stored: ObservedToken
-    ) -> None:
+    def _check_kept(self, result: OpResult, written: TokenFields, stored: ObservedToken) -> None:
         dropped = dropped_fields(written, stored)
         if dropped:
             self._fail(
@@ -157,7 +160,7 @@ class Executor:
         ordered = self.plan.ordered()
         pending = {id(a): self._result(a) for a in ordered}
         try:
-            creates = [a for a in ordered if a.kind in ("rotate", "create")]
+            creates = [a for a in ordered if isinstance(a, Create | Rotate)]
             if creates:
                 self._create_phase(creates, pending)
             enabled: list[tuple[Action, OpResult]] = []
@@ -166,7 +169,7 @@ class Executor:
                 self.progress.phase("updating", len(changes))
             for action in changes:
                 result = pending.pop(id(action))
-                self._simple(action, result)
+                self._change_one(action, result)
                 if action.kind == "enable" and result.status == "ok":
                     enabled.append((action, result))
             # A token coming back to life gets its key delivered too: it may have been
@@ -177,7 +180,7 @@ class Executor:
             if disables:
                 self.progress.phase("disabling", len(disables))
             for action in disables:
-                self._simple(action, pending.pop(id(action)))
+                self._change_one(action, pending.pop(id(action)))
             deletes = [a for a in ordered if a.kind == "delete"]
             if deletes:
                 self._delete_phase(deletes, pending)
@@ -186,9 +189,9 @@ class Executor:
         # anything never reached stays "not-run"
         return self.report
 
-    def _create_phase(self, actions: list[Action], pending: dict[int, OpResult]) -> None:
-        ambiguous: list[tuple[Action, OpResult]] = []
-        attempted: list[tuple[Action, OpResult]] = []
+    def _create_phase(self, actions: list[Creating], pending: dict[int, OpResult]) -> None:
+        ambiguous: list[tuple[Creating, OpResult]] = []
+        attempted: list[tuple[Creating, OpResult]] = []
         # id() of actions whose POST got no answer in time -> what the transport saw
         timed_out: dict[int, str] = {}
         if self.deliver is None:
@@ -204,7 +207,7 @@ class Executor:
             if not actions:
                 return
         for action in actions:
-            self._sent[id(action)] = self._body(action)
+            self._sent[id(action)] = self._new_settings(action)
         self.progress.phase("creating", len(actions))
         try:
             self._post_creates(actions, pending, ambiguous, attempted, timed_out)
@@ -249,9 +252,9 @@ class Executor:
                     keys.append(action.name)
             raise
 
-    def _interrupted(self, action: Action, result: OpResult, keys: list[str]) -> None:
+    def _interrupted(self, action: Creating, result: OpResult, keys: list[str]) -> None:
         """Name what an interrupted create or rotation left (the rerun finds the rest)."""
-        if action.kind != "rotate":
+        if not isinstance(action, Rotate):
             keys.append(action.name)
             return
         if result.status == "ok" and result.detail.startswith("old token"):
@@ -265,28 +268,28 @@ class Executor:
             "and rotates again",
         )
 
-    def _body(self, action: Action) -> dict[str, Any]:
-        """The POST body of a create or of a rotation's new token."""
-        body = dict(action.set)
-        if action.kind == "rotate":
+    def _new_settings(self, action: Creating) -> TokenFields:
+        """What the POST of a create or of a rotation's new token asks for."""
+        settings = action.settings
+        if isinstance(action, Rotate):
             # The old token keeps NAME until the sink confirmed the new key.
-            body["name"] = pending_name(action.name, self.plan.now, self._taken)
-            self._taken.add(body["name"])
-        if action.unconfirmed:
+            settings = replace(settings, name=pending_name(action.name, self.plan.now, self._taken))
+            self._taken.add(settings.name)
+        if isinstance(action, Create) and action.unconfirmed:
             # The server ignores a status on create: a token whose limit it may store
             # without enforcing is created already expired, so its key works nowhere until
             # the re-listed record shows the limit holds (docs/reconcile.md#plan-knows-the-server).
-            body["expired_time"] = EARLIEST_EXPIRY
-        return body
+            settings = replace(settings, expired_time=EARLIEST_EXPIRY)
+        return settings
 
-    def _made_as(self, action: Action) -> str:
+    def _made_as(self, action: Creating) -> str:
         """The name the new token of ``action`` was created with."""
-        return str(self._sent.get(id(action), action.set).get("name", action.name))
+        return self._sent.get(id(action), action.settings).name
 
-    def _post_one(self, action: Action, result: OpResult) -> tuple[str, Any]:
+    def _post_one(self, action: Creating, result: OpResult) -> tuple[str, Any]:
         """One rotation or create POST: ("ok"|"ambiguous"|"failed", detail)."""
         try:
-            self.client.create_token(self._sent[id(action)])
+            self.client.create(self._sent[id(action)])
         except AmbiguousWriteError as exc:
             return "ambiguous", exc
         except NewApiError as exc:
@@ -295,10 +298,10 @@ class Executor:
 
     def _post_creates(
         self,
-        actions: list[Action],
+        actions: list[Creating],
         pending: dict[int, OpResult],
-        ambiguous: list[tuple[Action, OpResult]],
-        attempted: list[tuple[Action, OpResult]],
+        ambiguous: list[tuple[Creating, OpResult]],
+        attempted: list[tuple[Creating, OpResult]],
         timed_out: dict[int, str],
     ) -> None:
         queue = [(a, pending.pop(id(a))) for a in actions]
@@ -313,7 +316,7 @@ class Executor:
         frozen = False  # interrupted: what is recorded stays as it is
         bug: Exception | None = None
 
-        def record(action: Action, result: OpResult, outcome: str, detail: Any) -> None:
+        def record(action: Creating, result: OpResult, outcome: str, detail: Any) -> None:
             nonlocal stop
             self.progress.advance(action.name)
             if outcome == "ok":
@@ -390,8 +393,8 @@ class Executor:
 
     def _finish_creates(
         self,
-        ambiguous: list[tuple[Action, OpResult]],
-        attempted: list[tuple[Action, OpResult]],
+        ambiguous: list[tuple[Creating, OpResult]],
+        attempted: list[tuple[Creating, OpResult]],
         timed_out: dict[int, str],
     ) -> None:
         if not attempted:
@@ -419,7 +422,7 @@ class Executor:
             # The POST never committed: the re-list proves it, so a second POST is not blind.
             for action, _ in missing:
                 try:
-                    self.client.create_token(self._sent[id(action)])
+                    self.client.create(self._sent[id(action)])
                     retried[id(action)] = ""
                 except NewApiError as exc:
                     retried[id(action)] = _error_text(exc)
@@ -435,7 +438,7 @@ class Executor:
                                 f"sent again, but re-listing failed ({again_error}); "
                                 "rerun apply to confirm"
                             )
-        created = []
+        created: list[tuple[Creating, OpResult]] = []
         for action, result in attempted:
             if retried.get(id(action)):
                 self._fail(
@@ -446,12 +449,12 @@ class Executor:
                 continue
             if self._match_created(action, result, listing, list_error):
                 created.append((action, result))
-        self._deliver_keys(created)
+        self._deliver_keys(list(created))
         for action, result in created:
-            if action.kind == "rotate":
+            if isinstance(action, Rotate):
                 self._finish_rotation(action, result)
 
-    def _finish_rotation(self, action: Action, result: OpResult) -> None:
+    def _finish_rotation(self, action: Rotate, result: OpResult) -> None:
         """Rotation, once the new token exists: the old one moves aside only after the sink
         confirmed the new key; then the new one takes the name (docs/reconcile.md#rotation)."""
         made_as = self._made_as(action)
@@ -467,11 +470,11 @@ class Executor:
             return
         new_id = result.token_id or -1
         new = self.by_id.get(new_id)
-        body = merged_write(new, {"name": action.name}) if new is not None else {}
+        named = FieldUpdates(name=action.name)
         try:
             if new is None:
                 raise NewApiError("the new token is missing from the listing apply read")
-            stored = self.client.update_token(body)
+            stored = self.client.update(new, named)
         except NewApiError as exc:
             self._fail(
                 result,
@@ -481,9 +484,9 @@ class Executor:
             )
             return
         self.by_id[new_id] = stored
-        self._check_kept(result, body, stored)
+        self._check_kept(result, named.applied_to(new), stored)
 
-    def _move_old_aside(self, action: Action, result: OpResult) -> bool:
+    def _move_old_aside(self, action: Rotate, result: OpResult) -> bool:
         """The old token becomes NAME.old-YYYYMMDD, expiring after the overlap, never later
         than it did (an expired or exhausted one stays dead: docs/reconcile.md#rotation)."""
         old = self.by_id.get(action.token_id or -1)
@@ -493,18 +496,18 @@ class Executor:
         expiry = action.rotation_expiry
         if old.expired_time != -1:
             expiry = min(expiry, old.expired_time)
-        updates: dict[str, Any] = {"name": action.rotation_name, "expired_time": expiry}
+        updates = FieldUpdates(name=action.rotation_name, expired_time=expiry)
         if not old.unlimited_quota and old.remain_quota < 0:
-            updates["remain_quota"] = 0  # a negative budget is refused on write; still spent
-        body = merged_write(old, updates)
+            # a negative budget is refused on write; still spent: nothing left of it
+            updates = replace(updates, budget=old.used_quota)
         why = ""
         try:
-            stored = self.client.update_token(body)
+            stored = self.client.update(old, updates)
         except NewApiError as exc:
             why = _error_text(exc)
         else:
             self.by_id[old.id] = stored
-            dropped = dropped_fields(body, stored)
+            dropped = dropped_fields(updates.applied_to(old), stored)
             why = "the server did not keep " + "; ".join(dropped) if dropped else ""
         if why:
             self._fail(
@@ -530,7 +533,11 @@ class Executor:
         return [t for t in listing if t.name == name and t.id not in self.known_ids]
 
     def _match_created(
-        self, action: Action, result: OpResult, listing: list[ObservedToken] | None, list_error: str
+        self,
+        action: Creating,
+        result: OpResult,
+        listing: list[ObservedToken] | None,
+        list_error: str,
     ) -> bool:
         """Find the new token; True when its key can be delivered now."""
         if listing is None:
@@ -551,7 +558,7 @@ class Executor:
             result.token_id = token.id
             self.created[action.name] = token.id
             self.by_id[token.id] = token
-            sent = self._sent.get(id(action), action.set)
+            sent = self._sent.get(id(action), action.settings)
             self._check_kept(result, sent, token)
             unenforced = unenforced_limits(sent, token) if result.status == "ok" else []
             if unenforced:
@@ -566,7 +573,7 @@ class Executor:
                 except NewApiError as exc:
                     result.detail = f"could not disable the new token: {_error_text(exc)}"
                 return False
-            if action.unconfirmed:
+            if isinstance(action, Create) and action.unconfirmed:
                 return self._make_usable(action, result, token)
             return True
         self.failed_names.add(action.name)
@@ -580,12 +587,12 @@ class Executor:
             result.error = f"{len(found)} new tokens named {action.name!r} (ids {ids}): conflict"
         return False
 
-    def _make_usable(self, action: Action, result: OpResult, token: ObservedToken) -> bool:
+    def _make_usable(self, action: Create, result: OpResult, token: ObservedToken) -> bool:
         """A token created expired (its limit unconfirmed) gets the file's expiry, now that
         its record shows the server enforces the limit."""
-        body = merged_write(token, {"expired_time": action.set["expired_time"]})
+        usable = FieldUpdates(expired_time=action.settings.expired_time)
         try:
-            stored = self.client.update_token(body)
+            stored = self.client.update(token, usable)
         except NewApiError as exc:
             self._fail(
                 result,
@@ -594,7 +601,7 @@ class Executor:
             )
             return False
         self.by_id[token.id] = stored
-        self._check_kept(result, body, stored)
+        self._check_kept(result, usable.applied_to(token), stored)
         if result.status == "failed":
             return False
         result.detail = "created expired, made usable once the server showed it keeps the limits"
@@ -667,7 +674,8 @@ class Executor:
             except NewApiError as exc:
                 delivery.detail = f"could not disable the new token: {_error_text(exc)}"
 
-    def _simple(self, action: Action, result: OpResult) -> None:
+    def _change_one(self, action: Action, result: OpResult) -> None:
+        """An update, rename, enable or disable of one token (a create's, by its name)."""
         token_id = action.token_id if action.token_id is not None else self.created.get(action.name)
         result.token_id = token_id
         self.progress.advance(action.name)
@@ -680,15 +688,14 @@ class Executor:
             result.error = "its field update failed; the server would refuse to enable it"
             return
         try:
-            if action.kind in ("update", "rename"):
+            if isinstance(action, Update):  # a rename too
                 old = self.by_id.get(token_id)
                 if old is None:
                     self._fail(result, "the token is no longer in the listing apply read")
                     return
-                body = merged_write(old, action.set)
-                stored = self.client.update_token(body)
+                stored = self.client.update(old, action.set)
                 result.status = "ok"
-                self._check_kept(result, body, stored)
+                self._check_kept(result, action.set.applied_to(old), stored)
                 self.by_id[token_id] = stored
             else:
                 status = TokenStatus.ENABLED if action.kind == "enable" else TokenStatus.DISABLED

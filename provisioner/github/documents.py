@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.plan.model import Action, Conflict, Notice, Plan
+from provisioner.plan.actions import Action
+from provisioner.plan.model import Conflict, Notice, Plan
 from provisioner.plan.safety import Violation
 from provisioner.render.plan import Header
 from provisioner.report import OpResult, Report

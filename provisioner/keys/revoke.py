@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from provisioner.observed import ObservedToken, TokenStatus
-from provisioner.plan.diff import create_body
-from provisioner.plan.model import Action, Plan
+from provisioner.plan.actions import Create, Disable
+from provisioner.plan.diff import new_token_fields
+from provisioner.plan.model import Plan
 from provisioner.plan.ownership import leaked_name, revoked_from
 from provisioner.report import OpResult
 from provisioner.secret import Secret
@@ -118,19 +119,16 @@ def replacement_plan(revocations: Sequence[Revocation], now: int, quota_per_unit
         if desired is None:
             continue
         plan.actions.append(
-            Action(
-                "create",
-                desired.name,
-                set=create_body(desired, now, quota_per_unit),
+            Create(
+                name=desired.name,
+                settings=new_token_fields(desired, now, quota_per_unit),
                 key_name=desired.key_name,
                 protected=desired.protected,
                 reason=f"replaces revoked token {item.token.id}",
             )
         )
         if desired.status == "disabled":
-            plan.actions.append(
-                Action("disable", desired.name, reason="declared disabled (new token)")
-            )
+            plan.actions.append(Disable(name=desired.name, reason="declared disabled (new token)"))
     return plan
 
 

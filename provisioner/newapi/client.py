@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import ValidationError
 
-from provisioner.newapi import dialect, envelope
+from provisioner.newapi import bodies, dialect, envelope
 from provisioner.newapi.dialect import PAGE_SIZE, Evidence, FirstPage
 from provisioner.newapi.errors import (
     AuthError,
@@ -37,6 +37,7 @@ from provisioner.newapi.ratelimit import LEARN, RateSetting, generation_limit
 from provisioner.newapi.retry import RetryPolicy
 from provisioner.newapi.transport import Call, OnNotice, OnRequest, OnWait, Reply, Transport
 from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ObservedToken, ServerInfo, User
+from provisioner.plan.actions import FieldUpdates, TokenFields
 from provisioner.render.server_messages import quoted
 from provisioner.secret import Secret
 
@@ -462,6 +463,16 @@ class NewApiClient:
             self._remember_full_key(data["id"], data.get("key"))
             return self._token(data, "POST", "/api/token/")
         return None
+
+    def create(self, fields: TokenFields) -> ObservedToken | None:
+        """Create a token with these settings (the body: :func:`bodies.create_body`); as
+        :meth:`create_token`, never sent twice by the client."""
+        return self.create_token(bodies.create_body(fields))
+
+    def update(self, token: ObservedToken, updates: FieldUpdates) -> ObservedToken:
+        """Write ``updates`` to ``token``: its whole record as read, with them applied
+        (:func:`bodies.update_body`), in one full-mode PUT."""
+        return self.update_token(bodies.update_body(token, updates))
 
     def update_token(self, body: dict[str, Any]) -> ObservedToken:
         """Full-mode PUT: ``body`` is the whole merged record with its ``id``.

@@ -1,6 +1,15 @@
 """``diff(spec, inventory, now) -> Plan``: the pure heart of the tool.
 
 No I/O and no clock: time comes in as ``now``. Semantics: docs/reconcile.md.
+
+The diff is four passes over the server's tokens, each small and tested on its own
+(tests/plan/test_passes.py) as well as through :func:`diff` (tests/plan/test_diff.py):
+
+1. ownership: which tokens the file owns; the rest are unmanaged (look-alikes named)
+2. declared: each declared token created, renamed, rotated, updated, enabled or disabled
+3. leftovers: owned tokens the file does not declare (rotation and revoke leftovers,
+   copies beyond a count, orphans under ``manage.orphans``)
+4. sinks: a declared token whose key the sink lacks, or holds another of, gets it delivered
 """
 
 from __future__ import annotations
@@ -8,15 +17,26 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ObservedToken, TokenStatus
-from provisioner.plan.model import (
-    BUDGET,
-    Action,
-    Conflict,
+from provisioner.plan.actions import (
+    Create,
+    Delete,
+    Deliver,
+    Disable,
+    Enable,
     FieldChange,
+    FieldUpdates,
+    Rename,
+    Rotate,
+    TokenFields,
+    Update,
+)
+from provisioner.plan.model import (
+    Conflict,
     KeyPrint,
     Notice,
     Plan,
@@ -89,30 +109,27 @@ def ips_as_written(stored: Iterable[str], written: Iterable[str]) -> list[str]:
     return out
 
 
-def create_body(desired: DesiredToken, now: int, quota_per_unit: int) -> dict[str, Any]:
-    """The POST body for a new token (docs/server-contract.md#creating-a-token)."""
+def new_token_fields(desired: DesiredToken, now: int, quota_per_unit: int) -> TokenFields:
+    """The settings a new token of ``desired`` is created with (relative expiry from ``now``)."""
     budget = desired.quota.resolve(quota_per_unit)
-    body: dict[str, Any] = {
-        "name": desired.name,
-        "expired_time": desired.expires.expired_time(now),
-        "remain_quota": 0 if budget is None else budget,
-        "unlimited_quota": budget is None,
-        "model_limits_enabled": bool(desired.models),
-        "model_limits": ",".join(desired.models),
-        "allow_ips": "\n".join(
-            desired.allow_ips
-        ),  # newline-separated: docs/server-contract.md#token-record
-        "group": desired.group,
-        "cross_group_retry": desired.cross_group_retry if desired.group == "auto" else False,
-    }
-    if desired.group == "auto":
-        body["auto_groups"] = list(desired.auto_groups or [])
-    return body
+    auto = desired.group == "auto"
+    return TokenFields(
+        name=desired.name,
+        expired_time=desired.expires.expired_time(now),
+        remain_quota=0 if budget is None else budget,
+        unlimited_quota=budget is None,
+        model_limits_enabled=bool(desired.models),
+        model_limits=tuple(desired.models),
+        allow_ips=tuple(desired.allow_ips),
+        group=desired.group,
+        cross_group_retry=desired.cross_group_retry if auto else False,
+        auto_groups=tuple(desired.auto_groups or ()) if auto else None,
+    )
 
 
 def _field_updates(
-    desired: DesiredToken, token: ObservedToken, now: int, quota_per_unit: int
-) -> tuple[dict[str, Any], list[FieldChange]]:
+    desired: DesiredToken, token: ObservedToken, quota_per_unit: int
+) -> tuple[FieldUpdates, list[FieldChange]]:
     """The fields to write so ``token`` matches ``desired``, with before/after for display."""
     updates: dict[str, Any] = {}
     changes: list[FieldChange] = []
@@ -137,7 +154,7 @@ def _field_updates(
         )
         if not matches:
             updates["unlimited_quota"] = False
-            updates[BUDGET] = budget
+            updates["budget"] = budget
             before: Any = "unlimited" if token.unlimited_quota else token.budget
             changes.append(FieldChange("budget", before, budget))
 
@@ -149,7 +166,7 @@ def _field_updates(
         want_auto = list(desired.auto_groups or [])
         have_auto = list(token.auto_groups or [])
         if want_auto != have_auto:
-            updates["auto_groups"] = want_auto
+            updates["auto_groups"] = tuple(want_auto)
             changes.append(FieldChange("auto_groups", have_auto, want_auto))
         if token.cross_group_retry != desired.cross_group_retry:
             updates["cross_group_retry"] = desired.cross_group_retry
@@ -158,38 +175,15 @@ def _field_updates(
             )
 
     if _norm_list(token.models) != _norm_list(desired.models):
-        updates["model_limits_enabled"] = bool(desired.models)
-        updates["model_limits"] = ",".join(desired.models)
+        updates["models"] = tuple(desired.models)
         changes.append(FieldChange("models", list(token.models), list(desired.models)))
 
     if norm_ips(token.ips) != norm_ips(desired.allow_ips):
-        updates["allow_ips"] = "\n".join(desired.allow_ips)
+        updates["allow_ips"] = tuple(desired.allow_ips)
         before = ips_as_written(token.ips, desired.allow_ips)
         changes.append(FieldChange("allow_ips", before, list(desired.allow_ips)))
 
-    return updates, changes
-
-
-def merged_write(token: ObservedToken, updates: dict[str, Any]) -> dict[str, Any]:
-    """Read-merge-write: the whole record with ``updates`` applied.
-
-    docs/server-contract.md#updating-a-token: a PUT replaces every field.
-
-    ``BUDGET`` becomes ``remain_quota = max(0, budget - used_quota)`` against the
-    token as it is now, so traffic between plan and apply is accounted for.
-    """
-    body = token.write_fields()
-    for key, value in updates.items():
-        if key == BUDGET:
-            body["remain_quota"] = max(0, int(value) - token.used_quota)
-        else:
-            body[key] = value
-    if body.get("group") != "auto":
-        body.pop("auto_groups", None)
-        body["cross_group_retry"] = False
-    elif "auto_groups" not in body:
-        body["auto_groups"] = []
-    return body
+    return FieldUpdates(**updates), changes
 
 
 def old_token_expiry(token: ObservedToken, now: int, overlap: int) -> int:
@@ -204,19 +198,21 @@ def old_token_expiry(token: ObservedToken, now: int, overlap: int) -> int:
     return min(token.expired_time, proposed)
 
 
-def _valid_after(token: ObservedToken, updates: dict[str, Any], now: int) -> tuple[bool, str]:
+def _valid_after(token: ObservedToken, updates: FieldUpdates, now: int) -> tuple[bool, str]:
     """Would the token be usable once ``updates`` are written?
 
     The server's re-enable guard: docs/server-contract.md#re-enable-guard.
     """
-    expiry = updates.get("expired_time", token.expired_time)
+    expiry = token.expired_time if updates.expired_time is None else updates.expired_time
     if expiry != -1 and expiry <= now:
         return False, f"expired: expiry {_iso(expiry)} has passed"
-    unlimited = updates.get("unlimited_quota", token.unlimited_quota)
+    unlimited = (
+        token.unlimited_quota if updates.unlimited_quota is None else updates.unlimited_quota
+    )
     if not unlimited:
         remain = (
-            max(0, int(updates[BUDGET]) - token.used_quota)
-            if BUDGET in updates
+            max(0, updates.budget - token.used_quota)
+            if updates.budget is not None
             else token.remain_quota
         )
         if remain <= 0:
@@ -224,87 +220,18 @@ def _valid_after(token: ObservedToken, updates: dict[str, Any], now: int) -> tup
     return True, ""
 
 
-def _reconcile_one(
-    desired: DesiredToken,
-    token: ObservedToken,
-    now: int,
-    quota_per_unit: int,
-    plan: Plan,
-    *,
-    force_rotate: bool = False,
-    rotate_overlap: int | None = None,
-    taken_names: set[str] | frozenset[str] = frozenset(),
-) -> None:
-    common = {"name": token.name, **_touching(desired, token)}
-    if desired.status == "absent":
-        plan.actions.append(Action("delete", reason="declared absent", **common))
-        return
+# --------------------------------------------------------------------------- the diff
 
-    if desired.status == "enabled":
-        due = desired.rotate is not None and now - token.created_time >= desired.rotate.every
-        if force_rotate or due:
-            # The replacement is created from the spec, so the old token needs no update.
-            overlap = (
-                rotate_overlap
-                if rotate_overlap is not None
-                else (desired.rotate.overlap if desired.rotate else DEFAULT_ROTATE_OVERLAP)
-            )
-            taken = set(taken_names) | {a.rotation_name for a in plan.actions if a.kind == "rotate"}
-            reason = (
-                "requested"
-                if force_rotate
-                else (f"rotate.every elapsed (created {_iso(token.created_time)})")
-            )
-            dead = token.effective_status(now)
-            if dead in (TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
-                state = TokenStatus(dead).name.lower()
-                reason += f"; the old token is {state}: replaced, not revived"
-            plan.actions.append(
-                Action(
-                    "rotate",
-                    reason=reason,
-                    set=create_body(desired, now, quota_per_unit),
-                    rotation_name=rotation_name(token.name, now, taken),
-                    rotation_expiry=old_token_expiry(token, now, overlap),
-                    old_remaining=None if token.unlimited_quota else max(0, token.remain_quota),
-                    scheduled=due,
-                    **common,
-                )
-            )
-            return
 
-    updates, changes = _field_updates(desired, token, now, quota_per_unit)
-    if updates:
-        plan.actions.append(Action("update", set=updates, changes=tuple(changes), **common))
+@dataclass(frozen=True)
+class _Context:
+    """What every pass over declared tokens needs besides the token."""
 
-    stored = token.status
-    if desired.status == "disabled":
-        # A stored 1 would come back to life once its fields are fixed; 2/3/4 are not usable.
-        if stored == TokenStatus.ENABLED:
-            plan.actions.append(Action("disable", reason="declared disabled", **common))
-        return
-
-    usable, why = _valid_after(token, updates, now)
-    if not usable:
-        kind = "expired" if why.startswith("expired") else "exhausted"
-        by_file = desired.expires.kind == "absolute" and desired.expires.at <= now
-        if not (kind == "expired" and by_file):  # the file's own date is noticed already
-            plan.notices.append(
-                Notice(
-                    token.name, token.id, kind, f"{why}; change `expires` or `quota` to revive it"
-                )
-            )
-        return
-    # A listed 1 that is really dead is revived by the field update alone
-    # (docs/server-contract.md#lazy-status).
-    if stored != TokenStatus.ENABLED:
-        if stored in (TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
-            reason = f"revive: was {TokenStatus(stored).name.lower()}; fields are fixed first"
-        elif stored == TokenStatus.DISABLED:
-            reason = "declared enabled"
-        else:
-            reason = f"unknown server status {stored}"
-        plan.actions.append(Action("enable", reason=reason, **common))
+    now: int
+    quota_per_unit: int
+    taken: frozenset[str] = frozenset()  # every name on the server
+    rotate_now: frozenset[str] = frozenset()
+    rotate_overlap: int | None = None
 
 
 def diff(
@@ -326,14 +253,35 @@ def diff(
     key the sink lacks or holds another of gets a ``deliver`` action.
     """
     plan = Plan(now=now, quota_per_unit=quota_per_unit)
-    present = {t.name for t in inventory}
-    # renamed_from: a former name is the file's while the new name is not on the server yet
-    renames = {
+    present = frozenset(t.name for t in inventory)
+    renames = pending_renames(spec, present)
+    ownership = Ownership(spec, renames, present)
+    owned = ownership_pass(inventory, ownership, plan)
+    context = _Context(now, quota_per_unit, present, frozenset(rotate_now), rotate_overlap)
+    matched = declared_pass(spec, owned, renames, context, plan)
+    stale_renames_pass(spec, renames, present, plan)
+    leftovers_pass(spec, ownership, owned, now, plan)
+    if sink_keys is not None:
+        sinks_pass(matched, sink_keys, plan)
+    return plan
+
+
+def pending_renames(spec: Spec, present: Iterable[str]) -> dict[str, DesiredToken]:
+    """``renamed_from``: a former name is the file's while the new name is not on the
+    server yet (by former name)."""
+    names = set(present)
+    return {
         d.renamed_from: d
         for d in spec.tokens
-        if d.renamed_from and d.name not in present and d.status != "absent"
+        if d.renamed_from and d.name not in names and d.status != "absent"
     }
-    ownership = Ownership(spec, renames, present)
+
+
+def ownership_pass(
+    inventory: Iterable[ObservedToken], ownership: Ownership, plan: Plan
+) -> dict[str, list[ObservedToken]]:
+    """Pass 1: the owned tokens by name; the others counted unmanaged, a look-alike of a
+    declared token's copy named."""
     by_name: dict[str, list[ObservedToken]] = defaultdict(list)
     for token in inventory:
         if ownership.owns(token.name):
@@ -353,70 +301,79 @@ def diff(
                 )
             )
     plan.owned = sum(len(v) for v in by_name.values())
-    taken_names = {t.name for t in inventory}
+    return by_name
 
-    force_rotate = set(rotate_now)
+
+def declared_pass(
+    spec: Spec,
+    owned: Mapping[str, list[ObservedToken]],
+    renames: Mapping[str, DesiredToken],
+    context: _Context,
+    plan: Plan,
+) -> list[tuple[DesiredToken, ObservedToken]]:
+    """Pass 2: every declared token against the owned token of its name (or of its former
+    name); the (declared, observed) pairs that exist after it, for the sinks pass."""
+    matched: list[tuple[DesiredToken, ObservedToken]] = []
     for desired in spec.tokens:
-        passed = desired.expires.kind == "absolute" and desired.expires.at <= now
-        if passed and desired.status != "absent":
-            plan.notices.append(
-                Notice(
-                    desired.name,
-                    None,
-                    "expired-by-file",
-                    f"expires {_iso(desired.expires.at)}, which has passed: the file keeps "
-                    "this token expired; change `expires` to revive it",
-                )
-            )
-        matches = sorted(by_name.get(desired.name, []), key=lambda t: t.id)
+        _expired_by_file(desired, context.now, plan)
+        matches = sorted(owned.get(desired.name, []), key=lambda t: t.id)
         renamed = False
         if not matches and desired.renamed_from in renames:
-            matches = sorted(by_name.get(desired.renamed_from or "", []), key=lambda t: t.id)
+            matches = sorted(owned.get(desired.renamed_from or "", []), key=lambda t: t.id)
             renamed = bool(matches)
         if len(matches) > 1:
             plan.conflicts.append(Conflict(matches[0].name, tuple(t.id for t in matches)))
-            continue
-        if renamed:
-            _rename(desired, matches[0], now, quota_per_unit, plan)
-            if sink_keys is not None:  # the key is kept: the sink needs it under its new name
-                _compare_sink(desired, matches[0], sink_keys, plan)
-            continue
-        if not matches:
-            if desired.status != "absent":
-                body = create_body(desired, now, quota_per_unit)
-                plan.actions.append(
-                    Action(
-                        "create",
-                        desired.name,
-                        set=body,
-                        changes=_create_changes(desired, body),
-                        key_name=desired.key_name,
-                        protected=desired.protected,
-                        reason="declared" if desired.status == "enabled" else "declared disabled",
-                    )
-                )
-                if desired.status == "disabled":
-                    plan.actions.append(
-                        Action("disable", desired.name, reason="declared disabled (new token)")
-                    )
-            continue
-        _reconcile_one(
-            desired,
-            matches[0],
-            now,
-            quota_per_unit,
-            plan,
-            force_rotate=desired.name in force_rotate,
-            rotate_overlap=rotate_overlap,
-            taken_names=taken_names,
-        )
-        if sink_keys is not None:
-            _compare_sink(desired, matches[0], sink_keys, plan)
+        elif renamed:
+            _rename(desired, matches[0], context, plan)
+            matched.append((desired, matches[0]))
+        elif not matches:
+            _create(desired, context, plan)
+        else:
+            _reconcile_one(desired, matches[0], context, plan)
+            matched.append((desired, matches[0]))
+    return matched
 
-    declared = ownership.declared
+
+def _expired_by_file(desired: DesiredToken, now: int, plan: Plan) -> None:
+    passed = desired.expires.kind == "absolute" and desired.expires.at <= now
+    if passed and desired.status != "absent":
+        plan.notices.append(
+            Notice(
+                desired.name,
+                None,
+                "expired-by-file",
+                f"expires {_iso(desired.expires.at)}, which has passed: the file keeps "
+                "this token expired; change `expires` to revive it",
+            )
+        )
+
+
+def _create(desired: DesiredToken, context: _Context, plan: Plan) -> None:
+    if desired.status == "absent":
+        return
+    settings = new_token_fields(desired, context.now, context.quota_per_unit)
+    plan.actions.append(
+        Create(
+            name=desired.name,
+            settings=settings,
+            changes=_create_changes(desired, settings),
+            key_name=desired.key_name,
+            protected=desired.protected,
+            reason="declared" if desired.status == "enabled" else "declared disabled",
+        )
+    )
+    if desired.status == "disabled":
+        plan.actions.append(Disable(name=desired.name, reason="declared disabled (new token)"))
+
+
+def stale_renames_pass(
+    spec: Spec, renames: Mapping[str, DesiredToken], present: Iterable[str], plan: Plan
+) -> None:
+    """A ``renamed_from`` whose new name exists already: the old token is left alone."""
+    names = set(present)
     for desired in spec.tokens:
         old = desired.renamed_from
-        if old and old not in renames and old in present:
+        if old and old not in renames and old in names:
             plan.notices.append(
                 Notice(
                     desired.name,
@@ -426,12 +383,131 @@ def diff(
                     "alone, and renamed_from can go from the file",
                 )
             )
-    for name, tokens in sorted(by_name.items()):
+
+
+def leftovers_pass(
+    spec: Spec,
+    ownership: Ownership,
+    owned: Mapping[str, list[ObservedToken]],
+    now: int,
+    plan: Plan,
+) -> None:
+    """Pass 3: owned tokens the file does not declare (docs/reconcile.md#leftovers)."""
+    declared = ownership.declared
+    for name, tokens in sorted(owned.items()):
         if name in declared:
             continue
         for token in sorted(tokens, key=lambda t: t.id):
             _undeclared(spec, ownership, token, now, plan)
-    return plan
+
+
+def sinks_pass(
+    matched: Iterable[tuple[DesiredToken, ObservedToken]],
+    sink_keys: Mapping[str, KeyPrint | None],
+    plan: Plan,
+) -> None:
+    """Pass 4: a declared token whose key the sink lacks, or holds another of, gets its key
+    delivered (docs/reconcile.md#keys-never-go-missing)."""
+    for desired, token in matched:
+        _compare_sink(desired, token, sink_keys, plan)
+
+
+def _touching(desired: DesiredToken, token: ObservedToken) -> dict[str, Any]:
+    """What every action on an observed, declared token carries."""
+    return {
+        "token_id": token.id,
+        "fingerprint": fingerprint(token),
+        "protected": desired.protected,
+        "key_name": desired.key_name,
+        "accessed_time": token.last_used,
+    }
+
+
+def _reconcile_one(
+    desired: DesiredToken, token: ObservedToken, context: _Context, plan: Plan
+) -> None:
+    """A declared token that exists: deleted, rotated, or brought to its declared fields
+    and status."""
+    common = {"name": token.name, **_touching(desired, token)}
+    if desired.status == "absent":
+        plan.actions.append(Delete(reason="declared absent", **common))
+        return
+    if desired.status == "enabled" and _rotation_due(desired, token, context):
+        plan.actions.append(_rotate(desired, token, context, plan, common))
+        return
+    updates, changes = _field_updates(desired, token, context.quota_per_unit)
+    if updates:
+        plan.actions.append(Update(set=updates, changes=tuple(changes), **common))
+    if desired.status == "disabled":
+        # A stored 1 would come back to life once its fields are fixed; 2/3/4 are not usable.
+        if token.status == TokenStatus.ENABLED:
+            plan.actions.append(Disable(reason="declared disabled", **common))
+        return
+    usable, why = _valid_after(token, updates, context.now)
+    if not usable:
+        kind = "expired" if why.startswith("expired") else "exhausted"
+        by_file = desired.expires.kind == "absolute" and desired.expires.at <= context.now
+        if not (kind == "expired" and by_file):  # the file's own date is noticed already
+            plan.notices.append(
+                Notice(
+                    token.name, token.id, kind, f"{why}; change `expires` or `quota` to revive it"
+                )
+            )
+        return
+    _enable_if_needed(token, common, plan)
+
+
+def _rotation_due(desired: DesiredToken, token: ObservedToken, context: _Context) -> bool:
+    if desired.name in context.rotate_now:
+        return True
+    return desired.rotate is not None and context.now - token.created_time >= desired.rotate.every
+
+
+def _rotate(
+    desired: DesiredToken,
+    token: ObservedToken,
+    context: _Context,
+    plan: Plan,
+    common: dict[str, Any],
+) -> Rotate:
+    """The replacement is created from the spec, so the old token needs no update."""
+    now = context.now
+    overlap = (
+        context.rotate_overlap
+        if context.rotate_overlap is not None
+        else (desired.rotate.overlap if desired.rotate else DEFAULT_ROTATE_OVERLAP)
+    )
+    taken = set(context.taken) | {a.rotation_name for a in plan.actions if isinstance(a, Rotate)}
+    forced = desired.name in context.rotate_now
+    reason = "requested" if forced else f"rotate.every elapsed (created {_iso(token.created_time)})"
+    dead = token.effective_status(now)
+    if dead in (TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
+        state = TokenStatus(dead).name.lower()
+        reason += f"; the old token is {state}: replaced, not revived"
+    return Rotate(
+        reason=reason,
+        settings=new_token_fields(desired, now, context.quota_per_unit),
+        rotation_name=rotation_name(token.name, now, taken),
+        rotation_expiry=old_token_expiry(token, now, overlap),
+        old_remaining=None if token.unlimited_quota else max(0, token.remain_quota),
+        scheduled=desired.rotate is not None and now - token.created_time >= desired.rotate.every,
+        **common,
+    )
+
+
+def _enable_if_needed(token: ObservedToken, common: dict[str, Any], plan: Plan) -> None:
+    # A listed 1 that is really dead is revived by the field update alone
+    # (docs/server-contract.md#lazy-status).
+    stored = token.status
+    if stored == TokenStatus.ENABLED:
+        return
+    if stored in (TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
+        reason = f"revive: was {TokenStatus(stored).name.lower()}; fields are fixed first"
+    elif stored == TokenStatus.DISABLED:
+        reason = "declared enabled"
+    else:
+        reason = f"unknown server status {stored}"
+    plan.actions.append(Enable(reason=reason, **common))
 
 
 def _compare_sink(
@@ -457,9 +533,8 @@ def _compare_sink(
         else "the sink holds a different key (first and last 4 characters differ)"
     )
     plan.actions.append(
-        Action(
-            "deliver",
-            token.name,
+        Deliver(
+            name=token.name,
             token_id=token.id,
             reason=reason,
             fingerprint=fingerprint(token),
@@ -469,44 +544,27 @@ def _compare_sink(
     )
 
 
-def _touching(desired: DesiredToken, token: ObservedToken) -> dict[str, Any]:
-    """What every action on an observed, declared token carries."""
-    return {
-        "token_id": token.id,
-        "fingerprint": fingerprint(token),
-        "protected": desired.protected,
-        "key_name": desired.key_name,
-        "accessed_time": token.last_used,
-    }
-
-
-def _rename(
-    desired: DesiredToken, token: ObservedToken, now: int, quota_per_unit: int, plan: Plan
-) -> None:
+def _rename(desired: DesiredToken, token: ObservedToken, context: _Context, plan: Plan) -> None:
     """``renamed_from``: one PUT gives the old token the new name (its key is kept) and any
     field the file changed; its status follows as for any declared token."""
-    updates, changes = _field_updates(desired, token, now, quota_per_unit)
-    updates["name"] = desired.name
+    updates, changes = _field_updates(desired, token, context.quota_per_unit)
+    updates = replace(updates, name=desired.name)
+    common = {"name": desired.name, **_touching(desired, token)}
     plan.actions.append(
-        Action(
-            "rename",
-            desired.name,
+        Rename(
             set=updates,
             changes=(FieldChange("name", token.name, desired.name), *changes),
             reason=f"renamed_from: {token.name} (the key is kept)",
-            **_touching(desired, token),
+            **common,
         )
     )
-    common = _touching(desired, token)
     if desired.status == "disabled":
         if token.status == TokenStatus.ENABLED:
-            plan.actions.append(
-                Action("disable", desired.name, reason="declared disabled", **common)
-            )
+            plan.actions.append(Disable(reason="declared disabled", **common))
         return
-    usable, _ = _valid_after(token, updates, now)
+    usable, _ = _valid_after(token, updates, context.now)
     if usable and token.status != TokenStatus.ENABLED:
-        plan.actions.append(Action("enable", desired.name, reason="declared enabled", **common))
+        plan.actions.append(Enable(reason="declared enabled", **common))
 
 
 def _undeclared(
@@ -515,6 +573,7 @@ def _undeclared(
     """An owned token the file does not declare: a leftover keeps its desired state
     (docs/reconcile.md#leftovers); anything else is an orphan, under ``manage.orphans``."""
     common: dict[str, Any] = {
+        "name": token.name,
         "token_id": token.id,
         "fingerprint": fingerprint(token),
         "accessed_time": token.last_used,
@@ -529,9 +588,7 @@ def _undeclared(
         # token's key back first (a deliver action).
         disabled = token.status != TokenStatus.ENABLED
         plan.actions.append(
-            Action(
-                "delete",
-                token.name,
+            Delete(
                 reason="a rotation that did not finish left it"
                 + (": its key was never delivered" if disabled else ""),
                 cleanup=disabled,
@@ -543,6 +600,14 @@ def _undeclared(
     if base is not None:
         _rotated_out(ownership, base, token, now, plan, common)
         return
+    _orphan(spec, ownership, token, plan, common)
+
+
+def _orphan(
+    spec: Spec, ownership: Ownership, token: ObservedToken, plan: Plan, common: dict[str, Any]
+) -> None:
+    """An owned token the file does not declare and no rotation or revoke left: under
+    ``manage.orphans`` (a copy beyond its count is one too)."""
     policy = spec.manage.orphans
     copy_of = ownership.copy_of(token.name)
     what = f"copy of {copy_of} beyond its count" if copy_of else "orphan"
@@ -553,18 +618,10 @@ def _undeclared(
         if family is not None:
             key_name = count_key_name(family.key_name, int(token.name.rpartition("-")[2]))
         plan.actions.append(
-            Action(
-                "delete",
-                token.name,
-                reason=f"{what} (manage.orphans: delete)",
-                key_name=key_name,
-                **common,
-            )
+            Delete(reason=f"{what} (manage.orphans: delete)", key_name=key_name, **common)
         )
     elif policy == "disable" and token.status == TokenStatus.ENABLED:
-        plan.actions.append(
-            Action("disable", token.name, reason=f"{what} (manage.orphans: disable)", **common)
-        )
+        plan.actions.append(Disable(reason=f"{what} (manage.orphans: disable)", **common))
     else:
         plan.notices.append(
             Notice(
@@ -581,9 +638,7 @@ def _leaked(token: ObservedToken, plan: Plan, common: dict[str, Any]) -> None:
     """``NAME.leaked-YYYYMMDD``: disabled, always. Re-enabled by hand, apply disables it."""
     if token.status == TokenStatus.ENABLED:
         plan.actions.append(
-            Action(
-                "disable",
-                token.name,
+            Disable(
                 reason="its key leaked and was revoked; re-enabled since, so disabled again",
                 cleanup=True,
                 **common,
@@ -613,14 +668,12 @@ def _rotated_out(
         why = "expired rotation predecessor"
         if not expired:
             why = f"rotated out; its overlap ended {_iso(bound or 0)}, whatever its expiry says"
-        plan.actions.append(Action("delete", token.name, reason=why, cleanup=True, **common))
+        plan.actions.append(Delete(reason=why, cleanup=True, **common))
         return
     if bound is not None and (token.expired_time == -1 or token.expired_time > bound):
         plan.actions.append(
-            Action(
-                "update",
-                token.name,
-                set={"expired_time": bound},
+            Update(
+                set=FieldUpdates(expired_time=bound),
                 changes=(FieldChange("expired_time", _iso(token.expired_time), _iso(bound)),),
                 reason="rotated out: expires at most at the rotation's day end plus the "
                 f"overlap ({_overlap_text(overlap)}); its expiry was moved later",
@@ -646,17 +699,17 @@ def _overlap_text(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def _create_changes(desired: DesiredToken, body: dict[str, Any]) -> tuple[FieldChange, ...]:
+def _create_changes(desired: DesiredToken, settings: TokenFields) -> tuple[FieldChange, ...]:
     shown: list[FieldChange] = [
-        FieldChange("expired_time", None, _iso(body["expired_time"])),
+        FieldChange("expired_time", None, _iso(settings.expired_time)),
         FieldChange(
-            "budget", None, "unlimited" if body["unlimited_quota"] else body["remain_quota"]
+            "budget", None, "unlimited" if settings.unlimited_quota else settings.remain_quota
         ),
-        FieldChange("group", None, body["group"]),
+        FieldChange("group", None, settings.group),
     ]
     if desired.group == "auto":
-        shown.append(FieldChange("auto_groups", None, body.get("auto_groups", [])))
-        shown.append(FieldChange("cross_group_retry", None, body["cross_group_retry"]))
+        shown.append(FieldChange("auto_groups", None, list(settings.auto_groups or [])))
+        shown.append(FieldChange("cross_group_retry", None, settings.cross_group_retry))
     if desired.models:
         shown.append(FieldChange("models", None, list(desired.models)))
     if desired.allow_ips:

@@ -1,7 +1,8 @@
 """The plan: what apply will do, as data. Built by :func:`provisioner.plan.diff.diff`.
 
-Action kinds are executed in this order (docs/reconcile.md#order-of-apply):
-rotate and create, rename, update, enable, deliver, disable, delete.
+Its actions are the small classes of :mod:`provisioner.plan.actions`, executed in
+:data:`~provisioner.plan.actions.ORDER` (docs/reconcile.md#order-of-apply): rotate and
+create, rename, update, enable, deliver, disable, delete.
 """
 
 from __future__ import annotations
@@ -9,23 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ObservedToken
-
-ActionKind = Literal[
-    "create", "rotate", "rename", "update", "enable", "deliver", "disable", "delete"
-]
-ORDER: tuple[ActionKind, ...] = (
-    "rotate",
-    "create",
-    "rename",
-    "update",
-    "enable",
-    "deliver",
-    "disable",
-    "delete",
-)
+from provisioner.plan.actions import ORDER, Action, ActionKind
 
 KeyPrint = tuple[str, str]
 """A key's first and last 4 characters: all a masked key shows, and all a plan compares."""
@@ -42,99 +30,6 @@ def key_print(key: str) -> KeyPrint | None:
     if len(head) < 4 or len(tail) < 4 or len(key) < 9:
         return None
     return head[:4], tail[-4:]
-
-
-# Fields whose value names a budget in quota units; at execution the
-# remaining quota is recomputed from the fresh used_quota (docs/reconcile.md).
-BUDGET = "budget"
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    before: Any
-    after: Any
-
-
-@dataclass(frozen=True)
-class Action:
-    kind: ActionKind
-    name: str
-    token_id: int | None = None
-    # update: the fields to write (contract names, plus BUDGET); create: the POST body
-    set: dict[str, Any] = field(default_factory=dict)
-    changes: tuple[FieldChange, ...] = ()
-    reason: str = ""
-    fingerprint: str = ""  # of the observed token this action touches ("" for creates)
-    protected: bool = False
-    key_name: str = ""
-    accessed_time: int = 0  # last use of the observed token (min_idle)
-    rotation_name: str = ""  # rotate: the name the old token gets
-    rotation_expiry: int = 0  # rotate: the old token's new expired_time
-    # rotate: the quota units the old token has left and keeps until it expires (the new
-    # one gets the full declared budget: docs/reconcile.md#rotation); None when unlimited,
-    # -1 when not known (a plan saved before it was recorded)
-    old_remaining: int | None = -1
-    # a leftover kept in its desired state (docs/reconcile.md#leftovers): an expired or
-    # unfinished rotation's token deleted, a re-enabled leaked one disabled, an extended
-    # .old- expiry restored; safety limits do not count it
-    cleanup: bool = False
-    scheduled: bool = False  # rotate: due by the token's own rotate.every (not requested)
-    # create: limits the server may store without enforcing, which the plan could not
-    # confirm (an empty account shows no record): apply creates the token expired and
-    # makes it usable only once the record shows them enforced
-    unconfirmed: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "kind": self.kind,
-            "name": self.name,
-            "id": self.token_id,
-            "reason": self.reason,
-            "changes": [
-                {"field": c.field, "before": c.before, "after": c.after} for c in self.changes
-            ],
-            "set": self.set,
-            "fingerprint": self.fingerprint,
-            "protected": self.protected,
-            "key_name": self.key_name,
-            "accessed_time": self.accessed_time,
-        }
-        if self.kind == "rotate":
-            data["rotation_name"] = self.rotation_name
-            data["rotation_expiry"] = self.rotation_expiry
-            data["old_remaining"] = self.old_remaining
-            data["scheduled"] = self.scheduled
-        if self.cleanup:
-            data["cleanup"] = True
-        if self.unconfirmed:
-            data["unconfirmed"] = list(self.unconfirmed)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Action:
-        if data.get("kind") not in ORDER:
-            raise ValueError(f"unknown action kind {data.get('kind')!r}")
-        return cls(
-            kind=data["kind"],
-            name=data["name"],
-            token_id=data.get("id"),
-            set=dict(data.get("set") or {}),
-            changes=tuple(
-                FieldChange(c["field"], c["before"], c["after"]) for c in data.get("changes", [])
-            ),
-            reason=data.get("reason", ""),
-            fingerprint=data.get("fingerprint", ""),
-            protected=bool(data.get("protected", False)),
-            key_name=data.get("key_name", ""),
-            accessed_time=int(data.get("accessed_time", 0)),
-            rotation_name=data.get("rotation_name", ""),
-            rotation_expiry=int(data.get("rotation_expiry", 0)),
-            old_remaining=_optional_int(data.get("old_remaining", -1)),
-            cleanup=bool(data.get("cleanup", False)),
-            scheduled=bool(data.get("scheduled", False)),
-            unconfirmed=tuple(str(u) for u in data.get("unconfirmed", ())),
-        )
 
 
 @dataclass(frozen=True)
@@ -215,7 +110,3 @@ def fingerprint(token: ObservedToken) -> str:
     data["auto_groups"] = list(token.auto_groups or [])
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from provisioner.plan.actions import Create
 from provisioner.plan.model import Plan
 from provisioner.spec.desired import Spec
 
@@ -63,7 +64,8 @@ def review_entries(plan: Plan, spec: Spec | None = None) -> list[ReviewEntry]:
     declared = spec.by_name() if spec is not None else {}
     entries = []
     for action in plan.ordered():
-        write = dict(action.set)
+        # the plan document's form, so a review made by an earlier version still matches
+        write = action.written()
         desired = declared.get(action.name)
         if (
             action.kind in ("create", "rotate")
@@ -77,7 +79,7 @@ def review_entries(plan: Plan, spec: Spec | None = None) -> list[ReviewEntry]:
             "key_name": action.key_name,
             "protected": action.protected,
             "cleanup": action.cleanup,
-            "unconfirmed": sorted(action.unconfirmed),
+            "unconfirmed": sorted(action.unconfirmed if isinstance(action, Create) else ()),
         }
         entries.append(
             ReviewEntry(

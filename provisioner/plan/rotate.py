@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.observed import ObservedToken
-from provisioner.plan.diff import diff, merged_write, old_token_expiry
-from provisioner.plan.model import Action, Plan, fingerprint
+from provisioner.plan.actions import Rotate, TokenFields
+from provisioner.plan.diff import diff, old_token_expiry
+from provisioner.plan.model import Plan, fingerprint
 from provisioner.plan.ownership import Ownership, overlap_allowed, rotation_name
 from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, Spec, derive_key_name
 
 
 def clone_rotation(
     token: ObservedToken, now: int, overlap: int, taken: Iterable[str] = ()
-) -> Action:
+) -> Rotate:
     """Rotate a token the spec does not declare: the new one copies the old one's settings.
 
     Expiry stays the same instant; the budget carries over as what is left. The old token's
     expiry never moves later (docs/reconcile.md#rotation).
     """
-    body = merged_write(token, {})
-    body.pop("id", None)
+    settings = TokenFields.of(token)
     if not token.unlimited_quota:
-        body["remain_quota"] = max(0, token.remain_quota)
-    return Action(
-        "rotate",
-        token.name,
+        settings = replace(settings, remain_quota=max(0, token.remain_quota))
+    return Rotate(
+        name=token.name,
         token_id=token.id,
         reason="requested (not declared: settings copied from the old token)",
-        set=body,
+        settings=settings,
         rotation_name=rotation_name(token.name, now, taken),
         rotation_expiry=old_token_expiry(token, now, overlap),
         old_remaining=None if token.unlimited_quota else max(0, token.remain_quota),
@@ -69,7 +69,7 @@ def rotation_plan(
         now=now, quota_per_unit=full.quota_per_unit, owned=full.owned, unmanaged=full.unmanaged
     )
     plan.conflicts = [c for c in full.conflicts if c.name in names]
-    rotations = {a.name: a for a in full.actions if a.kind == "rotate"}
+    rotations = {a.name: a for a in full.actions if isinstance(a, Rotate)}
     taken = {t.name for t in inventory}
     for name in names:
         if name in rotations:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from provisioner.humanize import ago, human_span, plural
-from provisioner.plan.model import Action, Plan
+from provisioner.plan.actions import Action, Rotate
+from provisioner.plan.model import Plan
 from provisioner.spec.desired import DEFAULT_LIMIT_FLOOR, DEFAULT_LIMIT_PCT, Safety, default_limit
 
 # The percentage rule only applies from this many owned tokens (octoDNS's floor idea).
@@ -58,7 +59,7 @@ def _protection(action: Action) -> Violation | None:
         return None
     if action.kind in ("disable", "delete"):
         what = f"{action.kind} it"
-    elif action.kind == "rotate" and not action.scheduled:
+    elif isinstance(action, Rotate) and not action.scheduled:
         what = "rotate it outside its own rotate.every schedule"
     else:
         return None  # a scheduled rotation: the file asked for it

@@ -19,11 +19,16 @@ from typing import Any
 from provisioner import __version__
 from provisioner.errors import UsageError
 from provisioner.observed import ObservedToken
-from provisioner.plan.model import Action, Conflict, Notice, Plan, fingerprint
+from provisioner.plan.actions import Action
+from provisioner.plan.model import Conflict, Notice, Plan, fingerprint
 from provisioner.spec.desired import Safety
 
 KIND = "provisioner-plan"
-FORMAT_VERSION = 1
+#: written since 0.3: the typed actions (:meth:`Action.to_saved`)
+FORMAT_VERSION = 2
+#: format 1 (0.1 and 0.2) holds each action as the plan document does (``set`` in the
+#: contract's words); it is still read, so a plan saved before an upgrade still applies
+READS = (1, 2)
 
 
 class SavedPlanError(UsageError):
@@ -70,7 +75,7 @@ def dumps(
             "min_idle": safety.min_idle,
         },
         "keys_to": keys_to,
-        "actions": [a.to_json() for a in plan.ordered()],
+        "actions": [a.to_saved() for a in plan.ordered()],
         "conflicts": [{"name": c.name, "ids": list(c.ids)} for c in plan.conflicts],
         "notices": [
             {"kind": n.kind, "name": n.name, "id": n.token_id, "message": n.message}
@@ -112,14 +117,17 @@ def loads(text: str, name: str) -> SavedPlan:
             if isinstance(data, dict)
             else f"{name}: not a provisioner plan"
         )
-    if data.get("format_version") != FORMAT_VERSION:
+    version = data.get("format_version")
+    if version not in READS:
+        reads = " and ".join(str(v) for v in READS)
         raise SavedPlanError(
-            f"{name}: plan format {data.get('format_version')!r} is not supported "
-            f"(this provisioner reads {FORMAT_VERSION}); run `provisioner plan --out` again"
+            f"{name}: plan format {version!r} is not supported "
+            f"(this provisioner reads {reads}); run `provisioner plan --out` again"
         )
+    read_action = Action.from_json if version == 1 else Action.from_saved
     try:
         plan = Plan(
-            actions=[Action.from_json(a) for a in data["actions"]],
+            actions=[read_action(a) for a in data["actions"]],
             conflicts=[Conflict(c["name"], tuple(c["ids"])) for c in data.get("conflicts", [])],
             notices=[
                 Notice(n["name"], n.get("id"), n["kind"], n["message"])

@@ -20,6 +20,7 @@ from typing import Any
 
 from provisioner.humanize import plural
 from provisioner.observed import DEFAULT_TOKEN_CAP, MAX_QUOTA_UNITS, ObservedToken, ServerInfo
+from provisioner.plan.actions import Create, TokenFields
 from provisioner.plan.diff import norm_ips
 from provisioner.plan.model import Notice, Plan
 from provisioner.plan.safety import Violation
@@ -303,15 +304,14 @@ def confirm_on_create(plan: Plan, info: ServerInfo) -> Plan:
     if info.oneapi_fields or info.cross_group_retry is not None:
         return plan
     for index, action in enumerate(plan.actions):
-        if action.kind != "create" or action.unconfirmed:
+        if not isinstance(action, Create) or action.unconfirmed:
             continue
-        entries = str(action.set.get("allow_ips") or "").splitlines()
-        if any(_is_network(entry) for entry in entries):
+        if any(_is_network(entry) for entry in action.settings.allow_ips):
             plan.actions[index] = replace(action, unconfirmed=("allow_ips",))
     return plan
 
 
-def unenforced_limits(written: Mapping[str, Any], stored: ObservedToken) -> list[str]:
+def unenforced_limits(written: TokenFields, stored: ObservedToken) -> list[str]:
     """Limits of ``written`` that ``stored`` holds but its server does not enforce.
 
     A network in ``allow_ips`` on new-api before v0.10.1, whose records have a ``group``
@@ -320,7 +320,7 @@ def unenforced_limits(written: Mapping[str, Any], stored: ObservedToken) -> list
     """
     fields = stored.model_fields_set | set(stored.model_extra or {})
     old_new_api = "group" in fields and "cross_group_retry" not in fields
-    networks = [e for e in str(written.get("allow_ips") or "").splitlines() if _is_network(e)]
+    networks = [e for e in written.allow_ips if _is_network(e)]
     if not (old_new_api and networks):
         return []
     why = (
@@ -332,8 +332,9 @@ def unenforced_limits(written: Mapping[str, Any], stored: ObservedToken) -> list
     return [why]
 
 
-def dropped_fields(written: Mapping[str, Any], stored: ObservedToken) -> list[str]:
-    """The fields of ``written`` (a create or update body) the server did not keep.
+def dropped_fields(written: TokenFields, stored: ObservedToken) -> list[str]:
+    """The fields of ``written`` (what a create or an update asked the record to hold) the
+    server did not keep.
 
     Nothing is reported done that the server dropped: a generation without a
     field answers success and ignores it (docs/server-contract.md#generations).
@@ -344,23 +345,17 @@ def dropped_fields(written: Mapping[str, Any], stored: ObservedToken) -> list[st
         if want != have:
             dropped.append(f"{field} (sent {want!r}, the server kept {have!r})")
 
-    if "name" in written:
-        differs("name", written["name"], stored.name)
-    if "expired_time" in written and written["expired_time"] not in (0, None):
-        differs("expired_time", written["expired_time"], stored.expired_time)
-    if "unlimited_quota" in written:
-        differs("unlimited_quota", bool(written["unlimited_quota"]), stored.unlimited_quota)
-    if "model_limits" in written:
-        want = _models(written["model_limits"]) if written.get("model_limits_enabled") else []
-        differs("models", want, sorted(stored.models))
-    if "allow_ips" in written:
-        differs("allow_ips", _ips(written["allow_ips"]), _ips("\n".join(stored.ips)))
-    group = written.get("group")
-    if group is not None:
-        differs("group", group, stored.group)
-    if group == "auto":
-        if written.get("cross_group_retry"):
+    differs("name", written.name, stored.name)
+    if written.expired_time != 0:
+        differs("expired_time", written.expired_time, stored.expired_time)
+    differs("unlimited_quota", written.unlimited_quota, stored.unlimited_quota)
+    want = _models(",".join(written.model_limits)) if written.model_limits_enabled else []
+    differs("models", want, sorted(stored.models))
+    differs("allow_ips", _ips("\n".join(written.allow_ips)), _ips("\n".join(stored.ips)))
+    differs("group", written.group, stored.group)
+    if written.group == "auto":
+        if written.cross_group_retry:
             differs("cross_group_retry", True, stored.cross_group_retry)
-        if written.get("auto_groups"):
-            differs("auto_groups", list(written["auto_groups"]), list(stored.auto_groups or []))
+        if written.auto_groups:
+            differs("auto_groups", list(written.auto_groups), list(stored.auto_groups or []))
     return dropped

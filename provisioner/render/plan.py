@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.plan.model import Action, FieldChange, Plan
+from provisioner.plan.actions import Action, FieldChange, Rotate
+from provisioner.plan.model import Plan
 from provisioner.plan.safety import Violation
 from provisioner.render.safe import fence, json_text, md_code, md_text, text
 from provisioner.render.style import Style, budget_text, iso_time
@@ -61,18 +62,18 @@ def _change_line(change: FieldChange, qpu: int) -> str:
     return f"{change.field}: {_value(change, change.before, qpu)} -> {after}"
 
 
-def _old_token_line(action: Action) -> str:
+def _old_token_line(action: Rotate) -> str:
     """What a rotation does to the old token, once the sink confirmed the new key."""
     return f"old token -> {action.rotation_name}, expires {iso_time(action.rotation_expiry)}"
 
 
-def _rotation_budget_lines(action: Action, qpu: int) -> list[str]:
+def _rotation_budget_lines(action: Rotate, qpu: int) -> list[str]:
     """A rotation's money: the new token gets the full declared budget, and the old one keeps
     what it has left until it expires (docs/reconcile.md#rotation)."""
-    if action.set.get("unlimited_quota"):
+    if action.settings.unlimited_quota:
         new = "new token's budget: unlimited"
     else:
-        new = f"new token's budget: {budget_text(int(action.set.get('remain_quota', 0)), qpu)}"
+        new = f"new token's budget: {budget_text(action.settings.remain_quota, qpu)}"
     if action.old_remaining == -1:  # a plan saved before this was recorded
         return [new]
     if action.old_remaining is None:
@@ -144,7 +145,7 @@ def render_text(plan: Plan, header: Header, violations: list[Violation], style: 
             style(f"  {symbol} {action.kind:<7} {text(_title(action))}", color)
             + style(reason, "dim")
         )
-        if action.kind == "rotate":
+        if isinstance(action, Rotate):
             lines.append(
                 f"      new {text(action.name)} created, key delivered as {text(action.key_name)}"
             )
@@ -244,7 +245,7 @@ def _markdown_lines(plan: Plan) -> list[str]:
         lines.append(f"{_MD_SYMBOL[action.kind]} {action.kind} {_title(action)}")
         if action.kind in ("rotate", "deliver"):
             lines.append(f"  key delivered as {action.key_name}")
-        if action.kind == "rotate":
+        if isinstance(action, Rotate):
             lines.append(f"  then {_old_token_line(action)}")
             lines.extend(f"  {line}" for line in _rotation_budget_lines(action, qpu))
         for change in action.changes:

@@ -22,13 +22,15 @@ from provisioner.github.comment import (
     marker,
     ours,
 )
-from provisioner.plan.model import Action, FieldChange, Plan
+from provisioner.plan.actions import FieldChange
+from provisioner.plan.model import Plan
 from provisioner.plan.review import ReviewEntry
 from provisioner.plan.safety import Violation
 from provisioner.render.plan import Header, render_markdown
 from provisioner.secret import Secret
 from tests.action.conftest import GITHUB_TOKEN
 from tests.action.fakegithub import BOT, FakeGitHub
+from tests.action_builder import make_action
 
 HEAD = Header(file="tokens.yaml", url="https://api.example.com", version="v1", user="alice")
 WHERE = "[the job summary](https://github.com/acme/infra/actions/runs/1)"
@@ -37,7 +39,7 @@ WHERE = "[the job summary](https://github.com/acme/infra/actions/runs/1)"
 def creates(n: int, name: str = "video-render") -> Plan:
     details = (FieldChange("expired_time", None, "never"), FieldChange("group", None, "vip"))
     actions = [
-        Action("create", f"{name}-{i:05d}", set={"name": f"{name}-{i:05d}"}, changes=details)
+        make_action("create", f"{name}-{i:05d}", set={"name": f"{name}-{i:05d}"}, changes=details)
         for i in range(n)
     ]
     return Plan(actions=actions, owned=n)

@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.newapi.bodies import create_body, update_body
 from provisioner.newapi.errors import AmbiguousWriteError, BusinessError
 from provisioner.observed import READ_ONLY_FIELDS, ObservedToken
+from provisioner.plan.actions import FieldUpdates, TokenFields
 from provisioner.plan.model import KeyPrint, key_print
 from provisioner.secret import Secret
 
@@ -141,6 +143,14 @@ class FakeServer:
             if step is not None:
                 raise step.error
             return None  # new-api answers no id and no key
+
+    def create(self, fields: TokenFields) -> ObservedToken | None:
+        """As the client does: the body from the settings (logged as ``create_token``)."""
+        return self.create_token(create_body(fields))
+
+    def update(self, token: ObservedToken, updates: FieldUpdates) -> ObservedToken:
+        """As the client does: a read-merge-write of ``token`` (logged as ``update_token``)."""
+        return self.update_token(update_body(token, updates))
 
     def list_tokens(self) -> list[ObservedToken]:
         with self._lock:

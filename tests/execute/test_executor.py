@@ -25,7 +25,7 @@ from provisioner.newapi.errors import (
 )
 from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import diff
-from provisioner.plan.model import Action, Plan
+from provisioner.plan.model import Plan
 from provisioner.plan.ownership import pending_name, rotation_name
 from provisioner.report import OpResult, Report
 from provisioner.secret import Secret
@@ -37,6 +37,7 @@ from provisioner.spec.desired import (
     Spec,
     derive_key_name,
 )
+from tests.action_builder import make_action
 from tests.execute.fakes import (
     DAY,
     NOW,
@@ -598,7 +599,9 @@ def test_a_rename(keeps: dict[str, Any], status: str, error: str, name_after: st
     server = new_server()
     old = server.add("old", group="vip")
     server.keeps = keeps
-    plan = Plan(actions=[Action("rename", "old", token_id=old.id, set={"name": "new"})], now=NOW)
+    plan = Plan(
+        actions=[make_action("rename", "old", token_id=old.id, set={"name": "new"})], now=NOW
+    )
     report = execute(plan, server, [old])
     assert [(r.kind, r.status, r.error) for r in report.results] == [("rename", status, error)]
     assert server.tokens[old.id].name == name_after
@@ -859,7 +862,7 @@ def test_a_sink_that_cannot_forget_is_a_note_not_a_failure() -> None:
 def test_deleted_orphans_have_no_key_to_forget() -> None:
     server = new_server()
     orphan = server.add("orphan")
-    plan = Plan(actions=[Action("delete", "orphan", token_id=orphan.id)], now=NOW)
+    plan = Plan(actions=[make_action("delete", "orphan", token_id=orphan.id)], now=NOW)
     sink = FakeSink()
     report = execute(plan, server, [orphan], deliver=sink.deliver, forget=sink.forget)
     assert outcome(report) == [("delete", "orphan", "ok")] and sink.forgotten == []

@@ -41,7 +41,7 @@ def test_a_declared_token_is_disabled_renamed_and_replaced() -> None:
     assert item.replacement is not None and item.replacement.name == "app"
     plan = replacement_plan([item], NOW, 500_000)
     assert [(a.kind, a.name, a.key_name) for a in plan.actions] == [("create", "app", "APP")]
-    assert plan.actions[0].set["name"] == "app"
+    assert plan.actions[0].written()["name"] == "app"
 
 
 def test_an_undeclared_token_is_disabled_and_renamed_with_no_replacement() -> None:

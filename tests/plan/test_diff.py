@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from provisioner.newapi.bodies import update_body
 from provisioner.observed import ObservedToken
-from provisioner.plan.diff import diff, merged_write, rotation_name
-from provisioner.plan.model import BUDGET, FieldChange, fingerprint
+from provisioner.plan.actions import FieldChange
+from provisioner.plan.diff import diff, rotation_name
+from provisioner.plan.model import fingerprint
 from provisioner.plan.safety import check
 from provisioner.spec.desired import (
     Budget,
@@ -69,7 +71,7 @@ def kinds(plan) -> list[tuple[str, str]]:
 def test_create_when_missing() -> None:
     plan = diff(spec(want("a")), [], NOW)
     assert kinds(plan) == [("create", "a")]
-    body = plan.actions[0].set
+    body = plan.actions[0].written()
     assert body["expired_time"] == -1 and body["unlimited_quota"] is True
     assert body["remain_quota"] == 0 and body["allow_ips"] == ""
 
@@ -85,7 +87,7 @@ def test_create_body_converts_usd_relative_expiry_and_lists() -> None:
         auto_groups=("default", "vip"),
         cross_group_retry=True,
     )
-    body = diff(spec(d), [], NOW).actions[0].set
+    body = diff(spec(d), [], NOW).actions[0].written()
     assert body["remain_quota"] == 20 * QPU and body["unlimited_quota"] is False
     assert body["expired_time"] == NOW + 90 * DAY
     assert body["model_limits"] == "gpt-4o,sora-2" and body["model_limits_enabled"] is True
@@ -97,7 +99,7 @@ def test_create_body_converts_usd_relative_expiry_and_lists() -> None:
 
 def test_usd_converts_with_server_quota_per_unit() -> None:
     d = want("b", quota=Budget(False, usd=Decimal("2.5")))
-    assert diff(spec(d), [], NOW, quota_per_unit=1000).actions[0].set["remain_quota"] == 2500
+    assert diff(spec(d), [], NOW, quota_per_unit=1000).actions[0].written()["remain_quota"] == 2500
 
 
 def test_matching_token_is_no_change() -> None:
@@ -115,7 +117,7 @@ def test_expiry_outside_tolerance_is_an_update() -> None:
     d = want("a", expires=Expiry("relative", seconds=30 * DAY))
     t = tok("a", created_time=NOW, expired_time=NOW + 7 * DAY)
     (action,) = diff(spec(d), [t], NOW).actions
-    assert action.kind == "update" and action.set == {"expired_time": NOW + 30 * DAY}
+    assert action.kind == "update" and action.written() == {"expired_time": NOW + 30 * DAY}
     assert action.changes[0].field == "expired_time"
 
 
@@ -135,12 +137,12 @@ def test_budget_raise_tops_up_by_difference() -> None:
     d = want("a", quota=Budget(False, units=3_000_000))
     t = tok("a", unlimited_quota=False, used_quota=400_000, remain_quota=600_000)
     (action,) = diff(spec(d), [t], NOW).actions
-    assert action.kind == "update" and action.set[BUDGET] == 3_000_000
-    body = merged_write(t, action.set)
+    assert action.kind == "update" and action.written()["budget"] == 3_000_000
+    body = update_body(t, action.set)
     assert body["remain_quota"] == 2_600_000  # 3,000,000 - 400,000 used
     # traffic between plan and apply: computed against the fresh used_quota
     fresh = t.model_copy(update={"used_quota": 500_000, "remain_quota": 500_000})
-    assert merged_write(fresh, action.set)["remain_quota"] == 2_500_000
+    assert update_body(fresh, action.set)["remain_quota"] == 2_500_000
 
 
 def test_budget_below_used_is_stable_after_apply() -> None:
@@ -154,11 +156,11 @@ def test_budget_below_used_is_stable_after_apply() -> None:
 def test_limited_to_unlimited_and_back() -> None:
     t = tok("a", unlimited_quota=False, used_quota=10, remain_quota=90)
     (up,) = diff(spec(want("a")), [t], NOW).actions
-    assert up.set == {"unlimited_quota": True}
+    assert up.written() == {"unlimited_quota": True}
     t2 = tok("a", unlimited_quota=True, used_quota=10, remain_quota=-10)
     (down,) = diff(spec(want("a", quota=Budget(False, units=100))), [t2], NOW).actions
-    assert down.set == {"unlimited_quota": False, BUDGET: 100}
-    assert merged_write(t2, down.set)["remain_quota"] == 90
+    assert down.written() == {"unlimited_quota": False, "budget": 100}
+    assert update_body(t2, down.set)["remain_quota"] == 90
 
 
 def test_expired_fixed_expiry_gets_update_then_enable() -> None:
@@ -215,7 +217,7 @@ def test_field_updates_group_models_ips() -> None:
     t = tok("a", group="default", model_limits_enabled=False, allow_ips=None)
     (action,) = diff(spec(d), [t], NOW).actions
     assert {c.field for c in action.changes} == {"group", "models", "allow_ips"}
-    body = merged_write(t, action.set)
+    body = update_body(t, action.set)
     assert body["model_limits"] == "gpt-4o" and body["model_limits_enabled"] is True
     assert body["allow_ips"] == "10.0.0.0/8" and body["group"] == "vip"
     assert "key" not in body and "status" not in body and body["expired_time"] == -1
@@ -233,7 +235,7 @@ def test_auto_groups_only_compared_for_auto() -> None:
     assert diff(spec(d), [t], NOW).actions == []
     t2 = tok("a", group="auto", auto_groups=None, cross_group_retry=False)
     (action,) = diff(spec(d), [t2], NOW).actions
-    assert action.set == {"auto_groups": ["vip", "default"], "cross_group_retry": True}
+    assert action.written() == {"auto_groups": ["vip", "default"], "cross_group_retry": True}
     # an inherited list (null or []) matches an omitted auto_groups
     d2 = want("a", group="auto")
     assert diff(spec(d2), [tok("a", group="auto", auto_groups=[])], NOW).actions == []
@@ -378,7 +380,7 @@ def test_apply_then_plan_is_empty_roundtrip() -> None:
     ]
     plan = diff(spec(*d), [], NOW)
     created = [
-        ObservedToken(id=i, created_time=NOW + 3, accessed_time=NOW + 3, **a.set)
+        ObservedToken(id=i, created_time=NOW + 3, accessed_time=NOW + 3, **a.written())
         for i, a in enumerate(plan.actions, 1)
     ]
     for later in (NOW + 5, NOW + 3600):
@@ -413,7 +415,7 @@ def test_renamed_from(
     assert [n.kind for n in plan.notices if n.kind == "renamed"] == ([notice] if notice else [])
     if expected == [("rename", "new")]:
         (rename,) = plan.actions
-        assert rename.token_id == 7 and rename.set["name"] == "new"
+        assert rename.token_id == 7 and rename.written()["name"] == "new"
         assert rename.changes[0] == FieldChange("name", "old", "new")
 
 

@@ -152,7 +152,7 @@ def test_a_leftover_keeps_its_desired_state(
     assert kinds(plan) == expected
     assert all(a.cleanup for a in plan.actions)  # not counted by safety limits
     if bound is not None:
-        assert plan.actions[0].set == {"expired_time": bound}
+        assert plan.actions[0].written() == {"expired_time": bound}
     # a leftover is never owned when its live name is not
     unowned = diff(spec(want("b")), [tok("b"), leftover], NOW)
     assert unowned.actions == [] and unowned.unmanaged == 1
@@ -183,7 +183,7 @@ def test_an_enabled_unfinished_rotation_is_deleted_under_the_safety_rules() -> N
 def test_old_expiry_bound_is_a_fixed_instant() -> None:
     assert old_expiry_bound(OLD, 3600) == DAY_START + DAY + 3600
     later = diff(spec(ROTATING), [tok("a"), tok(OLD, expired_time=-1)], NOW + 3 * DAY)
-    assert later.actions[0].set == {"expired_time": BOUND}  # does not move with time
+    assert later.actions[0].written() == {"expired_time": BOUND}  # does not move with time
 
 
 # -- rotation of dead tokens --------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_no_expiry_at_or_before_the_epoch_is_sent_as_never(
     assert expiry.expired_time(created) == sent
     plan = diff(spec(want("a", expires=expiry)), [], NOW)
     if created == NOW:
-        assert plan.actions[0].set["expired_time"] == sent
+        assert plan.actions[0].written()["expired_time"] == sent
 
 
 def test_the_epoch_is_stable_after_apply() -> None:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.plan.model import Action, Conflict, Plan
+from provisioner.plan.model import Conflict, Plan
 from provisioner.plan.safety import check
 from provisioner.spec.desired import Safety, default_limit
+from tests.action_builder import make_action
 
 
 def _plan(owned: int, deletes: int = 0, disables: int = 0, cleanups: int = 0) -> Plan:
-    actions = [Action("delete", f"d{i}", token_id=100 + i) for i in range(deletes)]
-    actions += [Action("disable", f"x{i}", token_id=200 + i) for i in range(disables)]
+    actions = [make_action("delete", f"d{i}", token_id=100 + i) for i in range(deletes)]
+    actions += [make_action("disable", f"x{i}", token_id=200 + i) for i in range(disables)]
     actions += [
-        Action("delete", f"c.old-20260101-{i}", token_id=300 + i, cleanup=True)
+        make_action("delete", f"c.old-20260101-{i}", token_id=300 + i, cleanup=True)
         for i in range(cleanups)
     ]
     return Plan(actions=actions, owned=owned, now=1_800_000_000)
@@ -61,7 +62,7 @@ def test_a_default_refusal_names_the_rule_the_numbers_and_both_overrides() -> No
 
 
 def _protected(kind: str, **fields: object) -> Plan:
-    action = Action(kind, "p", token_id=1, protected=True, **fields)  # type: ignore[arg-type]
+    action = make_action(kind, "p", token_id=1, protected=True, **fields)  # type: ignore[arg-type]
     return Plan(actions=[action], owned=1)
 
 

@@ -12,18 +12,21 @@ import pytest
 from provisioner.cli.planfile import load, save
 from provisioner.exitcodes import ExitCode
 from provisioner.observed import ObservedToken, TokenStatus
-from provisioner.plan.diff import diff
-from provisioner.plan.model import (
+from provisioner.plan.actions import (
     ORDER,
-    Action,
-    Conflict,
+    Create,
+    Delete,
     FieldChange,
-    Notice,
-    Plan,
-    fingerprint,
+    FieldUpdates,
+    Rename,
+    Rotate,
+    Update,
 )
+from provisioner.plan.diff import diff
+from provisioner.plan.model import Conflict, Notice, Plan, fingerprint
 from provisioner.plan.saved import SavedPlanError, staleness
 from provisioner.spec.desired import Budget, DesiredToken, Safety, Spec, derive_key_name
+from tests.action_builder import make_action
 
 NOW = 1_800_000_000
 DAY = 86400
@@ -53,7 +56,7 @@ def want(name: str, **kw: Any) -> DesiredToken:
 def every_kind() -> Plan:
     old = tok(3, "r")
     actions = [
-        Action(
+        make_action(
             "create",
             "a",
             set={"name": "a", "expired_time": -1, "auto_groups": ["x", "y"]},
@@ -62,7 +65,7 @@ def every_kind() -> Plan:
             key_name="A",
             protected=True,
         ),
-        Action(
+        make_action(
             "rotate",
             "r",
             token_id=3,
@@ -75,14 +78,14 @@ def every_kind() -> Plan:
             rotation_expiry=NOW + DAY,
             scheduled=True,
         ),
-        Action("rename", "old", token_id=4, set={"name": "new"},
+        make_action("rename", "old", token_id=4, set={"name": "new"},
                changes=(FieldChange("name", "old", "new"),), fingerprint="f4"),
-        Action("update", "b", token_id=1, set={"budget": 1000, "group": "vip"},
+        make_action("update", "b", token_id=1, set={"budget": 1000, "group": "vip"},
                changes=(FieldChange("models", ["a"], ["a", "b"]),), fingerprint="f1"),
-        Action("enable", "c", token_id=2, reason="declared enabled", fingerprint="f2"),
-        Action("deliver", "d", token_id=6, key_name="D", fingerprint="f6"),
-        Action("disable", "e", token_id=7, fingerprint="f7"),
-        Action("delete", "f.old-20270101", token_id=5, cleanup=True, fingerprint="f5"),
+        make_action("enable", "c", token_id=2, reason="declared enabled", fingerprint="f2"),
+        make_action("deliver", "d", token_id=6, key_name="D", fingerprint="f6"),
+        make_action("disable", "e", token_id=7, fingerprint="f7"),
+        make_action("delete", "f.old-20270101", token_id=5, cleanup=True, fingerprint="f5"),
     ]  # fmt: skip
     return Plan(
         actions=actions[::-1],
@@ -132,6 +135,82 @@ def test_a_saved_plan_loads_back_with_every_action_kind(tmp_path: Path) -> None:
     )
     assert saved.safety == Safety(max_deletes=3, max_changes_pct=12.5, min_idle=3600)
     assert not list(tmp_path.glob("*.tmp"))  # written through a temporary file
+
+
+# A plan saved by 0.2 (format 1): each action as the plan document writes it, `set` in the
+# contract's words (a create's POST body; an update's fields, `budget` a total).
+FORMAT_1 = {
+    "kind": "provisioner-plan",
+    "format_version": 1,
+    "provisioner_version": "0.2.0",
+    "created": NOW,
+    "spec": {"path": "tokens.yaml", "digest": "sha256-digest"},
+    "server": {"url": "https://gw.example.com", "user_id": 7, "version": "v0.10.8"},
+    "quota_per_unit": 1000,
+    "owned": 4,
+    "unmanaged": 0,
+    "safety": {"max_deletes": 3, "max_disables": None, "max_changes_pct": None, "min_idle": None},
+    "keys_to": "dotenv:.env.keys",
+    "actions": [
+        {"kind": "rotate", "name": "r", "id": 3, "reason": "requested", "changes": [],
+         "set": {"name": "r", "expired_time": -1, "remain_quota": 5000, "unlimited_quota": False,
+                 "model_limits_enabled": True, "model_limits": "gpt-4o,o3",
+                 "allow_ips": "10.0.0.1\n10.0.0.0/24", "group": "auto", "cross_group_retry": True,
+                 "auto_groups": ["vip"]},
+         "fingerprint": "f3", "protected": False, "key_name": "R", "accessed_time": 0,
+         "rotation_name": "r.old-20270115", "rotation_expiry": NOW + DAY, "scheduled": False},
+        {"kind": "create", "name": "a", "id": None, "reason": "declared", "changes": [],
+         "set": {"name": "a", "expired_time": NOW + 30 * DAY, "remain_quota": 0,
+                 "unlimited_quota": True, "model_limits_enabled": False, "model_limits": "",
+                 "allow_ips": "", "group": "", "cross_group_retry": False},
+         "fingerprint": "", "protected": True, "key_name": "A", "accessed_time": 0,
+         "unconfirmed": ["allow_ips"]},
+        {"kind": "rename", "name": "new", "id": 4, "reason": "renamed_from: old",
+         "changes": [{"field": "name", "before": "old", "after": "new"}],
+         "set": {"name": "new"}, "fingerprint": "f4", "protected": False, "key_name": "NEW",
+         "accessed_time": 0},
+        {"kind": "update", "name": "b", "id": 1, "reason": "",
+         "changes": [{"field": "budget", "before": 100, "after": 1000}],
+         "set": {"unlimited_quota": False, "budget": 1000, "model_limits_enabled": False,
+                 "model_limits": ""},
+         "fingerprint": "f1", "protected": False, "key_name": "B", "accessed_time": 5},
+        {"kind": "delete", "name": "f.old-20270101", "id": 5, "reason": "expired", "changes": [],
+         "set": {}, "fingerprint": "f5", "protected": False, "key_name": "",
+         "accessed_time": 0, "cleanup": True},
+    ],
+    "conflicts": [],
+    "notices": [],
+}  # fmt: skip
+
+
+def test_a_plan_saved_by_the_previous_format_still_loads_and_writes_what_it_said(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(FORMAT_1), encoding="utf-8")
+
+    plan = load(path).plan
+
+    assert [a.kind for a in plan.actions] == ["rotate", "create", "rename", "update", "delete"]
+    rotate, create, rename, update, delete = plan.actions
+    assert isinstance(rotate, Rotate) and isinstance(create, Create)
+    assert rotate.settings.model_limits == ("gpt-4o", "o3")
+    assert rotate.settings.allow_ips == ("10.0.0.1", "10.0.0.0/24")
+    assert rotate.settings.auto_groups == ("vip",) and rotate.old_remaining == -1
+    assert create.unconfirmed == ("allow_ips",) and create.protected
+    assert isinstance(rename, Rename) and rename.set == FieldUpdates(name="new")
+    assert isinstance(update, Update)
+    assert update.set == FieldUpdates(unlimited_quota=False, budget=1000, models=())
+    assert isinstance(delete, Delete) and delete.cleanup
+    # what it writes is what the old file said, field for field
+    assert [a.to_json() for a in plan.actions] == [
+        {**a, "old_remaining": -1} if a["kind"] == "rotate" else a for a in FORMAT_1["actions"]
+    ]
+    # saved again, it is format 2 and loads back the same
+    again = tmp_path / "again.json"
+    _save(again, plan)
+    assert json.loads(again.read_text(encoding="utf-8"))["format_version"] == 2
+    assert load(again).plan.actions == plan.actions
 
 
 def test_a_saved_plan_holds_no_key(tmp_path: Path) -> None:
@@ -205,8 +284,8 @@ def _first_action(**changes: Any) -> Callable[[dict[str, Any]], Any]:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (_with(format_version=2), "plan.json: plan format 2 is not supported (this provisioner "
-         "reads 1); run `provisioner plan --out` again"),
+        (_with(format_version=3), "plan.json: plan format 3 is not supported (this provisioner "
+         "reads 1 and 2); run `provisioner plan --out` again"),
         (_without("format_version"), "plan.json: plan format None is not supported"),
         (_with(kind="terraform-plan"), "plan.json: not a provisioner plan (kind 'terraform-plan')"),
         (_without("kind"), "plan.json: not a provisioner plan (kind None)"),

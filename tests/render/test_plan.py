@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from provisioner.plan.model import ORDER, Action, Conflict, FieldChange, Notice, Plan
+from provisioner.plan.actions import ORDER, Action, FieldChange
+from provisioner.plan.model import Conflict, Notice, Plan
 from provisioner.plan.safety import Violation
 from provisioner.render.plan import (
     MARKDOWN_LIMIT,
@@ -20,6 +21,7 @@ from provisioner.render.plan import (
 )
 from provisioner.render.style import Style
 from provisioner.secret import Secret
+from tests.action_builder import make_action
 
 NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
 DAY = 86400
@@ -29,7 +31,7 @@ FULL_KEY = "sk-" + "abcd" + "S3cr3t" * 7 + "wxyz"
 
 
 def _create() -> Action:
-    return Action(
+    return make_action(
         "create",
         "a",
         set={"name": "a", "expired_time": -1},
@@ -57,7 +59,7 @@ KINDS: dict[str, tuple[Action, list[str]]] = {
         ],
     ),
     "rotate": (
-        Action(
+        make_action(
             "rotate",
             "r",
             token_id=3,
@@ -78,7 +80,7 @@ KINDS: dict[str, tuple[Action, list[str]]] = {
         ],
     ),
     "rename": (
-        Action(
+        make_action(
             "rename",
             "new",  # a rename action carries the new name (renamed_from: old)
             token_id=4,
@@ -88,7 +90,7 @@ KINDS: dict[str, tuple[Action, list[str]]] = {
         ["  ~ rename  old -> new (id 4)", "      name: old -> new"],
     ),
     "update": (
-        Action(
+        make_action(
             "update",
             "b",
             token_id=1,
@@ -112,11 +114,13 @@ KINDS: dict[str, tuple[Action, list[str]]] = {
         ],
     ),
     "enable": (
-        Action("enable", "c", token_id=2, reason="revive: was expired; fields are fixed first"),
+        make_action(
+            "enable", "c", token_id=2, reason="revive: was expired; fields are fixed first"
+        ),
         ["  > enable  c (id 2)  # revive: was expired; fields are fixed first"],
     ),
     "deliver": (
-        Action(
+        make_action(
             "deliver",
             "d",
             token_id=6,
@@ -129,11 +133,11 @@ KINDS: dict[str, tuple[Action, list[str]]] = {
         ],
     ),
     "disable": (
-        Action("disable", "e", token_id=7, reason="declared disabled"),
+        make_action("disable", "e", token_id=7, reason="declared disabled"),
         ["  ! disable e (id 7)  # declared disabled"],
     ),
     "delete": (
-        Action("delete", "f", token_id=5, reason="declared absent"),
+        make_action("delete", "f", token_id=5, reason="declared absent"),
         ["  - delete  f (id 5)  # declared absent"],
     ),
 }
@@ -223,7 +227,7 @@ def test_a_plain_style_has_no_escape_codes_and_a_colour_style_has() -> None:
 
 
 def _plan_of(*kinds: str, **kw: object) -> Plan:
-    actions = [Action(kind, f"{kind}{i}", token_id=i) for i, kind in enumerate(kinds)]  # type: ignore[arg-type]
+    actions = [make_action(kind, f"{kind}{i}", token_id=i) for i, kind in enumerate(kinds)]  # type: ignore[arg-type]
     return Plan(actions=actions, now=NOW, **kw)  # type: ignore[arg-type]
 
 
@@ -288,7 +292,7 @@ def test_json_schema_keys_are_stable() -> None:
     plan = _all_kinds()
     plan.conflicts = [Conflict("x", (8, 9))]
     plan.notices = [Notice("n", None, "orphan", "kept")]
-    plan.actions.append(Action("delete", "g.old-20270101", token_id=11, cleanup=True))
+    plan.actions.append(make_action("delete", "g.old-20270101", token_id=11, cleanup=True))
     refused = [
         Violation("server.max_tokens", "too many", overridable=False),
         Violation("safety.max_deletes", "7 deletes", override="--force or safety.max_deletes"),
@@ -395,7 +399,7 @@ def test_markdown_without_changes_has_no_details_and_only_the_fixed_columns() ->
 
 def test_a_long_markdown_plan_is_truncated_under_the_limit() -> None:
     actions = [
-        Action(
+        make_action(
             "update",
             f"token-{i:05d}",
             token_id=i,
@@ -430,7 +434,7 @@ def test_markdown_cut_inside_the_refusals_keeps_fences_balanced() -> None:
 
 def test_a_secret_in_a_body_is_masked_in_every_output() -> None:
     secret = Secret(FULL_KEY)
-    action = Action("create", "a", set={"name": "a", "key": secret}, key_name="A")
+    action = make_action("create", "a", set={"name": "a", "key": secret}, key_name="A")
     plan = Plan(actions=[action], now=NOW)
     outputs = {
         "json": dumps(plan_json(plan, HEAD, [])),
@@ -445,13 +449,13 @@ def test_a_secret_in_a_body_is_masked_in_every_output() -> None:
 
 def test_a_secret_in_a_change_is_shown_masked() -> None:
     change = FieldChange("key", None, Secret(FULL_KEY))
-    plan = Plan(actions=[Action("update", "a", token_id=1, changes=(change,))], now=NOW)
+    plan = Plan(actions=[make_action("update", "a", token_id=1, changes=(change,))], now=NOW)
     text = render_text(plan, HEAD, [], PLAIN) + render_markdown(plan, HEAD, [])
     assert "sk-abcd...wxyz" in text and FULL_KEY not in text
 
 
 def test_a_rotation_of_an_unlimited_token_says_both_stay_unlimited() -> None:
-    action = Action(
+    action = make_action(
         "rotate",
         "w",
         token_id=5,

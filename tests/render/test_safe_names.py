@@ -17,13 +17,15 @@ from provisioner.keys.match import Place, ScanReport
 from provisioner.keys.verdict import KeyTest, KeyTestRun
 from provisioner.listing.findings import build_listing
 from provisioner.observed import ObservedToken
-from provisioner.plan.model import Action, Conflict, FieldChange, Notice, Plan
+from provisioner.plan.actions import FieldChange
+from provisioner.plan.model import Conflict, Notice, Plan
 from provisioner.plan.safety import Violation
 from provisioner.render import deletion, keys, listing, report
 from provisioner.render.plan import Header, dumps, plan_json, render_markdown, render_text
 from provisioner.render.safe import fence, json_text, md_code, md_text, text
 from provisioner.render.style import Style
 from provisioner.report import OpResult, Report
+from tests.action_builder import make_action
 
 NOW = 1_800_000_000
 PLAIN = Style(False)
@@ -66,7 +68,7 @@ def plan_of(names: list[str]) -> Plan:
     actions = []
     for index, name in enumerate(names):
         actions.append(
-            Action(
+            make_action(
                 "update",
                 name,
                 token_id=index + 1,

@@ -210,7 +210,7 @@ def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: 
     from provisioner.keys.revoke import replacement_plan
     from provisioner.newapi.errors import NewApiError
     from provisioner.observed import TokenStatus
-    from provisioner.plan.diff import merged_write
+    from provisioner.plan.actions import FieldUpdates
     from provisioner.plan.server_checks import cap_advice, cap_of
     from provisioner.report import OpResult
 
@@ -243,7 +243,7 @@ def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: 
         step = OpResult("rename", item.token.name, token.id, detail=f"-> {item.new_name}")
         outcome.steps.append(step)
         try:
-            client.update_token(merged_write(token, {"name": item.new_name}))
+            client.update(token, FieldUpdates(name=item.new_name))
         except NewApiError as exc:
             step.status, step.error = "failed", str(exc)
             if item.replacement is not None:

@@ -17,6 +17,7 @@ def run(opts: RotateOptions) -> int:
     from provisioner.cli.delivery import make_delivery, usable_sink
     from provisioner.cli.execution import Prepared, apply_prepared
     from provisioner.cli.lock import account_lock
+    from provisioner.plan.actions import Rotate
     from provisioner.plan.rotate import rotation_plan
     from provisioner.plan.safety import check
     from provisioner.spec.desired import Safety
@@ -41,7 +42,9 @@ def run(opts: RotateOptions) -> int:
             overlap=overlap,
         )
         limit = conn.info.name_max_bytes
-        for action in plan.of_kind("rotate"):
+        for action in plan.actions:
+            if not isinstance(action, Rotate):
+                continue
             if limit is not None and len(action.rotation_name.encode("utf-8")) > limit:
                 raise RefusedError(
                     f"rotating {action.name!r} renames it {action.rotation_name}, longer than "
