@@ -1,6 +1,28 @@
-"""Durations, instants and counts for people: one wording everywhere."""
+"""Durations, instants and counts for people: one wording everywhere.
+
+Every instant shown to people is written by :func:`utc_time` (the sandbox, a separate
+implementation of the server, keeps its own). Names that carry a day
+(``NAME.old-YYYYMMDD``) are made and read in :mod:`provisioner.plan.ownership`.
+"""
 
 from __future__ import annotations
+
+import time
+from typing import Literal
+
+TimeForm = Literal["iso", "day", "minute", "second", "clock"]
+_TIME_FORMS: dict[TimeForm, str] = {
+    "iso": "%Y-%m-%dT%H:%M:%SZ",  # plans' changes, JSON, export: 2027-01-15T08:00:00Z
+    "day": "%Y-%m-%d",  # list's expiry column, a date in a comment: 2027-01-15
+    "minute": "%Y-%m-%d %H:%M UTC",  # tables and messages: 2027-01-15 08:00 UTC
+    "second": "%Y-%m-%d %H:%M:%S UTC",  # the account lock's lease: 2027-01-15 08:00:05 UTC
+    "clock": "%H:%M:%S UTC",  # a time later today: 08:00:05 UTC
+}
+
+
+def utc_time(epoch: float, form: TimeForm = "minute") -> str:
+    """The instant ``epoch`` (unix seconds) in UTC, in the ``form`` its place uses."""
+    return time.strftime(_TIME_FORMS[form], time.gmtime(epoch))
 
 
 def human_span(seconds: int) -> str:

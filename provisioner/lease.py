@@ -23,12 +23,11 @@ lock: it is an unmanaged token, shown by plan and list and never deleted.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.humanize import human_span
+from provisioner.humanize import human_span, utc_time
 from provisioner.observed import ObservedToken
 from provisioner.spec.reserved import LOCK_PREFIX
 
@@ -209,8 +208,8 @@ def holder_of(lock: ObservedToken) -> Holder | None:
 
 
 def clock_text(epoch: int) -> str:
-    """``2026-12-03 12:04:05 UTC``."""
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+    """``2026-12-03 12:04:05 UTC``: the lease is counted in seconds."""
+    return utc_time(epoch, "second")
 
 
 def describe_lock(lock: ObservedToken, now: int) -> str:

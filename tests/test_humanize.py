@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.humanize import ago, human_span, plural, relative
+from provisioner.humanize import ago, human_span, plural, relative, utc_time
 
 NOW = 1_800_000_000
 
@@ -44,3 +44,12 @@ def test_ago_is_always_the_past(seconds: int, words: str) -> None:
 )  # fmt: skip
 def test_plural(count: int, word: str, many: str | None, words: str) -> None:
     assert plural(count, word, many) == words
+
+
+@pytest.mark.parametrize(
+    ("form", "words"),
+    [("iso", "2027-01-15T08:00:05Z"), ("day", "2027-01-15"), ("minute", "2027-01-15 08:00 UTC"),
+     ("second", "2027-01-15 08:00:05 UTC"), ("clock", "08:00:05 UTC")],
+)  # fmt: skip
+def test_utc_time_has_one_form_per_place(form: str, words: str) -> None:
+    assert utc_time(NOW + 5, form) == words  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ import httpx
 
 from provisioner import __version__
 from provisioner.errors import ProvisionerError
+from provisioner.humanize import utc_time
 from provisioner.secret import Secret
 
 API_VERSION = "2022-11-28"
@@ -234,7 +235,7 @@ class GitHub:
             reset = reply.headers.get("x-ratelimit-reset", "")
             when = ""
             if reset.isdigit():
-                when = " until " + time.strftime("%H:%M:%S UTC", time.gmtime(int(reset)))
+                when = " until " + utc_time(int(reset), "clock")
             return f"{what}: GitHub's API rate limit for this token is used up{when}{said}"
         if status == 403 and write and self.fork:
             return (

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from provisioner.humanize import plural
+from provisioner.humanize import plural, utc_time
 from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.render.server_messages import quoted
 from provisioner.spec.desired import Spec
@@ -162,7 +161,7 @@ def targets(
 
 
 def _when(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_time(epoch, "minute")
 
 
 def _said(answer: RelayAnswer) -> str:

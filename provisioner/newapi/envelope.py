@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import email.utils
 import re
+from datetime import UTC
 from typing import Any
 
+from provisioner.humanize import utc_time
 from provisioner.newapi import dialect
 from provisioner.newapi.errors import (
     AuthError,
@@ -125,7 +127,9 @@ def _day(http_date: str) -> str:
         stamp = email.utils.parsedate_to_datetime(http_date)
     except (TypeError, ValueError, IndexError):
         return ""
-    return stamp.strftime("%Y-%m-%d") if stamp else ""
+    if not stamp:
+        return ""
+    return utc_time(stamp.replace(tzinfo=stamp.tzinfo or UTC).timestamp(), "day")
 
 
 def route_of(path: str) -> str:

@@ -18,9 +18,9 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
+from provisioner.humanize import utc_time
 from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ObservedToken, TokenStatus
 from provisioner.plan.actions import (
     Create,
@@ -66,9 +66,7 @@ EXPIRY_TOLERANCE = 300
 
 
 def _iso(epoch: int) -> str:
-    if epoch == -1:
-        return "never"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return "never" if epoch == -1 else utc_time(epoch, "iso")
 
 
 def _norm_list(values: Iterable[str]) -> list[str]:

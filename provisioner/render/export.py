@@ -17,10 +17,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import yaml
 
+from provisioner.humanize import utc_time
 from provisioner.observed import MAX_NAME_BYTES, ObservedToken, TokenStatus
 from provisioner.plan.ownership import pending_of, predecessor_of, revoked_from
 from provisioner.render.safe import json_text, text
@@ -144,7 +144,7 @@ def export_tokens(
     lines = [
         "# For editor completion add a modeline pointing at provisioner's",
         "# schema/tokens.schema.json (see docs/spec.md).",
-        f"# Exported by `provisioner export` on {datetime.fromtimestamp(now, UTC):%Y-%m-%d}.",
+        f"# Exported by `provisioner export` on {utc_time(now, 'day')}.",
         "# Budgets are raw quota units (used + remaining); review, then commit.",
         "version: 1",
     ]
@@ -201,13 +201,13 @@ def _token_lines(token: ObservedToken, now: int, key_names: dict[int, str]) -> l
         out.append("    expires: never")
     elif token.expired_time > now or token.expired_time <= token.created_time:
         # a date; one at or before the creation cannot be a duration (validate warns)
-        when = datetime.fromtimestamp(token.expired_time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = utc_time(token.expired_time, "iso")
         out.append(f'    expires: "{when}"')
     else:
         # Already past: a duration from creation stays valid (and matches) for any status.
         out.append(
             f"    expires: {_duration(max(0, token.expired_time - token.created_time))}"
-            f"   # expired {datetime.fromtimestamp(token.expired_time, UTC):%Y-%m-%d}"
+            f"   # expired {utc_time(token.expired_time, 'day')}"
         )
     if token.unlimited_quota:
         out.append("    quota: unlimited")

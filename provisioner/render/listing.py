@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from provisioner.humanize import ago
+from provisioner.humanize import ago, utc_time
 from provisioner.listing.findings import Finding, Listing, Row
 from provisioner.render.plan import Header, dumps
 from provisioner.render.safe import md_code, md_text, text
@@ -34,11 +33,11 @@ _STATUS_COLOR = {
 
 
 def _date(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
+    return utc_time(epoch, "day")
 
 
 def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_time(epoch, "iso")
 
 
 def usd(units: int, quota_per_unit: int) -> float:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
 from typing import IO, Any
 
-from provisioner.humanize import relative
+from provisioner.humanize import relative, utc_time
 
 __all__ = ["Style", "budget_text", "iso_time", "money", "relative", "use_color"]
 
@@ -50,7 +49,7 @@ def iso_time(epoch: int | None) -> str:
         return "-"
     if epoch == -1:
         return "never"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_time(epoch, "minute")
 
 
 def money(units: int, quota_per_unit: int) -> str:

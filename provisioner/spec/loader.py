@@ -10,12 +10,12 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from provisioner.humanize import utc_time
 from provisioner.observed import (
     DEFAULT_TOKEN_CAP,
     MAX_NAME_BYTES,
@@ -658,7 +658,7 @@ class _Loader:
         if place in self.passed_dates_warned:
             return
         self.passed_dates_warned.add(place)
-        when = datetime.fromtimestamp(expires.value.at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = utc_time(expires.value.at, "iso")
         whose = "defaults" if from_defaults else f"token '{base}'"
         self.warn(
             expires.node,
