@@ -11,10 +11,8 @@ import argparse
 import gc
 import importlib
 import json
-import os
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from provisioner.cli import options as o
@@ -132,6 +130,4 @@ def _command(namespace: argparse.Namespace) -> int:
         return int(module.run(module.options(namespace)))
     options: Any = o.from_namespace(OPTIONS[namespace.command], namespace)
     o.check_combinations(options)
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        options = replace(options, common=replace(options.common, no_color=True))
     return int(module.run(options))

@@ -20,7 +20,7 @@ from provisioner.cli.options import Common
 from provisioner.plan.model import Plan
 from provisioner.plan.safety import Violation
 from provisioner.render.plan import Header, dumps, plan_json, render_markdown, render_text
-from provisioner.render.style import Style, use_color
+from provisioner.render.style import Style
 from provisioner.secret import Secret
 
 STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB
@@ -32,6 +32,23 @@ def header(file: str, conn: Any) -> Header:
 
     shown = STDIN_NAME if file == STDIN else file
     return Header(file=shown, url=conn.url, version=conn.info.version, user=conn.user_label)
+
+
+def use_color(
+    stream: IO[str] | None = None,
+    *,
+    no_color: bool = False,
+    env: Mapping[str, str] = os.environ,
+) -> bool:
+    """The colour policy, decided here alone (docs/commands.md#commands): ``--no-color``,
+    ``NO_COLOR`` and ``TERM=dumb`` turn it off, whatever else is set; then ``FORCE_COLOR``
+    turns it on; else a terminal gets colours and anything else none."""
+    if no_color or env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    stream = stream or sys.stdout
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 def style_for(common: Common, stream: Any = None) -> Style:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import IO, Any
+from typing import Any
 
 from provisioner.humanize import relative, utc_time
 
-__all__ = ["Style", "budget_text", "iso_time", "money", "relative", "use_color"]
+__all__ = ["Style", "budget_text", "iso_time", "money", "relative"]
 
 _CODES = {
     "green": "32",
@@ -21,19 +19,10 @@ _CODES = {
 }
 
 
-def use_color(stream: IO[str] | None = None, *, no_color: bool = False) -> bool:
-    """NO_COLOR, FORCE_COLOR and TERM=dumb honoured (docs/commands.md#commands)."""
-    if no_color or os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    if os.environ.get("TERM") == "dumb":
-        return False
-    stream = stream or sys.stdout
-    return hasattr(stream, "isatty") and stream.isatty()
-
-
 class Style:
+    """Colours for a terminal, or none: whether to colour is the shell's decision
+    (:func:`provisioner.cli.output.use_color`)."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
 
