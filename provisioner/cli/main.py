@@ -15,29 +15,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from provisioner.cli import options as o
 from provisioner.cli import streams
-from provisioner.cli.parser import ArgumentsError, build_parser
+from provisioner.cli.options import check_combinations, from_namespace
+from provisioner.cli.parser import COMMANDS, ArgumentsError, build_parser
 from provisioner.errors import ProvisionerError
 from provisioner.exitcodes import ExitCode
 
 #: command name -> its options type (the module is provisioner.cli.commands.<name>)
-OPTIONS: dict[str, type] = {
-    "validate": o.ValidateOptions,
-    "plan": o.PlanOptions,
-    "apply": o.ApplyOptions,
-    "export": o.ExportOptions,
-    "list": o.ListOptions,
-    "check": o.CheckOptions,
-    "reveal": o.RevealOptions,
-    "rotate": o.RotateOptions,
-    "delete": o.DeleteOptions,
-    "login": o.LoginOptions,
-    "test": o.TestOptions,
-    "revoke": o.RevokeOptions,
-    "scan": o.ScanOptions,
-    "unlock": o.UnlockOptions,
-}
+OPTIONS: dict[str, type] = {name: cls for name, (cls, _) in COMMANDS.items()}
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
@@ -128,6 +113,6 @@ def _command(namespace: argparse.Namespace) -> int:
     module = importlib.import_module(f"provisioner.cli.commands.{namespace.command}")
     if namespace.command == "sandbox":  # the sandbox builds its own options
         return int(module.run(module.options(namespace)))
-    options: Any = o.from_namespace(OPTIONS[namespace.command], namespace)
-    o.check_combinations(options)
+    options: Any = from_namespace(OPTIONS[namespace.command], namespace)
+    check_combinations(options)
     return int(module.run(options))

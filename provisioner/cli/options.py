@@ -1,8 +1,13 @@
-"""Typed options: argparse's namespace becomes one of these, once, in :mod:`provisioner.cli.main`.
+"""Typed options, and each command's flags declared once, with their validators and help.
 
-Nothing below a command's ``run`` sees an ``argparse.Namespace``. A command's
-options compose :class:`Common` (flags every command takes) and, for the
-commands that talk to a server, :class:`ServerOptions`.
+Every field of an options class that is a flag says so (:func:`option`): its names, its
+typed default, and what argparse needs to parse and explain it. The parser
+(:mod:`provisioner.cli.parser`) builds every command from these, and argparse's namespace
+becomes one of these classes, once, in :mod:`provisioner.cli.main`; nothing below a
+command's ``run`` sees an ``argparse.Namespace``. A command's options compose
+:class:`Common` (flags every command takes) and, for the commands that talk to a server,
+:class:`ServerOptions`. The values' checks (numbers, durations, sizes, rates) live here
+too, for flags and environment variables alike.
 """
 
 from __future__ import annotations
@@ -16,205 +21,7 @@ from typing import Any, Literal, TypeVar
 
 Output = Literal["text", "json", "markdown"]
 DEFAULT_FILE = "tokens.yaml"
-
-
-@dataclass(frozen=True)
-class Common:
-    """Global flags, accepted before and after the command name."""
-
-    file: str = DEFAULT_FILE
-    output: Output = "text"
-    quiet: bool = False
-    verbose: int = 0
-    no_color: bool = False
-
-    @property
-    def file_given(self) -> bool:
-        return self.file != DEFAULT_FILE
-
-
-@dataclass(frozen=True)
-class ServerOptions:
-    sandbox: bool = False
-    url: str | None = None
-    insecure_http: bool = False
-    rate_limit: str | None = None
-    timeout: float | None = None
-
-
-@dataclass(frozen=True)
-class ValidateOptions:
-    common: Common = field(default_factory=Common)
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    out: str | None = None
-    detailed_exitcode: bool = False
-
-
-@dataclass(frozen=True)
-class ApplyOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    plan_file: str | None = None
-    yes: bool = False
-    force: bool = False
-    keys_to: str | None = None
-    lock_timeout: int = 0  # seconds
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    match: tuple[str, ...] = ()
-    out: str | None = None
-    force: bool = False
-    include_leftovers: bool = False
-
-
-@dataclass(frozen=True)
-class ListOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    sort: str = "name"
-    status: tuple[str, ...] = ()
-    match: tuple[str, ...] = ()
-    stale_after: int = 30 * 86400  # seconds
-    expiring_within: int = 7 * 86400  # seconds
-    budget_above: float = 90.0
-    fail_on: str | None = None
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-
-
-@dataclass(frozen=True)
-class RevealOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    names: tuple[str, ...] = ()
-    keys_to: str | None = None
-
-
-@dataclass(frozen=True)
-class RotateOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    names: tuple[str, ...] = ()
-    yes: bool = False
-    keys_to: str | None = None
-    overlap: int | None = None  # seconds
-    force: bool = False
-
-
-@dataclass(frozen=True)
-class DeleteOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    ids: tuple[int, ...] = ()
-    yes: bool = False
-    force: bool = False  # delete tokens the spec protects (protected: true, safety.min_idle)
-
-
-@dataclass(frozen=True)
-class UnlockOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    id: int | None = None
-    force: bool = False
-    yes: bool = False
-
-
-@dataclass(frozen=True)
-class LoginOptions:
-    common: Common = field(default_factory=Common)
-    url: str | None = None
-    user_id: int | None = None
-
-
-@dataclass(frozen=True)
-class TestOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    names: tuple[str, ...] = ()
-    keys_to: str | None = None
-    model: str | None = None
-
-
-@dataclass(frozen=True)
-class RevokeOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    yes: bool = False
-    keys_to: str | None = None
-
-
-@dataclass(frozen=True)
-class ScanOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
-    paths: tuple[str, ...] = ()
-    since: str | None = None
-    max_size: int = 5 * 1024**2  # bytes
-    revoke: bool = False
-    yes: bool = False
-    keys_to: str | None = None
-
-
 T = TypeVar("T")
-
-
-def from_namespace(cls: type[T], namespace: argparse.Namespace) -> T:
-    """Build ``cls`` from the parsed flags; nested option groups read the same namespace.
-
-    A flag the parser did not define for this command keeps the field's default.
-    """
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
-        kind = hints[item.name]
-        if dataclasses.is_dataclass(kind):
-            values[item.name] = from_namespace(kind, namespace)  # type: ignore[arg-type]
-            continue
-        if not hasattr(namespace, item.name):
-            continue
-        value = getattr(namespace, item.name)
-        if isinstance(value, list):
-            value = tuple(value)
-        if value is None and item.default is not dataclasses.MISSING and item.default is not None:
-            continue  # an optional flag left out: the field's default
-        values[item.name] = value
-    return cls(**values)
-
-
-def check_combinations(options: object) -> None:
-    """Refuse (exit 64) flag combinations that cannot work, before anything is sent.
-
-    ``--url`` with ``--sandbox``: the sandbox is its own server. ``--keys-to stdout``
-    with ``--output json|markdown``: keys never mix into data output
-    (docs/sinks.md#stdout; a file's ``keys.to: stdout`` is checked where the sink is made).
-    """
-    from provisioner.errors import UsageError
-    from provisioner.keystore.sinks import stdout_refusal
-
-    server = getattr(options, "server", None)
-    if isinstance(server, ServerOptions) and server.sandbox and server.url:
-        raise UsageError(
-            f"--url {server.url} and --sandbox name two servers: --sandbox runs an embedded "
-            "local server and ignores --url; drop one of them"
-        )
-    common = getattr(options, "common", None)
-    keys_to = getattr(options, "keys_to", None)
-    stdout_sink = bool(keys_to) and str(keys_to).strip() == "stdout"
-    if isinstance(common, Common) and stdout_sink and common.output != "text":
-        raise UsageError(stdout_refusal("--keys-to stdout", common.output))
 
 
 # ---------------------------------------------------------------------------- values
@@ -369,3 +176,426 @@ EXPIRING_WITHIN = {"low": 0, "high": 100 * 365 * 86400}
 OVERLAP = {"low": 0, "high": 365 * 86400}
 TOKEN_ID = {"low": 1, "what": "a token id, a whole number"}
 USER_ID = {"low": 1, "what": "a user id, a whole number"}
+
+
+# ------------------------------------------------------------------------------ flags
+
+
+def option(*flags: str, default: Any = None, **argparse_kw: Any) -> Any:
+    """A field and its flag, declared once: the flag's names (none: a positional argument
+    named after the field), the field's typed default, and what argparse needs to parse
+    and explain it (``help``, ``metavar``, ``type`` with its validator, ``action``,
+    ``nargs``, ``choices``). The parser (:mod:`provisioner.cli.parser`) reads them from here;
+    a flag left out keeps the field's default."""
+    return field(default=default, metadata={"flags": flags, "argparse": argparse_kw})
+
+
+def flags_of(cls: type) -> list[tuple[str, tuple[str, ...], dict[str, Any]]]:
+    """(field name, flag names, argparse keywords) of each field of ``cls`` that is a flag,
+    in declaration order (the order ``--help`` lists them)."""
+    return [
+        (item.name, item.metadata["flags"], dict(item.metadata["argparse"]))
+        for item in dataclasses.fields(cls)
+        if "flags" in item.metadata
+    ]
+
+
+# ------------------------------------------------------------------------------ options
+
+
+@dataclass(frozen=True)
+class Common:
+    """Global flags, accepted before and after the command name."""
+
+    file: str = option(
+        "-f", "--file", default=DEFAULT_FILE, help="the spec file (default: tokens.yaml)"
+    )
+    output: Output = option(  # noqa: RUF009 (a dataclasses.field with its flag, like the rest)
+        "--output",
+        default="text",
+        choices=("text", "json", "markdown"),
+        help="output format (default: text)",
+    )
+    quiet: bool = option(
+        "-q", "--quiet", default=False, action="store_true", help="only errors on stderr"
+    )
+    verbose: int = option(
+        "-v",
+        "--verbose",
+        default=0,
+        action="count",
+        help="more detail on stderr (repeat for HTTP requests)",
+    )
+    no_color: bool = option(
+        "--no-color",
+        default=False,
+        action="store_true",
+        help="never colour the output (NO_COLOR, TERM=dumb are honoured too)",
+    )
+
+    @property
+    def file_given(self) -> bool:
+        return self.file != DEFAULT_FILE
+
+
+def _checked_rate(text: str) -> str:
+    """``--rate-limit`` as given, once it is known to parse (the session reads it)."""
+    rate(text)
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Flags of every command that talks to a server."""
+
+    sandbox: bool = option(
+        "--sandbox",
+        default=False,
+        action="store_true",
+        help="run against an embedded local sandbox (state in .provisioner/sandbox.db next "
+        "to the spec file)",
+    )
+    url: str | None = option(
+        "--url", help="server URL (default: NEWAPI_URL, then server.url in the file)"
+    )
+    insecure_http: bool = option(
+        "--insecure-http",
+        default=False,
+        action="store_true",
+        help="allow plain http:// to a host other than loopback",
+    )
+    rate_limit: str | None = option(
+        "--rate-limit",
+        type=flag(_checked_rate),
+        metavar="N/SECONDS",
+        help="pace requests to the server's rate limit: N requests per SECONDS (360/180 on "
+        "new-api since 2026-06, 180/180 before; 'off' for a server without a limit). "
+        "Default: full speed until the server's first 429, then its limit, learned from "
+        "it. Waits are shown, never failures",
+    )
+    timeout: float | None = option(
+        "--timeout",
+        type=flag(number, **TIMEOUT),
+        metavar="SECONDS",
+        help="per-request timeout, more than 0 and at most 3600 (default 30)",
+    )
+
+
+_YES = {"action": "store_true", "help": "do not ask for confirmation"}
+
+
+@dataclass(frozen=True)
+class ValidateOptions:
+    common: Common = field(default_factory=Common)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    out: str | None = option(
+        "--out", metavar="PLAN", help="save the plan to a file for `apply PLAN`"
+    )
+    detailed_exitcode: bool = option(
+        "--detailed-exitcode",
+        default=False,
+        action="store_true",
+        help="exit 0 when there are no changes, 2 when there are",
+    )
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    plan_file: str | None = option(nargs="?", metavar="PLAN", help="a plan saved by `plan --out`")
+    yes: bool = option("--yes", "-y", default=False, **_YES)
+    force: bool = option(
+        "--force",
+        default=False,
+        action="store_true",
+        help="override safety thresholds and min_idle",
+    )
+    keys_to: str | None = option(
+        "--keys-to", metavar="SINK", help="where new keys go (overrides keys.to)"
+    )
+    lock_timeout: int = option(  # seconds
+        "--lock-timeout",
+        default=0,
+        metavar="DURATION",
+        type=flag(duration, **LOCK_TIMEOUT),
+        help="when another apply holds the account's lock, wait this long for it "
+        "(e.g. 10m) before giving up with exit 4 (default: 0s, do not wait)",
+    )
+
+
+_MATCH = {"action": "append", "metavar": "GLOB", "help": "only names matching (repeat)"}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    match: tuple[str, ...] = option("--match", default=(), **_MATCH)
+    out: str | None = option(
+        "--out", metavar="FILE", help="write to FILE instead of stdout (never over an existing one)"
+    )
+    force: bool = option(
+        "--force", default=False, action="store_true", help="let --out replace an existing file"
+    )
+    include_leftovers: bool = option(
+        "--include-leftovers",
+        default=False,
+        action="store_true",
+        help="also export NAME.leaked-DATE tokens (revoke disabled them: their keys leaked) and "
+        "NAME.new-DATE ones (unfinished rotations); left out by default, and counted",
+    )
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    sort: str = option(
+        "--sort", default="name", help="name|id|status|used|budget|expiry|created|last-used"
+    )
+    status: tuple[str, ...] = option(
+        "--status",
+        default=(),
+        action="append",
+        metavar="STATUS",
+        help="only tokens with this effective status: enabled, disabled, expired, exhausted "
+        "(repeat, or comma-separate)",
+    )
+    match: tuple[str, ...] = option("--match", default=(), **_MATCH)
+    stale_after: int = option(  # seconds
+        "--stale-after",
+        default=30 * 86400,
+        type=flag(duration, **STALE_AFTER),
+        metavar="DURATION",
+        help="flag a token 'stale' when last used longer ago than this, 'never-used' when "
+        "unused and created longer ago than this or 1 day, whichever is shorter (default 30d)",
+    )
+    expiring_within: int = option(  # seconds
+        "--expiring-within",
+        default=7 * 86400,
+        type=flag(duration, **EXPIRING_WITHIN),
+        metavar="DURATION",
+        help="flag a usable token 'expiring' when it expires within this (default 7d)",
+    )
+    budget_above: float = option(
+        "--budget-above",
+        default=90.0,
+        type=flag(number, **PERCENT),
+        metavar="PERCENT",
+        help="flag a limited token 'budget' when more than this %% of it is used (default 90)",
+    )
+    fail_on: str | None = option(
+        "--fail-on",
+        metavar="FINDING[,FINDING...]",
+        help="exit 8 when any of these findings is present: any, dead-but-enabled, "
+        "unlimited-no-expiry, duplicate-name, budget, expiring, stale, never-used, undeclared",
+    )
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+
+
+_NAMES = {"nargs": "+", "metavar": "NAME", "help": "token names (exact)"}
+
+
+@dataclass(frozen=True)
+class RevealOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    names: tuple[str, ...] = option(default=(), **_NAMES)
+    keys_to: str | None = option(
+        "--keys-to", metavar="SINK", help="where the keys go (overrides keys.to)"
+    )
+
+
+@dataclass(frozen=True)
+class RotateOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    names: tuple[str, ...] = option(default=(), **_NAMES)
+    yes: bool = option("--yes", "-y", default=False, **_YES)
+    keys_to: str | None = option(
+        "--keys-to", metavar="SINK", help="where the new keys go (overrides keys.to; required)"
+    )
+    overlap: int | None = option(  # seconds
+        "--overlap",
+        metavar="DURATION",
+        type=flag(duration, **OVERLAP),
+        help="how long the old key keeps working (default: rotate.overlap, else 1d)",
+    )
+    force: bool = option(
+        "--force", default=False, action="store_true", help="rotate even a protected token"
+    )
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    ids: tuple[int, ...] = option(
+        default=(),
+        nargs="+",
+        type=flag(whole, **TOKEN_ID),
+        metavar="ID",
+        help="token ids (`provisioner list`)",
+    )
+    yes: bool = option("--yes", "-y", default=False, **_YES)
+    force: bool = option(
+        "--force",
+        default=False,
+        action="store_true",
+        help="delete even tokens the spec protects (protected: true, safety.min_idle)",
+    )
+
+
+@dataclass(frozen=True)
+class UnlockOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    id: int | None = option(
+        nargs="?",
+        type=flag(whole, **TOKEN_ID),
+        metavar="ID",
+        help="the lock token to remove (`provisioner unlock` lists them)",
+    )
+    force: bool = option(
+        "--force",
+        default=False,
+        action="store_true",
+        help="remove a live lock: the apply holding it stops before its next write",
+    )
+    yes: bool = option("--yes", "-y", default=False, **_YES)
+
+
+@dataclass(frozen=True)
+class LoginOptions:
+    common: Common = field(default_factory=Common)
+    url: str | None = option(
+        "--url", help="the server URL the credential is for (default: NEWAPI_URL)"
+    )
+    user_id: int | None = option(
+        "--user-id",
+        type=flag(whole, **USER_ID),
+        help="user id for servers that need New-Api-User",
+    )
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    names: tuple[str, ...] = option(
+        default=(),
+        nargs="*",
+        metavar="NAME",
+        help="tokens to test (default: every token the file declares that is on the server)",
+    )
+    keys_to: str | None = option(
+        "--keys-to",
+        metavar="SINK",
+        help="the sink to read keys from (overrides keys.to); keys it lacks are revealed",
+    )
+    model: str | None = option(
+        "--model",
+        metavar="MODEL",
+        help="also send one chat completion (max_tokens 1) to MODEL with each working key; "
+        "this SPENDS QUOTA, so it is off by default",
+    )
+
+
+@dataclass(frozen=True)
+class RevokeOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    yes: bool = option("--yes", "-y", default=False, **_YES)
+    keys_to: str | None = option(
+        "--keys-to", metavar="SINK", help="where replacement keys go (or keys.to)"
+    )
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+    paths: tuple[str, ...] = option(
+        default=(), nargs="+", metavar="PATH", help="files and folders to read"
+    )
+    since: str | None = option(
+        "--since",
+        metavar="REV",
+        help="only lines added since the git revision REV (git diff REV), plus untracked files",
+    )
+    max_size: int = option(  # bytes
+        "--max-size",
+        default=5 * 1024**2,
+        metavar="SIZE",
+        type=flag(size),
+        help="skip (and list) files larger than SIZE (default 5M; K, M, G)",
+    )
+    revoke: bool = option(
+        "--revoke",
+        default=False,
+        action="store_true",
+        help="revoke every key of the account found, as `provisioner revoke` does",
+    )
+    yes: bool = option(
+        "--yes", "-y", default=False, action="store_true", help="with --revoke: do not ask"
+    )
+    keys_to: str | None = option(
+        "--keys-to", metavar="SINK", help="with --revoke: where replacement keys go"
+    )
+
+
+def from_namespace(cls: type[T], namespace: argparse.Namespace) -> T:
+    """Build ``cls`` from the parsed flags; nested option groups read the same namespace.
+
+    A flag the parser did not define for this command keeps the field's default.
+    """
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
+        kind = hints[item.name]
+        if dataclasses.is_dataclass(kind):
+            values[item.name] = from_namespace(kind, namespace)  # type: ignore[arg-type]
+            continue
+        if not hasattr(namespace, item.name):
+            continue
+        value = getattr(namespace, item.name)
+        if isinstance(value, list):
+            value = tuple(value)
+        if value is None and item.default is not dataclasses.MISSING and item.default is not None:
+            continue  # an optional flag left out: the field's default
+        values[item.name] = value
+    return cls(**values)
+
+
+def check_combinations(options: object) -> None:
+    """Refuse (exit 64) flag combinations that cannot work, before anything is sent.
+
+    ``--url`` with ``--sandbox``: the sandbox is its own server. ``--keys-to stdout``
+    with ``--output json|markdown``: keys never mix into data output
+    (docs/sinks.md#stdout; a file's ``keys.to: stdout`` is checked where the sink is made).
+    """
+    from provisioner.errors import UsageError
+    from provisioner.keystore.sinks import stdout_refusal
+
+    server = getattr(options, "server", None)
+    if isinstance(server, ServerOptions) and server.sandbox and server.url:
+        raise UsageError(
+            f"--url {server.url} and --sandbox name two servers: --sandbox runs an embedded "
+            "local server and ignores --url; drop one of them"
+        )
+    common = getattr(options, "common", None)
+    keys_to = getattr(options, "keys_to", None)
+    stdout_sink = bool(keys_to) and str(keys_to).strip() == "stdout"
+    if isinstance(common, Common) and stdout_sink and common.output != "text":
+        raise UsageError(stdout_refusal("--keys-to stdout", common.output))
