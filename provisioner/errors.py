@@ -20,7 +20,6 @@ this drawing true)::
     ├── SpecError (65)                     spec/diagnostics.py: the spec file is invalid
     ├── KeyringUnavailableError (1)        keystore/keyring_store.py: the OS keyring
     │   └── InsecureKeyringError (1)       a plaintext or discarding backend, refused
-    ├── SandboxStateError (1)              sandbox/store.py: the sandbox's state file
     ├── GitHubError (1)                    github/api.py: a GitHub API call failed
     └── NewApiError (1)                    newapi/errors.py: the server (its own tree there)
         ├── ConnectionFailedError (1)
@@ -38,7 +37,9 @@ this drawing true)::
 Not in the tree, on purpose: ``ValueError`` subclasses that a caller turns into one of
 the above with the place they came from (``cli.options.BadValue``,
 ``sandbox.faults.FaultSpecError``, ``sandbox.options.SandboxUsageError``,
-``github.documents.DocumentError``).
+``github.documents.DocumentError``), and the sandbox's ``SandboxStateError`` (its state
+file cannot be used): the sandbox imports nothing of the tool but the exit codes, so
+``provisioner sandbox`` and ``--sandbox`` turn it into a ``ProvisionerError`` (exit 1).
 """
 
 from __future__ import annotations

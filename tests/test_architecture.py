@@ -1,14 +1,17 @@
 """The tree shows the core and the shell apart, and nothing imports in a circle.
 
-Core (pure: data in, data out): ``spec/``, ``plan/``, ``render/`` and the
-modules of shared vocabulary. Shell: ``cli/``, ``newapi/``, ``secrets/``,
-``sandbox/``, ``execute/``, ``github/``. Arrows point from the shell to the core only.
-Imports inside functions count too: a cycle hidden in a function is still a cycle.
+Core (pure: data in, data out): ``spec/``, ``plan/``, ``listing/``, ``keys/``,
+``render/`` and the modules of shared vocabulary. Shell: ``cli/``, ``newapi/``,
+``keystore/``, ``sandbox/``, ``execute/``, ``github/``. Arrows point from the shell to the
+core only. The sandbox, a second implementation of the server, imports nothing but the
+standard library and the exit codes. Imports inside functions count too: a cycle hidden
+in a function is still a cycle. ARCHITECTURE.md draws the rooms.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "provisioner"
@@ -103,3 +106,40 @@ def test_no_import_cycles() -> None:
         if name not in state:
             visit(name)
     assert cycles == []
+
+
+def _all_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (any package), at any depth of the file."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.update(
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                for a in node.names
+            )
+    return found
+
+
+def test_the_sandbox_imports_only_the_standard_library_and_the_exit_codes() -> None:
+    """An honest second implementation of the server: nothing of the client, the plan or
+    the tool's errors (docs/sandbox.md), and no third-party package."""
+    allowed = {"provisioner.exitcodes"}
+    wrong = sorted(
+        f"{name} imports {target}"
+        for name, path in MODULES.items()
+        if name.startswith("provisioner.sandbox")
+        for target in _all_imports(path)
+        if not target.startswith("provisioner.sandbox")
+        and target not in allowed
+        and target.split(".")[0] not in sys.stdlib_module_names
+    )
+    assert wrong == []
+
+
+def test_the_sandbox_rule_sees_a_forbidden_import() -> None:
+    """The check above reads the same trees: a sandbox module that imported the client
+    would be named."""
+    found = _all_imports(PACKAGE / "cli" / "commands" / "sandbox.py")
+    assert "provisioner.errors" in found and "provisioner.sandbox.options" in found

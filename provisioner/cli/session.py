@@ -225,13 +225,17 @@ def connect(
     if server.sandbox:
         from provisioner.cli.paths import sandbox_state
         from provisioner.sandbox import Sandbox
+        from provisioner.sandbox.store import SandboxStateError
 
         # the store makes the folder (0700), or says why it cannot (sandbox/store.py)
         # The newcomer's sandbox offers the `auto` group (examples/tokens.yaml uses it);
         # `provisioner sandbox` follows the recorded servers unless --auto-group.
         # next to the spec, like the paths in it (cli/paths.py)
         state = str(sandbox_state(spec.path if spec else None, lambda m: log.info(f"warning: {m}")))
-        sandbox = Sandbox(db_path=state, auto_group=True).start(port=0)
+        try:
+            sandbox = Sandbox(db_path=state, auto_group=True).start(port=0)
+        except SandboxStateError as exc:  # the state file is not a sandbox's database
+            raise ProvisionerError(str(exc), exc.exit_code) from None
         url = sandbox.url
         from provisioner.cli.delivery import register_embedded_sandbox
 

@@ -1,26 +1,31 @@
 """The options of ``provisioner sandbox``: flags, parsed once into :class:`SandboxOptions`.
 
-Light on purpose: the command line's parser imports this to build ``--help``.
+Light on purpose: the command line's parser imports this to build ``--help``. Its values
+are checked here, with the tool's words (``expected ... from 0 to 65535``) but not its
+code: the sandbox imports nothing of the tool but the exit codes, so that it stays an
+independent implementation of the server (tests/test_architecture.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioner.cli import options as o
 from provisioner.sandbox import profiles
 from provisioner.sandbox.faults import Fault, FaultSpecError, parse_fault
 from provisioner.sandbox.messages import Lang
 from provisioner.sandbox.profiles import MODELS
 
 DEFAULT_DB = ".provisioner/sandbox.db"
-PORT = {"low": 0, "high": 65535, "what": "a port number"}
-SEED = {"low": 0, "high": 100_000}
-LATENCY = {"low": 0.0, "high": 60.0, "what": "a number of seconds"}
-MAX_TOKENS = {"low": 1, "high": 1_000_000}
+PORT: dict[str, Any] = {"low": 0, "high": 65535, "what": "a port number"}
+SEED: dict[str, Any] = {"low": 0, "high": 100_000}
+MAX_TOKENS: dict[str, Any] = {"low": 1, "high": 1_000_000}
+MAX_LATENCY = 60.0
+#: --rate-limits N/SECONDS: N from 1 to this, SECONDS more than 0 and at most a day
+MAX_RATE_COUNT, MAX_RATE_WINDOW = 1_000_000, 86400.0
 
 
 class SandboxUsageError(ValueError):
@@ -178,12 +183,12 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
         faults = tuple(parse_fault(spec) for spec in (get("fault") or []))
     except FaultSpecError as exc:
         raise SandboxUsageError(str(exc)) from None
-    port = _checked("--port", o.whole, get("port", 3000), **PORT)
-    seed = _checked("--seed", o.whole, get("seed", 0) or 0, **SEED)
-    latency = _checked("--latency", o.number, get("latency", 0.0) or 0.0, **LATENCY)
+    port = _whole_flag("--port", get("port", 3000), **PORT)
+    seed = _whole_flag("--seed", get("seed", 0) or 0, **SEED)
+    latency = _seconds_flag("--latency", get("latency", 0.0) or 0.0, MAX_LATENCY)
     max_tokens = get("max_tokens")
     if max_tokens is not None:
-        max_tokens = _checked("--max-tokens", o.whole, max_tokens, **MAX_TOKENS)
+        max_tokens = _whole_flag("--max-tokens", max_tokens, **MAX_TOKENS)
     auth, list_shape = get("auth"), get("list_shape")
     if get("profile") is not None and (auth is not None or list_shape is not None):
         raise SandboxUsageError(
@@ -222,12 +227,71 @@ def options_from(ns: argparse.Namespace) -> SandboxOptions:
     )
 
 
-def _checked(name: str, check: Any, value: Any, **limits: Any) -> Any:
-    """A flag's value through the command line's one validator home (cli/options.py)."""
+def _given(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _whole(value: Any, low: int, high: int) -> int | None:
+    """``value`` as a whole number within [low, high], or None."""
+    if isinstance(value, bool):
+        return None
     try:
-        return check(value, **limits)
-    except o.BadValue as exc:
-        raise SandboxUsageError(f"{name}: {exc}") from None
+        number = value if isinstance(value, int) else int(str(value).strip(), 10)
+    except ValueError:
+        return None
+    return number if low <= number <= high else None
+
+
+def _whole_flag(name: str, value: Any, *, low: int, high: int, what: str = "a whole number") -> int:
+    number = _whole(value, low, high)
+    if number is None:
+        raise SandboxUsageError(
+            f"{name}: expected {what} from {low} to {high}; got {_given(value)}"
+        )
+    return number
+
+
+def _seconds(value: Any, high: float, *, above_zero: bool = False) -> float | None:
+    """``value`` as a finite number of seconds up to ``high`` (more than 0 when asked)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number) or number < 0 or number > high or (above_zero and not number):
+        return None
+    return number
+
+
+def _seconds_flag(name: str, value: Any, high: float) -> float:
+    number = _seconds(value, high)
+    if number is None:
+        try:
+            infinite = not math.isfinite(float(value))  # nan, inf, 1e400
+        except (TypeError, ValueError):
+            infinite = False  # not a number at all
+        tail = ", which is not a finite number" if infinite else ""
+        raise SandboxUsageError(
+            f"{name}: expected a number of seconds from 0 to {high:g}; got {_given(value)}{tail}"
+        )
+    return number
+
+
+def _rate(text: str) -> tuple[int, float] | None:
+    """``N/SECONDS`` (``N`` alone is per second) or ``off`` (None); ValueError otherwise."""
+    if text.strip().lower() == "off":
+        return None
+    count_text, _, window_text = text.strip().partition("/")
+    count = _whole(count_text, 1, MAX_RATE_COUNT)
+    window = _seconds(
+        window_text.strip().removesuffix("s") or "1", MAX_RATE_WINDOW, above_zero=True
+    )
+    if count is None or window is None:
+        raise ValueError(
+            f"expected N/SECONDS, N requests (a whole number from 1 to {MAX_RATE_COUNT}) per "
+            f"SECONDS (more than 0 and at most {MAX_RATE_WINDOW:g}), e.g. 180/180, or 'off'; "
+            f"got {text!r}"
+        )
+    return count, window
 
 
 def _rate_limits(value: Any) -> tuple[bool, tuple[int, float] | None]:
@@ -236,8 +300,8 @@ def _rate_limits(value: Any) -> tuple[bool, tuple[int, float] | None]:
     if value is True or value == "":  # a bare flag (or an older parser's store_true)
         return True, None
     try:
-        limit = o.rate(str(value))
-    except o.BadValue as exc:
+        limit = _rate(str(value))
+    except ValueError as exc:
         raise SandboxUsageError(
             f"bad --rate-limits {value!r}: {exc}; or no value for the generation's defaults"
         ) from None

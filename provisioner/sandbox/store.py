@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from provisioner.errors import ProvisionerError
+from provisioner.exitcodes import ExitCode
 
 KEY_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 KEY_LENGTH = 48
@@ -162,8 +162,14 @@ AUDIT_COLUMNS = (
 _SQLITE_TABLES = {"sqlite_sequence", "sqlite_stat1", "sqlite_stat4"}
 
 
-class SandboxStateError(ProvisionerError):
-    """The sandbox's state file cannot be used; the message says why and how to start fresh."""
+class SandboxStateError(Exception):
+    """The sandbox's state file cannot be used; the message says why and how to start fresh.
+
+    The sandbox's own (it imports nothing of the tool's errors): ``provisioner sandbox``
+    and ``--sandbox`` turn it into an error of the tool with this exit code.
+    """
+
+    exit_code = ExitCode.ERROR
 
 
 def _remove(path: str) -> str:

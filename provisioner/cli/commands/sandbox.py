@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from provisioner.errors import UsageError
+from provisioner.errors import ProvisionerError, UsageError
 from provisioner.sandbox.options import SandboxOptions
 
 
 def run(opts: SandboxOptions) -> int:
     from provisioner.sandbox.cli import serve
+    from provisioner.sandbox.store import SandboxStateError
 
-    return serve(opts)
+    try:
+        return serve(opts)
+    except SandboxStateError as exc:  # the --db file is not a sandbox's database
+        raise ProvisionerError(str(exc), exc.exit_code) from None
 
 
 def options(namespace: object) -> SandboxOptions:
