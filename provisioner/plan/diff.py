@@ -410,7 +410,7 @@ def sinks_pass(
         _compare_sink(desired, token, sink_keys, plan)
 
 
-def _touching(desired: DesiredToken, token: ObservedToken) -> dict[str, Any]:
+def _action_fields(desired: DesiredToken, token: ObservedToken) -> dict[str, Any]:
     """What every action on an observed, declared token carries."""
     return {
         "token_id": token.id,
@@ -426,7 +426,7 @@ def _reconcile_one(
 ) -> None:
     """A declared token that exists: deleted, rotated, or brought to its declared fields
     and status."""
-    common = {"name": token.name, **_touching(desired, token)}
+    common = {"name": token.name, **_action_fields(desired, token)}
     if desired.status == "absent":
         plan.actions.append(Delete(reason="declared absent", **common))
         return
@@ -547,7 +547,7 @@ def _rename(desired: DesiredToken, token: ObservedToken, context: _Context, plan
     field the file changed; its status follows as for any declared token."""
     updates, changes = _field_updates(desired, token, context.quota_per_unit)
     updates = replace(updates, name=desired.name)
-    common = {"name": desired.name, **_touching(desired, token)}
+    common = {"name": desired.name, **_action_fields(desired, token)}
     plan.actions.append(
         Rename(
             set=updates,
