@@ -6,8 +6,9 @@ Subclasses set a default code; a raise site may give another one.
 Messages never contain a credential or a full key.
 
 The whole tree, with each class's exit code and where it lives (classes outside this
-module are defined next to the code that raises them; ``tests/test_errors.py`` keeps
-this drawing true)::
+module are defined next to the code that raises them; the server's errors are drawn
+where they live, :mod:`provisioner.newapi.errors`; ``tests/test_errors.py`` keeps both
+drawings true)::
 
     ProvisionerError (1)
     ├── UsageError (64)                    a flag, argument or setting that cannot be used
@@ -21,17 +22,7 @@ this drawing true)::
     ├── KeyringUnavailableError (1)        keystore/keyring_store.py: the OS keyring
     │   └── InsecureKeyringError (1)       a plaintext or discarding backend, refused
     ├── GitHubError (1)                    github/api.py: a GitHub API call failed
-    └── NewApiError (1)                    newapi/errors.py: the server (its own tree there)
-        ├── ConnectionFailedError (1)
-        │   └── UnreachableError (69)
-        ├── NotNewApiError (69)
-        ├── UnsupportedError (69)
-        ├── AuthError (77)
-        │   └── ScopeError (77)
-        ├── RateLimitedError (1)
-        ├── ServerError (1)
-        ├── BusinessError (1)
-        ├── AmbiguousWriteError (1)
+    └── NewApiError (1)                    the server: its subtree is drawn in newapi/errors.py
         └── LockLostError (4)              cli/lock.py: the account's lock is no longer ours
 
 Not in the tree, on purpose: ``ValueError`` subclasses that a caller turns into one of

@@ -281,6 +281,14 @@ class ServerOptions:
     )
 
 
+@dataclass(frozen=True)
+class OnServer:
+    """What every command that talks to a server takes: the global flags and the server's."""
+
+    common: Common = field(default_factory=Common)
+    server: ServerOptions = field(default_factory=ServerOptions)
+
+
 _YES = {"action": "store_true", "help": "do not ask for confirmation"}
 
 
@@ -290,9 +298,7 @@ class ValidateOptions:
 
 
 @dataclass(frozen=True)
-class PlanOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class PlanOptions(OnServer):
     out: str | None = option(
         "--out", metavar="PLAN", help="save the plan to a file for `apply PLAN`"
     )
@@ -305,9 +311,7 @@ class PlanOptions:
 
 
 @dataclass(frozen=True)
-class ApplyOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class ApplyOptions(OnServer):
     plan_file: str | None = option(nargs="?", metavar="PLAN", help="a plan saved by `plan --out`")
     yes: bool = option("--yes", "-y", default=False, **_YES)
     force: bool = option(
@@ -333,9 +337,7 @@ _MATCH = {"action": "append", "metavar": "GLOB", "help": "only names matching (r
 
 
 @dataclass(frozen=True)
-class ExportOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class ExportOptions(OnServer):
     match: tuple[str, ...] = option("--match", default=(), **_MATCH)
     out: str | None = option(
         "--out", metavar="FILE", help="write to FILE instead of stdout (never over an existing one)"
@@ -353,9 +355,7 @@ class ExportOptions:
 
 
 @dataclass(frozen=True)
-class ListOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class ListOptions(OnServer):
     sort: str = option(
         "--sort", default="name", help="name|id|status|used|budget|expiry|created|last-used"
     )
@@ -399,18 +399,15 @@ class ListOptions:
 
 
 @dataclass(frozen=True)
-class CheckOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class CheckOptions(OnServer):
+    """``check`` takes no flag of its own."""
 
 
 _NAMES = {"nargs": "+", "metavar": "NAME", "help": "token names (exact)"}
 
 
 @dataclass(frozen=True)
-class RevealOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class RevealOptions(OnServer):
     names: tuple[str, ...] = option(default=(), **_NAMES)
     keys_to: str | None = option(
         "--keys-to", metavar="SINK", help="where the keys go (overrides keys.to)"
@@ -418,9 +415,7 @@ class RevealOptions:
 
 
 @dataclass(frozen=True)
-class RotateOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class RotateOptions(OnServer):
     names: tuple[str, ...] = option(default=(), **_NAMES)
     yes: bool = option("--yes", "-y", default=False, **_YES)
     keys_to: str | None = option(
@@ -438,9 +433,7 @@ class RotateOptions:
 
 
 @dataclass(frozen=True)
-class DeleteOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class DeleteOptions(OnServer):
     ids: tuple[int, ...] = option(
         default=(),
         nargs="+",
@@ -458,9 +451,7 @@ class DeleteOptions:
 
 
 @dataclass(frozen=True)
-class UnlockOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class UnlockOptions(OnServer):
     id: int | None = option(
         nargs="?",
         type=flag(whole, **TOKEN_ID),
@@ -490,9 +481,7 @@ class LoginOptions:
 
 
 @dataclass(frozen=True)
-class TestOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class TestOptions(OnServer):
     names: tuple[str, ...] = option(
         default=(),
         nargs="*",
@@ -513,9 +502,7 @@ class TestOptions:
 
 
 @dataclass(frozen=True)
-class RevokeOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class RevokeOptions(OnServer):
     yes: bool = option("--yes", "-y", default=False, **_YES)
     keys_to: str | None = option(
         "--keys-to", metavar="SINK", help="where replacement keys go (or keys.to)"
@@ -523,9 +510,7 @@ class RevokeOptions:
 
 
 @dataclass(frozen=True)
-class ScanOptions:
-    common: Common = field(default_factory=Common)
-    server: ServerOptions = field(default_factory=ServerOptions)
+class ScanOptions(OnServer):
     paths: tuple[str, ...] = option(
         default=(), nargs="+", metavar="PATH", help="files and folders to read"
     )

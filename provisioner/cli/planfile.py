@@ -11,34 +11,12 @@ from pathlib import Path
 
 from provisioner.keystore.atomic import atomic_write
 from provisioner.plan import saved
-from provisioner.plan.model import Plan
 from provisioner.plan.saved import SavedPlan, SavedPlanError
-from provisioner.spec.desired import Safety
 
 
-def save(
-    path: str | Path,
-    plan: Plan,
-    *,
-    spec_path: str,
-    spec_digest: str,
-    server_url: str,
-    user_id: int | None,
-    server_version: str,
-    safety: Safety,
-    keys_to: str | None,
-) -> None:
-    """Write ``plan`` to ``path`` in one step (a crash leaves the old file or the new)."""
-    text = saved.dumps(
-        plan,
-        spec_path=spec_path,
-        spec_digest=spec_digest,
-        server_url=server_url,
-        user_id=user_id,
-        server_version=server_version,
-        safety=safety,
-        keys_to=keys_to,
-    )
+def save(path: str | Path, text: str) -> None:
+    """Write a saved plan's ``text`` (:func:`provisioner.plan.saved.dumps`) to ``path`` in one
+    step: a crash leaves the old file or the new."""
     target = Path(path)
     check_target(target)
     try:

@@ -28,25 +28,11 @@ def update_body(token: ObservedToken, updates: FieldUpdates) -> dict[str, Any]:
     against the token as it is now, so traffic between plan and apply is accounted for.
     """
     body = token.write_fields()
-    if updates.name is not None:
-        body["name"] = updates.name
-    if updates.expired_time is not None:
-        body["expired_time"] = updates.expired_time
-    if updates.unlimited_quota is not None:
-        body["unlimited_quota"] = updates.unlimited_quota
-    if updates.budget is not None:
-        body["remain_quota"] = max(0, updates.budget - token.used_quota)
-    if updates.group is not None:
-        body["group"] = updates.group
-    if updates.auto_groups is not None:
-        body["auto_groups"] = list(updates.auto_groups)
-    if updates.cross_group_retry is not None:
-        body["cross_group_retry"] = updates.cross_group_retry
-    if updates.models is not None:
-        body["model_limits_enabled"] = bool(updates.models)
-        body["model_limits"] = ",".join(updates.models)
-    if updates.allow_ips is not None:
-        body["allow_ips"] = "\n".join(updates.allow_ips)  # docs/server-contract.md#token-record
+    for field, value in updates.to_json().items():  # the contract's names, lists as strings
+        if field == "budget":
+            body["remain_quota"] = max(0, value - token.used_quota)
+        else:
+            body[field] = value
     if body.get("group") != "auto":
         body.pop("auto_groups", None)
         body["cross_group_retry"] = False

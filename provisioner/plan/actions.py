@@ -367,11 +367,7 @@ class Action:
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> Action:
         """An action from the plan document's form (``set`` as the contract names it)."""
-        cls = _KINDS.get(data.get("kind"))  # type: ignore[arg-type]
-        if cls is None:
-            raise ValueError(f"unknown action kind {data.get('kind')!r}")
-        common = _common(data)
-        return cls._from_json(data, common)
+        return _class_of(data)._from_json(data, _common(data))
 
     @classmethod
     def _from_json(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Action:
@@ -389,14 +385,18 @@ class Action:
 
     @staticmethod
     def from_saved(data: Mapping[str, Any]) -> Action:
-        cls = _KINDS.get(data.get("kind"))  # type: ignore[arg-type]
-        if cls is None:
-            raise ValueError(f"unknown action kind {data.get('kind')!r}")
-        return cls._from_saved(data, _common(data))
+        return _class_of(data)._from_saved(data, _common(data))
 
     @classmethod
     def _from_saved(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Action:
         return cls(**common)
+
+
+def _class_of(data: Mapping[str, Any]) -> type[Action]:
+    cls = _KINDS.get(str(data.get("kind")))
+    if cls is None:
+        raise ValueError(f"unknown action kind {data.get('kind')!r}")
+    return cls
 
 
 def _common(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -538,6 +538,9 @@ class Rename(Update):
 
 @dataclass(frozen=True, kw_only=True)
 class Enable(Action):
+    """A token made usable again (status 1): disabled by hand, or listed dead and revived
+    by its update (docs/server-contract.md#re-enable-guard); its key is delivered again."""
+
     kind: ClassVar[ActionKind] = "enable"
 
 
@@ -550,11 +553,17 @@ class Deliver(Action):
 
 @dataclass(frozen=True, kw_only=True)
 class Disable(Action):
+    """A token switched off (status 2): declared disabled, an orphan under ``manage.orphans:
+    disable``, or a leaked token someone enabled again. Its key stops working; it stays."""
+
     kind: ClassVar[ActionKind] = "disable"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Delete(Action):
+    """A token removed; its key leaves the sink, where the sink holds that very key under
+    ``key_name``."""
+
     kind: ClassVar[ActionKind] = "delete"
 
 

@@ -24,7 +24,7 @@ from provisioner.plan.actions import (
 )
 from provisioner.plan.diff import diff
 from provisioner.plan.model import Conflict, Notice, Plan, fingerprint
-from provisioner.plan.saved import SavedPlanError, staleness
+from provisioner.plan.saved import SavedPlanError, dumps, staleness
 from provisioner.spec.desired import Budget, DesiredToken, Safety, Spec, derive_key_name
 from tests.action_builder import make_action
 
@@ -109,7 +109,7 @@ def _save(path: Path, plan: Plan, **kw: Any) -> None:
         "keys_to": "dotenv:.env.keys",
     }
     options.update(kw)
-    save(path, plan, **options)
+    save(path, dumps(plan, **options))
 
 
 # -- round trip -----------------------------------------------------------------------

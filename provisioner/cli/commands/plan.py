@@ -14,6 +14,7 @@ def run(opts: PlanOptions) -> int:
     from provisioner.cli.delivery import make_delivery
     from provisioner.cli.paths import where_note
     from provisioner.cli.planning import plan_spec
+    from provisioner.plan.saved import dumps
 
     log = Log(opts.common)
     spec = load_spec_or_fail(opts.common.file, log)
@@ -38,8 +39,7 @@ def run(opts: PlanOptions) -> int:
         header = output.header(opts.common.file, conn)
         output.emit_plan(opts.common, plan, header, violations)
         if opts.out:
-            planfile.save(
-                opts.out,
+            saved_plan = dumps(
                 plan,
                 spec_path=opts.common.file,
                 spec_digest=spec.digest,
@@ -49,6 +49,7 @@ def run(opts: PlanOptions) -> int:
                 safety=spec.safety,
                 keys_to=spec.keys_to,
             )
+            planfile.save(opts.out, saved_plan)
             log.info(f"plan saved to {opts.out}; apply it with `provisioner apply {opts.out}`")
     output.step_summary(plan, header, violations)
     if violations:
