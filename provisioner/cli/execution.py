@@ -45,7 +45,7 @@ def apply_prepared(
     verb: Literal["apply", "rotate"] = "apply",
 ) -> int:
     """Show the plan, refuse what safety refuses, confirm, execute and report."""
-    from provisioner.execute.executor import execute
+    from provisioner.execute.executor import Executor
     from provisioner.render.plan import dumps, plan_json
     from provisioner.render.report import (
         render_markdown,
@@ -71,7 +71,7 @@ def apply_prepared(
     if plan.has_changes:
         confirm(yes, verb)
         with sigterm_interrupts():
-            report = execute(
+            report = Executor(
                 plan,
                 conn.client,
                 prepared.inventory,
@@ -80,7 +80,7 @@ def apply_prepared(
                 progress=conn.progress,
                 # With pacing off (a server without a limiter), creates go a few at a time.
                 create_concurrency=1 if conn.paced else CREATE_CONCURRENCY,
-            )
+            ).run()
         conn.progress.close()
         report.sink = sink
         report.sink_readable = bool(delivery and delivery.readable)

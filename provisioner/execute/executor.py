@@ -757,24 +757,3 @@ class Executor:
             self.report.keys_forgotten.extend(self.forget(prints))
         except (OSError, ValueError) as exc:
             self.report.notes.append(f"the keys of deleted tokens stay in the sink: {exc}")
-
-
-def execute(
-    plan: Plan,
-    client: Client,
-    inventory: Sequence[ObservedToken],
-    *,
-    deliver: Deliver | None = None,
-    forget: Forget | None = None,
-    progress: Progress | None = None,
-    create_concurrency: int = 1,
-) -> Report:
-    return Executor(
-        plan,
-        client,
-        inventory,
-        deliver=deliver,
-        forget=forget,
-        progress=progress,
-        create_concurrency=create_concurrency,
-    ).run()

@@ -133,19 +133,21 @@ class GitHub:
     def create_comment(self, number: int, body: str) -> Comment:
         url = f"{self.base}/repos/{self.repository}/issues/{number}/comments"
         what = f"a comment on pull request #{number}"
-        reply = self._send("POST", url, what=what, json={"body": body}, write=True)
-        comment = _comment(_json(reply, what))
-        if comment is None:
-            raise GitHubError(f"GitHub answered {what} without the comment it made")
-        return comment
+        return self._write_comment("POST", url, body, what, "without the comment it made")
 
     def update_comment(self, comment_id: int, body: str) -> Comment:
         url = f"{self.base}/repos/{self.repository}/issues/comments/{comment_id}"
         what = f"comment {comment_id}"
-        reply = self._send("PATCH", url, what=what, json={"body": body}, write=True)
+        return self._write_comment("PATCH", url, body, what, "without the comment", edit=True)
+
+    def _write_comment(
+        self, method: str, url: str, body: str, what: str, missing: str, *, edit: bool = False
+    ) -> Comment:
+        reply = self._send(method, url, what=what, json={"body": body}, write=True)
         comment = _comment(_json(reply, what))
         if comment is None:
-            raise GitHubError(f"GitHub answered the edit of {what} without the comment")
+            answered = f"the edit of {what}" if edit else what
+            raise GitHubError(f"GitHub answered {answered} {missing}")
         return comment
 
     def pulls_of_commit(self, sha: str) -> list[PullRequest]:

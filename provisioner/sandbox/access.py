@@ -17,16 +17,16 @@ Nothing here does I/O: the store keeps the rows, api.py applies the rules.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Literal
+
+from provisioner.sandbox.store import random_text
 
 PREFIX = "nap_"
 SUFFIX_LENGTH = 43
 MAX_PER_USER = 20  # service.AccessTokenMaxPerUser
 LEGACY_TRANSITION = 30 * 24 * 60 * 60  # legacyAccessTokenTransitionDays
 TOUCH_INTERVAL = 60  # last_used_at is written at most once a minute
-_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 READ, WRITE, REVEAL, PROFILE = "api_key:read", "api_key:write", "api_key:reveal", "profile:read"
 # What the sandbox's own credential gets unless --scopes says otherwise: the three the
@@ -117,14 +117,7 @@ STATUS_UPDATE = ("token.status_update", "API token status update")
 
 def generate() -> str:
     """``nap_`` + 43 characters of [0-9A-Za-z] from the OS CSPRNG."""
-    chars: list[str] = []
-    while len(chars) < SUFFIX_LENGTH:
-        for byte in secrets.token_bytes(64):
-            if byte < 248:  # 248 = 4 * 62: no modulo bias
-                chars.append(_ALPHABET[byte % 62])
-                if len(chars) == SUFFIX_LENGTH:
-                    break
-    return PREFIX + "".join(chars)
+    return PREFIX + random_text(SUFFIX_LENGTH)
 
 
 def fingerprint(raw: str) -> str:

@@ -77,15 +77,9 @@ _NEW_API_FIELDS: dict[str, str] = {
     "auto_groups": "[]string",
     "DeletedAt": "any",
 }
+# one-api's first eight fields are new-api's; its quotas are int64, its limits other fields
 _ONE_API_FIELDS: dict[str, str] = {
-    "id": "int",
-    "user_id": "int",
-    "key": "string",
-    "status": "int",
-    "name": "string",
-    "created_time": "int64",
-    "accessed_time": "int64",
-    "expired_time": "int64",
+    **{name: _NEW_API_FIELDS[name] for name in TOKEN_COLUMNS[:8]},
     "remain_quota": "int64",
     "unlimited_quota": "bool",
     "used_quota": "int64",
@@ -94,21 +88,7 @@ _ONE_API_FIELDS: dict[str, str] = {
 }
 # new-api emits the store's columns in their order; cross_group_retry only where it exists
 _NEW_API_COLUMNS = tuple(c for c in TOKEN_COLUMNS if c != "cross_group_retry")
-_ONE_API_COLUMNS = (
-    "id",
-    "user_id",
-    "key",
-    "status",
-    "name",
-    "created_time",
-    "accessed_time",
-    "expired_time",
-    "remain_quota",
-    "unlimited_quota",
-    "used_quota",
-    "models",
-    "subnet",
-)
+_ONE_API_COLUMNS = tuple(_ONE_API_FIELDS)  # one-api emits its fields in their order
 
 
 def token_fields(profile: Profile) -> dict[str, str]:

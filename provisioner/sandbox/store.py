@@ -236,16 +236,21 @@ def _retry_locked(step: Any, attempts: int = 50) -> Any:
     return None  # pragma: no cover - the loop returns or raises
 
 
-def generate_key() -> str:
-    """48 characters of [0-9A-Za-z] from the OS CSPRNG."""
+def random_text(length: int) -> str:
+    """``length`` characters of [0-9A-Za-z] from the OS CSPRNG (keys, ``nap_`` tokens)."""
     chars: list[str] = []
-    while len(chars) < KEY_LENGTH:
+    while len(chars) < length:
         for byte in secrets.token_bytes(64):
             if byte < 248:  # 248 = 4 * 62: no modulo bias
                 chars.append(KEY_ALPHABET[byte % 62])
-                if len(chars) == KEY_LENGTH:
+                if len(chars) == length:
                     break
     return "".join(chars)
+
+
+def generate_key() -> str:
+    """A token's key: 48 characters of [0-9A-Za-z], as new-api makes them."""
+    return random_text(KEY_LENGTH)
 
 
 def generate_access_token() -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.execute.executor import execute
+from provisioner.execute.executor import Executor
 from provisioner.newapi.errors import (
     AuthError,
     BusinessError,
@@ -75,14 +75,14 @@ def apply(
     **kw: Any,
 ) -> Report:
     plan, inventory = plan_for(server, *tokens, sink_keys=sink_keys)
-    return execute(
+    return Executor(
         plan,
         server,
         inventory,
         deliver=sink.deliver if sink else None,
         forget=sink.forget if sink else None,
         **kw,
-    )
+    ).run()
 
 
 def outcome(report: Report) -> list[tuple[str, str, str]]:
@@ -135,7 +135,7 @@ def test_apply_order_is_creates_updates_enables_deliver_disables_deletes(shuffle
     plan.actions = shuffle(list(plan.actions))
     sink = FakeSink()
 
-    report = execute(plan, server, inventory, deliver=sink.deliver, forget=sink.forget)
+    report = Executor(plan, server, inventory, deliver=sink.deliver, forget=sink.forget).run()
 
     assert server.calls == [
         ("create_token", "a"),
@@ -481,7 +481,7 @@ def test_a_failed_deliver_action_leaves_the_token_enabled() -> None:
 def test_a_deliver_action_without_a_sink_is_skipped() -> None:
     server, d = _deliver_setup()
     plan, inventory = plan_for(server, d, sink_keys={"D": None})
-    report = execute(plan, server, inventory)
+    report = Executor(plan, server, inventory).run()
     deliver = result(report, "deliver", "d")
     assert (deliver.status, deliver.error) == ("skipped", "no key sink configured")
     assert server.calls == [] and report.keys_pending == []
@@ -602,7 +602,7 @@ def test_a_rename(keeps: dict[str, Any], status: str, error: str, name_after: st
     plan = Plan(
         actions=[make_action("rename", "old", token_id=old.id, set={"name": "new"})], now=NOW
     )
-    report = execute(plan, server, [old])
+    report = Executor(plan, server, [old]).run()
     assert [(r.kind, r.status, r.error) for r in report.results] == [("rename", status, error)]
     assert server.tokens[old.id].name == name_after
     assert server.tokens[old.id].group == "vip"  # read-merge-write keeps the rest
@@ -747,7 +747,7 @@ def test_an_unconfirmed_limit_is_created_expired_then_made_usable() -> None:
     plan, inventory = _cidr_plan(server)
     born: list[int] = []
     server.after_create = lambda _, token: born.append(token.expired_time)
-    report = execute(plan, server, inventory, deliver=sink.deliver)
+    report = Executor(plan, server, inventory, deliver=sink.deliver).run()
     assert report.ok and not report.refused
     assert born == [1]  # created already expired: its key worked nowhere meanwhile
     token = server.one("net")
@@ -766,7 +766,7 @@ def test_a_limit_the_server_does_not_enforce_leaves_the_token_disabled_and_refus
     server.lacks = {"cross_group_retry"}  # new-api before v0.10.1: CIDR stored, not matched
     sink = FakeSink()
     plan, inventory = _cidr_plan(server)
-    report = execute(plan, server, inventory, deliver=sink.deliver)
+    report = Executor(plan, server, inventory, deliver=sink.deliver).run()
     token = server.one("net")
     assert token.status == TokenStatus.DISABLED and token.expired_time == 1
     assert sink.keys == {} and server.count("reveal_keys") == 0
@@ -864,7 +864,7 @@ def test_deleted_orphans_have_no_key_to_forget() -> None:
     orphan = server.add("orphan")
     plan = Plan(actions=[make_action("delete", "orphan", token_id=orphan.id)], now=NOW)
     sink = FakeSink()
-    report = execute(plan, server, [orphan], deliver=sink.deliver, forget=sink.forget)
+    report = Executor(plan, server, [orphan], deliver=sink.deliver, forget=sink.forget).run()
     assert outcome(report) == [("delete", "orphan", "ok")] and sink.forgotten == []
 
 

@@ -206,7 +206,7 @@ def _preview(common: Common, run_: RevokeRun, head: Header, *, asking: bool) -> 
 
 def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: int) -> bool:
     """Disable every token first (the leak is live), then rename, then replace. Interrupted?"""
-    from provisioner.execute.executor import execute
+    from provisioner.execute.executor import Executor
     from provisioner.keys.revoke import replacement_plan
     from provisioner.newapi.errors import NewApiError
     from provisioner.observed import TokenStatus
@@ -257,12 +257,12 @@ def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: 
     if not replaced:
         return False
     plan = replacement_plan([o.item for o in replaced], now, conn.info.quota_per_unit)
-    report = execute(
+    report = Executor(
         plan,
         client,
         conn.inventory,
         deliver=delivery.deliver if delivery else None,
-    )
+    ).run()
     by_name = {o.item.replacement.name: o for o in replaced if o.item.replacement is not None}
     for result in report.results:
         if result.name in by_name:
