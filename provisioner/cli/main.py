@@ -33,7 +33,10 @@ def _wants_json(argv: Sequence[str]) -> bool:
 
 def _json_error(message: str, code: int) -> None:
     """With ``--output json``, a failure is a JSON document on stdout too (docs/json.md)."""
-    document = {"schema_version": 1, "error": {"message": message, "exit_code": int(code)}}
+    from provisioner.render.plan import SCHEMA_VERSION
+
+    error = {"message": message, "exit_code": int(code)}
+    document = {"schema_version": SCHEMA_VERSION, "error": error}
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

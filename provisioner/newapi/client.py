@@ -448,17 +448,8 @@ class NewApiClient:
         committed but no answer came back; the client never re-sends a create on
         its own (docs/server-contract.md#creating-a-token).
         """
-        info = self._ensure()
         payload = {k: v for k, v in body.items() if k not in ("id", "key", "status", "user_id")}
-        data = self._call(
-            Call(
-                "POST",
-                R_CREATE,
-                "/api/token/",
-                json_body=dialect.to_wire(payload, oneapi=info.oneapi_fields),
-                idempotent=False,
-            )
-        )
+        data = self._write("POST", R_CREATE, payload, idempotent=False)
         if isinstance(data, dict) and isinstance(data.get("id"), int):
             self._remember_full_key(data["id"], data.get("key"))
             return self._token(data, "POST", "/api/token/")
@@ -480,21 +471,20 @@ class NewApiClient:
         ``key`` and ``status`` are stripped: a masked key must never be written back and
         full mode never changes status (use :meth:`set_status`).
         """
-        info = self._ensure()
         payload = {k: v for k, v in body.items() if k not in ("key", "status")}
         if "id" not in payload:
             raise ValueError("update_token needs the token id in the body")
         token_id = _check_id(payload["id"])
         payload["id"] = token_id
-        data = self._call(
-            Call(
-                "PUT",
-                R_UPDATE,
-                "/api/token/",
-                json_body=dialect.to_wire(payload, oneapi=info.oneapi_fields),
-            )
-        )
-        return self._updated(token_id, data)
+        return self._updated(token_id, self._write("PUT", R_UPDATE, payload))
+
+    def _write(
+        self, method: str, route: str, payload: dict[str, Any], *, idempotent: bool = True
+    ) -> Any:
+        """A token body sent to ``/api/token/`` in the generation's own field names."""
+        info = self._ensure()
+        wire = dialect.to_wire(payload, oneapi=info.oneapi_fields)
+        return self._call(Call(method, route, "/api/token/", json_body=wire, idempotent=idempotent))
 
     def set_status(self, token_id: int, status: int) -> ObservedToken:
         """``PUT /api/token/?status_only=true`` (docs/server-contract.md#updating-a-token)."""

@@ -7,11 +7,9 @@ from typing import Any
 
 from provisioner.listing.findings import Row
 from provisioner.render.listing import last_used_text
-from provisioner.render.plan import Header, dumps
+from provisioner.render.plan import Header, dumps, json_head
 from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style
-
-SCHEMA_VERSION = 1
 
 
 def _who(header: Header) -> str:
@@ -79,9 +77,7 @@ def deletion_json(
         )
     deleted = sum(1 for t in tokens if t["deleted"])
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "delete",
-        "server": {"url": header.url, "version": header.version, "user": header.user},
+        **json_head("delete", header),
         "now": now,
         "tokens": tokens,
         "summary": {"requested": len(rows), "deleted": deleted, "failed": len(failures)},

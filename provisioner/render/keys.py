@@ -15,7 +15,7 @@ from provisioner.keys.revoke import RevokeOutcome, RevokeRun
 from provisioner.keys.verdict import REASONS, ChatTest, KeyTestRun
 from provisioner.listing.findings import STATUS_NAMES
 from provisioner.observed import ObservedToken
-from provisioner.render.plan import SCHEMA_VERSION, Header, header_line
+from provisioner.render.plan import Header, header_line, json_head
 from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style
 from provisioner.report import OpResult
@@ -23,10 +23,6 @@ from provisioner.secret import Secret
 
 SPENDS_NOTHING = "GET /v1/models spends no quota."
 SPENDS_QUOTA = "--model sent one chat completion (max_tokens 1) per working key: it spent quota."
-
-
-def _server(header: Header) -> dict[str, str]:
-    return {"url": header.url, "version": header.version, "user": header.user}
 
 
 def _title(header: Header, style: Style) -> str:
@@ -119,10 +115,7 @@ def render_keytest_text(run: KeyTestRun, header: Header, style: Style) -> str:
 
 def keytest_json(run: KeyTestRun, header: Header) -> dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "test",
-        "file": header.file,
-        "server": _server(header),
+        **json_head("test", header, with_file=True),
         "model": run.model,
         "spends_quota": run.model is not None,
         "sink": run.sink,
@@ -264,10 +257,7 @@ def _outcome_json(outcome: RevokeOutcome) -> dict[str, Any]:
 
 def revoke_json(run: RevokeRun, header: Header) -> dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "revoke",
-        "file": header.file,
-        "server": _server(header),
+        **json_head("revoke", header, with_file=True),
         "executed": run.executed,
         "keys": [
             *(_outcome_json(o) for o in run.outcomes),
@@ -352,9 +342,8 @@ def scan_json(
     report: ScanReport, header: Header | None, paths: list[str], since: str | None
 ) -> dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "scan",
-        "server": _server(header) if header else None,
+        **json_head("scan"),
+        "server": header.server_json() if header else None,
         "paths": paths,
         "since": since,
         "findings": [

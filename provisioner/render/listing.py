@@ -14,13 +14,12 @@ from typing import Any
 
 from provisioner.humanize import ago, utc_time
 from provisioner.listing.findings import Finding, Listing, Row
-from provisioner.render.plan import Header, dumps
+from provisioner.render.plan import Header, dumps, json_head
 from provisioner.render.safe import md_code, md_text, text
 from provisioner.render.style import Style, relative
 from provisioner.render.width import ljust, rjust, shorten
 from provisioner.render.width import width as columns_of
 
-SCHEMA_VERSION = 1
 MIN_NAME_WIDTH = 10
 GAP = "  "
 
@@ -277,9 +276,7 @@ def listing_json(
     failing = listing.failing(fail_on)
     t = listing.thresholds
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "list",
-        "server": {"url": header.url, "version": header.version, "user": header.user},
+        **json_head("list", header),
         "file": spec_file,
         "now": _iso(listing.now),
         "quota_per_unit": quota_per_unit,

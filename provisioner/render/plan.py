@@ -39,10 +39,28 @@ _PLURAL = {
 
 @dataclass(frozen=True)
 class Header:
+    """What heads a document: the spec file, and the server with its version and user."""
+
     file: str
     url: str
     version: str = ""
     user: str = ""
+
+    def server_json(self) -> dict[str, str]:
+        return {"url": self.url, "version": self.version, "user": self.user}
+
+
+def json_head(
+    kind: str, header: Header | None = None, *, with_file: bool = False
+) -> dict[str, Any]:
+    """How every JSON document starts (docs/json.md): ``schema_version`` and ``kind``, then
+    the spec file (``with_file``) and the server, when the document has them."""
+    head: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": kind}
+    if header is not None:
+        if with_file:
+            head["file"] = header.file
+        head["server"] = header.server_json()
+    return head
 
 
 def _value(change: FieldChange, value: Any, qpu: int) -> str:
@@ -180,10 +198,7 @@ def render_text(plan: Plan, header: Header, violations: list[Violation], style: 
 
 def plan_json(plan: Plan, header: Header, violations: list[Violation]) -> dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "plan",
-        "file": header.file,
-        "server": {"url": header.url, "version": header.version, "user": header.user},
+        **json_head("plan", header, with_file=True),
         "now": plan.now,
         "quota_per_unit": plan.quota_per_unit,
         "has_changes": plan.has_changes,

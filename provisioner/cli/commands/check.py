@@ -14,7 +14,7 @@ from typing import Any
 from provisioner.cli.options import CheckOptions
 from provisioner.cli.session import Log, connect
 from provisioner.exitcodes import ExitCode
-from provisioner.render.plan import dumps
+from provisioner.render.plan import dumps, json_head
 
 LABEL = 12  # the width of the labels in the text report ("auto groups ")
 
@@ -109,8 +109,7 @@ def run(opts: CheckOptions) -> int:
         "auto_groups": info.auto_groups,
     }
     report: dict[str, Any] = {
-        "schema_version": 1,
-        "kind": "check",
+        **json_head("check"),
         "url": conn.url,
         "version": info.version,
         "generation": generation,

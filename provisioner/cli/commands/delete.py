@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from provisioner.cli.options import DeleteOptions
 from provisioner.cli.session import Log, confirm, connect, load_optional_spec
@@ -104,20 +104,17 @@ def run(opts: DeleteOptions) -> int:
         missing = [token_id for token_id in ids if token_id not in by_id]
         locks = [t.id for t in conn.locks if t.id in missing]
         if locks:
-            shown = ", ".join(str(i) for i in locks)
-            raise ProvisionerError(
-                f"{'id' if len(locks) == 1 else 'ids'} {shown}: the account's lock (an apply's "
-                f"lock token); nothing was deleted. `provisioner unlock {locks[0]}` shows who "
-                "holds it and removes it",
-                ExitCode.ERROR,
+            _not_deletable(
+                locks,
+                f"the account's lock (an apply's lock token); nothing was deleted. "
+                f"`provisioner unlock {locks[0]}` shows who holds it and removes it",
             )
         if missing:
-            shown = ", ".join(str(i) for i in missing)
-            raise ProvisionerError(
-                f"{'id' if len(missing) == 1 else 'ids'} {shown}: not a token of this account "
-                f"({conn.url}{' as ' + conn.user_label if conn.user_label else ''}); nothing was "
-                "deleted. `provisioner list` shows the ids",
-                ExitCode.ERROR,
+            who = f" as {conn.user_label}" if conn.user_label else ""
+            _not_deletable(
+                missing,
+                f"not a token of this account ({conn.url}{who}); nothing was deleted. "
+                "`provisioner list` shows the ids",
             )
         tokens = [by_id[token_id] for token_id in ids]
         rows = [make_row(token, now) for token in tokens]
@@ -222,3 +219,9 @@ def _forget(
     except (OSError, ValueError, ProvisionerError) as exc:
         log.info(f"warning: the keys of deleted tokens stay in {delivery.sink}: {text(exc)}")
         return []
+
+
+def _not_deletable(ids: list[int], why: str) -> NoReturn:
+    """``ids 3, 4: WHY`` (exit 1): nothing was deleted."""
+    shown = ", ".join(str(i) for i in ids)
+    raise ProvisionerError(f"{'id' if len(ids) == 1 else 'ids'} {shown}: {why}", ExitCode.ERROR)

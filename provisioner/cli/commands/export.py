@@ -87,12 +87,11 @@ def _document(result: Exported, out: Path | None, url: str | None, globs: list[s
     a valid spec (JSON is YAML)."""
     import yaml
 
-    from provisioner.render.plan import dumps
+    from provisioner.render.plan import dumps, json_head
 
     return dumps(
         {
-            "schema_version": 1,
-            "kind": "export",
+            **json_head("export"),
             "url": url,
             "match": globs,
             "out": None if out is None else str(out),

@@ -89,13 +89,12 @@ def run(opts: LoginOptions) -> int:
         raise ProvisionerError(str(exc), ExitCode.ERROR) from None
 
     if opts.common.output == "json":  # docs/json.md#login-provisioner-login---output-json
-        from provisioner.render.plan import dumps
+        from provisioner.render.plan import dumps, json_head
 
         sys.stdout.write(
             dumps(
                 {
-                    "schema_version": 1,
-                    "kind": "login",
+                    **json_head("login"),
                     "url": url,
                     "stored": True,
                     "credential": str(credential),

@@ -126,6 +126,7 @@ def _document(
     head: Header,
 ) -> dict[str, Any]:
     """What was delivered where: names, ids, key names and errors; never a key."""
+    from provisioner.render.plan import json_head
     from provisioner.spec.desired import derive_key_name
 
     keys = [
@@ -140,9 +141,7 @@ def _document(
     ]
     delivered = sum(1 for key in keys if key["delivered"])
     return {
-        "schema_version": 1,
-        "kind": "reveal",
-        "server": {"url": head.url, "version": head.version, "user": head.user},
+        **json_head("reveal", head),
         "sink": sink,
         "keys": keys,
         "summary": {

@@ -72,12 +72,11 @@ def keys_from_stdin(stream: TextIO) -> list[Secret]:
                 "a line); nothing was changed"
             )
         keys.append(key)
-    if not keys:
-        raise UsageError(
-            "no key on stdin: pipe the leaked keys in, one a line "
-            "(e.g. `provisioner revoke < leaked.txt`); keys are never taken from arguments"
-        )
-    return list(dict.fromkeys(keys))
+    return _distinct(
+        keys,
+        "no key on stdin: pipe the leaked keys in, one a line "
+        "(e.g. `provisioner revoke < leaked.txt`); keys are never taken from arguments",
+    )
 
 
 def _prompt_keys() -> list[Secret]:
@@ -102,11 +101,17 @@ def _prompt_keys() -> list[Secret]:
             print("  not a key (expected sk- and letters and digits); try again", file=sys.stderr)
             continue
         keys.append(key)
+    return _distinct(
+        keys,
+        "no key given: nothing was changed. Paste the leaked key at the prompt, or pipe "
+        "it in (`provisioner revoke < leaked.txt`)",
+    )
+
+
+def _distinct(keys: list[Secret], none_given: str) -> list[Secret]:
+    """Each key once, in the order given; a usage error saying ``none_given`` for none."""
     if not keys:
-        raise UsageError(
-            "no key given: nothing was changed. Paste the leaked key at the prompt, or pipe "
-            "it in (`provisioner revoke < leaked.txt`)"
-        )
+        raise UsageError(none_given)
     return list(dict.fromkeys(keys))
 
 

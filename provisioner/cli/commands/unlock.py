@@ -198,11 +198,10 @@ class _Document:
 
     def to_json(self) -> dict[str, Any]:
         from provisioner.lease import lock_json
+        from provisioner.render.plan import json_head
 
         return {
-            "schema_version": 1,
-            "kind": "unlock",
-            "server": {"url": self.head.url, "version": self.head.version, "user": self.head.user},
+            **json_head("unlock", self.head),
             "now": self.now,
             "locks": [
                 {**lock_json(lock, self.now), "result": self.actions.get(lock.id, "")}

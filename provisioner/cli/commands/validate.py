@@ -67,9 +67,10 @@ def run(opts: ValidateOptions) -> int:
             print(_annotation("warning", diagnostic), file=sys.stderr)
 
     if output == "json":
+        from provisioner.render.plan import json_head
+
         document = {
-            "schema_version": 1,
-            "kind": "validate",
+            **json_head("validate"),
             "file": filename,
             "valid": valid,
             "errors": [d.as_dict() for d in errors],
