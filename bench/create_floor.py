@@ -41,22 +41,10 @@ from provisioner.sandbox import Sandbox
 
 def _bodies(n: int, prefix: str) -> list[bytes]:
     """The body the tool sends for ``- name: NAME`` (every field the file may set)."""
-    return [
-        json.dumps(
-            {
-                "name": f"{prefix}-{i}",
-                "expired_time": -1,
-                "remain_quota": 0,
-                "unlimited_quota": True,
-                "model_limits_enabled": False,
-                "model_limits": "",
-                "allow_ips": "",
-                "group": "",
-                "cross_group_retry": False,
-            }
-        ).encode()
-        for i in range(n)
-    ]
+    from provisioner.newapi.bodies import create_body
+    from provisioner.plan.actions import TokenFields
+
+    return [json.dumps(create_body(TokenFields(name=f"{prefix}-{i}"))).encode() for i in range(n)]
 
 
 def _split(items: list[bytes], threads: int) -> list[list[bytes]]:

@@ -696,14 +696,7 @@ class NewApiClient:
             dialect.SCOPE_WRITE: Call(
                 "PUT", R_UPDATE, "/api/token/", json_body={"id": 0}, max_attempts=2
             ),
-            dialect.SCOPE_REVEAL: Call(
-                "POST",
-                R_BATCH_REVEAL,
-                "/api/token/batch/keys",
-                json_body={"ids": []},
-                critical=True,
-                max_attempts=2,
-            ),
+            dialect.SCOPE_REVEAL: _empty_reveal(),
         }
         for scope in wanted:
             if self._scopes.get(scope) is None and scope in probes:
@@ -767,16 +760,7 @@ class NewApiClient:
         if info.keys_masked is False:
             result["reveal"] = "not needed (the server lists full keys)"
             return result
-        reveal = self._probe_permission(
-            Call(
-                "POST",
-                R_BATCH_REVEAL,
-                "/api/token/batch/keys",
-                json_body={"ids": []},
-                critical=True,
-                max_attempts=2,
-            )
-        )
+        reveal = self._probe_permission(_empty_reveal())
         if reveal.startswith("no (route missing"):
             self._learn(reveal=False)
             if info.keys_masked is None:
@@ -827,6 +811,18 @@ class NewApiClient:
 
     def _host(self) -> str:
         return self._netloc
+
+
+def _empty_reveal() -> Call:
+    """A batch reveal of no id: whether the route is there and allowed, at no cost."""
+    return Call(
+        "POST",
+        R_BATCH_REVEAL,
+        "/api/token/batch/keys",
+        json_body={"ids": []},
+        critical=True,
+        max_attempts=2,
+    )
 
 
 def _check_id(value: Any) -> int:

@@ -21,6 +21,7 @@ import pytest
 from provisioner.sandbox import Sandbox
 from tests.e2e.conftest import run_main
 from tests.faults.helpers import assert_no_secrets
+from tests.newapi.fakes import token
 
 Rewrite = Callable[[dict[str, Any], str], tuple[int, dict[str, str], bytes] | None]
 
@@ -114,29 +115,15 @@ def _items(page: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> di
     return page
 
 
-TEMPLATE = {
-    "user_id": 1,
-    "key": "abcd**********wxyz",
-    "status": 1,
-    "created_time": 1,
-    "accessed_time": 1,
-    "expired_time": -1,
-    "remain_quota": 0,
-    "unlimited_quota": True,
-    "model_limits_enabled": False,
-    "model_limits": "",
-    "allow_ips": "",
-    "used_quota": 0,
-    "group": "",
-    "DeletedAt": None,
-}
+MASKED = "abcd**********wxyz"
 
 
 def _endless(page: dict[str, Any], query: str) -> tuple[int, dict[str, str], bytes]:
     """Every page full of new ids, and a total of a billion."""
     number = int(dict(p.split("=") for p in query.split("&"))["p"])
     items = [
-        {**TEMPLATE, "id": 10_000 + number * 100 + i, "name": f"x-{number}-{i}"} for i in range(100)
+        token(10_000 + number * 100 + i, key=MASKED, name=f"x-{number}-{i}", created_time=1)
+        for i in range(100)
     ]
     data = {"page": number, "page_size": 100, "total": 10**9, "items": items}
     return _json(200, {"success": True, "message": "", "data": data})

@@ -27,6 +27,7 @@ from provisioner.plan.model import Conflict, Notice, Plan, fingerprint
 from provisioner.plan.saved import SavedPlanError, dumps, staleness
 from provisioner.spec.desired import Budget, DesiredToken, Safety, Spec, derive_key_name
 from tests.action_builder import make_action
+from tests.builders import observed
 
 NOW = 1_800_000_000
 DAY = 86400
@@ -34,17 +35,7 @@ KEY = "abcd" + "q" * 40 + "wxyz"
 
 
 def tok(token_id: int, name: str, **kw: Any) -> ObservedToken:
-    fields: dict[str, Any] = {
-        "id": token_id,
-        "name": name,
-        "key": KEY,
-        "created_time": NOW - 10 * DAY,
-        "accessed_time": NOW - 10 * DAY,
-        "expired_time": -1,
-        "unlimited_quota": True,
-    }
-    fields.update(kw)
-    return ObservedToken(**fields)
+    return observed(name, id=token_id, key=KEY, **kw)
 
 
 def want(name: str, **kw: Any) -> DesiredToken:

@@ -7,7 +7,6 @@ loader, and ``diff`` of it against the same tokens plans nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import count
 from typing import Any
 
 import pytest
@@ -18,26 +17,13 @@ from provisioner.plan.model import Plan
 from provisioner.render.export import Exported, export_tokens
 from provisioner.render.safe import text
 from provisioner.spec import Spec, load_spec_text
+from tests.builders import observed
 
 NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
 DAY = 86400
 QPU = 500_000
 
-_ids = count(1)
-
-
-def tok(name: str, **kw: Any) -> ObservedToken:
-    fields: dict[str, Any] = {
-        "id": next(_ids),
-        "name": name,
-        "key": "abcd" + "x" * 40 + "wxyz",
-        "created_time": NOW - 10 * DAY,
-        "accessed_time": NOW - 10 * DAY,
-        "expired_time": -1,
-        "unlimited_quota": True,
-    }
-    fields.update(kw)
-    return ObservedToken(**fields)
+tok = observed
 
 
 def round_trip(

@@ -8,6 +8,31 @@ import httpx
 
 from provisioner.sandbox import Sandbox
 
+# A new-api token record's fields, in the order new-api writes them (written out here, not
+# read from the sandbox: the tests hold the sandbox to it)
+FIELD_ORDER = [
+    "id",
+    "user_id",
+    "key",
+    "status",
+    "name",
+    "created_time",
+    "accessed_time",
+    "expired_time",
+    "remain_quota",
+    "unlimited_quota",
+    "model_limits_enabled",
+    "model_limits",
+    "allow_ips",
+    "used_quota",
+    "group",
+    "cross_group_retry",
+    "DeletedAt",
+    "auto_groups",
+]
+# one-api's: its first ten are new-api's, then its own quota and limit fields
+ONE_API_FIELD_ORDER = [*FIELD_ORDER[:10], "used_quota", "models", "subnet"]
+
 
 def client_for(sandbox: Sandbox, **kwargs: Any) -> httpx.Client:
     headers = {"Authorization": f"Bearer {sandbox.credential}", "New-Api-User": "1"}

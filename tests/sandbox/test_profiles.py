@@ -9,7 +9,7 @@ import pytest
 
 from provisioner.sandbox import Sandbox
 from provisioner.sandbox.profiles import PROFILES, RECORDED
-from tests.sandbox.helpers import client_for
+from tests.sandbox.helpers import ONE_API_FIELD_ORDER, client_for
 
 FULL_KEY = re.compile(r"^[0-9A-Za-z]{48}$")
 BAD_SUBNET = "参数错误：无效的网段：failed to parse subnet: invalid CIDR address: "
@@ -36,21 +36,7 @@ def test_one_api_create_returns_the_token_with_its_full_key(one_api: Sandbox) ->
     token = body.json()["data"]
     (row,) = one_api.rows()
     assert token["id"] == row["id"] and token["key"] == row["key"] and FULL_KEY.match(token["key"])
-    assert list(token) == [
-        "id",
-        "user_id",
-        "key",
-        "status",
-        "name",
-        "created_time",
-        "accessed_time",
-        "expired_time",
-        "remain_quota",
-        "unlimited_quota",
-        "used_quota",
-        "models",
-        "subnet",
-    ]
+    assert list(token) == ONE_API_FIELD_ORDER
     assert (token["models"], token["subnet"], token["expired_time"]) == ("gpt-4o", "", -1)
 
 

@@ -9,28 +9,8 @@ import httpx
 import pytest
 
 from provisioner.sandbox import Sandbox
-from tests.sandbox.helpers import client_for, create
+from tests.sandbox.helpers import FIELD_ORDER, client_for, create
 
-FIELD_ORDER = [
-    "id",
-    "user_id",
-    "key",
-    "status",
-    "name",
-    "created_time",
-    "accessed_time",
-    "expired_time",
-    "remain_quota",
-    "unlimited_quota",
-    "model_limits_enabled",
-    "model_limits",
-    "allow_ips",
-    "used_quota",
-    "group",
-    "cross_group_retry",
-    "DeletedAt",
-    "auto_groups",
-]
 MASKED = re.compile(r"^[0-9A-Za-z]{4}\*{10}[0-9A-Za-z]{4}$")
 
 

@@ -1,0 +1,28 @@
+"""Builders shared by the unit tests of the core: tokens as the server lists them."""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Any
+
+from provisioner.observed import ObservedToken
+
+NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
+DAY = 86400
+
+_ids = count(1)
+
+
+def observed(name: str, **fields: Any) -> ObservedToken:
+    """A token as the server lists it: enabled, unlimited, never expiring, made and last
+    touched ten days before NOW, a fresh id; ``fields`` change any of that."""
+    record: dict[str, Any] = {
+        "id": next(_ids),
+        "name": name,
+        "key": "abcd" + "x" * 40 + "wxyz",
+        "created_time": NOW - 10 * DAY,
+        "accessed_time": NOW - 10 * DAY,
+        "expired_time": -1,
+        "unlimited_quota": True,
+    }
+    return ObservedToken(**{**record, **fields})
