@@ -1,8 +1,10 @@
-"""Builders shared by the unit tests of the core: tokens as the server lists them."""
+"""Builders shared by the tests: tokens as the server lists them, a git repository."""
 
 from __future__ import annotations
 
+import subprocess
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 from provisioner.observed import ObservedToken
@@ -26,3 +28,13 @@ def observed(name: str, **fields: Any) -> ObservedToken:
         "unlimited_quota": True,
     }
     return ObservedToken(**{**record, **fields})
+
+
+def git(repo: Path, *args: str) -> None:
+    """A git command in the test's repository, as a user with a name and an address."""
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )

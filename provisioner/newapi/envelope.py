@@ -172,13 +172,8 @@ def interpret(
         plain = auth_failure(code, method, path, server_date=reply.headers.get("date", ""))
         if plain:  # a code this tool knows: the user's words, then the server's, escaped
             said = f"; the server said: {quoted(message)}" if message else ""
-            raise AuthError(
-                f"{plain} (HTTP {status} [{code}]{said})",
-                code=code,
-                status=status,
-                said=message,
-                **where,
-            )
+            text = f"{plain} (HTTP {status} [{code}]{said})"
+            raise AuthError(text, code=code, status=status, said=message, **where)
         what = "authentication failed" if status == 401 else "permission denied"
         hint = (
             "check the management credential (NEWAPI_TOKEN) and the server URL"
@@ -189,13 +184,8 @@ def interpret(
         )
         detail = f": {shown}" if message else ""
         tag = f" [{code}]" if code else ""
-        raise AuthError(
-            f"{what} (HTTP {status}){tag}{detail}; {hint}",
-            code=code,
-            status=status,
-            said=message,
-            **where,
-        )
+        text = f"{what} (HTTP {status}){tag}{detail}; {hint}"
+        raise AuthError(text, code=code, status=status, said=message, **where)
     if status == 404:
         if probe or not isinstance(body, dict):
             raise (NotNewApiError if probe else UnsupportedError)(

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.keystore.sinks import read_dotenv
+from tests.builders import git
 from tests.e2e.conftest import Cli, profile_cli, run_main
 
 
@@ -311,17 +312,8 @@ def test_a_timed_out_create_says_so_once(cli: Cli) -> None:
     assert cli("apply", "--yes").code == 0 and cli.names() == ["slow"]  # no second one
 
 
-def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
-
-
 def test_scan_points_at_the_gitignore_line_the_sink_needs(cli: Cli) -> None:
-    _git(cli.workdir, "init", "-q")
+    git(cli.workdir, "init", "-q")
     cli.spec('keys: {to: "dotenv:secrets/keys.env"}\ntokens:\n  - name: app\n')
     assert cli("apply", "--yes").code == 0
     result = cli("scan", ".")
@@ -343,12 +335,12 @@ def test_scan_points_at_the_gitignore_line_the_sink_needs(cli: Cli) -> None:
     }
 
     # committed: its keys are in the history, so revoke them too
-    _git(cli.workdir, "add", "secrets/keys.env")
+    git(cli.workdir, "add", "secrets/keys.env")
     tracked = cli("scan", ".")
     assert tracked.code == 8
     assert "git tracks it: its keys are committed, or staged to be" in tracked.err
     assert "git rm --cached secrets/keys.env" in tracked.err and "has leaked" in tracked.err
-    _git(cli.workdir, "rm", "-q", "--cached", "secrets/keys.env")
+    git(cli.workdir, "rm", "-q", "--cached", "secrets/keys.env")
 
     # the line added as told: the sink is ignored, scan finds nothing
     with (cli.workdir / ".gitignore").open("a") as handle:

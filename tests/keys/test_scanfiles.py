@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,9 @@ from provisioner.cli.scanfiles import (
     scan_paths,
 )
 from provisioner.errors import UsageError
+from tests.builders import git
 
 KEY = "sk-" + "a1B2" * 12
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture

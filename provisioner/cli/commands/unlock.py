@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from provisioner.cli.options import UnlockOptions
@@ -146,26 +147,18 @@ def _refusal(lock: ObservedToken, now: int) -> str:
     )
 
 
+@dataclass
 class _Document:
     """What unlock shows: the locks, what happened to each, and the outcome."""
 
-    def __init__(
-        self,
-        conn: Connection,
-        head: Any,
-        now: int,
-        locks: list[ObservedToken],
-        actions: dict[int, str],
-        local: str | None,
-    ) -> None:
-        self.conn = conn
-        self.head = head
-        self.now = now
-        self.locks = locks
-        self.actions = actions
-        self.local = local
-        self.error = ""
-        self.message = ""
+    conn: Connection
+    head: Any
+    now: int
+    locks: list[ObservedToken]
+    actions: dict[int, str]
+    local: str | None
+    error: str = ""
+    message: str = ""
 
     def text(self, *, done: bool = False) -> str:
         from provisioner.lease import describe_lock, is_live
