@@ -147,18 +147,6 @@ def holder_from(env: Mapping[str, str], *, host: str, pid: int, user: str) -> Ho
     return Holder.of(**values)
 
 
-def lock_body(name: str, lease_end: int, holder: Holder) -> dict[str, Any]:
-    """The create body of a lock token: never usable as a key, the lease in its expiry."""
-    return {
-        "name": name,
-        "expired_time": lease_end,
-        "remain_quota": 0,  # exhausted from birth: the relay refuses it
-        "unlimited_quota": False,
-        "model_limits_enabled": True,  # and no real model is allowed
-        "model_limits": holder.encode(),
-    }
-
-
 def is_lock_token(token: ObservedToken) -> bool:
     """True when ``token`` is a lock token an apply made, live or not.
 

@@ -51,9 +51,9 @@ from provisioner.lease import (
     holder_from,
     is_lock_token,
     live_locks,
-    lock_body,
     split_locks,
 )
+from provisioner.newapi.bodies import lock_body
 from provisioner.newapi.errors import AmbiguousWriteError, NewApiError
 from provisioner.newapi.transport import Call
 from provisioner.observed import ObservedToken, TokenStatus

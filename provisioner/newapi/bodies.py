@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioner.lease import Holder
 from provisioner.observed import ObservedToken
 from provisioner.plan.actions import FieldUpdates, TokenFields
 
@@ -18,6 +19,19 @@ from provisioner.plan.actions import FieldUpdates, TokenFields
 def create_body(fields: TokenFields) -> dict[str, Any]:
     """The POST body of a new token: lists become the server's comma and newline strings."""
     return fields.to_json()
+
+
+def lock_body(name: str, lease_end: int, holder: Holder) -> dict[str, Any]:
+    """The create body of a lock token (docs/reconcile.md#one-apply-at-a-time): never
+    usable as a key, the lease in its expiry, the holder in its model list."""
+    return {
+        "name": name,
+        "expired_time": lease_end,
+        "remain_quota": 0,  # exhausted from birth: the relay refuses it
+        "unlimited_quota": False,
+        "model_limits_enabled": True,  # and no real model is allowed
+        "model_limits": holder.encode(),
+    }
 
 
 def update_body(token: ObservedToken, updates: FieldUpdates) -> dict[str, Any]:

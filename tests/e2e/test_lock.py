@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from provisioner.cli.execution import CREATE_CONCURRENCY
-from provisioner.lease import Holder, lock_body
+from provisioner.lease import Holder
+from provisioner.newapi.bodies import lock_body
 from provisioner.sandbox import Sandbox
 from provisioner.sandbox.faults import Fault
 from tests.e2e.conftest import Cli

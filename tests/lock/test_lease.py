@@ -14,9 +14,9 @@ from provisioner.lease import (
     holder_from,
     is_lock_token,
     live_locks,
-    lock_body,
     split_locks,
 )
+from provisioner.newapi.bodies import lock_body
 from provisioner.observed import ObservedToken
 from provisioner.plan.ownership import Ownership
 from provisioner.spec import load_spec_text
