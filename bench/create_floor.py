@@ -226,6 +226,7 @@ def cpu_per_create(n: int) -> list[tuple[str, float]]:
     from provisioner.execute.executor import Executor
     from provisioner.newapi.client import NewApiClient
     from provisioner.newapi.ratelimit import LEARN
+    from provisioner.newapi.transport import TransportSettings
     from provisioner.plan.diff import diff
     from provisioner.report import OpResult
     from provisioner.secret import Secret
@@ -260,20 +261,15 @@ def cpu_per_create(n: int) -> list[tuple[str, float]]:
 
         timed("httpx loop", loop)
     for rate, told in ((None, "--rate-limit off"), (LEARN, "not told")):
-        client = NewApiClient(
-            "http://x.test",
-            Secret("x" * 32),
-            transport=httpx.MockTransport(server),
-            rate_limit=rate,
-        )
+        settings = TransportSettings(http=httpx.MockTransport(server), rate_limit=rate)
+        client = NewApiClient("http://x.test", Secret("x" * 32), settings=settings)
         client.probe()
         timed(f"client.create_token ({told})", lambda c=client: [c.create_token(b) for b in bodies])  # type: ignore[misc]
         client.close()
     text = "version: 1\ntokens:\n" + "".join(f"  - name: job-{i}\n" for i in range(n))
     spec = load_spec_text(text, "tokens.yaml")
-    client = NewApiClient(
-        "http://x.test", Secret("x" * 32), transport=httpx.MockTransport(server), rate_limit=LEARN
-    )
+    settings = TransportSettings(http=httpx.MockTransport(server), rate_limit=LEARN)
+    client = NewApiClient("http://x.test", Secret("x" * 32), settings=settings)
     client.probe()
     plan = diff(spec, [], client.now())
     for width in (1, 16):

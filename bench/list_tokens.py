@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.newapi.client import NewApiClient
+from provisioner.newapi.transport import TransportSettings
 from provisioner.sandbox import Sandbox
 from provisioner.secret import Secret
 
@@ -63,7 +64,8 @@ def sandbox(tmp: Path, tokens: int, in_process: bool) -> Iterator[Server]:
 
 def run_provisioner(sb: Server) -> tuple[float, int, Counter[str]]:
     started = time.perf_counter()
-    with NewApiClient(sb.url, Secret(sb.credential), sb.user_id, rate_limit=None) as client:
+    settings = TransportSettings(rate_limit=None)
+    with NewApiClient(sb.url, Secret(sb.credential), sb.user_id, settings=settings) as client:
         _, first = client.open()  # the probe reads page 1; the listing starts from it
         count = len(client.list_tokens(first))
         seconds = time.perf_counter() - started

@@ -216,6 +216,8 @@ def connect(
     )
     from provisioner.keystore.urls import check_url
     from provisioner.newapi.client import NewApiClient
+    from provisioner.newapi.retry import RetryPolicy
+    from provisioner.newapi.transport import TransportSettings
     from provisioner.secret import Secret
 
     timeout = server.timeout or 30.0
@@ -263,18 +265,17 @@ def connect(
         log.debug(f"credential from {source}")
 
     progress = ProgressBoard(sys.stderr, quiet=log.quiet)
-    client = NewApiClient(
-        url,
-        credential,
-        user_id,
+    settings = TransportSettings(
         timeout=timeout,
+        retry=retry_policy or RetryPolicy(),
         rate_limit=rate,
         on_request=_request_logger(log),
         on_wait=progress.waiting,
-        verify=verify,
-        retry_policy=retry_policy,
-        user_id_source=user_id_source,
         on_notice=progress.note,
+        verify=verify,
+    )
+    client = NewApiClient(
+        url, credential, user_id, settings=settings, user_id_source=user_id_source
     )
     started = time.monotonic()
     try:

@@ -11,13 +11,11 @@ the credential or a full key.
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import ValidationError
 
 from provisioner.newapi import bodies, dialect, envelope
@@ -33,9 +31,8 @@ from provisioner.newapi.errors import (
     UnreachableError,
     UnsupportedError,
 )
-from provisioner.newapi.ratelimit import LEARN, RateSetting, generation_limit
-from provisioner.newapi.retry import RetryPolicy
-from provisioner.newapi.transport import Call, OnNotice, OnRequest, OnWait, Reply, Transport
+from provisioner.newapi.ratelimit import generation_limit
+from provisioner.newapi.transport import Call, Reply, Transport, TransportSettings
 from provisioner.observed import QUOTA_PER_UNIT_DEFAULT, ObservedToken, ServerInfo, User
 from provisioner.plan.actions import FieldUpdates, TokenFields
 from provisioner.render.server_messages import quoted
@@ -66,7 +63,8 @@ class NewApiClient:
     ``credential`` is the management credential (system access token or
     ``nap_`` PAT), never an ``sk-`` relay key. ``user_id`` is sent as
     ``New-Api-User`` when known; the header-auth generation needs it
-    (docs/server-contract.md#authentication).
+    (docs/server-contract.md#authentication). ``settings`` say how requests are sent
+    (timeout, retries, pacing, hooks); the :class:`Transport` takes them as they are.
     """
 
     def __init__(
@@ -75,20 +73,8 @@ class NewApiClient:
         credential: Secret,
         user_id: int | None = None,
         *,
-        timeout: float = 30.0,
-        max_attempts: int = 5,
-        max_retry_time: float = 60.0,
-        rate_limit: RateSetting = LEARN,
-        critical_rate_limit: tuple[int, float] | bool | None = True,
-        transport: httpx.BaseTransport | None = None,
-        on_request: OnRequest | None = None,
-        on_wait: OnWait | None = None,
-        on_notice: OnNotice | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        retry_policy: RetryPolicy | None = None,
+        settings: TransportSettings | None = None,
         concurrency: int = 4,
-        verify: Any = True,  # True, a CA bundle path or an ssl.SSLContext; never False
         user_id_source: str = "NEWAPI_USER_ID",  # where user_id came from, for messages
     ) -> None:
         if not isinstance(credential, Secret):
@@ -107,23 +93,7 @@ class NewApiClient:
         self.user_id_source = user_id_source
         self._netloc = urlsplit(self.base_url).netloc
         self._credential = credential
-        self.transport = Transport(
-            self.base_url,
-            credential,
-            user_id=user_id,
-            timeout=timeout,
-            retry=retry_policy
-            or RetryPolicy(max_attempts=max(1, max_attempts), max_retry_time=max_retry_time),
-            rate_limit=rate_limit,
-            critical_rate_limit=critical_rate_limit,
-            transport=transport,
-            on_request=on_request,
-            on_wait=on_wait,
-            on_notice=on_notice,
-            sleep=sleep,
-            clock=clock,
-            verify=verify,
-        )
+        self.transport = Transport(self.base_url, credential, settings, user_id=user_id)
         self.concurrency = max(1, concurrency)  # list pages in flight at once
         self._info: ServerInfo | None = None
         self._user: User | None = None

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -125,6 +125,24 @@ def origin(url: str) -> tuple[str, str]:
     return parts.scheme, f"{host}:{port}"
 
 
+@dataclass(frozen=True)
+class TransportSettings:
+    """How calls to a server are sent, declared once: :class:`Transport` takes them, and
+    :class:`~provisioner.newapi.client.NewApiClient` hands them on whole."""
+
+    timeout: float = 30.0  # seconds a request may take
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_limit: RateSetting = LEARN  # LEARN: full speed until the first 429 teaches it
+    critical_rate_limit: tuple[int, float] | bool | None = True  # reveals; True: the default
+    http: httpx.BaseTransport | None = None  # tests: an httpx transport in place of the network
+    on_request: OnRequest | None = None
+    on_wait: OnWait | None = None
+    on_notice: OnNotice | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    verify: Any = True  # True, a CA bundle path or an ssl.SSLContext; never False
+
+
 class Transport:
     """Sends calls to one server with one credential. Thread-safe for concurrent reads."""
 
@@ -132,29 +150,21 @@ class Transport:
         self,
         base_url: str,
         credential: Secret,
+        settings: TransportSettings | None = None,
         *,
         user_id: int | None = None,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        rate_limit: RateSetting = LEARN,
-        critical_rate_limit: tuple[int, float] | bool | None = True,
-        transport: httpx.BaseTransport | None = None,
-        on_request: OnRequest | None = None,
-        on_wait: OnWait | None = None,
-        on_notice: OnNotice | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        verify: Any = True,  # True, a CA bundle path or an ssl.SSLContext; never False
     ) -> None:
+        settings = settings or TransportSettings()
+        rate_limit, critical_rate_limit = settings.rate_limit, settings.critical_rate_limit
         self.base_url = base_url
         self._credential = credential
         self.user_id = user_id
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._clock = clock
-        self.on_request = on_request
-        self.on_wait = on_wait
-        self.on_notice = on_notice
+        self.retry = settings.retry
+        self._sleep = settings.sleep
+        self._clock = settings.clock
+        self.on_request = settings.on_request
+        self.on_wait = settings.on_wait
+        self.on_notice = settings.on_notice
         #: the generation's default limit (the client sets it once the probe knows):
         #: the window a 429 without Retry-After is read against
         self.expected_limit: tuple[int, float] = (180, GENERATION_WINDOW)
@@ -171,12 +181,12 @@ class Transport:
             else None
         )
         # The proxy of this server, if any, from the environment; never one for loopback.
-        self.route = proxies.route(base_url) if transport is None else proxies.Route()
+        self.route = proxies.route(base_url) if settings.http is None else proxies.Route()
         self._http = httpx.Client(
-            transport=transport,
-            timeout=timeout,
+            transport=settings.http,
+            timeout=settings.timeout,
             follow_redirects=False,
-            verify=verify if verify is not False else True,
+            verify=settings.verify if settings.verify is not False else True,
             event_hooks={"response": [self._note_server_time]},
             headers={"Accept": "application/json", "User-Agent": f"provisioner/{__version__}"},
             **self.route.httpx_options(),

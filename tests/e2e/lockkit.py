@@ -20,6 +20,7 @@ from provisioner.sandbox.faults import Fault
 from provisioner.secret import Secret
 from tests.e2e.conftest import Cli
 from tests.e2e.sinkfiles import json_keys
+from tests.newapi.fakes import client_settings
 
 LOCK = "provisioner.lock."
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,4 +148,6 @@ class Lines:
 
 
 def other_client(sandbox: Sandbox) -> NewApiClient:
-    return NewApiClient(sandbox.url, Secret(sandbox.credential), sandbox.user_id, rate_limit=None)
+    return NewApiClient(
+        sandbox.url, Secret(sandbox.credential), sandbox.user_id, settings=client_settings()
+    )

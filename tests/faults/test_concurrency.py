@@ -16,6 +16,7 @@ from provisioner.secret import Secret
 from tests.e2e.conftest import Cli
 from tests.e2e.lockkit import Hold, apply_process, wait_for
 from tests.faults.helpers import FAST_RETRY, assert_no_secrets, report_lines, writes
+from tests.newapi.fakes import client_settings
 
 BASE = """
 manage:
@@ -32,7 +33,9 @@ CHANGED = BASE.replace("quota: 1 USD", "quota: 2 USD")  # updates app-a and app-
 
 def other_client(cli: Cli) -> NewApiClient:
     sandbox = cli.sandbox
-    return NewApiClient(sandbox.url, Secret(sandbox.credential), sandbox.user_id, rate_limit=None)
+    return NewApiClient(
+        sandbox.url, Secret(sandbox.credential), sandbox.user_id, settings=client_settings()
+    )
 
 
 def _edit(client: NewApiClient, token_id: int) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 
 from provisioner.newapi.client import NewApiClient
+from provisioner.newapi.retry import RetryPolicy
+from provisioner.newapi.transport import TransportSettings
 from provisioner.secret import Secret
 
 CREDENTIAL = "Zm9vYmFyLXNlY3JldC1hY2Nlc3MtdG9rZW4x"  # base64-looking, 36 chars
@@ -149,16 +151,33 @@ class FakeClock:
         self.now += seconds
 
 
-def make_client(server: Handler, *, clock: FakeClock | None = None, **kwargs: Any) -> NewApiClient:
+def client_settings(
+    *, max_attempts: int = 5, max_retry_time: float = 60.0, **settings: Any
+) -> TransportSettings:
+    """Transport settings for a test: no pacing unless asked, retries as given."""
+    settings.setdefault("rate_limit", None)
+    retry = RetryPolicy(max_attempts=max(1, max_attempts), max_retry_time=max_retry_time)
+    settings.setdefault("retry", retry)
+    return TransportSettings(**settings)
+
+
+def make_client(
+    server: Handler,
+    *,
+    clock: FakeClock | None = None,
+    user_id: int | None = None,
+    concurrency: int = 4,
+    **settings: Any,
+) -> NewApiClient:
     clock = clock or FakeClock()
-    kwargs.setdefault("rate_limit", None)
     return NewApiClient(
         "http://newapi.test",
         Secret(CREDENTIAL),
-        transport=httpx.MockTransport(server),
-        sleep=clock.sleep,
-        clock=clock,
-        **kwargs,
+        user_id,
+        settings=client_settings(
+            http=httpx.MockTransport(server), sleep=clock.sleep, clock=clock, **settings
+        ),
+        concurrency=concurrency,
     )
 
 

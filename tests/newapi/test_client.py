@@ -24,6 +24,7 @@ from tests.newapi.fakes import (
     FULL_KEY,
     FakeClock,
     FakeServer,
+    client_settings,
     fail,
     make_client,
     ok,
@@ -736,8 +737,7 @@ def test_base_url_with_path_prefix() -> None:
     client = NewApiClient(
         "http://newapi.test/gw/",
         Secret(CREDENTIAL),
-        transport=httpx.MockTransport(handler),
-        rate_limit=None,
+        settings=client_settings(http=httpx.MockTransport(handler)),
     )
     client.probe()
     assert seen[:2] == ["/gw/api/status", "/gw/api/user/self"]

@@ -24,6 +24,7 @@ from provisioner.newapi.errors import (
 from provisioner.newapi.transport import Call
 from provisioner.sandbox import Sandbox
 from provisioner.secret import Secret
+from tests.newapi.fakes import client_settings
 
 DIALECTS = [("bearer", "page"), ("bearer", "array"), ("legacy", "page"), ("legacy", "array")]
 
@@ -63,10 +64,10 @@ def bearer(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 def connect(sb: Sandbox, **kwargs: object) -> NewApiClient:
-    kwargs.setdefault("rate_limit", None)
     kwargs.setdefault("sleep", Sleeps())
     user_id = kwargs.pop("user_id", sb.user_id)
-    return NewApiClient(sb.url, Secret(sb.credential), user_id, **kwargs)  # type: ignore[arg-type]
+    settings = client_settings(**kwargs)  # type: ignore[arg-type]
+    return NewApiClient(sb.url, Secret(sb.credential), user_id, settings=settings)  # type: ignore[arg-type]
 
 
 def live_rows(sb: Sandbox) -> list[dict[str, object]]:
@@ -130,7 +131,10 @@ def test_every_route(sandbox: Sandbox) -> None:
 
 def test_wrong_credential_is_auth_error(sandbox: Sandbox) -> None:
     client = NewApiClient(
-        sandbox.url, Secret("not-the-credential-0123456789"), sandbox.user_id, rate_limit=None
+        sandbox.url,
+        Secret("not-the-credential-0123456789"),
+        sandbox.user_id,
+        settings=client_settings(),
     )
     with client, pytest.raises(AuthError) as err:
         client.probe()
@@ -154,12 +158,12 @@ def test_user_id_requirement(tmp_path: Path) -> None:
 
 
 def test_not_a_newapi_server_and_unreachable(bearer: Sandbox) -> None:
-    client = NewApiClient(bearer.url + "/v1", Secret(bearer.credential), rate_limit=None)
+    client = NewApiClient(bearer.url + "/v1", Secret(bearer.credential), settings=client_settings())
     with client, pytest.raises(NotNewApiError):
         client.probe()
     bearer_url = bearer.url
     bearer.stop()
-    client = NewApiClient(bearer_url, Secret("x" * 32), rate_limit=None, sleep=Sleeps())
+    client = NewApiClient(bearer_url, Secret("x" * 32), settings=client_settings(sleep=Sleeps()))
     with client, pytest.raises(UnreachableError):
         client.probe()
 

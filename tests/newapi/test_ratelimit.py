@@ -177,7 +177,7 @@ def test_not_told_the_client_goes_full_speed_learns_from_one_429_and_keeps_the_p
     # 2026-08 sends Retry-After; older servers do not, and their window is the
     # generation's (the knob rate_window says 60 s here, as PROVISIONER_RETRY can).
     client, limited, clock, notes, waits = _learning_client(
-        retry_after, retry_policy=RetryPolicy(rate_window=60.0)
+        retry_after, retry=RetryPolicy(rate_window=60.0)
     )
     client.probe()  # 3 requests
     for _ in range(27):  # 30 in all: three windows' worth

@@ -16,6 +16,7 @@ from provisioner.newapi.errors import AuthError, ScopeError
 from provisioner.newapi.transport import Reply
 from provisioner.sandbox import Sandbox
 from provisioner.secret import Secret
+from tests.newapi.fakes import client_settings
 
 CODES = {
     # code: (status, words the message must hold)
@@ -100,7 +101,9 @@ def rc41(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 def client_for(sb: Sandbox, credential: str) -> NewApiClient:
-    return NewApiClient(sb.url, Secret(credential), rate_limit=None, critical_rate_limit=None)
+    return NewApiClient(
+        sb.url, Secret(credential), settings=client_settings(critical_rate_limit=None)
+    )
 
 
 def probes(sb: Sandbox, start: int) -> list[tuple[str, str]]:
