@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,7 +56,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
-class GitHub:
+class GitHub(AbstractContextManager["GitHub"]):
     """A GitHub REST client for one repository (``owner/name``)."""
 
     def __init__(
@@ -93,9 +94,6 @@ class GitHub:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> GitHub:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

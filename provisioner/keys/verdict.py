@@ -11,7 +11,7 @@ and from the relay's own words when the record shows nothing wrong; a 403 on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from provisioner.humanize import plural, utc_time
@@ -85,15 +85,7 @@ class ChatTest:
     usage_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "explanation": self.explanation,
-            "http_status": self.http_status,
-            "latency_ms": self.latency_ms,
-            "usage_tokens": self.usage_tokens,
-        }
+        return asdict(self)  # every field, in its order
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,7 +58,7 @@ R_BATCH_REVEAL = "POST /api/token/batch/keys"
 R_AUDIT = "GET /api/audit/self"  # rc.41+ only; check reads it to tell rc.41 from older
 
 
-class NewApiClient:
+class NewApiClient(AbstractContextManager["NewApiClient"]):
     """A synchronous client for the new-api dashboard token API, on every generation.
 
     ``credential`` is the management credential (system access token or
@@ -110,9 +111,6 @@ class NewApiClient:
 
     def close(self) -> None:
         self.transport.close()
-
-    def __enter__(self) -> NewApiClient:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urljoin
 
@@ -33,7 +34,7 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 CHAT_PROMPT = "ping"
 
 
-class RelayClient:
+class RelayClient(AbstractContextManager["RelayClient"]):
     """Calls ``/v1/*`` on one server with the keys it is given."""
 
     def __init__(
@@ -61,9 +62,6 @@ class RelayClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> RelayClient:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -359,9 +359,14 @@ class Store:
 
     # -- meta --
 
-    def get_meta(self, name: str) -> str | None:
+    def _one(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
+        """The first row ``sql`` finds, or None."""
         with self.lock:
-            row = self.conn.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
+            row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    def get_meta(self, name: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE name=?", (name,))
         return None if row is None else str(row["value"])
 
     def set_meta(self, name: str, value: str) -> None:
@@ -375,15 +380,11 @@ class Store:
     # -- users --
 
     def user(self, user_id: int) -> dict[str, Any] | None:
-        with self.lock:
-            row = self.conn.execute("SELECT * FROM users WHERE id=?", (user_id,)).fetchone()
+        row = self._one("SELECT * FROM users WHERE id=?", (user_id,))
         return None if row is None else dict(row)
 
     def user_by_access_token(self, access_token: str) -> dict[str, Any] | None:
-        with self.lock:
-            row = self.conn.execute(
-                "SELECT * FROM users WHERE access_token=?", (access_token,)
-            ).fetchone()
+        row = self._one("SELECT * FROM users WHERE access_token=?", (access_token,))
         return None if row is None else dict(row)
 
     def add_user(self, user_id: int, username: str, group: str, quota: int) -> None:
@@ -478,15 +479,11 @@ class Store:
         if user_id is not None:
             sql += " AND user_id=?"
             params.append(user_id)
-        with self.lock:
-            row = self.conn.execute(sql, params).fetchone()
+        row = self._one(sql, params)
         return None if row is None else _row_to_token(row)
 
     def token_by_key(self, key: str) -> dict[str, Any] | None:
-        with self.lock:
-            row = self.conn.execute(
-                "SELECT * FROM tokens WHERE key=? AND deleted_at IS NULL", (key,)
-            ).fetchone()
+        row = self._one("SELECT * FROM tokens WHERE key=? AND deleted_at IS NULL", (key,))
         return None if row is None else _row_to_token(row)
 
     def count_tokens(self, user_id: int) -> int:
@@ -645,10 +642,7 @@ class Store:
         return int(cursor.lastrowid or 0)
 
     def access_token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
-        with self.lock:
-            row = self.conn.execute(
-                "SELECT * FROM access_tokens WHERE token_hash=?", (token_hash,)
-            ).fetchone()
+        row = self._one("SELECT * FROM access_tokens WHERE token_hash=?", (token_hash,))
         if row is None:
             return None
         token = dict(row)

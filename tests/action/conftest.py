@@ -11,6 +11,9 @@ import pytest
 from provisioner.sandbox import Sandbox
 from tests.action.fakegithub import BOT, FakeGitHub
 from tests.action.runner import Runner
+from tests.e2e import conftest as e2e_fixtures
+
+sandbox = e2e_fixtures.sandbox  # the fixture: a fresh sandbox each test, as e2e tests have it
 
 GITHUB_TOKEN = "ghs_" + "T0k3n" * 7  # the job's GITHUB_TOKEN (an installation token)
 PR = 12
@@ -28,15 +31,6 @@ def pull_request_event(number: int = PR, fork: str = "") -> dict:
             "base": {"ref": "main", "repo": {"full_name": "acme/infra"}},
         },
     }
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = Sandbox(db_path=str(tmp_path / "sandbox.db")).start(port=0)
-    try:
-        yield sb
-    finally:
-        sb.stop()
 
 
 @pytest.fixture

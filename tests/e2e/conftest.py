@@ -144,18 +144,24 @@ def run_in_pty(cli: Cli, argv: list[str], answers: list[tuple[bytes, bytes]]) ->
 
 
 @contextlib.contextmanager
+def sandbox_cli(tmp_path: Path, **sandbox_kw: object) -> Iterator[Cli]:
+    """A Cli on a sandbox of its own (``sandbox_kw``: the Sandbox's options), stopped after."""
+    sb = Sandbox(db_path=str(tmp_path / "s.db"), **sandbox_kw).start(port=0)  # type: ignore[arg-type]
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        yield Cli(sb, work)
+    finally:
+        sb.stop()
+
+
+@contextlib.contextmanager
 def profile_cli(tmp_path: Path, profile: str, **sandbox_kw: object) -> Iterator[Cli]:
     """A Cli on a sandbox answering as ``profile``; the user id is sent, as the header
     generations need it."""
-    sb = Sandbox(db_path=str(tmp_path / "s.db"), profile=profile, **sandbox_kw).start(port=0)  # type: ignore[arg-type]
-    work = tmp_path / "work"
-    work.mkdir()
-    cli = Cli(sb, work)
-    cli.env["NEWAPI_USER_ID"] = str(sb.user_id)
-    try:
+    with sandbox_cli(tmp_path, profile=profile, **sandbox_kw) as cli:
+        cli.env["NEWAPI_USER_ID"] = str(cli.sandbox.user_id)
         yield cli
-    finally:
-        sb.stop()
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.sandbox import Sandbox
 from provisioner.sandbox.access import SESSION
-from tests.e2e.conftest import Cli, Result, profile_cli
+from tests.e2e.conftest import Cli, Result, profile_cli, sandbox_cli
 
 PROFILE = "new-api-2026-10"
 DAY = 24 * 60 * 60
@@ -40,13 +39,8 @@ WRITES = ("POST", "PUT", "DELETE", "PATCH")
 def rc41(tmp_path: Path) -> Iterator[Cli]:
     """A Cli on the rc.41 profile with its nap_ token and no NEWAPI_USER_ID: this
     generation does not read New-Api-User, and the client must not depend on it."""
-    sb = Sandbox(db_path=str(tmp_path / "s.db"), profile=PROFILE, auto_group=True).start(port=0)
-    work = tmp_path / "work"
-    work.mkdir()
-    try:
-        yield Cli(sb, work)
-    finally:
-        sb.stop()
+    with sandbox_cli(tmp_path, profile=PROFILE, auto_group=True) as cli:
+        yield cli
 
 
 def token_without(cli: Cli, scope: str) -> str:

@@ -9,19 +9,13 @@ from pathlib import Path
 import pytest
 from keyhelpers import PlaintextKeyring
 
-from provisioner.sandbox import Sandbox
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, sandbox_cli
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[Cli]:
-    sandbox = Sandbox(db_path=str(tmp_path / "s.db")).start(port=0)
-    work = tmp_path / "work"
-    work.mkdir()
-    try:
-        yield Cli(sandbox, work)
-    finally:
-        sandbox.stop()
+    with sandbox_cli(tmp_path) as cli:
+        yield cli
 
 
 def test_apply_refuses_a_plaintext_keyring_before_any_write(

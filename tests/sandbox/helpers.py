@@ -7,29 +7,11 @@ from typing import Any
 import httpx
 
 from provisioner.sandbox import Sandbox
+from provisioner.sandbox.store import TOKEN_COLUMNS
 
-# A new-api token record's fields, in the order new-api writes them (written out here, not
-# read from the sandbox: the tests hold the sandbox to it)
-FIELD_ORDER = [
-    "id",
-    "user_id",
-    "key",
-    "status",
-    "name",
-    "created_time",
-    "accessed_time",
-    "expired_time",
-    "remain_quota",
-    "unlimited_quota",
-    "model_limits_enabled",
-    "model_limits",
-    "allow_ips",
-    "used_quota",
-    "group",
-    "cross_group_retry",
-    "DeletedAt",
-    "auto_groups",
-]
+# A new-api token record's fields, in the order new-api writes them: the store's columns
+# (in new-api's order: the conformance recordings hold the sandbox to it), then two more
+FIELD_ORDER = [*TOKEN_COLUMNS, "DeletedAt", "auto_groups"]
 # one-api's: its first ten are new-api's, then its own quota and limit fields
 ONE_API_FIELD_ORDER = [*FIELD_ORDER[:10], "used_quota", "models", "subnet"]
 

@@ -50,7 +50,6 @@ def run(opts: RevokeOptions) -> int:
             keys,
             yes=opts.yes,
             keys_to=opts.keys_to,
-            can_ask=sys.stdin.isatty(),
         )
     return code
 
@@ -139,7 +138,6 @@ def revoke_keys(
     *,
     yes: bool,
     keys_to: str | None,
-    can_ask: bool,
     emit: bool = True,
 ) -> tuple[int, RevokeRun]:
     """Find, show, confirm and revoke; the exit code and what was done (printed if ``emit``)."""
@@ -168,7 +166,7 @@ def revoke_keys(
     to_do = [o for o in run_.outcomes if not o.item.already]
     _preview(common, run_, head, asking=bool(to_do) and not yes)
     if to_do:
-        if not yes and not can_ask:
+        if not yes and not sys.stdin.isatty():  # no one to ask
             raise UsageError(
                 "revoke cannot ask for confirmation: stdin is not a terminal (the keys came "
                 "through it); pass --yes to revoke non-interactively"

@@ -96,7 +96,6 @@ def run(opts: ScanOptions) -> int:
             leaked,
             yes=opts.yes,
             keys_to=opts.keys_to,
-            can_ask=sys.stdin.isatty(),
             emit=not json_out,
         )
         if json_out:  # one document: the scan, with what revoke did in it
