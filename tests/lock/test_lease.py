@@ -1,4 +1,4 @@
-"""The account lock's records (plan/lease.py) and the reserved namespace (spec/reserved.py)."""
+"""The account lock's records (lease.py) and the reserved namespace (spec/reserved.py)."""
 
 from __future__ import annotations
 
