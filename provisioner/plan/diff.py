@@ -426,20 +426,24 @@ def _reconcile_one(
 ) -> None:
     """A declared token that exists: deleted, rotated, or brought to its declared fields
     and status."""
-    common = {"name": token.name, **_action_fields(desired, token)}
+
+    def common() -> dict[str, Any]:
+        # Only a token that gets an action needs its fingerprint: most of a big plan has none.
+        return {"name": token.name, **_action_fields(desired, token)}
+
     if desired.status == "absent":
-        plan.actions.append(Delete(reason="declared absent", **common))
+        plan.actions.append(Delete(reason="declared absent", **common()))
         return
     if desired.status == "enabled" and _rotation_due(desired, token, context):
-        plan.actions.append(_rotate(desired, token, context, plan, common))
+        plan.actions.append(_rotate(desired, token, context, plan, common()))
         return
     updates, changes = _field_updates(desired, token, context.quota_per_unit)
     if updates:
-        plan.actions.append(Update(set=updates, changes=tuple(changes), **common))
+        plan.actions.append(Update(set=updates, changes=tuple(changes), **common()))
     if desired.status == "disabled":
         # A stored 1 would come back to life once its fields are fixed; 2/3/4 are not usable.
         if token.status == TokenStatus.ENABLED:
-            plan.actions.append(Disable(reason="declared disabled", **common))
+            plan.actions.append(Disable(reason="declared disabled", **common()))
         return
     usable, why = _valid_after(token, updates, context.now)
     if not usable:
@@ -452,7 +456,8 @@ def _reconcile_one(
                 )
             )
         return
-    _enable_if_needed(token, common, plan)
+    if token.status != TokenStatus.ENABLED:
+        _enable_if_needed(token, common(), plan)
 
 
 def _rotation_due(desired: DesiredToken, token: ObservedToken, context: _Context) -> bool:
