@@ -10,6 +10,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from provisioner.observed import (
     QUOTA_PER_UNIT_DEFAULT,
 )
 from provisioner.spec import fields, fileformat
-from provisioner.spec.anchors import list_items
+from provisioner.spec.anchors import ItemPlace, list_items
 from provisioner.spec.desired import (
     DEFAULT_ROTATE_OVERLAP,
     Budget,
@@ -92,6 +93,11 @@ class _Loader:
         self.warnings.append(
             Diagnostic(self.filename, node.line, node.col, message, severity="warning")
         )
+
+    @cached_property
+    def token_places(self) -> list[ItemPlace]:
+        """Where each item of ``tokens`` was written: the file parsed once more, once a load."""
+        return list_items(self.source, "tokens")
 
     def mapping(
         self,
@@ -572,7 +578,7 @@ class _Loader:
         names the anchor. A name merged in (``<<: *base``) was written elsewhere: the error
         goes on the token and names the line of the name.
         """
-        places = list_items(self.source, "tokens")
+        places = self.token_places
         if index < len(places) and places[index].alias is not None:
             place = places[index]
             where = YNode("null", None, place.line, place.col)

@@ -203,3 +203,32 @@ def test_rotate_overlap_defaults_to_a_day_or_half_of_every() -> None:
         "t.yaml",
     )
     assert [t.rotate.overlap for t in spec.tokens if t.rotate] == [86400, 6 * 3600, 0]
+
+
+def test_many_duplicate_names_parse_the_file_for_places_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A list pasted twice: one error per copy, the item places read once per load."""
+    import provisioner.spec.loader as loader_module
+
+    calls: list[str] = []
+    real = loader_module.list_items
+
+    def counting(text: str, key: str):
+        calls.append(key)
+        return real(text, key)
+
+    monkeypatch.setattr(loader_module, "list_items", counting)
+    once = "".join(f"  - &t{i} {{name: tok-{i}}}\n" for i in range(200))
+    again = "".join(f"  - {{name: tok-{i}}}\n" for i in range(100))
+    aliases = "".join(f"  - *t{i}\n" for i in range(100, 200))
+    with pytest.raises(SpecError) as caught:
+        load_spec_text("version: 1\ntokens:\n" + once + again + aliases, "t.yaml", now=NOW)
+    messages = [d.message for d in caught.value.diagnostics]
+    assert len(messages) == 200
+    assert messages[0] == "duplicate token name 'tok-0': already declared at line 3"
+    assert messages[150] == (
+        "duplicate token name 'tok-150' (the alias *t150 repeats the token at line 153): "
+        "already declared at line 153"
+    )
+    assert calls == ["tokens"]
