@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -406,8 +406,10 @@ def sinks_pass(
 ) -> None:
     """Pass 4: a declared token whose key the sink lacks, or holds another of, gets its key
     delivered (docs/reconcile.md#keys-never-go-missing)."""
+    # a new key is coming anyway, or the token stops working: built once, not per token
+    replaced_or_stopped = {a.token_id for a in plan.actions if a.kind in ("rotate", "disable")}
     for desired, token in matched:
-        _compare_sink(desired, token, sink_keys, plan)
+        _compare_sink(desired, token, sink_keys, replaced_or_stopped, plan)
 
 
 def _action_fields(desired: DesiredToken, token: ObservedToken) -> dict[str, Any]:
@@ -517,12 +519,13 @@ def _compare_sink(
     desired: DesiredToken,
     token: ObservedToken,
     sink_keys: Mapping[str, KeyPrint | None],
+    replaced_or_stopped: Set[int | None],
     plan: Plan,
 ) -> None:
     """A declared token whose key the sink lacks, or holds another of, gets its key delivered."""
     if desired.status != "enabled" or desired.key_name not in sink_keys:
         return
-    if any(a.token_id == token.id and a.kind in ("rotate", "disable") for a in plan.actions):
+    if token.id in replaced_or_stopped:
         return  # a new key is coming anyway, or the token stops working
     server = key_print(token.key)
     if server is None:
