@@ -200,12 +200,34 @@ def _request_logger(log: Log):  # type: ignore[no-untyped-def]
     return on_request
 
 
+def spec_for_url(server: ServerOptions, common: Common) -> Spec | None:
+    """The spec, only as a fallback for the server URL (check, unlock): None when ``--url``
+    or ``--sandbox`` names the server. A broken or missing file is no reason to stop here,
+    and neither are dates in it."""
+    if server.url or server.sandbox:
+        return None
+    from provisioner.spec import SpecError, load_spec
+
+    try:
+        return load_spec(common.file)
+    except (SpecError, OSError):
+        return None
+
+
 @contextmanager
 def connect(
-    server: ServerOptions, log: Log, spec: Spec | None = None, *, needs: str = ""
+    server: ServerOptions,
+    log: Log,
+    spec: Spec | None = None,
+    *,
+    spec_file: str | None,
+    needs: str = "",
 ) -> Iterator[Connection]:
     """A probed client for the server named by flags, env or the spec.
 
+    ``spec_file`` is the spec file the command works with (``-f``, or a saved plan's): the
+    embedded sandbox (``--sandbox``) keeps its state next to it, whether or not the
+    command loaded it, so every command opens the same sandbox (cli/paths.py).
     ``needs`` names a command of :data:`provisioner.cli.scopes.COMMANDS`: a scoped access
     token lacking a scope it needs is refused (77) before anything else is sent.
     """
@@ -232,8 +254,8 @@ def connect(
         # the store makes the folder (0700), or says why it cannot (sandbox/store.py)
         # The newcomer's sandbox offers the `auto` group (examples/tokens.yaml uses it);
         # `provisioner sandbox` follows the recorded servers unless --auto-group.
-        # next to the spec, like the paths in it (cli/paths.py)
-        state = str(sandbox_state(spec.path if spec else None, lambda m: log.info(f"warning: {m}")))
+        # next to the spec file, like the paths in it (cli/paths.py)
+        state = str(sandbox_state(spec_file, lambda m: log.info(f"warning: {m}")))
         try:
             sandbox = Sandbox(db_path=state, auto_group=True).start(port=0)
         except SandboxStateError as exc:  # the state file is not a sandbox's database

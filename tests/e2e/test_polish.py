@@ -489,6 +489,31 @@ def test_the_embedded_sandbox_keeps_its_state_next_to_the_spec(cli: Cli) -> None
     assert again.code == 0, again.all
 
 
+def test_every_command_opens_the_sandbox_next_to_the_spec(cli: Cli) -> None:
+    """check, unlock, export, list and ``apply PLAN`` open the sandbox plan and apply open:
+    the one next to the spec -f names (or the saved plan's spec), loaded or not."""
+    infra = cli.workdir / "infra"
+    infra.mkdir()
+    spec = infra / "tokens.yaml"
+    spec.write_text("version: 1\ntokens:\n  - name: app\n")
+    assert cli("apply", "--sandbox", "--yes", "-f", "infra/tokens.yaml").code == 0
+    state = "(state in infra/.provisioner/sandbox.db)"
+    for command in ("check", "unlock", "export", "list"):
+        result = cli(command, "--sandbox", "-f", "infra/tokens.yaml")
+        assert result.code == 0, result.all
+        assert state in result.err, command
+    assert "name: app\n" in cli("export", "--sandbox", "-f", "infra/tokens.yaml").out
+    spec.write_text("version: 1\ntokens:\n  - name: app\n  - name: web\n")
+    planned = cli("plan", "--sandbox", "-f", "infra/tokens.yaml", "--out", "plan.json")
+    assert planned.code == 0, planned.all
+    applied = cli("apply", "plan.json", "--sandbox", "--yes")  # no -f: the plan's spec
+    assert applied.code == 0, applied.all
+    assert state in applied.err
+    exported = cli("export", "--sandbox", "-f", "infra/tokens.yaml", "--output", "json")
+    assert [t["name"] for t in json.loads(exported.out)["spec"]["tokens"]] == ["app", "web"]
+    assert not (cli.workdir / ".provisioner").exists()  # no second sandbox was started
+
+
 def test_export_leaves_out_leftovers_unless_asked(cli: Cli) -> None:
     cli.insert(name="app", remain_quota=500_000)
     cli.insert(name="app.leaked-20261203", remain_quota=500_000, status=2)

@@ -29,10 +29,13 @@ def run(opts: ApplyOptions) -> int:
     saved_plan = None
     spec = None
     server = opts.server
+    spec_file = opts.common.file
     if opts.plan_file:
         saved_plan = planfile.load(opts.plan_file)
         if not server.url and not server.sandbox:
             server = replace(server, url=saved_plan.server_url)
+        # the spec the plan was made from: --sandbox opens the sandbox plan opened
+        spec_file = saved_plan.spec_path or spec_file
     else:
         spec = load_spec_or_fail(opts.common.file, log)
     sink_text = opts.keys_to or (saved_plan.keys_to if saved_plan else spec and spec.keys_to)
@@ -41,7 +44,7 @@ def run(opts: ApplyOptions) -> int:
             sink_text, output=opts.common.output, spec_path=opts.common.file, warn=sink_warning(log)
         )
 
-    with connect(server, log, spec) as conn:
+    with connect(server, log, spec, spec_file=spec_file) as conn:
         # What would be refused is refused before any lock: a refused apply writes nothing.
         prepared = _prepare(opts, log, conn, spec, saved_plan)
         if _blocked(prepared, opts.force):

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from provisioner.cli.options import CheckOptions
-from provisioner.cli.session import Log, connect
+from provisioner.cli.session import Log, connect, spec_for_url
 from provisioner.exitcodes import ExitCode
 from provisioner.render.plan import dumps, json_head
 
@@ -64,20 +64,11 @@ def run(opts: CheckOptions) -> int:
     from provisioner.plan.server_checks import token_cap
 
     log = Log(opts.common)
-    spec = None
-    if not opts.server.url and not opts.server.sandbox:
-        # server.url in the file is a fallback for the URL; a broken file is not fatal here,
-        # and neither are dates in it
-        from provisioner.spec import SpecError, load_spec
-
-        try:
-            spec = load_spec(opts.common.file)
-        except (SpecError, OSError):
-            spec = None
+    spec = spec_for_url(opts.server, opts.common)
     from provisioner.newapi.errors import ScopeError
 
     try:
-        with connect(opts.server, log, spec) as conn:
+        with connect(opts.server, log, spec, spec_file=opts.common.file) as conn:
             client = conn.client
             groups = client.user_groups()  # None: this server has no groups route
             auto_groups = client.auto_groups()  # None: no auto groups on this generation

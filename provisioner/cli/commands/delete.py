@@ -97,7 +97,7 @@ def run(opts: DeleteOptions) -> int:
     output = opts.common.output
     # the file's rules hold here too; a file that fails to load stops the command (65)
     spec = load_optional_spec(opts.common, log)
-    with connect(opts.server, log, spec, needs="delete") as conn:
+    with connect(opts.server, log, spec, spec_file=opts.common.file, needs="delete") as conn:
         head = header(opts.common.file if spec else "", conn)
         now = conn.client.now()
         by_id = {token.id: token for token in conn.inventory}

@@ -48,7 +48,7 @@ def run(opts: ExportOptions) -> int:
     out = Path(opts.out) if opts.out else None
     if out is not None:
         _check_out(out, opts.force)  # before anything is fetched
-    with connect(opts.server, log, None) as conn:
+    with connect(opts.server, log, spec_file=opts.common.file) as conn:
         tokens = conn.inventory
         now = conn.client.now()
         url = None if opts.server.sandbox else conn.url

@@ -58,7 +58,7 @@ def run(opts: ListOptions) -> int:
     spec = _spec(opts, log)
     file = opts.common.file
 
-    with connect(opts.server, log, spec) as conn:
+    with connect(opts.server, log, spec, spec_file=opts.common.file) as conn:
         tokens = conn.inventory  # every page once; nothing per token
         now = conn.client.now()
         head = header(file if spec else "", conn)

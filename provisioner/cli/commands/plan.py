@@ -25,7 +25,7 @@ def run(opts: PlanOptions) -> int:
         planfile.check_target(
             Path(opts.out)
         )  # a plan that cannot be saved fails before any request
-    with connect(opts.server, log, spec) as conn:
+    with connect(opts.server, log, spec, spec_file=opts.common.file) as conn:
         # plan only reads the sink (to find keys it lacks): no check of where keys may go
         delivery = make_delivery(
             spec.keys_to,

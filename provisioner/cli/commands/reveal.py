@@ -40,7 +40,7 @@ def run(opts: RevealOptions) -> int:
     # before anything is sent: a sink that cannot take keys is refused (64)
     usable_sink(sink_text, output=output, spec_path=file, warn=lambda m: log.info(f"warning: {m}"))
     names = list(dict.fromkeys(opts.names))
-    with connect(opts.server, log, spec, needs="reveal") as conn:
+    with connect(opts.server, log, spec, spec_file=file, needs="reveal") as conn:
         delivery = make_delivery(
             sink_text,
             conn.url,

@@ -41,7 +41,7 @@ def run(opts: RevokeOptions) -> int:
 
     add_masks(keys)  # under GitHub Actions, before anything could print one
     spec = load_spec_or_fail(file, log) if Path(file).exists() else None
-    with connect(opts.server, log, spec, needs="revoke") as conn:
+    with connect(opts.server, log, spec, spec_file=file, needs="revoke") as conn:
         code, _ = revoke_keys(
             opts.common,
             log,

@@ -32,7 +32,10 @@ def run(opts: RotateOptions) -> int:
         raise UsageError("rotate needs a key sink for the new keys: pass --keys-to or set keys.to")
     # a place keys must not go is refused before anything is sent (64)
     usable_sink(sink_text, output=opts.common.output, spec_path=file, warn=sink_warning(log))
-    with connect(opts.server, log, spec, needs="rotate") as conn, account_lock(conn, log):
+    with (
+        connect(opts.server, log, spec, spec_file=file, needs="rotate") as conn,
+        account_lock(conn, log),
+    ):
         plan = rotation_plan(
             spec,
             conn.inventory,

@@ -51,7 +51,8 @@ def run(opts: ScanOptions) -> int:
         log.debug("nothing key-shaped was found: the server was not contacted")
         _emit(opts, report, None)
         return ExitCode.OK
-    with connect(opts.server, log, spec, needs="revoke" if opts.revoke else "scan") as conn:
+    needs = "revoke" if opts.revoke else "scan"
+    with connect(opts.server, log, spec, spec_file=opts.common.file, needs=needs) as conn:
         report.now = conn.client.now()
         owners = identify_keys(conn, [hit.key for hit in found.hits])
         report.places = [

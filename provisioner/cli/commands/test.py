@@ -44,7 +44,7 @@ def run(opts: TestOptions) -> int:
         )
     if opts.model is not None and not opts.model.strip():
         raise UsageError("--model needs a model name, e.g. --model gpt-4o-mini")
-    with connect(opts.server, log, spec, needs="test") as conn:
+    with connect(opts.server, log, spec, spec_file=opts.common.file, needs="test") as conn:
         chosen, not_created = targets(spec, conn.inventory, opts.names)
         targeted = list(chosen)
         run_ = KeyTestRun(not_created=not_created, model=opts.model)

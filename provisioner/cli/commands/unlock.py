@@ -20,25 +20,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from provisioner.cli.options import UnlockOptions
-from provisioner.cli.session import Connection, Log, confirm, connect
+from provisioner.cli.session import Connection, Log, confirm, connect, spec_for_url
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.exitcodes import ExitCode
 from provisioner.humanize import plural
 
 if TYPE_CHECKING:
     from provisioner.observed import ObservedToken
-
-
-def _spec_for_url(opts: UnlockOptions):  # type: ignore[no-untyped-def]
-    """The spec, only as a fallback for the server URL (a broken file is no reason to stop)."""
-    if opts.server.url or opts.server.sandbox:
-        return None
-    from provisioner.spec import SpecError, load_spec
-
-    try:
-        return load_spec(opts.common.file)
-    except (SpecError, OSError):
-        return None
 
 
 def this_machine(conn: Connection) -> str | None:
@@ -64,7 +52,8 @@ def run(opts: UnlockOptions) -> int:
     from provisioner.lease import clock_text, is_live
 
     log = Log(opts.common)
-    with connect(opts.server, log, _spec_for_url(opts), needs="unlock") as conn:
+    spec = spec_for_url(opts.server, opts.common)
+    with connect(opts.server, log, spec, spec_file=opts.common.file, needs="unlock") as conn:
         head = header("", conn)
         now = conn.client.now()
         locks = sorted(conn.locks, key=lambda t: t.id)
