@@ -38,18 +38,19 @@ def update_body(token: ObservedToken, updates: FieldUpdates) -> dict[str, Any]:
     """Read-merge-write: ``token``'s whole record with ``updates`` applied.
 
     A PUT replaces every field, so fields the tool does not manage go back as they were
-    read. ``updates.budget`` becomes ``remain_quota = max(0, budget - used_quota)``
-    against the token as it is now, so traffic between plan and apply is accounted for.
+    read. What the written fields become is :meth:`FieldUpdates.applied_to`'s rule, the
+    one the executor checks the stored record against: ``budget`` becomes ``remain_quota
+    = max(0, budget - used_quota)`` against the token as it is now (so traffic between
+    plan and apply is accounted for), and a group other than ``auto`` has no
+    ``auto_groups`` and no cross-group retry (docs/server-contract.md#updating-a-token).
     """
-    body = token.write_fields()
-    for field, value in updates.to_json().items():  # the contract's names, lists as strings
-        if field == "budget":
-            body["remain_quota"] = max(0, value - token.used_quota)
-        else:
-            body[field] = value
-    if body.get("group") != "auto":
+    body = token.write_fields()  # untouched fields keep the server's own spelling
+    after = updates.applied_to(token).to_json()  # the contract's names, lists as strings
+    written = {"remain_quota" if field == "budget" else field for field in updates.to_json()}
+    written |= {"remain_quota", "cross_group_retry", "auto_groups"}
+    for field in after:
+        if field in written:
+            body[field] = after[field]
+    if "auto_groups" not in after:  # leaving auto
         body.pop("auto_groups", None)
-        body["cross_group_retry"] = False
-    elif "auto_groups" not in body:
-        body["auto_groups"] = []
     return body

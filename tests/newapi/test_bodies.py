@@ -104,3 +104,22 @@ def test_applied_to_is_what_the_record_holds_after_the_write(updates: FieldUpdat
     body = update_body(before, updates)
     stored = ObservedToken(**{**RECORD, **body})  # type: ignore[arg-type]
     assert updates.applied_to(before) == TokenFields.of(stored)
+
+
+def test_joining_auto_writes_an_empty_auto_group_list() -> None:
+    """A token that moves to ``auto`` without a list gets ``[]`` (applied_to's rule)."""
+    body = update_body(
+        token(group="vip", cross_group_retry=False, auto_groups=None), FieldUpdates(group="auto")
+    )
+    assert body["group"] == "auto" and body["auto_groups"] == []
+    assert body["cross_group_retry"] is False
+
+
+def test_untouched_list_fields_go_back_as_the_server_spelled_them() -> None:
+    """Only the written fields take the contract's joined form: a PUT of a rename does not
+    rewrite the server's own spelling of the model list or the address lines."""
+    before = token(model_limits="gpt-4o, o3", allow_ips="10.0.0.1\r\n\n10.0.0.2")
+    body = update_body(before, FieldUpdates(name="renamed"))
+    assert body["model_limits"] == "gpt-4o, o3"
+    assert body["allow_ips"] == "10.0.0.1\r\n\n10.0.0.2"
+    assert update_body(before, FieldUpdates(models=("o3",)))["model_limits"] == "o3"
