@@ -19,7 +19,6 @@ import yaml
 from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.resolver import Resolver
 
 from provisioner.spec.diagnostics import Diagnostic, SpecError
 
@@ -100,26 +99,9 @@ class _Loader(_DepthBound, yaml.SafeLoader):
 
 
 try:
-    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]  # from yaml._yaml
     from yaml.cyaml import CSafeLoader as _CSafeLoader
 except ImportError:  # pragma: no cover - libyaml is missing
-    _CParser = _CSafeLoader = None  # type: ignore[misc, assignment]
-
-if _CParser is not None:
-
-    class _FastLoader(_DepthBound, _CParser, SafeConstructor, Resolver):
-        """libyaml scans and parses, our Python composer builds the nodes: for error reports
-        worded as the Python loader words them (libyaml's own words differ)."""
-
-        def __init__(self, stream: str) -> None:
-            _CParser.__init__(self, stream)
-            Composer.__init__(self)
-            SafeConstructor.__init__(self)
-            Resolver.__init__(self)
-
-    _LOADERS: tuple[type, ...] = (_FastLoader, _Loader)
-else:  # pragma: no cover - libyaml is missing
-    _LOADERS = (_Loader,)
+    _CSafeLoader = None  # type: ignore[misc, assignment]
 
 #: Compose with libyaml's own composer when it is there (about 3x faster on big files);
 #: tests switch it off to prove both paths give the same nodes, marks and messages.
@@ -346,18 +328,12 @@ def parse(text: str, filename: str, errors: list[Diagnostic]) -> YNode:
         raise SpecError(tabs)
     with _gc_paused():
         root = _compose_libyaml(text) if LIBYAML else None
-        loaders = _LOADERS if LIBYAML else (_Loader,)
-        for loader_class in loaders if root is None else ():
+        if root is None:
+            # anything unusual: the Python loader composes it, or words the error (the reference)
             try:
-                root = _compose(loader_class, text, filename)
-                break
-            except (yaml.YAMLError, SpecError) as exc:
-                if loader_class is not loaders[-1]:
-                    continue  # libyaml words errors differently: the Python parser reports them
-                if isinstance(exc, SpecError):
-                    raise
+                root = _compose(_Loader, text, filename)
+            except yaml.YAMLError as exc:
                 raise SpecError([_yaml_error(exc, text, filename)]) from None
-        assert root is not None
         return _Builder(filename, errors).build(root)
 
 
