@@ -205,6 +205,18 @@ class Route:
         return params
 
 
+@dataclass(frozen=True)
+class Credential:
+    """The access token a dashboard request carries, looked up once per request (rc.41):
+    the audit names its owner, the authentication judges it."""
+
+    raw: str = ""  # the Authorization header's value ("" when there is none)
+    ref: str = ""  # access.fingerprint(raw): a nap_ token's stored form, the audit's token_ref
+    token: dict[str, Any] | None = None  # a nap_ token's row
+    user: dict[str, Any] | None = None  # whoever the value names, expired or banned too
+    retired: bool = False  # a legacy value past the deadline: never looked up
+
+
 @dataclass
 class Context:
     request: Request
@@ -212,6 +224,7 @@ class Context:
     params: dict[str, str]
     user: dict[str, Any] | None = None
     audit: dict[str, Any] | None = None  # a token operation's audit params (rc.41)
+    credential: Credential | None = None  # looked up on first need (App._credential)
 
     @property
     def user_id(self) -> int:
@@ -338,12 +351,16 @@ class App:
         if route is None:
             return self._no_route(request)
         ctx = Context(request, lang, params)
-        # rc.41 audits every /api request made with an access token, refused ones too
-        owner = self._token_owner(request) if self.profile.audit_log else None
+        # rc.41 audits every /api request made with an access token, refused ones too: its
+        # owner is looked up before the answer (which may refuse it, or change it)
+        owner = None
+        if self.profile.audit_log and request.path.startswith("/api/"):
+            owner = self._credential(ctx)
         response = self._answer(route, ctx)
-        if owner is not None and request.path.startswith("/api/"):
-            user, token_ref = owner
-            self._audit(ctx, route, response, user, category="access_token", token_ref=token_ref)
+        if owner is not None and owner.user is not None:
+            self._audit(
+                ctx, route, response, owner.user, category="access_token", token_ref=owner.ref
+            )
         return response
 
     def _answer(self, route: Route, ctx: Context) -> Response:
@@ -428,27 +445,16 @@ class App:
     # -- dashboard auth, per generation --
 
     def _authenticate(self, ctx: Context, route: Route) -> Response | None:
-        header = ctx.request.headers.get("authorization", "")
         if self.profile.access_tokens:
             return self._authenticate_access_token(ctx, route)
+        header = ctx.request.headers.get("authorization", "")
         if self.profile.auth == "bearer":
-            fields = header.split()
-            token = ""
-            if len(fields) == 1:
-                token = fields[0]
-            elif len(fields) == 2 and fields[0].lower() == "bearer":
-                token = fields[1]
+            token = self._raw_credential(header)
             user = self.store.user_by_access_token(token) if token else None
             if user is None:
-                return fail(
-                    msg.message("auth.access_token_invalid", ctx.lang),
-                    401,
-                    code="AUTH_UNAUTHORIZED",
-                )
+                return self._denied(401, "AUTH_UNAUTHORIZED", "auth.access_token_invalid", ctx.lang)
             if user["status"] != 1:
-                return fail(
-                    msg.message("auth.user_banned", ctx.lang), 401, code="AUTH_USER_DISABLED"
-                )
+                return self._denied(401, "AUTH_USER_DISABLED", "auth.user_banned", ctx.lang)
             ctx.user = user
             return None
         # one-api and legacy-header: only the exact "Bearer " is stripped
@@ -501,40 +507,41 @@ class App:
             return fields[1]
         return ""
 
-    def _token_owner(self, request: Request) -> tuple[dict[str, Any], str] | None:
-        """The user an access token in the request names, and its token_ref: what the audit
-        records, whether or not the request then passes (an expired token too)."""
+    def _credential(self, ctx: Context) -> Credential:
+        """The request's access token and the user it names, looked up once per request:
+        what the audit records whether or not the request then passes (an expired token
+        too), and what the authentication judges."""
+        if ctx.credential is None:
+            ctx.credential = self._look_up(ctx.request)
+        return ctx.credential
+
+    def _look_up(self, request: Request) -> Credential:
         raw = self._raw_credential(request.headers.get("authorization", ""))
         if not raw:
-            return None
+            return Credential()
+        ref = access.fingerprint(raw)
         if raw.startswith(access.PREFIX):
-            token = self.store.access_token_by_hash(access.fingerprint(raw))
+            token = self.store.access_token_by_hash(ref)
             user = self.store.user(int(token["user_id"])) if token else None
-        elif self.now() < self.legacy_retire_at:
-            user = self.store.user_by_access_token(raw)
-        else:
-            return None
-        return (user, access.fingerprint(raw)) if user else None
+            return Credential(raw, ref, token, user)
+        if self.now() >= self.legacy_retire_at:  # after the deadline no value is looked up
+            return Credential(raw, ref, retired=True)
+        return Credential(raw, ref, user=self.store.user_by_access_token(raw))
 
     def _authenticate_access_token(self, ctx: Context, route: Route) -> Response | None:
         """rc.41's dashboard auth: the credential, the user, the role, then the route rule."""
         lang, now = ctx.lang, self.now()
-        raw = self._raw_credential(ctx.request.headers.get("authorization", ""))
-        token: dict[str, Any] | None = None
-        user: dict[str, Any] | None = None
-        if raw.startswith(access.PREFIX):
-            token = self.store.access_token_by_hash(access.fingerprint(raw))
-            user = self.store.user(int(token["user_id"])) if token else None
-            if token is not None and user is None:  # its user is gone: gorm's not-found
+        credential = self._credential(ctx)
+        token, user = credential.token, credential.user
+        if token is not None:
+            if user is None:  # its user is gone: gorm's not-found
                 return self._denied(401, "AUTH_SESSION_REVOKED", "auth.not_logged_in", lang)
-            if token is not None and 0 < token["expires_at"] <= now:
+            if 0 < token["expires_at"] <= now:
                 return self._denied(401, "ACCESS_TOKEN_EXPIRED", "auth.access_token_expired", lang)
-        elif raw:
-            if now >= self.legacy_retire_at:  # after the deadline no value is looked up
-                return self._denied(
-                    401, "ACCESS_TOKEN_LEGACY_RETIRED", "auth.legacy_token_retired", lang
-                )
-            user = self.store.user_by_access_token(raw)
+        elif credential.retired:
+            return self._denied(
+                401, "ACCESS_TOKEN_LEGACY_RETIRED", "auth.legacy_token_retired", lang
+            )
         if user is None:
             return self._denied(401, "AUTH_UNAUTHORIZED", "auth.access_token_invalid", lang)
         if user["status"] != 1:

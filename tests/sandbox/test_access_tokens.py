@@ -526,3 +526,30 @@ def test_the_command_prints_the_scoped_token_and_the_legacy_one(tmp_path: Path) 
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=10) == 0
+
+
+def test_a_request_looks_its_credential_up_once_and_a_relay_call_not_at_all(
+    rc41: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit's owner and the authentication share one lookup; a /v1 call, never
+    audited here, costs no access-token lookup."""
+    looked_up: list[str] = []
+    store = rc41.store
+    for name in ("access_token_by_hash", "user_by_access_token", "get_meta"):
+        real = getattr(store, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            looked_up.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(store, name, counted)
+    assert call(rc41, "GET", "/api/token/", rc41.credential).json()["success"] is True
+    assert looked_up == ["access_token_by_hash"]
+    looked_up.clear()
+    assert call(rc41, "GET", "/api/token/", rc41.legacy_credential).json()["success"] is True
+    assert looked_up == ["get_meta", "user_by_access_token"]  # the deadline, then the value
+    looked_up.clear()
+    key = "sk-" + rc41.store.token(seeded(rc41))["key"]
+    looked_up.clear()
+    assert call(rc41, "GET", "/v1/models", key).status_code == 200
+    assert looked_up == []
