@@ -136,7 +136,7 @@ def usable_sink(
         from provisioner.keystore import keyring_store
 
         try:
-            keyring_store.check_backend(timeout=sink.timeout)
+            keyring_store.backend_name(timeout=sink.timeout)
         except keyring_store.InsecureKeyringError as exc:
             raise UsageError(f"key sink keyring: {exc.reason}") from None
         except keyring_store.KeyringUnavailableError:

@@ -195,12 +195,6 @@ def _backend() -> Any:
     )
 
 
-def check_backend(*, timeout: float | None = None) -> str:
-    """The backend's name if it may hold secrets; raises :class:`KeyringUnavailableError`
-    (:class:`InsecureKeyringError` for a plaintext or null one) otherwise."""
-    return _call(lambda: _label(_backend()), timeout, "backend")
-
-
 def get_secret(service: str, username: str, *, timeout: float | None = None) -> Secret | None:
     """The stored value, or None when there is no entry."""
 
@@ -233,6 +227,8 @@ def delete_secret(service: str, username: str, *, timeout: float | None = None) 
 
 
 def backend_name(*, timeout: float | None = None) -> str:
-    """A human name of the active backend, e.g. ``PlaintextKeyring (keyrings.alt.file)``."""
-
+    """A human name of the active backend, e.g. ``PlaintextKeyring (keyrings.alt.file)``,
+    if it may hold secrets (a plaintext one only when allowed); raises
+    :class:`KeyringUnavailableError` (:class:`InsecureKeyringError` for a plaintext or null
+    one) otherwise."""
     return _call(lambda: _label(_backend()), timeout, "backend")
