@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.cli.session import Connection, Log
@@ -640,7 +641,7 @@ def account_lock(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Lease]:
     """Hold the account (the lock token) for one apply; ``conn.inventory`` is re-read once
-    it is held. The caller holds :func:`machine_lock` already."""
+    it is held. The caller holds :func:`machine_lock` already (:func:`apply_lock` takes both)."""
     length = lease_seconds()
     lease = _take(
         conn, log, holder=holder or this_holder(), length=length, timeout=timeout, sleep=sleep
@@ -649,3 +650,44 @@ def account_lock(
         yield lease  # conn.inventory was read with the lock held
     finally:
         _release(conn, log, lease)
+
+
+@dataclass
+class Held:
+    """What :func:`apply_lock` holds: whether another run on this machine had the account
+    first (``conn`` was re-read then), and the lease when the run creates tokens."""
+
+    waited: bool
+    lease: Lease | None = None
+
+
+@contextlib.contextmanager
+def apply_lock(
+    conn: Connection,
+    log: Log,
+    *,
+    timeout: float = 0.0,
+    creates: bool | Callable[[], bool] = True,
+    holder: Holder | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Held]:
+    """Hold the account for one run that writes (apply, rotate), both locks within one
+    ``timeout``: the file lock of this machine always; then the lock token on the server
+    when ``creates`` says the run creates tokens (asked once the file lock is held and
+    ``conn`` re-read, so a plan made again after a wait can answer).
+    """
+    holder = holder or this_holder()
+    deadline = time.monotonic() + timeout
+    with machine_lock(conn, log, timeout=timeout, holder=holder, sleep=sleep) as waited:
+        held = Held(waited)
+        if waited:  # another run on this machine went first: see what it did
+            conn.relist()
+        if not (creates() if callable(creates) else creates):
+            # Nothing to create, nothing to duplicate: the file lock is enough, so a
+            # full account can always be cleaned up (docs/reconcile.md#one-apply-at-a-time).
+            yield held
+            return
+        left = max(0.0, deadline - time.monotonic())
+        with account_lock(conn, log, timeout=left, holder=holder, sleep=sleep) as lease:
+            held.lease = lease
+            yield held

@@ -437,6 +437,50 @@ def test_an_apply_that_creates_nothing_takes_no_lock_token(cli: Cli) -> None:
     assert len(lock_rows(cli.sandbox)) == locks
 
 
+@pytest.mark.parametrize("running", ["creates", "updates"])
+def test_rotate_is_refused_by_an_apply_running_on_this_machine(
+    cli: Cli, tmp_path: Path, running: str
+) -> None:
+    """rotate takes this machine's file lock as apply does: while an apply of the account
+    runs here (one that creates holds a lock token too, one that only updates holds the
+    file lock alone), rotate is refused (exit 4, naming it) before it writes anything,
+    and goes through once that apply is done."""
+    sandbox = cli.sandbox
+    lock_dir = tmp_path / "locks"
+    cli.env["PROVISIONER_LOCK_DIR"] = str(lock_dir)
+    cli.spec(_spec(2))
+    assert cli("apply", "--yes").code == 0
+    if running == "creates":
+        cli.spec(_spec(4))
+        gate = Hold(route="POST /api/token/", skip=1, hold=1)  # its lock token passes
+    else:
+        cli.spec(_spec(2).replace("count: 2", "count: 2\n    quota: 2 USD"))
+        gate = Hold(route="PUT /api/token/", hold=1)
+    sandbox.add_fault(gate)
+    apply = apply_process(cli, lock_dir)
+    stderr = Lines(apply.stderr)
+    wait_for(lambda: gate.held, "the running apply's first write, held at the server")
+    locks = [r["id"] for r in lock_rows(sandbox)]
+    tokens = cli.names()
+
+    refused = cli("rotate", "job", "--yes")
+    assert refused.code == 4, refused.all
+    assert "another apply of this account is running on this machine" in refused.err
+    assert f"pid {apply.pid}" in refused.err  # the lock file names the apply holding it
+    assert [r["id"] for r in lock_rows(sandbox)] == locks  # rotate took no lock token
+    assert cli.names() == tokens  # and renamed nothing
+
+    gate.gate.set()
+    out = apply.stdout.read() if apply.stdout else ""
+    apply.wait(timeout=60)
+    err = stderr.text
+    close(apply)
+    assert apply.returncode == 0, out + err
+    rotated = cli("rotate", "job", "--yes")
+    assert rotated.code == 0, rotated.all
+    assert [n for n in cli.names() if n.startswith("job.old-")]
+
+
 def test_renewal_failing_past_the_lease_end_stops_the_apply(cli: Cli, tmp_path: Path) -> None:
     sandbox = cli.sandbox
     cli.env.update({"PROVISIONER_RETRY": FAST_RETRY, "PROVISIONER_LOCK_LEASE": "3"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -22,10 +21,9 @@ def run(opts: ApplyOptions) -> int:
     from provisioner.cli import planfile
     from provisioner.cli.delivery import usable_sink
     from provisioner.cli.execution import apply_prepared
-    from provisioner.cli.lock import account_lock, machine_lock, this_holder
+    from provisioner.cli.lock import apply_lock
 
     log = Log(opts.common)
-    lock_timeout = opts.lock_timeout  # seconds, checked by the parser
     saved_plan = None
     spec = None
     server = opts.server
@@ -49,31 +47,25 @@ def run(opts: ApplyOptions) -> int:
         prepared = _prepare(opts, log, conn, spec, saved_plan)
         if _blocked(prepared, opts.force):
             return apply_prepared(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
-        holder = this_holder()
-        deadline = time.monotonic() + lock_timeout
-        seen = _identity(conn.inventory)
-        with machine_lock(conn, log, timeout=lock_timeout, holder=holder) as waited:
-            if waited:  # another apply on this machine ran meanwhile
-                conn.relist()
-                if _identity(conn.inventory) != seen:
-                    prepared = _prepare(opts, log, conn, spec, saved_plan)
-                    seen = _identity(conn.inventory)
-            if not _creates(prepared) or _blocked(prepared, opts.force):
-                # Nothing to create, nothing to duplicate: the file lock is enough, so a
-                # full account can always be cleaned up (docs/reconcile.md#one-apply-at-a-time).
-                return apply_prepared(
-                    opts.common, log, conn, prepared, yes=opts.yes, force=opts.force
-                )
-            left = max(0.0, deadline - time.monotonic())
-            with account_lock(conn, log, timeout=left, holder=holder) as lease:
-                if _identity(conn.inventory) != seen:  # another apply ran meanwhile
-                    prepared = _prepare(opts, log, conn, spec, saved_plan)
-                code = apply_prepared(
-                    opts.common, log, conn, prepared, yes=opts.yes, force=opts.force
-                )
-        if lease.lost is not None and code == ExitCode.PARTIAL:
+        first = conn.inventory  # a re-read (after waiting for this machine's lock) is a new list
+        seen = _identity(first)
+
+        def creates() -> bool:
+            """Asked once this machine's lock is held: whether the server's lock is needed."""
+            nonlocal prepared, seen
+            if conn.inventory is not first and _identity(conn.inventory) != seen:
+                prepared = _prepare(opts, log, conn, spec, saved_plan)  # another apply ran
+                seen = _identity(conn.inventory)
+            return _creates(prepared) and not _blocked(prepared, opts.force)
+
+        with apply_lock(conn, log, timeout=opts.lock_timeout, creates=creates) as held:
+            lease = held.lease
+            if lease is not None and _identity(conn.inventory) != seen:
+                prepared = _prepare(opts, log, conn, spec, saved_plan)  # another apply ran
+            code = apply_prepared(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
+        if lease is not None and lease.lost is not None and code == ExitCode.PARTIAL:
             raise RefusedError(lease.lost_message())
-        if lease.lost is not None:
+        if lease is not None and lease.lost is not None:
             log.info(f"warning: {lease.lost_message()}")
         return code
 

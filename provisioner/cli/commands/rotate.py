@@ -16,7 +16,7 @@ def run(opts: RotateOptions) -> int:
     from provisioner.cli import output
     from provisioner.cli.delivery import make_delivery, usable_sink
     from provisioner.cli.execution import Prepared, apply_prepared
-    from provisioner.cli.lock import account_lock
+    from provisioner.cli.lock import apply_lock
     from provisioner.plan.actions import Rotate
     from provisioner.plan.rotate import rotation_plan
     from provisioner.plan.safety import check
@@ -34,7 +34,7 @@ def run(opts: RotateOptions) -> int:
     usable_sink(sink_text, output=opts.common.output, spec_path=file, warn=sink_warning(log))
     with (
         connect(opts.server, log, spec, spec_file=file, needs="rotate") as conn,
-        account_lock(conn, log),
+        apply_lock(conn, log),  # a rotation creates: both locks (docs/reconcile.md)
     ):
         plan = rotation_plan(
             spec,
