@@ -52,7 +52,9 @@ class Client(Protocol):  # what apply needs of provisioner.newapi.client.NewApiC
     def update(self, token: ObservedToken, updates: FieldUpdates) -> ObservedToken: ...
     def set_status(self, token_id: int, status: int) -> ObservedToken: ...
     def delete_tokens(self, ids: Sequence[int]) -> int: ...
-    def reveal_keys(self, ids: Sequence[int]) -> dict[int, Secret]: ...
+    def reveal_keys(self, ids: Sequence[int]) -> dict[int, Secret]:
+        """Any number of ids: the client cuts them into batches (later ones in parallel)."""
+        ...
 
 
 Deliver = Callable[[list[tuple[str, str, Secret]]], dict[str, str]]
@@ -146,8 +148,14 @@ class Executor:
         result.error = error
         self.failed_names.add(result.name)
 
-    def _check_kept(self, result: OpResult, written: TokenFields, stored: ObservedToken) -> None:
-        dropped = dropped_fields(written, stored)
+    def _write(self, token: ObservedToken, updates: FieldUpdates) -> list[str]:
+        """One update of ``token``: its stored record replaces it in ``by_id``; returns the
+        fields the server did not keep (empty when it kept them all)."""
+        stored = self.client.update(token, updates)
+        self.by_id[token.id] = stored
+        return dropped_fields(updates.applied_to(token), stored)
+
+    def _check_kept(self, result: OpResult, dropped: list[str]) -> None:
         if dropped:
             self._fail(
                 result,
@@ -404,7 +412,8 @@ class Executor:
         self.progress.phase("re-listing", 1)
         listing, list_error = self._relist()
         self.progress.advance("the token list")
-        missing = [(a, r) for a, r in ambiguous if not self._new_tokens(listing, self._made_as(a))]
+        new = self._new_by_name(listing)
+        missing = [(a, r) for a, r in ambiguous if new is None or not new.get(self._made_as(a))]
         # A POST that got no answer in time may still be running on the server: a re-list
         # that misses it proves nothing, and a second POST would make a duplicate when the
         # first one lands (tests/faults/test_matrix.py, create x timeout).
@@ -418,7 +427,7 @@ class Executor:
             result.detail = ""
         missing = [(a, r) for a, r in missing if id(a) not in timed_out]
         retried: dict[int, str] = {}  # id() of retried actions -> why the retry failed ("")
-        if missing and listing is not None:
+        if missing and new is not None:
             # The POST never committed: the re-list proves it, so a second POST is not blind.
             for action, _ in missing:
                 try:
@@ -429,7 +438,7 @@ class Executor:
             if any(not why for why in retried.values()):
                 again, again_error = self._relist()
                 # the first listing stands for the creates it already showed
-                listing = again if again is not None else listing
+                new = self._new_by_name(again) if again is not None else new
                 list_error = again_error if again is not None else list_error
                 if again is None:
                     for action, result in missing:
@@ -447,7 +456,7 @@ class Executor:
                     f"{retried[id(action)]}",
                 )
                 continue
-            if self._match_created(action, result, listing, list_error):
+            if self._match_created(action, result, new, list_error):
                 created.append((action, result))
         self._deliver_keys(list(created))
         for action, result in created:
@@ -474,7 +483,7 @@ class Executor:
         try:
             if new is None:
                 raise NewApiError("the new token is missing from the listing apply read")
-            stored = self.client.update(new, named)
+            dropped = self._write(new, named)
         except NewApiError as exc:
             self._fail(
                 result,
@@ -483,8 +492,7 @@ class Executor:
                 f"still called {made_as}: the next apply creates {action.name} again",
             )
             return
-        self.by_id[new_id] = stored
-        self._check_kept(result, named.applied_to(new), stored)
+        self._check_kept(result, dropped)
 
     def _move_old_aside(self, action: Rotate, result: OpResult) -> bool:
         """The old token becomes NAME.old-YYYYMMDD, expiring after the overlap, never later
@@ -500,14 +508,11 @@ class Executor:
         if not old.unlimited_quota and old.remain_quota < 0:
             # a negative budget is refused on write; still spent: nothing left of it
             updates = replace(updates, budget=old.used_quota)
-        why = ""
         try:
-            stored = self.client.update(old, updates)
+            dropped = self._write(old, updates)
         except NewApiError as exc:
             why = _error_text(exc)
         else:
-            self.by_id[old.id] = stored
-            dropped = dropped_fields(updates.applied_to(old), stored)
             why = "the server did not keep " + "; ".join(dropped) if dropped else ""
         if why:
             self._fail(
@@ -527,20 +532,29 @@ class Executor:
         except NewApiError as exc:
             return None, _error_text(exc)
 
-    def _new_tokens(self, listing: list[ObservedToken] | None, name: str) -> list[ObservedToken]:
+    def _new_by_name(
+        self, listing: list[ObservedToken] | None
+    ) -> dict[str, list[ObservedToken]] | None:
+        """The tokens of a re-listing that apply's first listing did not have, by name (None
+        when the re-listing failed): indexed once, looked up once per create."""
         if listing is None:
-            return []
-        return [t for t in listing if t.name == name and t.id not in self.known_ids]
+            return None
+        new: dict[str, list[ObservedToken]] = {}
+        for token in listing:
+            if token.id not in self.known_ids:
+                new.setdefault(token.name, []).append(token)
+        return new
 
     def _match_created(
         self,
         action: Creating,
         result: OpResult,
-        listing: list[ObservedToken] | None,
+        new: Mapping[str, list[ObservedToken]] | None,
         list_error: str,
     ) -> bool:
-        """Find the new token; True when its key can be delivered now."""
-        if listing is None:
+        """Find the new token in ``new`` (:meth:`_new_by_name`); True when its key can be
+        delivered now."""
+        if new is None:
             # The POST was answered, so the token exists: it is not reported failed because
             # a later read failed. Its key comes with the next apply (the sink lacks it).
             result.status = "ok"
@@ -551,7 +565,7 @@ class Executor:
             keys = self.report.keys_undelivered if self.deliver else self.report.keys_pending
             keys.append(action.name)
             return False
-        found = self._new_tokens(listing, self._made_as(action))
+        found = new.get(self._made_as(action), [])
         if len(found) == 1:
             token = found[0]
             result.status = "ok"
@@ -559,7 +573,7 @@ class Executor:
             self.created[action.name] = token.id
             self.by_id[token.id] = token
             sent = self._sent.get(id(action), action.settings)
-            self._check_kept(result, sent, token)
+            self._check_kept(result, dropped_fields(sent, token))
             unenforced = unenforced_limits(sent, token) if result.status == "ok" else []
             if unenforced:
                 self._fail(result, "; ".join(unenforced))
@@ -592,7 +606,7 @@ class Executor:
         its record shows the server enforces the limit."""
         usable = FieldUpdates(expired_time=action.settings.expired_time)
         try:
-            stored = self.client.update(token, usable)
+            dropped = self._write(token, usable)
         except NewApiError as exc:
             self._fail(
                 result,
@@ -600,8 +614,7 @@ class Executor:
                 f"({_error_text(exc)}), so it stays expired: rerun apply",
             )
             return False
-        self.by_id[token.id] = stored
-        self._check_kept(result, usable.applied_to(token), stored)
+        self._check_kept(result, dropped)
         if result.status == "failed":
             return False
         result.detail = "created expired, made usable once the server showed it keeps the limits"
@@ -632,9 +645,7 @@ class Executor:
         self.progress.phase("delivering keys", len(wanted))
         ids = [r.token_id for _, r in wanted if r.token_id is not None]
         try:
-            keys: dict[int, Secret] = {}
-            for start in range(0, len(ids), 100):  # batch reveal, at most 100 ids a call
-                keys.update(self.client.reveal_keys(ids[start : start + 100]))
+            keys = self.client.reveal_keys(ids)
         except NewApiError as exc:
             keys = {}
             reveal_error = f"reveal failed: {_error_text(exc)}"
@@ -693,10 +704,9 @@ class Executor:
                 if old is None:
                     self._fail(result, "the token is no longer in the listing apply read")
                     return
-                stored = self.client.update(old, action.set)
+                dropped = self._write(old, action.set)
                 result.status = "ok"
-                self._check_kept(result, action.set.applied_to(old), stored)
-                self.by_id[token_id] = stored
+                self._check_kept(result, dropped)
             else:
                 status = TokenStatus.ENABLED if action.kind == "enable" else TokenStatus.DISABLED
                 stored = self.client.set_status(token_id, status)

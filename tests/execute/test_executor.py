@@ -1031,3 +1031,15 @@ def test_progress_hears_every_phase_and_advance() -> None:
         ("phase", "deleting", "1"),
         ("advance", "f"),
     ]
+
+
+def test_many_new_keys_are_revealed_in_one_client_call() -> None:
+    """The client cuts ids into batches and reveals later ones in parallel: apply hands it
+    every id at once (a cut of its own would send the batches one after another)."""
+    server, sink = new_server(), FakeSink()
+    names = [f"t{i:03d}" for i in range(250)]
+    report = apply(server, *(want(n) for n in names), sink=sink)
+    assert report.keys_delivered == 250
+    reveals = [ids for method, ids in server.calls if method == "reveal_keys"]
+    assert len(reveals) == 1 and sorted(reveals[0]) == sorted(t.id for t in server.tokens.values())
+    assert sink.keys[derive_key_name("t249")].reveal() == "sk-" + full_key(server.one("t249").id)
