@@ -34,7 +34,7 @@ def normalize_url(url: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise SettingError(
-            f"invalid server URL {_safe(text)!r}: it must start with https:// "
+            f"invalid server URL {without_userinfo(text)!r}: it must start with https:// "
             "(or http:// for a local server)"
         )
     if parts.username is not None or parts.password is not None:
@@ -43,11 +43,11 @@ def normalize_url(url: str) -> str:
         )
     host = parts.hostname
     if not host:
-        raise SettingError(f"invalid server URL {_safe(text)!r}: no host name")
+        raise SettingError(f"invalid server URL {without_userinfo(text)!r}: no host name")
     if parts.query or parts.fragment:
         raise SettingError(
-            f"invalid server URL {_safe(text)!r}: remove the query (?...) or fragment (#...); "
-            "give the base URL, e.g. https://api.example.com"
+            f"invalid server URL {without_userinfo(text)!r}: remove the query (?...) or "
+            "fragment (#...); give the base URL, e.g. https://api.example.com"
         )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
@@ -56,8 +56,10 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, "", ""))
 
 
-def _safe(text: str) -> str:
-    """A URL for an error message, with any userinfo removed."""
+def without_userinfo(text: str) -> str:
+    """A URL for a message, with any user name and password masked: everything between
+    the scheme and the last ``@`` becomes ``***`` (a password holding ``/``, ``?`` or
+    ``#`` is masked too; an ``@`` further on costs the host, never the secret)."""
     if "@" not in text:
         return text
     scheme, sep, rest = text.partition("://")
@@ -68,7 +70,13 @@ def _safe(text: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8, ``::1`` (and ``::ffff:127.x.x.x``)."""
+    """``localhost``, 127.0.0.0/8, ``::1`` (and ``::ffff:127.x.x.x``).
+
+    Not :func:`provisioner.newapi.proxies.is_loopback` (which reaches past the proxy): this
+    one decides where plain http may carry the credential without --insecure-http, and takes
+    no name under ``.localhost`` (the resolver decides where such a name goes); that one
+    takes those names and not the ``::ffff:`` form. Merging them changes what one allows.
+    """
     host = host.strip("[]").lower().rstrip(".")
     if host == "localhost":
         return True

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from provisioner.errors import UsageError
+from provisioner.keystore.urls import without_userinfo
 
 _SCHEMES = ("http", "https", "socks5", "socks5h")
 
@@ -36,12 +37,11 @@ class Route:
 
     proxy: str | None = None  # the proxy URL as configured (may hold a password: never shown)
     variable: str = ""  # the environment variable it came from
-    bypass: str = ""  # why a configured proxy is not used ("loopback", "NO_PROXY")
 
     @property
     def shown_proxy(self) -> str:
         """The proxy URL without its user name and password."""
-        return _without_credentials(self.proxy or "")
+        return without_userinfo(self.proxy or "")
 
     @property
     def via(self) -> str:
@@ -67,13 +67,12 @@ def route(url: str, env: Mapping[str, str] | None = None) -> Route:
     if found is None:
         return Route()
     variable, value = found
-    if is_loopback(host):
-        return Route(bypass="loopback")
-    if _bypassed(host, parts.port or (443 if scheme == "https" else 80), _no_proxy(env)):
-        return Route(bypass="NO_PROXY")
+    port = parts.port or (443 if scheme == "https" else 80)
+    if is_loopback(host) or _bypassed(host, port, _no_proxy(env)):
+        return Route()  # reached directly
     proxy = value if "://" in value else f"http://{value}"
     proxy_scheme = urlsplit(proxy).scheme.lower()
-    shown = _without_credentials(proxy)
+    shown = without_userinfo(proxy)
     if proxy_scheme not in _SCHEMES or not _well_formed(proxy):
         raise UsageError(
             f"{variable}={shown}: not a proxy URL provisioner can use (expected "
@@ -90,7 +89,14 @@ def route(url: str, env: Mapping[str, str] | None = None) -> Route:
 
 
 def is_loopback(host: str) -> bool:
-    """``localhost`` (and names under it), 127.0.0.0/8 and ``::1``."""
+    """``localhost`` (and names under it), 127.0.0.0/8 and ``::1``.
+
+    Not :func:`provisioner.keystore.urls.is_loopback_host` (which lets plain http carry the
+    credential): this one decides what is reached past a configured proxy, and takes names
+    under ``.localhost`` (this machine, RFC 6761) but not ``::ffff:127.x`` (ipaddress does
+    not call that form loopback); that one takes the ``::ffff:`` form and no ``.localhost``
+    names. Merging them changes what one allows.
+    """
     host = host.strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -155,10 +161,3 @@ def _well_formed(proxy: str) -> bool:
     except (httpx.InvalidURL, ValueError, TypeError):
         return False
     return bool(parts.hostname)
-
-
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()

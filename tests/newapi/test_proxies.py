@@ -113,3 +113,13 @@ def test_a_socks_proxy_without_socksio_is_one_line() -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("value", ["http://me:s3/cret@proxy.corp:3128", "me:s3#cret@proxy.corp"])
+def test_a_password_that_breaks_the_url_is_masked_too(value: str) -> None:
+    """Masking stops at the last ``@``, not at the first ``/`` or ``#`` of the password."""
+    with pytest.raises(UsageError) as caught:
+        route("https://api.example.com", {"HTTPS_PROXY": value})
+    message = str(caught.value)
+    assert "cret" not in message and "s3" not in message
+    assert "HTTPS_PROXY=http://***@proxy.corp" in message
