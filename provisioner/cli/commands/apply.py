@@ -47,20 +47,22 @@ def run(opts: ApplyOptions) -> int:
         prepared = _prepare(opts, log, conn, spec, saved_plan)
         if _blocked(prepared, opts.force):
             return apply_prepared(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
-        first = conn.inventory  # a re-read (after waiting for this machine's lock) is a new list
-        seen = _identity(first)
+        # The tokens the plan was made from. A re-read is a new list: only then are the
+        # two compared (hashing every token costs time on a big account).
+        seen = conn.inventory
 
         def creates() -> bool:
             """Asked once this machine's lock is held: whether the server's lock is needed."""
             nonlocal prepared, seen
-            if conn.inventory is not first and _identity(conn.inventory) != seen:
-                prepared = _prepare(opts, log, conn, spec, saved_plan)  # another apply ran
-                seen = _identity(conn.inventory)
+            if conn.inventory is not seen:  # re-read after waiting for another apply here
+                if _identity(conn.inventory) != _identity(seen):
+                    prepared = _prepare(opts, log, conn, spec, saved_plan)
+                seen = conn.inventory
             return _creates(prepared) and not _blocked(prepared, opts.force)
 
         with apply_lock(conn, log, timeout=opts.lock_timeout, creates=creates) as held:
             lease = held.lease
-            if lease is not None and _identity(conn.inventory) != seen:
+            if lease is not None and _identity(conn.inventory) != _identity(seen):
                 prepared = _prepare(opts, log, conn, spec, saved_plan)  # another apply ran
             code = apply_prepared(opts.common, log, conn, prepared, yes=opts.yes, force=opts.force)
         if lease is not None and lease.lost is not None and code == ExitCode.PARTIAL:
