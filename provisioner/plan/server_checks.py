@@ -194,7 +194,7 @@ def check_server(
         violations.append(
             Violation(
                 "server.max_tokens",
-                f"the plan creates {new} token{'s' if new != 1 else ''}: with apply's lock "
+                f"the plan creates {plural(new, 'token')}: with apply's lock "
                 f"({LOCK_SLOTS} more while it runs) the account would need {needed}. "
                 + cap_advice(facts.token_count, cap)
                 + "; or set server.max_tokens if the server allows more",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from provisioner.humanize import plural
 from provisioner.listing.findings import Row
 from provisioner.render.listing import last_used_text
 from provisioner.render.plan import Header, dumps, json_head
@@ -16,13 +17,9 @@ def _who(header: Header) -> str:
     return text(f"{header.url}" + (f" as {header.user}" if header.user else ""))
 
 
-def _noun(count: int) -> str:
-    return "token" if count == 1 else "tokens"
-
-
 def render_preview(rows: Sequence[Row], header: Header, now: int, style: Style) -> str:
     """What will be deleted: id, name, status and last use of each token."""
-    lines = [style(f"{len(rows)} {_noun(len(rows))} to delete on {_who(header)}:", "bold"), ""]
+    lines = [style(f"{plural(len(rows), 'token')} to delete on {_who(header)}:", "bold"), ""]
     for row in rows:
         name = text(row.name) or '""'
         lines.append(
@@ -50,8 +47,8 @@ def render_results(rows: Sequence[Row], failures: Mapping[int, str], style: Styl
 def deletion_summary(rows: Sequence[Row], failures: Mapping[int, str]) -> str:
     deleted = len(rows) - len(failures)
     if not failures:
-        return f"Deleted {deleted} {_noun(deleted)}."
-    return f"Delete partly failed: {deleted} of {len(rows)} {_noun(len(rows))} deleted."
+        return f"Deleted {plural(deleted, 'token')}."
+    return f"Delete partly failed: {deleted} of {plural(len(rows), 'token')} deleted."
 
 
 def deletion_json(

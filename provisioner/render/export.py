@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from provisioner.humanize import utc_time
+from provisioner.humanize import plural, utc_time
 from provisioner.observed import MAX_NAME_BYTES, ObservedToken, TokenStatus
 from provisioner.plan.ownership import pending_of, predecessor_of, revoked_from
 from provisioner.render.safe import json_text, text
@@ -157,7 +157,7 @@ def export_tokens(
             "  orphans: keep",
         ]
     if left_out:
-        count = f"{len(left_out)} leftover{'s' if len(left_out) != 1 else ''}"
+        count = plural(len(left_out), "leftover")
         lines.insert(
             4,
             f"# Left out {count} (.leaked- keys revoked, .new- of unfinished rotations); "

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.humanize import ago, utc_time
+from provisioner.humanize import ago, plural, utc_time
 from provisioner.listing.findings import Finding, Listing, Row
 from provisioner.render.plan import Header, dumps, json_head
 from provisioner.render.safe import md_code, md_text, text
@@ -161,14 +161,10 @@ def render_table(listing: Listing, quota_per_unit: int, style: Style, width: int
 
 def listing_summary(listing: Listing) -> str:
     statuses = ", ".join(f"{n} {s}" for s, n in listing.by_status().items())
-    noun = "token" if listing.total == 1 else "tokens"
-    shown = (
-        f"{len(listing.rows)} {noun}"
-        if len(listing.rows) == listing.total
-        else f"{len(listing.rows)} of {listing.total} {noun}"
-    )
+    total = plural(listing.total, "token")
+    shown = total if len(listing.rows) == listing.total else f"{len(listing.rows)} of {total}"
     count = len(listing.findings)
-    findings = "no findings" if not count else f"{count} finding{'s' if count != 1 else ''}"
+    findings = "no findings" if not count else plural(count, "finding")
     return f"{shown}" + (f" ({statuses})" if statuses else "") + f"; {findings}."
 
 

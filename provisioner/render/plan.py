@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from provisioner.humanize import plural
 from provisioner.plan.actions import Action, FieldChange, Rotate
 from provisioner.plan.model import Plan
 from provisioner.plan.safety import Violation
@@ -113,10 +114,6 @@ def _title(action: Action) -> str:
     return f"{action.name}{ident}"
 
 
-def _count(number: int, word: str) -> str:
-    return f"{number} {word}{'' if number == 1 else 's'}"
-
-
 # Always counted in the summary; the others only when the plan has some.
 _ALWAYS = ("create", "update", "enable", "disable", "delete", "rotate")
 
@@ -128,13 +125,13 @@ def plan_summary(plan: Plan, refused: bool = False) -> str:
     if counts["rename"]:
         parts.append(f"{counts['rename']} {_PLURAL['rename']}")
     if counts["deliver"]:
-        parts.append(f"{_count(counts['deliver'], 'key')} to deliver")
+        parts.append(f"{plural(counts['deliver'], 'key')} to deliver")
     orphans = sum(1 for n in plan.notices if n.kind == "orphan")
-    tail = f"; {orphans} {'orphan' if orphans == 1 else 'orphans'} kept, {plan.unmanaged} unmanaged"
+    tail = f"; {plural(orphans, 'orphan')} kept, {plan.unmanaged} unmanaged"
     if plan.conflicts:
-        tail += f", {_count(len(plan.conflicts), 'conflict')}"
+        tail += f", {plural(len(plan.conflicts), 'conflict')}"
     if not plan.has_changes and not plan.conflicts:
-        owned = _count(plan.owned, "owned token")
+        owned = plural(plan.owned, "owned token")
         if refused:
             return f"Refused: nothing applies until the refusal above is resolved. {owned}{tail}."
         verb = "matches" if plan.owned == 1 else "match"
