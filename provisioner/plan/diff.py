@@ -59,6 +59,7 @@ from provisioner.spec.desired import (
     count_key_name,
     server_instant,
 )
+from provisioner.spec.fields import duration_text
 
 # Relative expiry is measured from created_time; values within this many
 # seconds are equal, so apply followed by plan is always empty (docs/reconcile.md).
@@ -682,7 +683,7 @@ def _rotated_out(
                 set=FieldUpdates(expired_time=bound),
                 changes=(FieldChange("expired_time", _iso(token.expired_time), _iso(bound)),),
                 reason="rotated out: expires at most at the rotation's day end plus the "
-                f"overlap ({_overlap_text(overlap)}); its expiry was moved later",
+                f"overlap ({duration_text(overlap)}); its expiry was moved later",
                 cleanup=True,
                 **common,
             )
@@ -696,13 +697,6 @@ def _rotated_out(
             f"rotated out; key works until {_iso(token.expired_time)}",
         )
     )
-
-
-def _overlap_text(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _create_changes(desired: DesiredToken, settings: TokenFields) -> tuple[FieldChange, ...]:

@@ -12,6 +12,7 @@ from provisioner.plan.diff import diff, old_token_expiry
 from provisioner.plan.model import Plan, fingerprint
 from provisioner.plan.ownership import Ownership, overlap_allowed, rotation_name
 from provisioner.spec.desired import DEFAULT_ROTATE_OVERLAP, Spec, derive_key_name
+from provisioner.spec.fields import duration_text
 
 
 def clone_rotation(
@@ -89,13 +90,6 @@ def rotation_plan(
     return plan
 
 
-def _human(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def _check_overlap(
     spec: Spec, inventory: Sequence[ObservedToken], names: Sequence[str], overlap: int
 ) -> None:
@@ -112,8 +106,8 @@ def _check_overlap(
         allowed, where = overlap_allowed(ownership.by_name, name)
         if overlap > allowed:
             raise UsageError(
-                f"--overlap {_human(overlap)} is longer than {spec.path} lets the old key of "
-                f"{name!r} live ({_human(allowed)}, {where}): the next apply would cut it back. "
-                f"Use --overlap {_human(allowed)} or less, or declare a longer rotate.overlap "
-                f"for {name!r} in the file"
+                f"--overlap {duration_text(overlap)} is longer than {spec.path} lets the old "
+                f"key of {name!r} live ({duration_text(allowed)}, {where}): the next apply would "
+                f"cut it back. Use --overlap {duration_text(allowed)} or less, or declare a "
+                f"longer rotate.overlap for {name!r} in the file"
             )

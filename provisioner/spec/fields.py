@@ -85,6 +85,15 @@ def parse_duration(text: str) -> int:
     return seconds
 
 
+def duration_text(seconds: int) -> str:
+    """Seconds as ``7d``, ``12h``, ``30m`` or ``45s``: the largest of days, hours and minutes
+    that divides them, else seconds (``0s`` for none)."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def parse_datetime(text: str) -> int:
     """``2027-01-01`` (midnight UTC) or an ISO datetime (UTC unless an offset is given) -> epoch."""
     match = _DATETIME_RE.match(text)

@@ -15,6 +15,7 @@ from provisioner.spec import (
     load_spec_text,
     parse_duration,
 )
+from provisioner.spec.fields import duration_text
 
 HERE = Path(__file__).parent
 NOW = 1767225600
@@ -38,6 +39,15 @@ def tokens(text: str):
     ],
 )
 def test_parse_duration(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(604800, "7d"), (43200, "12h"), (1800, "30m"), (45, "45s"), (90, "90s"), (0, "0s")],
+)
+def test_duration_text(seconds: int, text: str) -> None:
+    assert duration_text(seconds) == text
     assert parse_duration(text) == seconds
 
 
