@@ -17,6 +17,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -35,6 +36,7 @@ _UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m",
 class Exported:
     text: str
     count: int
+    data: dict[str, Any]  # what YAML reads from ``text`` (its comments aside), key for key
     skipped: list[str] = field(default_factory=list)  # "name (id N): why"
     # leftovers not exported (.leaked- tokens revoke disabled, .new- tokens of an unfinished
     # rotation): their names; --include-leftovers exports them
@@ -141,6 +143,7 @@ def export_tokens(
             kept.append(token)
 
     key_names = _key_names(kept)
+    data: dict[str, Any] = {"version": 1}
     lines = [
         "# For editor completion add a modeline pointing at provisioner's",
         "# schema/tokens.schema.json (see docs/spec.md).",
@@ -150,12 +153,10 @@ def export_tokens(
     ]
     if url:
         lines += ["server:", f"  url: {_scalar(url)}"]
+        data["server"] = {"url": url}
     if match:
-        lines += [
-            "manage:",
-            "  match: [" + ", ".join(_scalar(m) for m in match) + "]",
-            "  orphans: keep",
-        ]
+        lines += ["manage:", f"  match: {_flow(match)}", "  orphans: keep"]
+        data["manage"] = {"match": list(match), "orphans": "keep"}
     if left_out:
         count = plural(len(left_out), "leftover")
         lines.insert(
@@ -164,9 +165,17 @@ def export_tokens(
             "--include-leftovers exports them.",
         )
     lines.append("tokens:" if kept else "tokens: []")
+    data["tokens"] = []
     for token in kept:
-        lines.extend(_token_lines(token, now, key_names))
-    return Exported("\n".join(lines) + "\n", len(kept), skipped, left_out)
+        token_lines, token_data = _token_entry(token, now, key_names)
+        lines.extend(token_lines)
+        data["tokens"].append(token_data)
+    return Exported("\n".join(lines) + "\n", len(kept), data, skipped, left_out)
+
+
+def _flow(values: Sequence[str]) -> str:
+    """A YAML flow list: ``[a, "b c"]``."""
+    return "[" + ", ".join(_scalar(v) for v in values) + "]"
 
 
 def _key_names(tokens: list[ObservedToken]) -> dict[int, str]:
@@ -194,50 +203,58 @@ def _usable_by_fields(token: ObservedToken, now: int) -> bool:
     return token.unlimited_quota or token.remain_quota > 0
 
 
-def _token_lines(token: ObservedToken, now: int, key_names: dict[int, str]) -> list[str]:
-    out = [f"  - name: {_scalar(token.name)}"]
+def _token_entry(
+    token: ObservedToken, now: int, key_names: dict[int, str]
+) -> tuple[list[str], dict[str, Any]]:
+    """The token's lines in the file, and the same as data (what YAML reads from them)."""
+    out: list[str] = []
+    data: dict[str, Any] = {}
+
+    def put(key: str, value: Any, written: str | None = None, comment: str = "") -> None:
+        data[key] = value
+        line = f"{'    ' if out else '  - '}{key}: {_scalar(value) if written is None else written}"
+        out.append(line + (f"   # {comment}" if comment else ""))
+
+    put("name", token.name)
     effective = token.effective_status(now)
     if token.expired_time == -1:
-        out.append("    expires: never")
+        put("expires", "never", "never")
     elif token.expired_time > now or token.expired_time <= token.created_time:
         # a date; one at or before the creation cannot be a duration (validate warns)
         when = utc_time(token.expired_time, "iso")
-        out.append(f'    expires: "{when}"')
+        put("expires", when, f'"{when}"')
     else:
         # Already past: a duration from creation stays valid (and matches) for any status.
-        out.append(
-            f"    expires: {_duration(max(0, token.expired_time - token.created_time))}"
-            f"   # expired {utc_time(token.expired_time, 'day')}"
-        )
+        span = _duration(max(0, token.expired_time - token.created_time))
+        put("expires", span, span, f"expired {utc_time(token.expired_time, 'day')}")
     if token.unlimited_quota:
-        out.append("    quota: unlimited")
+        put("quota", "unlimited", "unlimited")
     else:
-        out.append(
-            f"    quota: {max(0, token.budget)}   # used {token.used_quota} + remaining "
-            f"{token.remain_quota} units"
+        put(
+            "quota",
+            max(0, token.budget),
+            comment=f"used {token.used_quota} + remaining {token.remain_quota} units",
         )
-    out.append(f"    group: {_scalar(token.group)}")
+    put("group", token.group)
     if token.group == "auto":
         if token.auto_groups:
-            out.append(
-                "    auto_groups: [" + ", ".join(_scalar(g) for g in token.auto_groups) + "]"
-            )
-        out.append(f"    cross_group_retry: {'true' if token.cross_group_retry else 'false'}")
+            put("auto_groups", list(token.auto_groups), _flow(token.auto_groups))
+        put("cross_group_retry", bool(token.cross_group_retry))
     if token.models:
-        out.append("    models: [" + ", ".join(_scalar(m) for m in token.models) + "]")
+        put("models", list(token.models), _flow(token.models))
     if token.ips:
-        out.append("    allow_ips: [" + ", ".join(_scalar(ip) for ip in token.ips) + "]")
+        put("allow_ips", list(token.ips), _flow(token.ips))
     if token.status == TokenStatus.DISABLED:
-        out.append("    status: disabled")
+        put("status", "disabled")
     elif token.status not in (TokenStatus.ENABLED, TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
-        out.append(f"    status: disabled   # unknown server status {token.status}")
+        put("status", "disabled", comment=f"unknown server status {token.status}")
     elif token.status != TokenStatus.ENABLED and _usable_by_fields(token, now):
         # Marked expired or exhausted, but its fields would allow it now: declared enabled,
         # the next plan would revive it. The export changes nothing.
         state = TokenStatus(token.status).name.lower()
-        out.append(f"    status: disabled   # {state} on the server; set enabled to revive it")
+        put("status", "disabled", comment=f"{state} on the server; set enabled to revive it")
     elif effective != TokenStatus.ENABLED:
         out.append(f"    # {TokenStatus(effective).name.lower()} on the server")
     if token.id in key_names:
-        out.append(f"    key_name: {key_names[token.id]}")
-    return out
+        put("key_name", key_names[token.id], key_names[token.id])
+    return out, data

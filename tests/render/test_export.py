@@ -6,10 +6,12 @@ loader, and ``diff`` of it against the same tokens plans nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+import yaml
 
 from provisioner.observed import ObservedToken, TokenStatus
 from provisioner.plan.diff import diff
@@ -30,6 +32,8 @@ def round_trip(
     tokens: Sequence[ObservedToken], *, quota_per_unit: int = QPU, **kw: Any
 ) -> tuple[Exported, Spec, Plan]:
     exported = export_tokens(tokens, NOW, **kw)
+    # export --output json's "spec": what YAML reads from the text, key for key, in order
+    assert json.dumps(yaml.safe_load(exported.text)) == json.dumps(exported.data)
     spec = load_spec_text(exported.text, "tokens.yaml", now=NOW)
     return exported, spec, diff(spec, tokens, NOW, quota_per_unit=quota_per_unit)
 

@@ -85,8 +85,6 @@ def _document(result: Exported, out: Path | None, url: str | None, globs: list[s
     """``--output json`` (docs/json.md#export-provisioner-export---output-json): the spec as
     data, the file it went to, if any, and what was left out. ``jq .spec`` of it is itself
     a valid spec (JSON is YAML)."""
-    import yaml
-
     from provisioner.render.plan import dumps, json_head
 
     return dumps(
@@ -98,6 +96,6 @@ def _document(result: Exported, out: Path | None, url: str | None, globs: list[s
             "count": result.count,
             "skipped": result.skipped,
             "left_out": result.left_out,
-            "spec": yaml.safe_load(result.text),  # the file's data, without its comments
+            "spec": result.data,  # the file's data, without its comments
         }
     )
