@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
 from provisioner.spec.desired import MAX_MANUAL_OVERLAP, DesiredToken, Spec
-from provisioner.spec.reserved import LOCK_PREFIX as _LOCK_PREFIX
 from provisioner.spec.reserved import is_reserved_name
 
 _OLD_SUFFIX = re.compile(r"\.old-(\d{8})(?:-\d+)?$")  # left by a rotation
@@ -16,9 +15,6 @@ _LEAKED_SUFFIX = re.compile(r"\.leaked-(\d{8})(?:-\d+)?$")  # left by `provision
 # a rotation's new token, until its key is delivered and the old token has moved aside
 _NEW_SUFFIX = re.compile(r"\.new-(\d{8})(?:-\d+)?$")
 DAY = 86400
-# apply's lock on the account is a token of this name prefix; the namespace is reserved:
-# never declared, never owned, not even by manage.match (docs/reconcile.md#one-apply-at-a-time).
-LOCK_PREFIX = _LOCK_PREFIX
 # `NAME-N` above a declared count is named in the plan as a likely copy up to this N.
 MAX_COPY_HINT = 100
 
@@ -46,10 +42,6 @@ def _suffixed(name: str, word: str, now: int, taken: Iterable[str]) -> str:
         candidate = f"{name}.{word}-{day}-{suffix}"
         suffix += 1
     return candidate
-
-
-def is_lock_name(name: str) -> bool:
-    return name.startswith(LOCK_PREFIX)
 
 
 def predecessor_of(name: str) -> str | None:

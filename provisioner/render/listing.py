@@ -192,11 +192,9 @@ def render_text(
     return "".join(out)
 
 
-_MD_CODE_COLUMNS = ("NAME", "GROUP", "KEY")  # server strings: shown as code, never read as Markdown
-
-
 def _md_value(column: Column, row: Row) -> str:
-    """A table cell: names as code spans; the other cells are ours (numbers, dates)."""
+    """A table cell: the server's strings (name, group, key) as code spans, never read as
+    Markdown; the other cells are ours (numbers, dates)."""
     if column.title == "NAME":
         return md_code(row.name) if row.name else '""'
     if column.title == "GROUP":

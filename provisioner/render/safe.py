@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["fence", "is_safe", "json_text", "md_code", "md_text", "text", "text_lines"]
+__all__ = ["fence", "json_text", "md_code", "md_text", "text", "text_lines"]
 
 
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -39,11 +39,6 @@ def _escape_char(char: str) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     return f"\\U{code:08x}"
-
-
-def is_safe(value: str) -> bool:
-    """True when every character prints as itself (the fast path of :func:`text`)."""
-    return value.isprintable()
 
 
 def text(value: object) -> str:
