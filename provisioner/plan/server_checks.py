@@ -83,6 +83,7 @@ def check_server(
     violations: list[Violation] = []
     notices: list[Notice] = []
     unconfirmed: dict[str, list[str]] = {}
+    quota_cap, which = budget_cap(info, quota_per_unit)
     for desired in spec.tokens:
         if desired.status == "absent":
             continue
@@ -126,12 +127,8 @@ def check_server(
                     overridable=False,
                 )
             )
-        if (
-            not info.oneapi_fields
-            and info.cross_group_retry is False
-            and any(_is_network(ip) for ip in desired.allow_ips)
-        ):
-            networks = [ip for ip in desired.allow_ips if _is_network(ip)]
+        networks = [ip for ip in desired.allow_ips if _is_network(ip)]
+        if networks and not info.oneapi_fields and info.cross_group_retry is False:
             violations.append(
                 Violation(
                     "server.allow_ips",
@@ -141,22 +138,17 @@ def check_server(
                     overridable=False,
                 )
             )
-        if (
-            not info.oneapi_fields
-            and info.cross_group_retry is None
-            and any(_is_network(ip) for ip in desired.allow_ips)
-        ):
+        if networks and _networks_unconfirmed(info):
             unconfirmed.setdefault("a network in allow_ips", []).append(desired.name)
         violations.extend(_group_checks(desired, facts, where))
         budget = desired.quota.resolve(quota_per_unit)
-        cap, which = budget_cap(info, quota_per_unit)
-        if budget is not None and cap is not None and budget > cap:
+        if budget is not None and quota_cap is not None and budget > quota_cap:
             violations.append(
                 Violation(
                     "server.max_quota",
                     f"{where} has a budget of {budget} quota units, more than this server's "
-                    f"maximum of {cap} (about ${cap / quota_per_unit:,.2f} at {quota_per_unit} "
-                    f"units per USD; {which}, here {_generation(info)})",
+                    f"maximum of {quota_cap} (about ${quota_cap / quota_per_unit:,.2f} at "
+                    f"{quota_per_unit} units per USD; {which}, here {_generation(info)})",
                     overridable=False,
                 )
             )
@@ -273,6 +265,13 @@ def _group_checks(desired: DesiredToken, facts: ServerFacts, where: str) -> Iter
             )
 
 
+def _networks_unconfirmed(info: ServerInfo) -> bool:
+    """True when the probe could not tell whether this server matches a network in
+    ``allow_ips``: new-api before v0.10.1 stores one but matches addresses exactly, and an
+    account with no token shows no record to tell the generation by."""
+    return not info.oneapi_fields and info.cross_group_retry is None
+
+
 def _is_network(entry: str) -> bool:
     try:
         network = ipaddress.ip_network(entry.strip(), strict=False)
@@ -301,7 +300,7 @@ def confirm_on_create(plan: Plan, info: ServerInfo) -> Plan:
     exactly). Apply then creates such a token expired and makes it usable only once the
     re-listed record shows it does (:func:`unenforced_limits`).
     """
-    if info.oneapi_fields or info.cross_group_retry is not None:
+    if not _networks_unconfirmed(info):
         return plan
     for index, action in enumerate(plan.actions):
         if not isinstance(action, Create) or action.unconfirmed:
