@@ -14,23 +14,8 @@ from provisioner.plan.model import KeyPrint, key_print
 from provisioner.secret import Secret
 
 if TYPE_CHECKING:
+    from provisioner.cli.session import Connection
     from provisioner.keystore.sinks import Sink
-
-
-# URL of an embedded sandbox started in this process -> its lasting name in sinks
-_EMBEDDED: dict[str, str] = {}
-
-
-def register_embedded_sandbox(url: str, db_path: str) -> None:
-    """``--sandbox`` gets a new port at every run: its keys' origin is its state file."""
-    from provisioner.keystore.sinks import SANDBOX_ORIGIN
-
-    _EMBEDDED[url] = SANDBOX_ORIGIN + str(Path(db_path).resolve())
-
-
-def origin_server(url: str) -> str:
-    """What a sink records as the server of a key from ``url``."""
-    return _EMBEDDED.get(url, url)
 
 
 @dataclass(frozen=True)
@@ -43,6 +28,7 @@ class Delivery:
     target: Any = None  # the parsed sink
     server_url: str = ""
     user_id: int | None = None  # the account the keys belong to, recorded in the sink
+    origin: str = ""  # the server's lasting name in the sink (Connection.origin)
     # (former key name, new key name) of keys moved as they were delivered (renamed_from,
     # a changed key_name): the old entry left the sink (docs/sinks.md#moved-keys)
     moved: list[tuple[str, str]] = field(default_factory=list)
@@ -78,7 +64,7 @@ class Delivery:
 
         if not self.readable:
             return {}
-        wanted = Origin(origin_server(self.server_url), self.user_id)
+        wanted = Origin(self.origin or self.server_url, self.user_id)
         try:
             held = foreign_keys(self.target, key_names, wanted)
         except (OSError, ValueError) as exc:
@@ -156,21 +142,20 @@ def usable_sink(
 
 def make_delivery(
     sink_text: str | None,
-    server_url: str,
-    credential: Secret | None = None,
+    conn: Connection,
     *,
     output: str = "text",
     spec_path: str | None = None,
     warn: Callable[[str], None] | None = _stderr_warning,
-    user_id: int | None = None,
 ) -> Delivery | None:
-    """The configured delivery, or None when no sink is configured.
+    """The configured delivery of keys from ``conn``'s server, or None when no sink is
+    configured.
 
-    ``credential`` lets an ``exec:`` sink keep any variable holding it out of
-    the child's environment. ``output``, ``spec_path`` and ``warn``: see
+    The connection's credential is kept out of an ``exec:`` sink's environment (any
+    variable holding it). ``output``, ``spec_path`` and ``warn``: see
     :func:`usable_sink` (raises :class:`UsageError`). ``{host}`` in a file sink's
-    path becomes the server's host; ``user_id`` (the account) is recorded with
-    each key, next to the server (docs/sinks.md#one-sink-one-server).
+    path becomes the server's host; the account (its user id) is recorded with each
+    key, next to the server's lasting name (docs/sinks.md#one-sink-one-server).
     """
     if not sink_text:
         return None
@@ -179,18 +164,18 @@ def make_delivery(
     from provisioner.keystore.sink_state import move_former_names
     from provisioner.keystore.sinks import ExecSink, FileSink, KeyDelivery
 
+    server_url, user_id, origin = conn.url, conn.info.user_id, conn.origin
     sink = usable_sink(sink_text, output=output, spec_path=spec_path, warn=warn)
     if isinstance(sink, ExecSink):
-        sink.credential = credential
+        sink.credential = conn.credential
     if isinstance(sink, FileSink):
-        sink.for_server(origin_server(server_url))
+        sink.for_server(origin)
 
     def deliver(batch: list[tuple[str, str, Secret]]) -> dict[str, str]:
         # Under GitHub Actions, mask every key (on stderr) before anything else is printed.
         add_mask([key for _, _, key in batch])
-        lasting = origin_server(server_url)
         items = [
-            KeyDelivery(name, key_name, key, server_url, user_id, lasting)
+            KeyDelivery(name, key_name, key, server_url, user_id, origin)
             for name, key_name, key in batch
         ]
         results = sink.deliver(items)
@@ -205,4 +190,4 @@ def make_delivery(
 
     moved: list[tuple[str, str]] = []
     notes: list[str] = []
-    return Delivery(deliver, sink.description, sink, server_url, user_id, moved, notes)
+    return Delivery(deliver, sink.description, sink, server_url, user_id, origin, moved, notes)

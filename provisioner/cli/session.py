@@ -179,6 +179,16 @@ class Connection:
         return info
 
     @property
+    def origin(self) -> str:
+        """What a sink records as the server of this connection's keys: its URL, or for the
+        embedded sandbox (a new port at every run) its state file (docs/sinks.md)."""
+        if self.sandbox is None:
+            return self.url
+        from provisioner.keystore.sinks import SANDBOX_ORIGIN
+
+        return SANDBOX_ORIGIN + str(Path(self.sandbox.store.path).resolve())
+
+    @property
     def user_label(self) -> str:
         if self.info.username:
             return f"{self.info.username} (#{self.info.user_id})"
@@ -261,9 +271,6 @@ def connect(
         except SandboxStateError as exc:  # the state file is not a sandbox's database
             raise ProvisionerError(str(exc), exc.exit_code) from None
         url = sandbox.url
-        from provisioner.cli.delivery import register_embedded_sandbox
-
-        register_embedded_sandbox(url, state)  # sinks name it by its state file
         # bearer servers need no user id; leaving it out lets the probe see the dialect
         credential, user_id = Secret(sandbox.credential), None
         rate = _parse_rate(server.rate_limit) if server.rate_limit else None

@@ -132,11 +132,9 @@ def _prepare(
         plan = saved_plan.plan
         delivery = make_delivery(
             opts.keys_to or saved_plan.keys_to,
-            conn.url,
-            conn.credential,
+            conn,
             output=opts.common.output,
             warn=None,  # checked before connecting
-            user_id=conn.info.user_id,
         )
         violations = check(plan, saved_plan.safety)
         require_for_plan(conn.client, plan, delivery)  # a scoped token's missing scope: 77, now
@@ -145,12 +143,10 @@ def _prepare(
         assert spec is not None
         delivery = make_delivery(
             opts.keys_to or spec.keys_to,
-            conn.url,
-            conn.credential,
+            conn,
             output=opts.common.output,
             spec_path=opts.common.file,
             warn=None,  # checked before connecting
-            user_id=conn.info.user_id,
         )
         plan, violations = plan_spec(spec, conn, delivery)
         file = opts.common.file

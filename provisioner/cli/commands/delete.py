@@ -202,12 +202,10 @@ def _forget(
     try:
         delivery = make_delivery(
             spec.keys_to,
-            conn.url,
-            conn.credential,
+            conn,
             output="text",  # only read and pruned here: no key is written anywhere
             spec_path=opts.common.file,
             warn=None,
-            user_id=conn.info.user_id,
         )
     except UsageError as exc:
         log.info(f"warning: the keys of deleted tokens stay in the sink: {text(exc)}")

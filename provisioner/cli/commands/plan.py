@@ -27,14 +27,7 @@ def run(opts: PlanOptions) -> int:
         )  # a plan that cannot be saved fails before any request
     with connect(opts.server, log, spec, spec_file=opts.common.file) as conn:
         # plan only reads the sink (to find keys it lacks): no check of where keys may go
-        delivery = make_delivery(
-            spec.keys_to,
-            conn.url,
-            conn.credential,
-            spec_path=opts.common.file,
-            warn=None,
-            user_id=conn.info.user_id,
-        )
+        delivery = make_delivery(spec.keys_to, conn, spec_path=opts.common.file, warn=None)
         plan, violations = plan_spec(spec, conn, delivery)
         header = output.header(opts.common.file, conn)
         output.emit_plan(opts.common, plan, header, violations)

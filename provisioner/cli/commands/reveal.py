@@ -41,15 +41,7 @@ def run(opts: RevealOptions) -> int:
     usable_sink(sink_text, output=output, spec_path=file, warn=lambda m: log.info(f"warning: {m}"))
     names = list(dict.fromkeys(opts.names))
     with connect(opts.server, log, spec, spec_file=file, needs="reveal") as conn:
-        delivery = make_delivery(
-            sink_text,
-            conn.url,
-            conn.credential,
-            output=output,
-            spec_path=file,
-            warn=None,
-            user_id=conn.info.user_id,
-        )
+        delivery = make_delivery(sink_text, conn, output=output, spec_path=file, warn=None)
         assert delivery is not None
         by_name: dict[str, list[int]] = {}
         for token in conn.inventory:

@@ -155,12 +155,7 @@ def revoke_keys(
         outcomes=[RevokeOutcome(item) for item in items],
         unknown=[key for key, token in found.items() if token is None],
     )
-    delivery = make_delivery(
-        keys_to or (spec.keys_to if spec else None),
-        conn.url,
-        conn.credential,
-        user_id=conn.info.user_id,
-    )
+    delivery = make_delivery(keys_to or (spec.keys_to if spec else None), conn)
     run_.sink = delivery.sink if delivery else ""
     head = output.header(common.file, conn)
     to_do = [o for o in run_.outcomes if not o.item.already]

@@ -56,12 +56,10 @@ def run(opts: RotateOptions) -> int:
                 )
         delivery = make_delivery(
             sink_text,
-            conn.url,
-            conn.credential,
+            conn,
             output=opts.common.output,
             spec_path=file,
             warn=None,  # checked before connecting
-            user_id=conn.info.user_id,
         )
         prepared = Prepared(
             plan=plan,

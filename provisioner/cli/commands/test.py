@@ -120,7 +120,7 @@ def _find_keys(
     tokens = [t for _, t in chosen if t is not None]
     key_name = {t.id: declared.get(t.name) or derive_key_name(t.name) for t in tokens}
     sink_text = keys_to or (spec.keys_to if spec else None)
-    delivery = make_delivery(sink_text, conn.url, conn.credential, user_id=conn.info.user_id)
+    delivery = make_delivery(sink_text, conn)
     held: dict[str, Secret | None] = {}
     if delivery is not None and delivery.readable and tokens:
         run_.sink = delivery.sink
