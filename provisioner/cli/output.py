@@ -23,8 +23,6 @@ from provisioner.render.plan import Header, dumps, plan_json, render_markdown, r
 from provisioner.render.style import Style
 from provisioner.secret import Secret
 
-STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB
-
 
 def header(file: str, conn: Any) -> Header:
     """What heads a document: the spec (``-f -`` is ``<stdin>``), the server, the user."""
@@ -114,11 +112,5 @@ def step_summary(
         from provisioner.render.safe import md_text
 
         text += f"\n**{md_text(outcome)}**\n"
-    try:
-        current = os.path.getsize(path)
-    except OSError:
-        current = 0
-    if current + len(text.encode()) > STEP_SUMMARY_LIMIT:
-        text = "*(provisioner: plan omitted, the step summary is full)*\n"
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text)
+    full = "*(provisioner: plan omitted, the step summary is full)*\n"
+    workflow.append_step_summary(path, text, lambda _room: full)

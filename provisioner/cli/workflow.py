@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO
 
 from provisioner.secret import Secret
+
+STEP_SUMMARY_LIMIT = 1_000_000  # GitHub refuses step summaries over 1 MiB
 
 
 def active(env: Mapping[str, str] = os.environ) -> bool:
@@ -63,3 +65,20 @@ def add_mask(
                 printed += 1
     out.flush()
     return printed
+
+
+def append_step_summary(
+    path: str, text: str, fallback: Callable[[int], str], *, headroom: int = 0
+) -> None:
+    """Append ``text`` to the step summary file at ``path`` whole while the file stays
+    under GitHub's 1 MiB with ``headroom`` bytes to spare; else append what ``fallback``
+    makes of the bytes left (a shorter text, or a line saying the summary is full)."""
+    try:
+        used = os.path.getsize(path)
+    except OSError:
+        used = 0
+    room = STEP_SUMMARY_LIMIT - used - headroom
+    if len(text.encode()) > room:
+        text = fallback(room)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)

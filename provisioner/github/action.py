@@ -45,8 +45,6 @@ from provisioner.secret import Secret
 if TYPE_CHECKING:
     from provisioner.spec import Spec
 
-#: GitHub refuses a step summary over 1 MiB
-STEP_SUMMARY_LIMIT = 1_000_000
 COMMANDS = ("plan", "apply")
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0", "")
 
@@ -518,23 +516,23 @@ class Step:
 
     def summary(self, markdown: str) -> None:
         """Append to the job summary, whole while it fits GitHub's 1 MiB."""
+        from provisioner.cli.workflow import append_step_summary
+
         path = self.runner.step_summary
         if not path:
             return
-        try:
-            used = os.path.getsize(path)
-        except OSError:
-            used = 0
-        room = STEP_SUMMARY_LIMIT - used - 1_000
-        if len(markdown.encode()) > room:  # fit() counts characters: 4 bytes at most each
-            where = "the file the `plan-json` output names"
-            markdown = (
+        where = "the file the `plan-json` output names"
+
+        def shorter(room: int) -> str:  # fit() counts characters: 4 bytes at most each
+            short = (
                 fit(markdown, room // 4, where)
                 if room > 8_000
                 else f"*(provisioner: the job summary is full; the plan is in {where})*"
             )
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(markdown.rstrip("\n") + "\n\n")
+            return short.rstrip("\n") + "\n\n"
+
+        # a block of its own; 1,000 bytes kept for the steps after this one
+        append_step_summary(path, markdown.rstrip("\n") + "\n\n", shorter, headroom=1_000)
 
     def outputs(self, *, changes: bool, code: int, path: Path | None, summary: str) -> None:
         self._write_outputs(

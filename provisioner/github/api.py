@@ -20,6 +20,7 @@ import httpx
 from provisioner import __version__
 from provisioner.errors import ProvisionerError
 from provisioner.humanize import utc_time
+from provisioner.newapi.transport import origin
 from provisioner.secret import Secret
 
 API_VERSION = "2022-11-28"
@@ -49,11 +50,6 @@ class PullRequest:
     head_sha: str
     merge_sha: str
     url: str
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
 class GitHub(AbstractContextManager["GitHub"]):
@@ -179,7 +175,7 @@ class GitHub(AbstractContextManager["GitHub"]):
         following = reply.links.get("next", {}).get("url")
         if not following:
             return None
-        if _origin(following) != _origin(self.base):
+        if origin(following) != origin(self.base):  # :443 spelled out is the same origin
             raise GitHubError(
                 f"GitHub's next page of comments is on another host ({urlsplit(following).netloc})"
                 "; not following it with the token"
