@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.execute.executor import Deliver
@@ -14,8 +14,21 @@ from provisioner.plan.model import KeyPrint, key_print
 from provisioner.secret import Secret
 
 if TYPE_CHECKING:
-    from provisioner.cli.session import Connection
     from provisioner.keystore.sinks import Sink
+    from provisioner.observed import ServerInfo
+
+
+class Source(Protocol):
+    """What a delivery needs of the connection its keys come from (session.Connection)."""
+
+    url: str
+    credential: Secret
+
+    @property
+    def origin(self) -> str: ...
+
+    @property
+    def info(self) -> ServerInfo: ...
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,7 @@ def usable_sink(
 
 def make_delivery(
     sink_text: str | None,
-    conn: Connection,
+    conn: Source,
     *,
     output: str = "text",
     spec_path: str | None = None,
