@@ -32,7 +32,15 @@ from provisioner.newapi.errors import (
     UnsupportedError,
 )
 from provisioner.observed import ObservedToken, TokenStatus
-from provisioner.plan.actions import Action, Create, FieldUpdates, Rotate, TokenFields, Update
+from provisioner.plan.actions import (
+    Action,
+    Create,
+    Creating,
+    FieldUpdates,
+    Rotate,
+    TokenFields,
+    Update,
+)
 from provisioner.plan.model import KeyPrint, Plan, key_print
 from provisioner.plan.ownership import pending_name
 from provisioner.plan.server_checks import (
@@ -62,10 +70,6 @@ Deliver = Callable[[list[tuple[str, str, Secret]]], dict[str, str]]
 
 Forget = Callable[[Mapping[str, KeyPrint | None]], list[str]]
 """Removes the keys of deleted tokens from the sink (key name -> the deleted key's print)."""
-
-
-Creating = Create | Rotate
-"""The actions of the create phase: each POSTs a new token."""
 
 
 class Progress(Protocol):
@@ -168,7 +172,7 @@ class Executor:
         ordered = self.plan.ordered()
         pending = {id(a): self._result(a) for a in ordered}
         try:
-            creates = [a for a in ordered if isinstance(a, Create | Rotate)]
+            creates = [a for a in ordered if isinstance(a, Creating)]
             if creates:
                 self._create_phase(creates, pending)
             enabled: list[tuple[Action, OpResult]] = []

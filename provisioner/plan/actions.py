@@ -416,18 +416,43 @@ def _common(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Create(Action):
+class Creating(Action):
+    """An action that POSTs a new token with ``settings``: a :class:`Create`, or the new
+    token of a :class:`Rotate`."""
+
+    settings: TokenFields
+
+    def written(self) -> dict[str, Any]:
+        return self.settings.to_json()
+
+    @classmethod
+    def _own(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The subclass's own fields, read from either form."""
+        return {}
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Action:
+        settings = TokenFields.from_json(data.get("set") or {"name": common["name"]})
+        return cls(**common, settings=settings, **cls._own(data))
+
+    def _kind_saved(self) -> dict[str, Any]:
+        return {"settings": self.settings.to_saved()}
+
+    @classmethod
+    def _from_saved(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Action:
+        settings = TokenFields.from_saved(data["settings"])
+        return cls(**common, settings=settings, **cls._own(data))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Create(Creating):
     """A new token with these settings; its key goes to the sink."""
 
     kind: ClassVar[ActionKind] = "create"
-    settings: TokenFields
     # limits the server may store without enforcing, which the plan could not confirm (an
     # empty account shows no record): apply creates the token expired and makes it usable
     # only once the record shows them enforced
     unconfirmed: tuple[str, ...] = ()
-
-    def written(self) -> dict[str, Any]:
-        return self.settings.to_json()
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
@@ -436,33 +461,17 @@ class Create(Action):
         return data
 
     @classmethod
-    def _from_json(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Action:
-        return cls(
-            **common,
-            settings=TokenFields.from_json(data.get("set") or {"name": common["name"]}),
-            unconfirmed=tuple(str(u) for u in data.get("unconfirmed", ())),
-        )
-
-    def _kind_saved(self) -> dict[str, Any]:
-        return {"settings": self.settings.to_saved()}
-
-    @classmethod
-    def _from_saved(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Action:
-        return cls(
-            **common,
-            settings=TokenFields.from_saved(data["settings"]),
-            unconfirmed=tuple(str(u) for u in data.get("unconfirmed", ())),
-        )
+    def _own(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"unconfirmed": tuple(str(u) for u in data.get("unconfirmed", ()))}
 
 
 @dataclass(frozen=True, kw_only=True)
-class Rotate(Action):
+class Rotate(Creating):
     """A new token with these settings takes the name once the sink has its key; the old
     one is renamed ``rotation_name`` and expires at ``rotation_expiry``
     (docs/reconcile.md#rotation)."""
 
     kind: ClassVar[ActionKind] = "rotate"
-    settings: TokenFields
     rotation_name: str
     rotation_expiry: int
     # the quota units the old token has left and keeps until it expires (the new one gets
@@ -470,9 +479,6 @@ class Rotate(Action):
     # before it was recorded)
     old_remaining: int | None = -1
     scheduled: bool = False  # due by the token's own rotate.every (not requested)
-
-    def written(self) -> dict[str, Any]:
-        return self.settings.to_json()
 
     def _kind_json(self) -> dict[str, Any]:
         return {
@@ -483,7 +489,7 @@ class Rotate(Action):
         }
 
     @classmethod
-    def _rotation(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _own(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         remaining = data.get("old_remaining", -1)
         return {
             "rotation_name": data.get("rotation_name", ""),
@@ -491,19 +497,6 @@ class Rotate(Action):
             "old_remaining": None if remaining is None else int(remaining),
             "scheduled": bool(data.get("scheduled", False)),
         }
-
-    @classmethod
-    def _from_json(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Action:
-        settings = TokenFields.from_json(data.get("set") or {"name": common["name"]})
-        return cls(**common, settings=settings, **cls._rotation(data))
-
-    def _kind_saved(self) -> dict[str, Any]:
-        return {"settings": self.settings.to_saved()}
-
-    @classmethod
-    def _from_saved(cls, data: Mapping[str, Any], common: dict[str, Any]) -> Action:
-        settings = TokenFields.from_saved(data["settings"])
-        return cls(**common, settings=settings, **cls._rotation(data))
 
 
 @dataclass(frozen=True, kw_only=True)
