@@ -682,7 +682,7 @@ class NewApiClient(AbstractContextManager["NewApiClient"]):
         missing = dialect.missing_scopes(self._scopes, needs)
         if missing:
             raise ScopeError(
-                dialect.scope_refusal(self._scopes, needs, credential_hint=self._hint()),
+                dialect.scope_refusal(self._scopes, needs, credential_hint=self._credential.masked),
                 missing=tuple(missing),
                 granted=self._scopes,
             )
@@ -699,10 +699,6 @@ class NewApiClient(AbstractContextManager["NewApiClient"]):
         except NewApiError:
             return None
         return True
-
-    def _hint(self) -> str:
-        raw = self._credential.reveal()
-        return f"{raw[:4]}...{raw[-4:]}" if len(raw) > 12 else ""
 
     def permissions(self) -> dict[str, str]:
         """What the credential may do, probed without changing anything.

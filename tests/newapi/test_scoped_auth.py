@@ -134,6 +134,7 @@ def test_a_missing_scope_is_named_with_what_needs_it(rc41: Sandbox) -> None:
     assert error.granted["api_key:write"] is False
     assert "lacks the scope api_key:write (needed by this plan's 3 changes)" in str(error)
     assert token not in str(error) and token[-4:] in str(error)  # the hint, never the value
+    assert f"the access token ({token[:4]}...{token[-4:]}) lacks" in str(error)  # Secret.masked
 
 
 def test_without_a_base_scope_the_probe_names_every_missing_one(rc41: Sandbox) -> None:
