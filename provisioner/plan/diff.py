@@ -437,9 +437,12 @@ def _reconcile_one(
     if desired.status == "absent":
         plan.actions.append(Delete(reason="declared absent", **common()))
         return
-    if desired.status == "enabled" and _rotation_due(desired, token, context):
-        plan.actions.append(_rotate(desired, token, context, plan, common()))
-        return
+    if desired.status == "enabled":
+        forced, scheduled = _rotation_due(desired, token, context)
+        if forced or scheduled:
+            rotate = _rotate(desired, token, context, plan, common(), forced, scheduled)
+            plan.actions.append(rotate)
+            return
     updates, changes = _field_updates(desired, token, context.quota_per_unit)
     if updates:
         plan.actions.append(Update(set=updates, changes=tuple(changes), **common()))
@@ -463,10 +466,15 @@ def _reconcile_one(
         _enable_if_needed(token, common(), plan)
 
 
-def _rotation_due(desired: DesiredToken, token: ObservedToken, context: _Context) -> bool:
-    if desired.name in context.rotate_now:
-        return True
-    return desired.rotate is not None and context.now - token.created_time >= desired.rotate.every
+def _rotation_due(
+    desired: DesiredToken, token: ObservedToken, context: _Context
+) -> tuple[bool, bool]:
+    """Whether the token rotates now: (requested, due by its own ``rotate.every``)."""
+    forced = desired.name in context.rotate_now
+    scheduled = (
+        desired.rotate is not None and context.now - token.created_time >= desired.rotate.every
+    )
+    return forced, scheduled
 
 
 def _rotate(
@@ -475,6 +483,8 @@ def _rotate(
     context: _Context,
     plan: Plan,
     common: dict[str, Any],
+    forced: bool,
+    scheduled: bool,
 ) -> Rotate:
     """The replacement is created from the spec, so the old token needs no update."""
     now = context.now
@@ -484,7 +494,6 @@ def _rotate(
         else (desired.rotate.overlap if desired.rotate else DEFAULT_ROTATE_OVERLAP)
     )
     taken = set(context.taken) | {a.rotation_name for a in plan.actions if isinstance(a, Rotate)}
-    forced = desired.name in context.rotate_now
     reason = "requested" if forced else f"rotate.every elapsed (created {_iso(token.created_time)})"
     dead = token.effective_status(now)
     if dead in (TokenStatus.EXPIRED, TokenStatus.EXHAUSTED):
@@ -496,7 +505,7 @@ def _rotate(
         rotation_name=rotation_name(token.name, now, taken),
         rotation_expiry=old_token_expiry(token, now, overlap),
         old_remaining=None if token.unlimited_quota else max(0, token.remain_quota),
-        scheduled=desired.rotate is not None and now - token.created_time >= desired.rotate.every,
+        scheduled=scheduled,
         **common,
     )
 
