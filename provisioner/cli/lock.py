@@ -58,6 +58,7 @@ from provisioner.newapi.bodies import lock_body
 from provisioner.newapi.errors import AmbiguousWriteError, NewApiError
 from provisioner.newapi.transport import Call
 from provisioner.observed import ObservedToken, TokenStatus
+from provisioner.plan.server_checks import cap_words
 from provisioner.spec.reserved import LOCK_PREFIX
 
 #: the lease's length in seconds, for tests (docs/robustness.md#tuning-knob-provisioner_lock_lease)
@@ -362,16 +363,6 @@ def _busy(holder: ObservedToken, now: int) -> RefusedError:
         f"ends by itself and the next apply takes over; `{UNLOCK} {holder.id}` shows it and "
         f"`{UNLOCK} {holder.id} --force` removes it now"
     )
-
-
-def cap_words(message: str, token_count: int) -> str | None:
-    """A cap refusal in the user's words (None when ``message`` is not one)."""
-    from provisioner.plan.server_checks import cap_advice, cap_of
-
-    cap = cap_of(message)
-    if cap is None:
-        return None
-    return f"{cap_advice(token_count, cap)} (the server said: {message})"
 
 
 def remove_tokens(conn: Connection, ids: Sequence[int]) -> str:

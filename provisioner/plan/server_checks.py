@@ -214,6 +214,16 @@ def cap_advice(held: int, cap: int | None) -> str:
     )
 
 
+def cap_words(message: str, token_count: int) -> str | None:
+    """A cap refusal in the user's words: ``token_count`` (the tokens the account holds,
+    locks included), the cap the server named, and what it said; None when ``message`` is
+    not one."""
+    cap = cap_of(message)
+    if cap is None:
+        return None
+    return f"{cap_advice(token_count, cap)} (the server said: {message})"
+
+
 #: budget caps: new-api v0.10.5 (2025-12-29) capped remain_quota at 1e9 USD, 2026-08-10
 #: at 2147483647 units (docs/server-contract.md#limits)
 LEGACY_CAP_USD = 1_000_000_000

@@ -306,6 +306,26 @@ def test_revoke_on_a_full_account_reports_the_disable_and_the_failed_replacement
         sandbox.stop()
 
 
+def test_revoke_says_how_many_tokens_the_account_holds_when_the_server_names_no_cap(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cap refusal without a number: revoke counts the account's tokens itself, as apply's
+    lock does, instead of saying it holds 0 (docs/keys-in-use.md#revoke)."""
+    cli.spec("keys:\n  to: json:keys.json\ntokens:\n  - name: app\n    quota: 10 USD\n")
+    assert cli("apply", "--yes").code == 0
+    cli.insert(name="other", remain_quota=500_000)
+    key = "sk-" + cli.row("app")["key"]
+    cli.sandbox.add_fault(Fault(route="POST /api/token/", message="token limit reached"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(key + "\n"))
+    result = cli("revoke", "--yes")
+    assert result.code == 6, result.all
+    assert "its replacement could not be created: the account is full" in result.out
+    assert "holds 2 tokens and the server caps it" in result.out, result.out
+    assert "(the server said: token limit reached" in result.out
+    assert "holds 0 tokens" not in result.all
+    assert_no_secrets(cli.sandbox, result.all)
+
+
 # ---------------------------------------------------------------------------- reserved names
 
 

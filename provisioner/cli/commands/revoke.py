@@ -209,7 +209,7 @@ def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: 
     from provisioner.newapi.errors import NewApiError
     from provisioner.observed import TokenStatus
     from provisioner.plan.actions import FieldUpdates
-    from provisioner.plan.server_checks import cap_advice, cap_of
+    from provisioner.plan.server_checks import cap_words
     from provisioner.report import OpResult
 
     client = conn.client
@@ -264,10 +264,10 @@ def _execute(conn: Connection, run_: RevokeRun, delivery: Delivery | None, now: 
     by_name = {o.item.replacement.name: o for o in replaced if o.item.replacement is not None}
     for result in report.results:
         if result.name in by_name:
-            cap = cap_of(result.error or "")
-            if result.status == "failed" and cap is not None:
-                # full: it holds as many tokens as its cap (docs/keys-in-use.md#revoke)
-                result.error = f"the account is full. {cap_advice(cap, cap)} ({result.error})"
+            words = cap_words(result.error or "", len(conn.inventory) + len(conn.locks))
+            if result.status == "failed" and words is not None:
+                # full: the replacement found no room (docs/keys-in-use.md#revoke)
+                result.error = f"the account is full. {words}"
             by_name[result.name].steps.append(result)
             by_name[result.name].replaced.append(result)
     run_.keys_delivered = report.keys_delivered
