@@ -44,6 +44,20 @@ def server_mask(key: str) -> str:
     return key[:4] + "*" * 10 + key[-4:]
 
 
+def split_models(text: str) -> tuple[str, ...]:
+    """``model_limits`` is comma-separated: its entries, trimmed, blanks dropped."""
+    return tuple(m.strip() for m in text.split(",") if m.strip())
+
+
+def split_ips(text: str | None) -> tuple[str, ...]:
+    """``allow_ips`` is newline-separated; null means none: its entries, trimmed, blanks
+    dropped.
+
+    docs/server-contract.md#token-record
+    """
+    return tuple(line.strip() for line in (text or "").splitlines() if line.strip())
+
+
 # Fields a full-mode PUT must not carry back: read-only or managed elsewhere.
 READ_ONLY_FIELDS = frozenset(
     {"key", "status", "user_id", "created_time", "accessed_time", "used_quota", "DeletedAt"}
@@ -95,15 +109,12 @@ class ObservedToken(BaseModel):
         """The model allow-list, or () when the list does not apply."""
         if not self.model_limits_enabled:
             return ()
-        return tuple(m.strip() for m in self.model_limits.split(",") if m.strip())
+        return split_models(self.model_limits)
 
     @property
     def ips(self) -> tuple[str, ...]:
-        """``allow_ips`` is newline-separated; null means none.
-
-        docs/server-contract.md#token-record
-        """
-        return tuple(line.strip() for line in (self.allow_ips or "").splitlines() if line.strip())
+        """The ``allow_ips`` entries (:func:`split_ips`)."""
+        return split_ips(self.allow_ips)
 
     @property
     def budget(self) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Literal
 
-from provisioner.observed import ObservedToken
+from provisioner.observed import ObservedToken, split_ips, split_models
 
 ActionKind = Literal[
     "create", "rotate", "rename", "update", "enable", "deliver", "disable", "delete"
@@ -47,14 +47,6 @@ class FieldChange:
 
 
 # --------------------------------------------------------------------------- settings
-
-
-def _split_models(text: str) -> tuple[str, ...]:
-    return tuple(m.strip() for m in text.split(",") if m.strip())
-
-
-def _split_ips(text: str | None) -> tuple[str, ...]:
-    return tuple(line.strip() for line in (text or "").splitlines() if line.strip())
 
 
 @dataclass(frozen=True)
@@ -93,7 +85,7 @@ class TokenFields:
             remain_quota=token.remain_quota,
             unlimited_quota=token.unlimited_quota,
             model_limits_enabled=token.model_limits_enabled,
-            model_limits=_split_models(token.model_limits),
+            model_limits=split_models(token.model_limits),
             allow_ips=token.ips,
             group=token.group,
             cross_group_retry=token.cross_group_retry if auto else False,
@@ -130,8 +122,8 @@ class TokenFields:
             remain_quota=int(data.get("remain_quota", 0)),
             unlimited_quota=bool(data.get("unlimited_quota", False)),
             model_limits_enabled=bool(data.get("model_limits_enabled", False)),
-            model_limits=_split_models(str(data.get("model_limits") or "")),
-            allow_ips=_split_ips(data.get("allow_ips")),
+            model_limits=split_models(str(data.get("model_limits") or "")),
+            allow_ips=split_ips(data.get("allow_ips")),
             group=str(data.get("group") or ""),
             cross_group_retry=bool(data.get("cross_group_retry", False)),
             auto_groups=None if auto_groups is None else tuple(str(g) for g in auto_groups),
@@ -254,7 +246,7 @@ class FieldUpdates:
         enabled = data.get("model_limits_enabled")
         models = None
         if "model_limits" in data or enabled is not None:
-            models = _split_models(str(data.get("model_limits") or "")) if enabled else ()
+            models = split_models(str(data.get("model_limits") or "")) if enabled else ()
         return cls(
             expired_time=_int_or_none(data.get("expired_time")),
             unlimited_quota=_bool_or_none(data.get("unlimited_quota")),
@@ -263,7 +255,7 @@ class FieldUpdates:
             auto_groups=None if auto_groups is None else tuple(str(g) for g in auto_groups),
             cross_group_retry=_bool_or_none(data.get("cross_group_retry")),
             models=models,
-            allow_ips=None if "allow_ips" not in data else _split_ips(data["allow_ips"]),
+            allow_ips=None if "allow_ips" not in data else split_ips(data["allow_ips"]),
             name=None if data.get("name") is None else str(data["name"]),
         )
 
