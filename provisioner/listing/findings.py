@@ -221,18 +221,18 @@ def make_row(token: ObservedToken, now: int, ownership: str | None = None) -> Ro
     )
 
 
-def _declared_enabled(spec: Spec | None, name: str) -> bool:
+def _declared_enabled(spec: Spec | None) -> frozenset[str]:
+    """The names the spec declares enabled (none without a spec): built once per listing."""
     if spec is None:
-        return False
-    desired = spec.by_name().get(name)
-    return desired is not None and desired.status == "enabled"
+        return frozenset()
+    return frozenset(name for name, t in spec.by_name().items() if t.status == "enabled")
 
 
 def _findings_for(
     token: ObservedToken,
     now: int,
     thresholds: Thresholds,
-    spec: Spec | None,
+    declared_enabled: frozenset[str],
     owner: Ownership | None,
     duplicates: dict[str, list[int]],
 ) -> list[Finding]:
@@ -248,7 +248,7 @@ def _findings_for(
         if effective == TokenStatus.EXPIRED
         else f"budget exhausted ({token.used_quota:,} of {token.budget:,} units used)"
     )
-    if dead and _declared_enabled(spec, token.name):
+    if dead and token.name in declared_enabled:
         add("dead-but-enabled", f"{why_dead}, but the spec declares it enabled")
     elif dead and token.status == TokenStatus.ENABLED:
         add("dead-but-enabled", f"{why_dead}, but the server still lists it as enabled")
@@ -369,8 +369,9 @@ def build_listing(
     shown.sort(key=lambda pair: _sort_key(sort)(pair[0]))
 
     findings: list[Finding] = []
+    enabled = _declared_enabled(spec)
     for _, token in shown:
-        findings.extend(_findings_for(token, now, thresholds, spec, owner, duplicates))
+        findings.extend(_findings_for(token, now, thresholds, enabled, owner, duplicates))
     order = {kind: i for i, kind in enumerate(FINDING_KINDS)}
     findings.sort(key=lambda f: (order[f.kind], f.name, f.id))
     return Listing(
