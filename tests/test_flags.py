@@ -50,3 +50,17 @@ def test_a_flag_left_out_keeps_the_fields_default() -> None:
         options.ListOptions, build_parser().parse_args(["list", "--sort", "id"])
     )
     assert parsed == options.ListOptions(sort="id")
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("5M", 5 * 1024**2), ("512k", 512 * 1024), ("1G", 1024**3), ("100", 100)]
+)
+def test_size(text: str, size: int) -> None:
+    """``scan --max-size``: a size in bytes, with K, M or G."""
+    assert options.size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "0", "-1M"])
+def test_size_refuses(text: str) -> None:
+    with pytest.raises(options.BadValue, match="a size from 1 byte to 16G"):
+        options.size(text)

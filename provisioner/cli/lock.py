@@ -76,11 +76,11 @@ class LockLostError(NewApiError):
     exit_code = ExitCode.REFUSED
 
 
-def lease_seconds(env: dict[str, str] | None = None) -> float:
+def lease_seconds() -> float:
     """The lease's length: ``PROVISIONER_LOCK_LEASE`` seconds (3 to 3600), else 2 minutes."""
     from provisioner.cli.options import number, variable
 
-    text = (os.environ if env is None else env).get(LEASE_VARIABLE, "").strip()
+    text = os.environ.get(LEASE_VARIABLE, "").strip()
     if not text:
         return float(DEFAULT_LEASE)
     return variable(LEASE_VARIABLE, number, text, low=3, high=3600, what="a number of seconds")
@@ -179,7 +179,6 @@ class Lease:
         self.lease_end = lease_end  # the server's clock
         self.lost: str | None = None
         self.gone = False  # its token is no longer on the server: nothing to release
-        self.renewals = 0
         self._changed = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -322,7 +321,6 @@ class Lease:
             self.token = stored
             # what the server kept (others judge by it); what was sent if it shows nonsense
             self.lease_end = stored.expired_time if stored.expired_time > 0 else sent_end
-            self.renewals += 1
             self._changed.notify_all()
 
     def _gone(self) -> bool:

@@ -35,22 +35,6 @@ from provisioner.cli.options import (
 )
 from provisioner.errors import UsageError
 
-SERVER_COMMANDS = (
-    "plan",
-    "apply",
-    "export",
-    "list",
-    "check",
-    "reveal",
-    "rotate",
-    "delete",
-    "test",
-    "revoke",
-    "scan",
-    "unlock",
-)
-
-
 #: One example a command's --help shows (tests/test_docs_and_cli.py parses each one).
 EXAMPLES: dict[str, str] = {
     "validate": "provisioner validate -f infra/tokens.yaml",
@@ -132,7 +116,7 @@ def _add(parser: argparse.ArgumentParser, cls: type, *, suppress: bool = False) 
             parser.add_argument(name, **kw)
 
 
-#: every command: its options, whether it talks to a server, and what --help says of it
+#: every command: its options, and what --help says of it
 COMMANDS: dict[str, tuple[type, str]] = {
     "validate": (ValidateOptions, "check the spec file offline; every error as FILE:LINE:COL"),
     "plan": (PlanOptions, "show what apply would change (read-only)"),

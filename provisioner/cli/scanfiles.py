@@ -52,16 +52,6 @@ class ScanInput:
     open_sinks: list[tuple[str, Path]] = field(default_factory=list)
 
 
-def parse_size(text: str) -> int:
-    """``5M``, ``512K``, ``1G`` or a number of bytes (the check lives in cli/options.py)."""
-    from provisioner.cli.options import BadValue, size
-
-    try:
-        return size(text)
-    except BadValue as exc:
-        raise UsageError(f"--max-size: {exc}") from None
-
-
 def _shown(path: Path, cwd: Path) -> str:
     """``path`` relative to ``cwd`` when under it (symbolic links not resolved), else as is."""
     # git names files from the real top of the work tree; the working directory may be
@@ -169,15 +159,13 @@ def _device(path: Path) -> int:
         return -1
 
 
-def files_under(
-    path: Path, skipped: list[Skipped] | None = None, cwd: Path | None = None
-) -> tuple[list[Path], bool]:
+def files_under(path: Path, skipped: list[Skipped], cwd: Path) -> tuple[list[Path], bool]:
     """The files a folder holds, as git sees them in a work tree; and whether git listed them.
     Folders a walk does not enter are added to ``skipped``."""
     top = work_tree(path)
     if top is None or _ignored(path, top):
         # a folder git ignores was still named: read all of it
-        return _walk(path, [] if skipped is None else skipped, cwd or Path.cwd()), False
+        return _walk(path, skipped, cwd), False
     return _git_files(path), True
 
 

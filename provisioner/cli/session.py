@@ -169,6 +169,8 @@ class Connection:
 
     def relist(self) -> None:
         """Read every token again (after taking the lock: what others did is seen)."""
+        from provisioner.lease import split_locks
+
         self.inventory, self.locks = split_locks(self.client.list_tokens())
 
     @property
@@ -193,14 +195,6 @@ class Connection:
         if self.info.username:
             return f"{self.info.username} (#{self.info.user_id})"
         return f"#{self.info.user_id}" if self.info.user_id else ""
-
-
-def split_locks(tokens: list[ObservedToken]) -> tuple[list[ObservedToken], list[ObservedToken]]:
-    """(user tokens, lock tokens): a token in the lock namespace that is not shaped like
-    a lock was made by hand, and stays a user token (docs/reconcile.md#one-apply-at-a-time)."""
-    from provisioner.lease import split_locks as split
-
-    return split(tokens)
 
 
 def _request_logger(log: Log):  # type: ignore[no-untyped-def]
@@ -247,6 +241,7 @@ def connect(
         ssl_verify_setting,
     )
     from provisioner.keystore.urls import check_url
+    from provisioner.lease import split_locks
     from provisioner.newapi.client import NewApiClient
     from provisioner.newapi.retry import RetryPolicy
     from provisioner.newapi.transport import TransportSettings

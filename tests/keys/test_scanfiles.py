@@ -13,7 +13,6 @@ from provisioner.cli.scanfiles import (
     LINKED_FOLDER,
     Skipped,
     _unquote,
-    parse_size,
     scan_paths,
 )
 from provisioner.errors import UsageError
@@ -100,19 +99,6 @@ def test_since_needs_git_and_a_known_revision(repo: Path, tmp_path: Path) -> Non
 def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
         scan_paths(["nope"], cwd=tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("text", "size"), [("5M", 5 * 1024**2), ("512k", 512 * 1024), ("1G", 1024**3), ("100", 100)]
-)
-def test_parse_size(text: str, size: int) -> None:
-    assert parse_size(text) == size
-
-
-@pytest.mark.parametrize("text", ["", "lots", "0", "-1M"])
-def test_parse_size_refuses(text: str) -> None:
-    with pytest.raises(UsageError):
-        parse_size(text)
 
 
 def test_git_quoted_names() -> None:

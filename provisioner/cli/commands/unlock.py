@@ -73,8 +73,8 @@ def run(opts: UnlockOptions) -> int:
         actions: dict[int, str] = {}
         for lock in chosen:
             actions[lock.id] = "remove" if not is_live(lock, now) or opts.force else "refused"
-        doc = _Document(conn, head, now, chosen, actions, local)
-        doc.preview(opts.common.output, log)
+        doc = _Document(head, now, chosen, actions, local)
+        doc.preview(opts.common.output)
         to_remove = [t for t in chosen if actions[t.id] == "remove"]
         if to_remove:
             if opts.common.output != "text" and not opts.yes and sys.stdin.isatty():
@@ -140,7 +140,6 @@ def _refusal(lock: ObservedToken, now: int) -> str:
 class _Document:
     """What unlock shows: the locks, what happened to each, and the outcome."""
 
-    conn: Connection
     head: Any
     now: int
     locks: list[ObservedToken]
@@ -173,7 +172,7 @@ class _Document:
             lines += ["", f"On this machine an apply holds the file lock: {text(self.local)}."]
         return "\n".join(lines) + "\n"
 
-    def preview(self, output: str, log: Log) -> None:
+    def preview(self, output: str) -> None:
         if output == "text":
             sys.stdout.write(self.text())
             sys.stdout.flush()
