@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from typing import TypeGuard
 
 from provisioner.keystore.sinks import (
-    _DOTENV_LINE,
-    _ORIGIN_COMMENT,
-    JSON_ORIGINS,
     DotenvSink,
     JsonSink,
     KeyDelivery,
@@ -24,15 +21,13 @@ from provisioner.keystore.sinks import (
     Sink,
     _read_existing,
     keyring_origin,
-    origin_entry,
     read_dotenv,
-    write_private,
 )
 from provisioner.plan.model import KeyPrint, key_print
 from provisioner.secret import Secret
 
 
-def readable(sink: Sink) -> bool:
+def readable(sink: Sink) -> TypeGuard[DotenvSink | JsonSink | KeyringSink]:
     return isinstance(sink, DotenvSink | JsonSink | KeyringSink)
 
 
@@ -101,7 +96,7 @@ def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint | None], server_url: s
     removed: a name reused by another token keeps its key.
     """
     held = read_keys(sink, prints, server_url)
-    if not held:
+    if not held or not readable(sink):
         return []
     doomed = sorted(
         name
@@ -110,43 +105,8 @@ def forget_keys(sink: Sink, prints: Mapping[str, KeyPrint | None], server_url: s
     )
     if not doomed:
         return []
-    _remove(sink, doomed, server_url)
+    sink.remove(doomed, server_url=server_url)
     return doomed
-
-
-def _remove(sink: Sink, doomed: list[str], server_url: str) -> None:
-    """Remove the entries ``doomed`` (and their recorded origins) from a readable sink."""
-    if isinstance(sink, KeyringSink):
-        from provisioner.keystore import keyring_store
-
-        service = keyring_store.service_name(server_url)
-        for name in doomed:
-            keyring_store.delete_secret(service, name, timeout=sink.timeout)
-            keyring_store.delete_secret(service, origin_entry(name), timeout=sink.timeout)
-        return
-    assert isinstance(sink, DotenvSink | JsonSink)
-    text = _read_existing(sink.path) or ""
-    if isinstance(sink, JsonSink):
-        data = json.loads(text)
-        origins = data.get(JSON_ORIGINS)
-        for name in doomed:
-            data.pop(name, None)
-            if isinstance(origins, dict):
-                origins.pop(name, None)
-        if isinstance(origins, dict) and not origins:
-            data.pop(JSON_ORIGINS)
-        write_private(
-            sink.path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        )
-    else:
-        kept = []
-        for line in text.splitlines():
-            note = _ORIGIN_COMMENT.match(line)
-            match = None if line.lstrip().startswith("#") else _DOTENV_LINE.match(line)
-            if (match and match.group(1) in doomed) or (note and note.group(1) in doomed):
-                continue
-            kept.append(line)
-        write_private(Path(sink.path), "\n".join(kept) + ("\n" if kept else ""))
 
 
 def move_former_names(sink: Sink, delivered: Iterable[KeyDelivery]) -> list[tuple[str, str]]:
@@ -195,5 +155,5 @@ def move_former_names(sink: Sink, delivered: Iterable[KeyDelivery]) -> list[tupl
                     moved[name] = item.key_name
         server_url = items[0].server_url
     if moved:
-        _remove(sink, sorted(moved), server_url)
+        sink.remove(sorted(moved), server_url=server_url)
     return sorted(moved.items())

@@ -260,6 +260,16 @@ class KeyringSink:
             results.append(DeliveryResult(item.name, True, "", where))
         return results
 
+    def remove(self, key_names: Iterable[str], *, server_url: str, text: str | None = None) -> None:
+        """Delete the entries ``key_names`` and their recorded origins from the service of
+        ``server_url`` (``text`` is a file sink's)."""
+        from provisioner.keystore import keyring_store
+
+        service = keyring_store.service_name(server_url)
+        for name in key_names:
+            keyring_store.delete_secret(service, name, timeout=self.timeout)
+            keyring_store.delete_secret(service, origin_entry(name), timeout=self.timeout)
+
 
 def origin_entry(key_name: str) -> str:
     """The keyring user under which a key's origin is kept, beside the key itself: the
@@ -335,6 +345,18 @@ class FileSink:
         self, existing: str | None, entries: dict[str, str], origins: dict[str, Origin]
     ) -> str:
         raise NotImplementedError
+
+    def _removed(self, text: str, doomed: list[str]) -> str:
+        """``text`` without the entries ``doomed`` and their recorded origins."""
+        raise NotImplementedError
+
+    def remove(self, key_names: Iterable[str], *, server_url: str, text: str | None = None) -> None:
+        """Remove the entries ``key_names`` and their recorded origins from the file (its
+        ``text`` when already read; ``server_url`` names a keyring's service: a file is its
+        own place)."""
+        if text is None:
+            text = _read_existing(self.path) or ""
+        write_private(self.path, self._removed(text, list(key_names)))
 
     def origins(self, text: str | None) -> dict[str, Origin]:
         """The origin recorded for each key name in the file's ``text`` (none: not recorded)."""
@@ -682,6 +704,16 @@ class DotenvSink(FileSink):
             out.append(f"{prefix}{name}={dotenv_quote(value)}")
         return "\n".join(out) + "\n"
 
+    def _removed(self, text: str, doomed: list[str]) -> str:
+        kept = []
+        for line in text.splitlines():
+            note = _ORIGIN_COMMENT.match(line)
+            match = None if line.lstrip().startswith("#") else _DOTENV_LINE.match(line)
+            if (match and match.group(1) in doomed) or (note and note.group(1) in doomed):
+                continue
+            kept.append(line)
+        return "\n".join(kept) + ("\n" if kept else "")
+
 
 def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
@@ -787,6 +819,21 @@ class JsonSink(FileSink):
             table = dict(recorded) if isinstance(recorded, dict) else {}
             table.update({name: origin.text() for name, origin in origins.items()})
             data[JSON_ORIGINS] = table
+        return self._dump(data)
+
+    def _removed(self, text: str, doomed: list[str]) -> str:
+        data = json.loads(text)
+        origins = data.get(JSON_ORIGINS)
+        for name in doomed:
+            data.pop(name, None)
+            if isinstance(origins, dict):
+                origins.pop(name, None)
+        if isinstance(origins, dict) and not origins:
+            data.pop(JSON_ORIGINS)
+        return self._dump(data)
+
+    @staticmethod
+    def _dump(data: dict[str, object]) -> str:
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
