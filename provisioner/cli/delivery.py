@@ -79,7 +79,7 @@ class Delivery:
             return {}
         wanted = Origin(self.origin or self.server_url, self.user_id)
         try:
-            held = foreign_keys(self.target, key_names, wanted)
+            held = foreign_keys(self.target, key_names, wanted, self.server_url)
         except (OSError, ValueError) as exc:
             raise ProvisionerError(f"cannot read the key sink {self.sink}: {exc}") from None
         return {

@@ -20,7 +20,6 @@ from provisioner.keystore.sinks import (
     Origin,
     Sink,
     _read_existing,
-    keyring_origin,
     read_dotenv,
 )
 from provisioner.plan.model import KeyPrint, key_print
@@ -51,8 +50,10 @@ def read_keys(
     return None
 
 
-def _file_values(sink: DotenvSink | JsonSink) -> dict[str, str]:
-    text = _read_existing(sink.path)
+def _file_values(sink: DotenvSink | JsonSink, text: str | None = None) -> dict[str, str]:
+    """The string members of the sink's file (its ``text`` when already read)."""
+    if text is None:
+        text = _read_existing(sink.path)
     if not text or not text.strip():
         return {}
     if isinstance(sink, DotenvSink):
@@ -66,22 +67,18 @@ def _file_values(sink: DotenvSink | JsonSink) -> dict[str, str]:
     return {str(k): v for k, v in data.items() if isinstance(v, str)}
 
 
-def foreign_keys(sink: Sink, key_names: Iterable[str], origin: Origin) -> dict[str, Origin]:
+def foreign_keys(
+    sink: Sink, key_names: Iterable[str], origin: Origin, server_url: str
+) -> dict[str, Origin]:
     """The key names under which the sink holds a key of another server or account, with
     that key's origin; keys with no origin recorded (written by 0.2) are adopted, not foreign.
+    ``server_url`` is the URL keys are delivered from (a keyring's service), ``origin``
+    the server and account they are recorded for.
     """
     names = list(dict.fromkeys(key_names))
-    if isinstance(sink, KeyringSink):
-        from provisioner.keystore import keyring_store
-
-        service = keyring_store.service_name(origin.server)
-        recorded: Mapping[str, Origin | None] = {
-            n: keyring_origin(service, n, timeout=sink.timeout) for n in names
-        }
-    elif isinstance(sink, DotenvSink | JsonSink):
-        recorded = sink.origins(_read_existing(sink.path)) if sink.path.exists() else {}
-    else:
+    if not readable(sink):
         return {}
+    recorded = sink.recorded_origins(names, server_url=server_url)
     return {
         name: held
         for name in names
@@ -123,28 +120,29 @@ def move_former_names(sink: Sink, delivered: Iterable[KeyDelivery]) -> list[tupl
     if not items or not readable(sink):
         return []
     moved: dict[str, str] = {}
+    server_url = items[0].server_url
+    text: str | None = None  # a file sink's, read once
     if isinstance(sink, KeyringSink):
         from provisioner.keystore import keyring_store
         from provisioner.spec.desired import derive_key_name
 
-        service = keyring_store.service_name(items[0].server_url)
+        service = keyring_store.service_name(server_url)
         for item in items:
             former = derive_key_name(item.name)
             if former == item.key_name or former in moved:
                 continue
             held = keyring_store.get_secret(service, former, timeout=sink.timeout)
-            origin = keyring_origin(service, former, timeout=sink.timeout)
+            origin = sink.recorded_origins([former], server_url=server_url).get(former)
             same_key = held is not None and held.reveal() == item.key.reveal()
             if same_key and origin is not None and origin.same_as(item.origin):
                 moved[former] = item.key_name
-        server_url = items[0].server_url
     else:
         assert isinstance(sink, DotenvSink | JsonSink)
         text = _read_existing(sink.path)
         if not text or not text.strip():
             return []
-        values = _file_values(sink)
-        origins = sink.origins(text)
+        values = _file_values(sink, text)
+        origins = sink.recorded_origins(values, text=text)
         delivered_names = {item.key_name for item in items}
         for item in items:
             for name, value in values.items():
@@ -153,7 +151,6 @@ def move_former_names(sink: Sink, delivered: Iterable[KeyDelivery]) -> list[tupl
                 recorded = origins.get(name)
                 if recorded is not None and recorded.same_as(item.origin):
                     moved[name] = item.key_name
-        server_url = items[0].server_url
     if moved:
-        sink.remove(sorted(moved), server_url=server_url)
+        sink.remove(sorted(moved), server_url=server_url, text=text)
     return sorted(moved.items())

@@ -242,7 +242,8 @@ class KeyringSink:
             service = keyring_store.service_name(item.server_url)
             where = f"keyring service {service!r} user {item.key_name!r}"
             try:
-                held = keyring_origin(service, item.key_name, timeout=self.timeout)
+                recorded = self.recorded_origins([item.key_name], server_url=item.server_url)
+                held = recorded.get(item.key_name)
                 if held is not None and not held.same_as(item.origin):
                     refusal = other_server_refusal(where, item.key_name, held, item.origin)
                     results.append(DeliveryResult(item.name, False, refusal, where))
@@ -260,6 +261,23 @@ class KeyringSink:
             results.append(DeliveryResult(item.name, True, "", where))
         return results
 
+    def recorded_origins(
+        self, key_names: Iterable[str], *, server_url: str, text: str | None = None
+    ) -> dict[str, Origin]:
+        """The origin recorded beside each of ``key_names`` that has one, in the service of
+        ``server_url``: where :meth:`deliver` wrote it, also under ``--sandbox`` (whose
+        origin is its state file, not its URL). ``text`` is a file sink's."""
+        from provisioner.keystore import keyring_store
+
+        service = keyring_store.service_name(server_url)
+        found = {}
+        for name in key_names:
+            entry = keyring_store.get_secret(service, origin_entry(name), timeout=self.timeout)
+            origin = None if entry is None else Origin.parse(entry.reveal())
+            if origin is not None:
+                found[name] = origin
+        return found
+
     def remove(self, key_names: Iterable[str], *, server_url: str, text: str | None = None) -> None:
         """Delete the entries ``key_names`` and their recorded origins from the service of
         ``server_url`` (``text`` is a file sink's)."""
@@ -275,13 +293,6 @@ def origin_entry(key_name: str) -> str:
     """The keyring user under which a key's origin is kept, beside the key itself: the
     service already names the server, this names the account (docs/sinks.md)."""
     return f"{key_name}:origin"
-
-
-def keyring_origin(service: str, key_name: str, *, timeout: float) -> Origin | None:
-    from provisioner.keystore import keyring_store
-
-    recorded = keyring_store.get_secret(service, origin_entry(key_name), timeout=timeout)
-    return None if recorded is None else Origin.parse(recorded.reveal())
 
 
 # --------------------------------------------------------------------------- files
@@ -314,24 +325,29 @@ class FileSink:
 
     def check_target(self) -> str:
         """Why PATH must not receive keys, or ``""`` when it may."""
+        return self._read_target()[1]
+
+    def _read_target(self) -> tuple[str | None, str]:
+        """PATH's text (None: no file yet, or none to read) and why PATH must not receive
+        keys (``""`` when it may): one read serves the check, the origins and the merge."""
         if self.spec_path is not None and _same_file(self.path, self.spec_path):
-            return f"{self.path} is the spec file itself; point the sink at a file of its own"
+            return None, f"{self.path} is the spec file itself; point the sink at a file of its own"
         if self.path.is_symlink():
-            return (
+            return None, (
                 f"{self.path} is a symbolic link; refusing to write through it or replace it. "
                 "Point the sink at the real file."
             )
         if self.path.exists() and not self.path.is_file():
-            return f"{self.path} exists and is not a regular file"
+            return None, f"{self.path} exists and is not a regular file"
         if not self.path.exists():
-            return ""
+            return None, ""
         try:
             existing = self.path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            return f"{self.path} is not a UTF-8 text file; refusing to write keys into it"
+            return None, f"{self.path} is not a UTF-8 text file; refusing to write keys into it"
         except OSError as exc:
-            return f"cannot read {self.path}: {exc.strerror or exc}"
-        return self._content_problem(existing)
+            return None, f"cannot read {self.path}: {exc.strerror or exc}"
+        return existing, self._content_problem(existing)
 
     def _content_problem(self, existing: str) -> str:
         """Why the existing content is not this sink's format, or ``""``."""
@@ -362,15 +378,24 @@ class FileSink:
         """The origin recorded for each key name in the file's ``text`` (none: not recorded)."""
         raise NotImplementedError
 
+    def recorded_origins(
+        self, key_names: Iterable[str], *, server_url: str = "", text: str | None = None
+    ) -> dict[str, Origin]:
+        """The origin recorded for each of ``key_names`` that has one, in the file (its
+        ``text`` when already read, ``""`` for no file; ``server_url`` names a keyring's
+        service: a file is its own place)."""
+        if text is None:
+            text = _read_existing(self.path) if self.path.exists() else None
+        recorded = self.origins(text)
+        return {name: recorded[name] for name in key_names if name in recorded}
+
     def deliver(self, items: list[KeyDelivery]) -> list[DeliveryResult]:
         where = str(self.path)
         results: dict[int, DeliveryResult] = {}
         entries: dict[str, str] = {}
         origins: dict[str, Origin] = {}
-        try:
-            recorded = self.origins(_read_existing(self.path)) if self.path.exists() else {}
-        except (OSError, ValueError):
-            recorded = {}  # reported below, where the file is read again to be merged
+        existing, unwritable = self._read_target()  # the one read: origins, then the merge
+        recorded = self.recorded_origins([item.key_name for item in items], text=existing or "")
         for index, item in enumerate(items):
             problem = self._accepts(item)
             held = recorded.get(item.key_name)
@@ -383,10 +408,8 @@ class FileSink:
                 origins[item.key_name] = item.origin
         if entries:
             try:
-                problem = self.check_target()
-                if problem:
-                    raise ValueError(problem)
-                existing = _read_existing(self.path)
+                if unwritable:
+                    raise ValueError(unwritable)
                 write_private(self.path, self._merge(existing, entries, origins))
             except (OSError, ValueError) as exc:
                 message = scrub(_os_message(exc, self.path), _reveal_all(items))
@@ -632,14 +655,14 @@ class DotenvSink(FileSink):
 
     kind = "dotenv"
 
-    def check_target(self) -> str:
+    def _read_target(self) -> tuple[str | None, str]:
         suffix = self.path.suffix.lower()
         if suffix in NOT_DOTENV_SUFFIXES:
-            return (
+            return None, (
                 f"{self.path} is a {suffix} file, not a dotenv file; refusing to write keys "
                 "into it. Use a file of its own, e.g. dotenv:keys.env"
             )
-        return super().check_target()
+        return super()._read_target()
 
     def _content_problem(self, existing: str) -> str:
         line = first_non_dotenv_line(existing)

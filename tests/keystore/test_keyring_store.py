@@ -191,3 +191,32 @@ def test_importing_secrets_does_not_import_keyring() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "keyring" not in out.stdout.split(",")
+
+
+def test_a_sandbox_key_in_the_keyring_is_found_by_the_origin_check(file_keyring) -> None:
+    """``--sandbox`` names its keys' server by its state file, while the keyring keeps them
+    under the service of the URL they came from: the origin check looks where they are."""
+    from types import SimpleNamespace
+
+    from provisioner.cli.delivery import make_delivery
+    from provisioner.secret import Secret
+
+    url = "http://127.0.0.1:41234"
+
+    def connection(state_file: str, user_id: int) -> SimpleNamespace:
+        return SimpleNamespace(
+            url=url,
+            credential=Secret("c" * 48),
+            origin=f"sandbox:{state_file}",
+            info=SimpleNamespace(user_id=user_id),
+        )
+
+    first = make_delivery("keyring", connection("/a/.provisioner/sandbox.db", 1))
+    assert first is not None and first.deliver([("app", "APP", KEY)]) == {}
+    assert keyring_store.get_secret(f"provisioner:{url}", "APP") == KEY
+    assert first.foreign(["APP"]) == {}  # its own key
+    for other in (connection("/b/.provisioner/sandbox.db", 1), connection(first.origin[8:], 2)):
+        second = make_delivery("keyring", other)
+        assert second is not None
+        refusal = second.foreign(["APP"])["APP"]
+        assert "sandbox:/a/.provisioner/sandbox.db user 1" in refusal

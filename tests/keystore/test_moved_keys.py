@@ -88,3 +88,26 @@ def test_unreadable_sinks_move_nothing(tmp_path: Path) -> None:
 
     assert move_former_names(StdoutSink(), [delivery("a", "A")]) == []
     assert move_former_names(DotenvSink(tmp_path / "none.env"), [delivery("a", "A")]) == []
+
+
+@pytest.mark.parametrize("sink_type", [DotenvSink, JsonSink])
+def test_a_delivery_and_its_move_read_the_file_once_each(
+    tmp_path: Path, sink_type: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The target check, the recorded origins and the merge share one read; the values, the
+    origins and the removal of former names another."""
+    sink = sink_type(tmp_path / "keys.file")
+    assert sink.deliver([delivery("old", "OLD")])[0].ok
+    reads: list[Path] = []
+    real = Path.read_text
+
+    def counted(path: Path, *args: object, **kw: object) -> str:
+        reads.append(path)
+        return real(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    new = delivery("new", "NEW")
+    assert sink.deliver([new])[0].ok
+    assert reads == [sink.path]
+    assert move_former_names(sink, [new]) == [("OLD", "NEW")]
+    assert reads == [sink.path, sink.path]
