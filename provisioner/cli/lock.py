@@ -42,7 +42,7 @@ from pathlib import Path
 from provisioner.cli.session import Connection, Log
 from provisioner.errors import ProvisionerError, RefusedError
 from provisioner.exitcodes import ExitCode
-from provisioner.humanize import human_span
+from provisioner.humanize import human_span, plural
 from provisioner.lease import (
     DEFAULT_LEASE,
     Holder,
@@ -570,7 +570,7 @@ def _hold(
             log.debug(f"could not remove expired lock tokens: {error}")
         else:
             log.info(
-                f"removed {len(dead)} lock token{'s' if len(dead) != 1 else ''} whose lease had "
+                f"removed {plural(len(dead), 'lock token')} whose lease had "
                 f"ended (applies that stopped without releasing; `{UNLOCK}` lists locks)"
             )
     conn.locks = [t for t in conn.locks if t not in dead]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from provisioner.humanize import plural
 from provisioner.newapi.dialect import SCOPE_REVEAL, SCOPE_WRITE
 
 if TYPE_CHECKING:
@@ -50,14 +51,11 @@ def plan_needs(plan: Plan, delivery: Delivery | None) -> dict[str, str]:
     if writes:
         kinds = sorted({a.kind for a in writes})
         needs[SCOPE_WRITE] = (
-            f"this plan's {len(writes)} change{'s' if len(writes) != 1 else ''} "
-            f"({', '.join(kinds)}), which apply writes"
+            f"this plan's {plural(len(writes), 'change')} ({', '.join(kinds)}), which apply writes"
         )
     keys = [a for a in plan.actions if a.kind in KEYS]
     if keys and delivery is not None:
-        needs[SCOPE_REVEAL] = (
-            f"delivering {len(keys)} key{'s' if len(keys) != 1 else ''} to {delivery.sink}"
-        )
+        needs[SCOPE_REVEAL] = f"delivering {plural(len(keys), 'key')} to {delivery.sink}"
     return needs
 
 

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +69,7 @@ def load_spec_or_fail(path: str, log: Log) -> Spec:
     from provisioner.cli.paths import resolve_sink
 
     # keys.to's path is relative to the spec's folder (cli/paths.py)
-    return resolve_sink(spec, path, lambda message: log.info(f"warning: {message}"))
+    return resolve_sink(spec, path, sink_warning(log))
 
 
 def load_optional_spec(common: Common, log: Log) -> Spec | None:
@@ -88,8 +88,9 @@ def load_optional_spec(common: Common, log: Log) -> Spec | None:
     return None
 
 
-def sink_warning(log: Log):  # type: ignore[no-untyped-def]
-    """How a sink's warning (a key file git would commit) reaches stderr."""
+def sink_warning(log: Log) -> Callable[[str], None]:
+    """How a warning about a path (a key file git would commit, a file kept in the
+    working folder) reaches stderr."""
     return lambda message: log.info(f"warning: {message}")
 
 
@@ -260,7 +261,7 @@ def connect(
         # The newcomer's sandbox offers the `auto` group (examples/tokens.yaml uses it);
         # `provisioner sandbox` follows the recorded servers unless --auto-group.
         # next to the spec file, like the paths in it (cli/paths.py)
-        state = str(sandbox_state(spec_file, lambda m: log.info(f"warning: {m}")))
+        state = str(sandbox_state(spec_file, sink_warning(log)))
         try:
             sandbox = Sandbox(db_path=state, auto_group=True).start(port=0)
         except SandboxStateError as exc:  # the state file is not a sandbox's database

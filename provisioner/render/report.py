@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.humanize import plural
-from provisioner.render.safe import md_code, md_text, text
+from provisioner.render.safe import md_code, md_text, text, text_names
 from provisioner.render.style import Style
 from provisioner.report import OpResult, Report
 
@@ -17,11 +17,6 @@ _MARK = {
 }
 # Failure summaries and runs of like results name this many tokens and count the rest.
 NAMED = 3
-
-
-def _names(names: list[str]) -> str:
-    shown = ", ".join(text(n) for n in names[:NAMED])
-    return shown + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
 
 
 def _line(result: OpResult) -> str:
@@ -79,12 +74,12 @@ def _key_lines(report: Report) -> list[str]:
         moves = [f"{old} -> {new}" for old, new in report.keys_moved]
         lines.append(
             f"Moved in {report.sink} (same key, new key name; the old entry removed): "
-            f"{_names(moves)}."
+            f"{text_names(moves, NAMED)}."
         )
     if report.keys_forgotten:
         lines.append(
             f"Removed from {report.sink}, their tokens being deleted: "
-            f"{_names(report.keys_forgotten)}."
+            f"{text_names(report.keys_forgotten, NAMED)}."
         )
     if report.keys_pending:
         names = " ".join(text(n) for n in report.keys_pending)
@@ -97,7 +92,8 @@ def _key_lines(report: Report) -> list[str]:
         names = " ".join(text(n) for n in report.keys_undelivered)
         if report.sink_readable:
             lines.append(
-                f"Keys not delivered yet: {_names(report.keys_undelivered)}. The next apply "
+                f"Keys not delivered yet: {text_names(report.keys_undelivered, NAMED)}. "
+                "The next apply "
                 f"delivers them ({report.sink} is compared with the server at every plan)."
             )
         else:
@@ -124,7 +120,8 @@ def report_summary(report: Report) -> str:
     if failed or skipped:
         names = sorted({r.name for r in report.results if r.status in ("failed", "skipped")})
         return (
-            f"Apply partly failed: {ok} done, {failed} failed, {skipped} skipped ({_names(names)})."
+            f"Apply partly failed: {ok} done, {failed} failed, {skipped} skipped "
+            f"({text_names(names, NAMED)})."
         )
     return f"Apply complete: {plural(ok, 'operation')} done."
 

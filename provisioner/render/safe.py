@@ -22,7 +22,7 @@ one of these before they reach a terminal or a Markdown document. Pure.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 __all__ = ["fence", "json_text", "md_code", "md_text", "text", "text_lines"]
 
@@ -52,6 +52,13 @@ def text(value: object) -> str:
     if raw.isprintable():
         return raw
     return "".join(c if c.isprintable() else _escape_char(c) for c in raw)
+
+
+def text_names(names: Sequence[object], shown: int = 3) -> str:
+    """``a, b, c and 4 more``: the first ``shown`` names for a terminal (:func:`text`),
+    and how many more there are."""
+    first = ", ".join(text(name) for name in names[:shown])
+    return first + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def text_lines(value: object) -> str:

@@ -183,9 +183,10 @@ def _refuse(
         for token_id, why in refused.items():
             sys.stdout.write(f"Refused: {text(names[token_id])} (id {token_id}): {text(why)}\n")
     sys.stdout.flush()
-    noun = "token" if len(refused) == 1 else "tokens"
+    from provisioner.humanize import plural
+
     raise RefusedError(
-        f"delete refused: {len(refused)} {noun} the file protects (protected: true or "
+        f"delete refused: {plural(len(refused), 'token')} the file protects (protected: true or "
         "safety.min_idle); nothing was deleted. Pass --force to delete them anyway"
     )
 

@@ -62,12 +62,11 @@ def run(opts: ExportOptions) -> int:
         log.info(f"skipped {line}")
     if result.left_out:
         from provisioner.humanize import plural
-        from provisioner.render.safe import text
+        from provisioner.render.safe import text_names
 
-        shown = ", ".join(text(name) for name in result.left_out[:3])
-        more = f" and {len(result.left_out) - 3} more" if len(result.left_out) > 3 else ""
         log.info(
-            f"left out {plural(len(result.left_out), 'leftover')} ({shown}{more}): .leaked- "
+            f"left out {plural(len(result.left_out), 'leftover')} "
+            f"({text_names(result.left_out)}): .leaked- "
             "tokens revoke disabled and .new- tokens of unfinished rotations; "
             "--include-leftovers exports them"
         )

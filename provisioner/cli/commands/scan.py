@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from provisioner.cli.options import ScanOptions
-from provisioner.cli.session import Log, connect, load_spec_or_fail
+from provisioner.cli.session import Log, connect, load_spec_or_fail, sink_warning
 from provisioner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -173,18 +173,17 @@ def skipped_lines(skipped: list[Skipped], shown: int = 3) -> list[str]:
     """What was not read, each reason said once: ``skipped a/.git/: git's own folder...``,
     or for many, ``skipped 40 (git's own folder...): a/.git/, b/.git/, c/.git/ and 37 more``
     (the JSON document lists every one)."""
-    from provisioner.render.safe import text
+    from provisioner.render.safe import text, text_names
 
     by_reason: dict[str, list[str]] = {}
     for entry in skipped:
-        by_reason.setdefault(entry.reason, []).append(text(entry.file))
+        by_reason.setdefault(entry.reason, []).append(entry.file)
     lines = []
     for reason, files in by_reason.items():
         if len(files) == 1:
-            lines.append(f"skipped {files[0]}: {reason}")
+            lines.append(f"skipped {text(files[0])}: {reason}")
             continue
-        more = f" and {len(files) - shown} more" if len(files) > shown else ""
-        lines.append(f"skipped {len(files)} ({reason}): {', '.join(files[:shown])}{more}")
+        lines.append(f"skipped {len(files)} ({reason}): {text_names(files, shown)}")
     return lines
 
 
@@ -215,7 +214,7 @@ def _spec(opts: ScanOptions, log: Log) -> Spec | None:
         spec = load_spec(file)
     except (SpecError, OSError):
         return None
-    return resolve_sink(spec, file, lambda message: log.info(f"warning: {message}"))
+    return resolve_sink(spec, file, sink_warning(log))
 
 
 def _emit(

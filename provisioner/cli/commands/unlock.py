@@ -156,8 +156,7 @@ class _Document:
         if not self.locks:
             lines = [f"No apply holds the account's lock on {who}."]
         else:
-            many = len(self.locks) != 1
-            lines = [f"{len(self.locks)} lock token{'s' if many else ''} on {who}:", ""]
+            lines = [f"{plural(len(self.locks), 'lock token')} on {who}:", ""]
             for lock in self.locks:
                 state = "live" if is_live(lock, self.now) else "lease ended"
                 action = self.actions.get(lock.id, "")
@@ -208,8 +207,5 @@ class _Document:
             removed = [lock for lock in self.locks if self.actions.get(lock.id) == "removed"]
             if removed:
                 ids = ", ".join(str(lock.id) for lock in removed)
-                sys.stdout.write(
-                    f"\nRemoved {len(removed)} lock token{'s' if len(removed) != 1 else ''} "
-                    f"({ids}).\n"
-                )
+                sys.stdout.write(f"\nRemoved {plural(len(removed), 'lock token')} ({ids}).\n")
         sys.stdout.flush()
