@@ -36,10 +36,8 @@ def read(document: dict[str, Any]) -> PlanDocument:
         summary = document.get("summary") or {}
         plan = Plan(
             actions=[Action.from_json(a) for a in document["actions"]],
-            conflicts=[Conflict(c["name"], tuple(c["ids"])) for c in document["conflicts"]],
-            notices=[
-                Notice(n["name"], n.get("id"), n["kind"], n["message"]) for n in document["notices"]
-            ],
+            conflicts=[Conflict.from_json(c) for c in document["conflicts"]],
+            notices=[Notice.from_json(n) for n in document["notices"]],
             owned=int(summary.get("owned", 0)),
             unmanaged=int(summary.get("unmanaged", 0)),
             now=int(document["now"]),

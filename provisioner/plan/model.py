@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,11 @@ class Conflict:
     name: str
     ids: tuple[int, ...]
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Conflict:
+        """Read a plan document's (and a saved plan's) ``conflicts`` entry back."""
+        return cls(data["name"], tuple(data["ids"]))
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -48,6 +54,11 @@ class Notice:
     # | unconfirmed (a field the server generation may drop: checked after apply)
     kind: str
     message: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Notice:
+        """Read a plan document's (and a saved plan's) ``notices`` entry back."""
+        return cls(data["name"], data.get("id"), data["kind"], data["message"])
 
 
 @dataclass

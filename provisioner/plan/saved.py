@@ -128,11 +128,8 @@ def loads(text: str, name: str) -> SavedPlan:
     try:
         plan = Plan(
             actions=[read_action(a) for a in data["actions"]],
-            conflicts=[Conflict(c["name"], tuple(c["ids"])) for c in data.get("conflicts", [])],
-            notices=[
-                Notice(n["name"], n.get("id"), n["kind"], n["message"])
-                for n in data.get("notices", [])
-            ],
+            conflicts=[Conflict.from_json(c) for c in data.get("conflicts", [])],
+            notices=[Notice.from_json(n) for n in data.get("notices", [])],
             owned=int(data.get("owned", 0)),
             unmanaged=int(data.get("unmanaged", 0)),
             now=int(data["created"]),
