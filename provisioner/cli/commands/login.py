@@ -14,6 +14,7 @@ import sys
 
 from provisioner.cli.options import LoginOptions
 from provisioner.exitcodes import ExitCode
+from provisioner.newapi.dialect import TOOL_SCOPES, scoped_credential
 
 
 def _say(opts: LoginOptions, message: str) -> None:
@@ -25,8 +26,8 @@ def _say(opts: LoginOptions, message: str) -> None:
 # rc.41+ personal access token (docs/credentials.md#scoped-access-tokens).
 WHERE = (
     "  new-api v1.0.0-rc.41 and later: a personal access token (nap_...), made in the\n"
-    "  console: Settings -> Access tokens, with the scopes profile:read, api_key:read,\n"
-    "  api_key:write, api_key:reveal\n"
+    "  console: Settings -> Access tokens, with the scopes\n"
+    f"  {', '.join(TOOL_SCOPES)}\n"
     "  older servers: the system access token (个人设置 -> 系统访问令牌)\n"
 )
 
@@ -87,6 +88,7 @@ def run(opts: LoginOptions) -> int:
         backend = keyring_store.backend_name()
     except keyring_store.KeyringUnavailableError as exc:
         raise ProvisionerError(str(exc), ExitCode.ERROR) from None
+    scoped = scoped_credential(credential.reveal())
 
     if opts.common.output == "json":  # docs/json.md#login-provisioner-login---output-json
         from provisioner.render.plan import dumps, json_head
@@ -98,11 +100,7 @@ def run(opts: LoginOptions) -> int:
                     "url": url,
                     "stored": True,
                     "credential": str(credential),
-                    "credential_kind": (
-                        "personal access token"
-                        if credential.reveal().startswith("nap_")
-                        else "access token"
-                    ),
+                    "credential_kind": "personal access token" if scoped else "access token",
                     "backend": backend,
                     "service": service,
                     "user": CREDENTIAL_USERNAME,
@@ -117,11 +115,11 @@ def run(opts: LoginOptions) -> int:
         + (f"; user id {user_id} under user {USER_ID_USERNAME!r}" if user_id is not None else "")
         + ".",
     )
-    if credential.reveal().startswith("nap_"):
+    if scoped:
         _say(
             opts,
             "It is a personal access token (nap_): run `provisioner check` to see its scopes "
-            "(the tool needs profile:read, api_key:read, api_key:write, api_key:reveal).",
+            f"(the tool needs {', '.join(TOOL_SCOPES)}).",
         )
     else:
         _say(
