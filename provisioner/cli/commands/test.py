@@ -209,6 +209,8 @@ def _call_relay(
             result.key_source = sources.get(token.id, "")
             answer = relay.models(key)
             verdict = judge_models(token, now, answer)
+            if declared_disabled.get(name):
+                verdict = as_declared(verdict)
             result.outcome, result.reason, result.explanation = (
                 verdict.outcome,
                 verdict.reason,
@@ -217,18 +219,11 @@ def _call_relay(
             result.http_status = answer.status or None
             result.latency_ms = answer.latency_ms
             result.models = answer.models
-            if declared_disabled.get(name):
-                verdict = as_declared(verdict)
-                result.outcome, result.reason, result.explanation = (
-                    verdict.outcome,
-                    verdict.reason,
-                    verdict.explanation,
+            if declared_disabled.get(name) and verdict.outcome == "works":
+                result.notes.append(
+                    "the file declares it `status: disabled`, but its key works: "
+                    "`provisioner apply` disables it"
                 )
-                if verdict.outcome == "works":
-                    result.notes.append(
-                        "the file declares it `status: disabled`, but its key works: "
-                        "`provisioner apply` disables it"
-                    )
             if opts.model and verdict.outcome == "works":
                 reply = relay.chat(key, opts.model)
                 chat = judge_chat(token, opts.model, reply)
