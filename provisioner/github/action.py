@@ -37,7 +37,7 @@ from provisioner.exitcodes import MEANINGS, ExitCode
 from provisioner.github.api import BOT_LOGIN, GitHub, GitHubError
 from provisioner.github.comment import PLAN_BUDGET, Review, body, fit, ours
 from provisioner.github.documents import DocumentError, PlanDocument, read
-from provisioner.plan.review import review_entries, review_fingerprint
+from provisioner.plan.review import ReviewEntry, review_entries, review_fingerprint
 from provisioner.render.plan import Header, markdown_title, plan_summary, render_markdown
 from provisioner.render.safe import md_code, md_text
 from provisioner.secret import Secret
@@ -254,16 +254,8 @@ class Step:
                 self._comment_failure(pull["number"], result)
             return result.code
         parsed = self._read(result)
-        entries = review_entries(parsed.plan, self._spec())
-        fingerprint = review_fingerprint(entries)
-        markdown = render_markdown(
-            parsed.plan, parsed.header, parsed.violations, command="plan", limit=None
-        )
-        self.summary(markdown)
-        line = plan_summary(parsed.plan, bool(parsed.violations))
-        self.outputs(
-            changes=parsed.plan.has_changes, code=result.code, path=result.path, summary=line
-        )
+        entries, fingerprint = self._fingerprint(parsed)
+        markdown, line = self._publish(parsed, result, "plan")
         code = result.code
         if code == ExitCode.CHANGES_PENDING and not self.inputs.fail_on_changes:
             code = ExitCode.OK
@@ -291,22 +283,33 @@ class Step:
         if result.error is not None:
             self._failed("apply", result)
             return result.code
-        parsed = self._read(result)
+        self._publish(self._read(result), result, "apply")
+        return result.code
+
+    def _publish(
+        self, parsed: PlanDocument, result: Result, command: str, *, summarize: bool = True
+    ) -> tuple[str, str]:
+        """The plan (and an apply's results) in Markdown, appended to the job summary unless
+        told not to, and the step's outputs set; returns the Markdown and the summary line."""
         markdown = render_markdown(
-            parsed.plan, parsed.header, parsed.violations, command="apply", limit=None
+            parsed.plan, parsed.header, parsed.violations, command=command, limit=None
         )
         if parsed.report is not None and parsed.plan.has_changes:
             from provisioner.render.report import render_markdown as report_markdown
 
             markdown += "\n" + report_markdown(parsed.report)
-        self.summary(markdown)
+        if summarize:
+            self.summary(markdown)
+        line = plan_summary(parsed.plan, bool(parsed.violations))
         self.outputs(
-            changes=parsed.plan.has_changes,
-            code=result.code,
-            path=result.path,
-            summary=plan_summary(parsed.plan, bool(parsed.violations)),
+            changes=parsed.plan.has_changes, code=result.code, path=result.path, summary=line
         )
-        return result.code
+        return markdown, line
+
+    def _fingerprint(self, parsed: PlanDocument) -> tuple[list[ReviewEntry], str]:
+        """What a review approves of the plan, entry by entry, and its one fingerprint."""
+        entries = review_entries(parsed.plan, self._spec())
+        return entries, review_fingerprint(entries)
 
     # ------------------------------------------------------------------ reviewed plans
 
@@ -322,21 +325,14 @@ class Step:
             self._failed("apply", result)
             return result.code
         parsed = self._read(result)
-        line = plan_summary(parsed.plan, bool(parsed.violations))
-        self.outputs(
-            changes=parsed.plan.has_changes, code=result.code, path=result.path, summary=line
-        )
-        markdown = render_markdown(
-            parsed.plan, parsed.header, parsed.violations, command="plan", limit=None
-        )
-        if result.code != ExitCode.OK:  # refused (4): apply would refuse it as well
-            self.summary(markdown)
+        refused = result.code != ExitCode.OK  # refused (4): apply would refuse it as well
+        markdown, _ = self._publish(parsed, result, "plan", summarize=refused)
+        if refused:
             return result.code
         if not parsed.plan.has_changes:
             log("the plan has no changes: nothing to review, nothing written")
             return saved
-        entries = review_entries(parsed.plan, self._spec())
-        fingerprint = review_fingerprint(entries)
+        entries, fingerprint = self._fingerprint(parsed)
         found = review.find(self.github(), self.runner.sha, self.inputs.file, self.author())
         if isinstance(found, str):
             return self._refuse(ExitCode.REFUSED, found, [], markdown)
