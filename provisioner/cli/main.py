@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -33,11 +32,11 @@ def _wants_json(argv: Sequence[str]) -> bool:
 
 def _json_error(message: str, code: int) -> None:
     """With ``--output json``, a failure is a JSON document on stdout too (docs/json.md)."""
-    from provisioner.render.plan import SCHEMA_VERSION
+    from provisioner.render.plan import SCHEMA_VERSION, dumps
 
     error = {"message": message, "exit_code": int(code)}
     document = {"schema_version": SCHEMA_VERSION, "error": error}
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(dumps(document))  # escaped as every other document (render.safe)
     sys.stdout.flush()
 
 

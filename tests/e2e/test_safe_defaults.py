@@ -409,6 +409,16 @@ def test_json_output_errors_are_json(cli: Cli, argv: list[str], code: int) -> No
     assert data["error"]["message"] and data["error"]["message"] in result.err
 
 
+def test_a_json_error_escapes_what_could_disguise_it(cli: Cli) -> None:
+    """The error document is escaped as every other one (render.safe.json_text): a bidi
+    override in a file name is ``\\u202e`` on stdout, and reads back exact."""
+    name = "bad\u202egnp.yaml"
+    result = cli("plan", "-f", name, "--output", "json")
+    assert result.code == 65, result.all
+    assert "\u202e" not in result.out and "\\u202e" in result.out
+    assert json.loads(result.out)["error"]["message"].startswith(f"{name}: invalid spec")
+
+
 def test_a_refusal_in_json_stays_one_document(cli: Cli) -> None:
     cli.spec("tokens:\n  - name: a\n    protected: true\n")
     assert cli("apply", "--yes").code == 0
