@@ -133,30 +133,35 @@ def _walk(directory: Path, skipped: list[Skipped], cwd: Path) -> list[Path]:
     if _kernel_fs(directory):
         skipped.append(Skipped(_shown(directory, cwd) + os.sep, KERNEL_FOLDER))
         return found
-    devices = {str(directory): _device(directory)}
+    devices = {str(directory): _lstat(directory)[1]}
     for root, dirs, files in os.walk(directory):
         entered = []
         for name in sorted(dirs):
             path = Path(root) / name
             if name == ".git":
                 skipped.append(Skipped(_shown(path, cwd) + os.sep, GIT_FOLDER))
-            elif path.is_symlink():
+                continue
+            link, device = _lstat(path)
+            if link:
                 skipped.append(Skipped(_shown(path, cwd) + os.sep, LINKED_FOLDER))
-            elif _device(path) != devices.get(root) and _kernel_fs(path):
+            elif device != devices.get(root) and _kernel_fs(path):
                 skipped.append(Skipped(_shown(path, cwd) + os.sep, KERNEL_FOLDER))
             else:
-                devices[str(path)] = _device(path)
+                devices[str(path)] = device
                 entered.append(name)
         dirs[:] = entered
         found.extend(Path(root) / name for name in sorted(files))
     return found
 
 
-def _device(path: Path) -> int:
+def _lstat(path: Path) -> tuple[bool, int]:
+    """One look at ``path`` itself: whether it is a symbolic link, and its device
+    (not a link and device -1 when it cannot be looked at)."""
     try:
-        return os.lstat(path).st_dev
+        info = os.lstat(path)
     except OSError:
-        return -1
+        return False, -1
+    return stat.S_ISLNK(info.st_mode), info.st_dev
 
 
 def files_under(path: Path, skipped: list[Skipped], cwd: Path) -> tuple[list[Path], bool]:
