@@ -21,7 +21,8 @@ import shlex
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -365,6 +366,32 @@ class Store:
             row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
         return row
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the store's lock: ``BEGIN IMMEDIATE``, then ``COMMIT``,
+        or ``ROLLBACK`` and the error again."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def _paged(
+        self, base: str, params: Sequence[Any], order: str, offset: int, limit: int
+    ) -> tuple[list[sqlite3.Row], int]:
+        """The rows of one page of ``SELECT * {base}`` in ``order`` (``limit`` -1: all), and
+        how many rows there are in all."""
+        with self.lock:
+            total = int(self.conn.execute(f"SELECT COUNT(*) {base}", params).fetchone()[0])
+            rows = self.conn.execute(
+                f"SELECT * {base} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*params, limit, max(offset, 0)),
+            ).fetchall()
+        return rows, total
+
     def get_meta(self, name: str) -> str | None:
         row = self._one("SELECT value FROM meta WHERE name=?", (name,))
         return None if row is None else str(row["value"])
@@ -451,25 +478,17 @@ class Store:
             "cross_group_retry, auto_groups, models, subnet"
         )
         marks = ", ".join("?" * 18)
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                before = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM tokens").fetchone()[0]
-                values: list[tuple[Any, ...]] = list(params)
-                if reuse_ids:
-                    values = [(before + n, *row) for n, row in enumerate(params, start=1)]
-                    columns, marks = "id, " + columns, "?, " + marks
-                self.conn.executemany(f"INSERT INTO tokens ({columns}) VALUES ({marks})", values)
-                ids = [
-                    row[0]
-                    for row in self.conn.execute(
-                        "SELECT id FROM tokens WHERE id > ? ORDER BY id", (before,)
-                    )
-                ]
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            before = conn.execute("SELECT COALESCE(MAX(id), 0) FROM tokens").fetchone()[0]
+            values: list[tuple[Any, ...]] = list(params)
+            if reuse_ids:
+                values = [(before + n, *row) for n, row in enumerate(params, start=1)]
+                columns, marks = "id, " + columns, "?, " + marks
+            conn.executemany(f"INSERT INTO tokens ({columns}) VALUES ({marks})", values)
+            ids = [
+                row[0]
+                for row in conn.execute("SELECT id FROM tokens WHERE id > ? ORDER BY id", (before,))
+            ]
         return ids
 
     def token(self, token_id: int, user_id: int | None = None) -> dict[str, Any] | None:
@@ -509,14 +528,7 @@ class Store:
         base = "FROM tokens WHERE user_id=? AND deleted_at IS NULL" + (
             f" AND {where}" if where else ""
         )
-        with self.lock:
-            total = int(
-                self.conn.execute(f"SELECT COUNT(*) {base}", (user_id, *params)).fetchone()[0]
-            )
-            rows = self.conn.execute(
-                f"SELECT * {base} ORDER BY {order} LIMIT ? OFFSET ?",
-                (user_id, *params, limit, max(offset, 0)),
-            ).fetchall()
+        rows, total = self._paged(base, (user_id, *params), order, offset, limit)
         return [_row_to_token(r) for r in rows], total
 
     def update_token(self, token_id: int, fields: dict[str, Any]) -> None:
@@ -541,23 +553,17 @@ class Store:
         """Soft-delete the visible tokens among ``token_ids`` owned by ``user_id``."""
         if not token_ids:
             return 0
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                deleted = 0
-                for chunk_start in range(0, len(token_ids), 500):
-                    chunk = list(token_ids[chunk_start : chunk_start + 500])
-                    marks = ",".join("?" * len(chunk))
-                    cursor = self.conn.execute(
-                        f"UPDATE tokens SET deleted_at=? WHERE user_id=? AND deleted_at IS NULL "
-                        f"AND id IN ({marks})",
-                        (now, user_id, *chunk),
-                    )
-                    deleted += cursor.rowcount
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        deleted = 0
+        with self._transaction() as conn:
+            for chunk_start in range(0, len(token_ids), 500):
+                chunk = list(token_ids[chunk_start : chunk_start + 500])
+                marks = ",".join("?" * len(chunk))
+                cursor = conn.execute(
+                    f"UPDATE tokens SET deleted_at=? WHERE user_id=? AND deleted_at IS NULL "
+                    f"AND id IN ({marks})",
+                    (now, user_id, *chunk),
+                )
+                deleted += cursor.rowcount
         return deleted
 
     def hard_delete(self, token_ids: Sequence[int], user_id: int) -> int:
@@ -611,34 +617,28 @@ class Store:
         keep: int,
     ) -> int:
         """Store a token (its hash only); the user's oldest go first beyond ``keep``."""
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                ids = [
-                    int(row[0])
-                    for row in self.conn.execute(
-                        "SELECT id FROM access_tokens WHERE user_id=? ORDER BY id", (user_id,)
-                    )
-                ]
-                for old in ids[: max(0, len(ids) - keep + 1)]:
-                    self.conn.execute("DELETE FROM access_tokens WHERE id=?", (old,))
-                cursor = self.conn.execute(
-                    "INSERT INTO access_tokens (user_id, name, token_hash, token_hint, scopes, "
-                    "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        user_id,
-                        name,
-                        token_hash,
-                        token_hint,
-                        json.dumps(list(scopes)),
-                        expires_at,
-                        created_at,
-                    ),
+        with self._transaction() as conn:
+            ids = [
+                int(row[0])
+                for row in conn.execute(
+                    "SELECT id FROM access_tokens WHERE user_id=? ORDER BY id", (user_id,)
                 )
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+            ]
+            for old in ids[: max(0, len(ids) - keep + 1)]:
+                conn.execute("DELETE FROM access_tokens WHERE id=?", (old,))
+            cursor = conn.execute(
+                "INSERT INTO access_tokens (user_id, name, token_hash, token_hint, scopes, "
+                "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user_id,
+                    name,
+                    token_hash,
+                    token_hint,
+                    json.dumps(list(scopes)),
+                    expires_at,
+                    created_at,
+                ),
+            )
         return int(cursor.lastrowid or 0)
 
     def access_token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
@@ -699,14 +699,8 @@ class Store:
         clauses = " ".join(f"AND {clause}" for clause, _ in where)
         params = [value for _, value in where if value is not None]
         base = f"FROM audit_logs WHERE user_id=? {clauses}"
-        with self.lock:
-            total = int(
-                self.conn.execute(f"SELECT COUNT(*) {base}", (user_id, *params)).fetchone()[0]
-            )
-            rows = self.conn.execute(
-                f"SELECT * {base} ORDER BY created_at DESC, event_id DESC LIMIT ? OFFSET ?",
-                (user_id, *params, limit, max(offset, 0)),
-            ).fetchall()
+        order = "created_at DESC, event_id DESC"
+        rows, total = self._paged(base, (user_id, *params), order, offset, limit)
         entries = []
         for row in rows:
             entry = {c: row[c] for c in AUDIT_COLUMNS}

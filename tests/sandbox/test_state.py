@@ -182,3 +182,22 @@ def test_two_sandboxes_opening_one_new_file_at_once_share_it(tmp_path: Path) -> 
     finally:
         for sb in made:
             sb.stop()
+
+
+def test_a_batch_insert_that_fails_leaves_nothing_and_the_store_usable(sb: Sandbox) -> None:
+    """Inserts run in one transaction: a duplicate key in the middle rolls back the rows
+    before it, and the next write starts a transaction of its own."""
+    import sqlite3
+
+    import pytest
+
+    before = sb.rows(include_deleted=True)
+    rows = [
+        {"user_id": 1, "created_time": 1, "name": "first", "key": "k" * 48},
+        {"user_id": 1, "created_time": 1, "name": "again", "key": "k" * 48},  # UNIQUE
+    ]
+    with pytest.raises(sqlite3.IntegrityError):
+        sb.store.insert_tokens(rows)
+    assert sb.rows(include_deleted=True) == before
+    (token_id,) = sb.store.insert_tokens(rows[:1])
+    assert sb.store.token(token_id)["name"] == "first"  # type: ignore[index]
